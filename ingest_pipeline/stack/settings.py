@@ -1,0 +1,186 @@
+"""Where the local stack lives, which ports it uses, and the environment it hands to clients.
+
+Everything is decided here once and written to ``<stack dir>/stack.env``: the pipeline, the
+tests and a person's shell all read that one file instead of guessing endpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DRUID_DIR = REPO_ROOT / "druid"
+
+#: Buckets the pipeline uses; created on every `stack up` (idempotent).
+UPLOADS_BUCKET = "ingest-uploads"
+VALIDATED_BUCKET = "ingest-validated"
+DEEP_STORAGE_BUCKET = "druid-deep-storage"
+TASK_LOG_BUCKET = "druid-task-logs"
+ALL_BUCKETS = (UPLOADS_BUCKET, VALIDATED_BUCKET, DEEP_STORAGE_BUCKET, TASK_LOG_BUCKET)
+
+#: Databases in the stack's Postgres.
+DAGSTER_DB = "dagster"
+DRUID_DB = "druid"
+
+#: Druid's standard ports; the stack refuses to start a service whose port is taken.
+DEFAULT_DRUID_PORTS = {
+    "zookeeper": 2181,
+    "coordinator-overlord": 8081,
+    "broker": 8082,
+    "historical": 8083,
+    "middleManager": 8091,
+    "router": 8888,
+}
+PEON_START_PORT = 8100
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def default_stack_dir() -> Path:
+    return Path(os.environ.get("INGEST_STACK_DIR", Path.home() / ".ingest-pipeline" / "stack"))
+
+
+def druid_version() -> str:
+    """The Druid release named by druid/pom.xml (the launcher and docker-compose use the same)."""
+    text = (DRUID_DIR / "pom.xml").read_text()
+    start = text.index("<druid.version>") + len("<druid.version>")
+    return text[start : text.index("</druid.version>", start)].strip()
+
+
+def druid_lib_dir() -> Path:
+    """Maven-resolved jars, outside the repo, keyed by the pom's content so a pom change re-resolves."""
+    cache = Path(
+        os.environ.get("INGEST_DRUID_CACHE", Path.home() / ".cache" / "ingest-pipeline" / "druid")
+    )
+    digest = hashlib.sha256((DRUID_DIR / "pom.xml").read_bytes()).hexdigest()[:12]
+    return cache / f"{druid_version()}-{digest}" / "lib"
+
+
+@dataclass
+class StackSettings:
+    """Ports and credentials of one stack; persisted so `up` twice reuses the same ports."""
+
+    stack_dir: Path
+    postgres_port: int
+    s3_port: int
+    druid_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DRUID_PORTS))
+    postgres_user: str = "ingest"
+    postgres_password: str = "ingest-local"
+    s3_access_key: str = "ingest-local"
+    s3_secret_key: str = "ingest-local-secret"
+    s3_region: str = "us-east-1"
+    # An existing Postgres or S3 endpoint given by environment; then the stack does not start one.
+    external_postgres_host: str | None = None
+    external_s3_endpoint: str | None = None
+
+    @property
+    def settings_file(self) -> Path:
+        return self.stack_dir / "settings.json"
+
+    @property
+    def env_file(self) -> Path:
+        return self.stack_dir / "stack.env"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.stack_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.stack_dir / "run"
+
+    @property
+    def postgres_host(self) -> str:
+        return self.external_postgres_host or "127.0.0.1"
+
+    @property
+    def s3_endpoint(self) -> str:
+        """The S3 endpoint as Dagster sees it."""
+        return self.external_s3_endpoint or f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def druid_s3_endpoint(self) -> str:
+        """The S3 endpoint as Druid's workers see it (the same host here; differs in compose)."""
+        return os.environ.get("INGEST_DRUID_S3_ENDPOINT", self.s3_endpoint)
+
+    def druid_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.druid_ports[service]}"
+
+    def postgres_url(self, database: str) -> str:
+        return (
+            f"postgresql://{self.postgres_user}:{self.postgres_password}"
+            f"@{self.postgres_host}:{self.postgres_port}/{database}"
+        )
+
+    def client_env(self) -> dict[str, str]:
+        """What the pipeline, dagster.yaml and the tests read."""
+        return {
+            "INGEST_S3_ENDPOINT_URL": self.s3_endpoint,
+            "INGEST_DRUID_S3_ENDPOINT_URL": self.druid_s3_endpoint,
+            "INGEST_S3_REGION": self.s3_region,
+            "AWS_ACCESS_KEY_ID": self.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+            "AWS_DEFAULT_REGION": self.s3_region,
+            "INGEST_UPLOADS_BUCKET": UPLOADS_BUCKET,
+            "INGEST_VALIDATED_BUCKET": VALIDATED_BUCKET,
+            "INGEST_DEEP_STORAGE_BUCKET": DEEP_STORAGE_BUCKET,
+            "INGEST_TASK_LOG_BUCKET": TASK_LOG_BUCKET,
+            "INGEST_DRUID_ROUTER_URL": self.druid_url("router"),
+            "INGEST_DRUID_OVERLORD_URL": self.druid_url("coordinator-overlord"),
+            "INGEST_DRUID_COORDINATOR_URL": self.druid_url("coordinator-overlord"),
+            "INGEST_DRUID_BROKER_URL": self.druid_url("broker"),
+            "DAGSTER_PG_HOST": self.postgres_host,
+            "DAGSTER_PG_PORT": str(self.postgres_port),
+            "DAGSTER_PG_USER": self.postgres_user,
+            "DAGSTER_PG_PASSWORD": self.postgres_password,
+            "DAGSTER_PG_DB": DAGSTER_DB,
+            "INGEST_POSTGRES_URL": self.postgres_url(DAGSTER_DB),
+        }
+
+    def write_env_file(self) -> None:
+        lines = [f"{key}={value}" for key, value in self.client_env().items()]
+        self.env_file.write_text("\n".join(lines) + "\n")
+
+    def save(self) -> None:
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        data = asdict(self)
+        data["stack_dir"] = str(self.stack_dir)
+        self.settings_file.write_text(json.dumps(data, indent=2))
+
+
+def load_settings(stack_dir: Path | None = None) -> StackSettings:
+    """Settings of the stack in ``stack_dir``: saved ones if any, else fresh free ports.
+
+    Environment overrides (an existing server instead of a local one):
+    INGEST_STACK_POSTGRES_HOST/PORT/USER/PASSWORD and INGEST_STACK_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY.
+    """
+    stack_dir = stack_dir or default_stack_dir()
+    saved = stack_dir / "settings.json"
+    if saved.exists():
+        data = json.loads(saved.read_text())
+        data["stack_dir"] = Path(data["stack_dir"])
+        settings = StackSettings(**data)
+    else:
+        settings = StackSettings(stack_dir=stack_dir, postgres_port=free_port(), s3_port=free_port())
+    env = os.environ
+    if env.get("INGEST_STACK_POSTGRES_HOST"):
+        settings.external_postgres_host = env["INGEST_STACK_POSTGRES_HOST"]
+        settings.postgres_port = int(env.get("INGEST_STACK_POSTGRES_PORT", "5432"))
+        settings.postgres_user = env.get("INGEST_STACK_POSTGRES_USER", settings.postgres_user)
+        settings.postgres_password = env.get(
+            "INGEST_STACK_POSTGRES_PASSWORD", settings.postgres_password
+        )
+    if env.get("INGEST_STACK_S3_ENDPOINT"):
+        settings.external_s3_endpoint = env["INGEST_STACK_S3_ENDPOINT"]
+        settings.s3_access_key = env.get("INGEST_STACK_S3_ACCESS_KEY", settings.s3_access_key)
+        settings.s3_secret_key = env.get("INGEST_STACK_S3_SECRET_KEY", settings.s3_secret_key)
+    return settings
