@@ -1,0 +1,43 @@
+"""Session fixtures: the real local stack (Postgres, S3 server, Druid), started once.
+
+`stack` brings the stack up if it is not (idempotent, so a stack started by scripts/test.sh is
+reused). A stack that cannot start is an ERROR, never a skip: integration tests prove things
+against real servers or fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest_pipeline.stack.services import Stack, s3_client
+from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settings
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackSettings]:
+    settings = load_settings()
+    Stack(settings).up()
+    previous = dict(os.environ)
+    os.environ.update(settings.client_env())
+    yield settings
+    os.environ.clear()
+    os.environ.update(previous)
+
+
+@pytest.fixture(scope="session")
+def s3(stack: StackSettings):  # noqa: ANN201 - a boto3 client
+    return s3_client(stack)
+
+
+@pytest.fixture(scope="session")
+def dagster_home(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DAGSTER_HOME holding the project's dagster.yaml (Postgres storage from the env)."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
