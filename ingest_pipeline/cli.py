@@ -16,7 +16,8 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
     stack = Stack(settings)
     stack.up(service_timeout=args.timeout)
     print_status(stack)
-    print(f"\nenv file: {settings.env_file}\n  (load it with: set -a; . {settings.env_file}; set +a)")
+    print(f"\nenv file: {settings.env_file}")
+    print(f"  load it with: set -a; . {settings.env_file}; set +a")
     return 0
 
 

@@ -224,7 +224,10 @@ class DruidResource(dg.ConfigurableResource):
         return bool(rows and rows[0]["n"] > 0)
 
     def sql(
-        self, query: str, parameters: Sequence[object] = (), context: Mapping[str, Any] | None = None
+        self,
+        query: str,
+        parameters: Sequence[object] = (),
+        context: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         url = f"{self._url(self.broker_url)}/druid/v2/sql"
         body = {

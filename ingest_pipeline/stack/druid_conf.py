@@ -14,7 +14,6 @@ from ingest_pipeline.stack.settings import (
     DEEP_STORAGE_BUCKET,
     DRUID_DB,
     DRUID_DIR,
-    PEON_START_PORT,
     TASK_LOG_BUCKET,
     StackSettings,
 )
@@ -103,7 +102,7 @@ def local_values(settings: StackSettings, var_dir: Path) -> dict[str, str]:
         "historical_port": str(ports["historical"]),
         "middlemanager_port": str(ports["middleManager"]),
         "router_port": str(ports["router"]),
-        "peon_start_port": str(PEON_START_PORT),
+        "peon_start_port": str(ports["peons"]),
         "peon_java_opts": json.dumps(peon_java_opts(settings.s3_region)),
     }
 
@@ -111,6 +110,7 @@ def local_values(settings: StackSettings, var_dir: Path) -> dict[str, str]:
 #: docker-compose values: service names as hosts, MinIO as S3, credentials from the compose env.
 COMPOSE_VALUES = {
     "extensions_load_list": json.dumps(list(EXTENSIONS)),
+    "druid_host": "",
     "zk_host": "zookeeper:2181",
     "metadata_uri": f"jdbc:postgresql://postgres:5432/{DRUID_DB}",
     "metadata_user": "${POSTGRES_USER:-ingest}",
@@ -128,7 +128,7 @@ COMPOSE_VALUES = {
     "historical_port": "8083",
     "middlemanager_port": "8091",
     "router_port": "8888",
-    "peon_start_port": str(PEON_START_PORT),
+    "peon_start_port": "8100",
     "peon_java_opts": json.dumps(peon_java_opts("us-east-1")),
 }
 # In the image every container sets druid.host to its own address.

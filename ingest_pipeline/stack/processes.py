@@ -73,7 +73,7 @@ def spawn(
 
 
 def terminate(pid_file: Path, marker: str, timeout: float = 30.0) -> bool:
-    """SIGTERM the process group in pid_file, SIGKILL after timeout. True if something was stopped."""
+    """SIGTERM the process group in pid_file, SIGKILL after timeout; True if one was stopped."""
     pid = running_pid(pid_file, marker)
     pid_file.unlink(missing_ok=True)
     if pid is None:

@@ -35,8 +35,8 @@ DEFAULT_DRUID_PORTS = {
     "historical": 8083,
     "middleManager": 8091,
     "router": 8888,
+    "peons": 8100,  # first port of the middleManager's peons
 }
-PEON_START_PORT = 8100
 
 
 def free_port() -> int:
@@ -57,7 +57,7 @@ def druid_version() -> str:
 
 
 def druid_lib_dir() -> Path:
-    """Maven-resolved jars, outside the repo, keyed by the pom's content so a pom change re-resolves."""
+    """Maven-resolved jars outside the repo, keyed by the pom's content (a change re-resolves)."""
     cache = Path(
         os.environ.get("INGEST_DRUID_CACHE", Path.home() / ".cache" / "ingest-pipeline" / "druid")
     )
@@ -161,16 +161,23 @@ def load_settings(stack_dir: Path | None = None) -> StackSettings:
     """Settings of the stack in ``stack_dir``: saved ones if any, else fresh free ports.
 
     Environment overrides (an existing server instead of a local one):
-    INGEST_STACK_POSTGRES_HOST/PORT/USER/PASSWORD and INGEST_STACK_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY.
+    INGEST_STACK_POSTGRES_HOST/PORT/USER/PASSWORD and
+    INGEST_STACK_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY.
     """
     stack_dir = stack_dir or default_stack_dir()
     saved = stack_dir / "settings.json"
     if saved.exists():
         data = json.loads(saved.read_text())
         data["stack_dir"] = Path(data["stack_dir"])
+        data["druid_ports"] = {**DEFAULT_DRUID_PORTS, **data.get("druid_ports", {})}
         settings = StackSettings(**data)
     else:
-        settings = StackSettings(stack_dir=stack_dir, postgres_port=free_port(), s3_port=free_port())
+        settings = StackSettings(
+            stack_dir=stack_dir, postgres_port=free_port(), s3_port=free_port()
+        )
+        # A second stack beside a running one (a CI rehearsal next to a dev stack) shifts ports.
+        offset = int(os.environ.get("INGEST_STACK_PORT_OFFSET", "0"))
+        settings.druid_ports = {name: port + offset for name, port in DEFAULT_DRUID_PORTS.items()}
     env = os.environ
     if env.get("INGEST_STACK_POSTGRES_HOST"):
         settings.external_postgres_host = env["INGEST_STACK_POSTGRES_HOST"]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine, brings the real stack up (Postgres, S3 server, Druid), runs ruff and
+# the whole test suite against it, and brings the stack down again (also on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source .venv/bin/activate
+export INGEST_STACK_DIR=${INGEST_STACK_DIR:-$PWD/.stack}
+
+started=$(date +%s)
+ingest-pipeline stack up
+echo "[test] stack up took $(( $(date +%s) - started ))s"
+trap 'ingest-pipeline stack down >/dev/null || true' EXIT
+
+ruff check ingest_pipeline ingest_pipeline_tests
+pytest "$@"
