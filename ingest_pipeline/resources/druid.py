@@ -36,6 +36,7 @@ class TaskOutcome:
     row_stats: dict[str, Any] = field(default_factory=dict)
     parse_exceptions: list[Any] = field(default_factory=list)
     log_tail: str = ""
+    root_cause: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -142,13 +143,13 @@ class DruidResource(dg.ConfigurableResource):
         except (DruidError, ValueError):
             return {}
 
-    def task_log_tail(self, task_id: str, lines: int = 40) -> str:
+    def task_log(self, task_id: str, max_bytes: int = 256 * 1024) -> str:
+        """The end of a task's log (from the peon, or from S3 task logs once it ended)."""
         url = f"{self._url(self.overlord_url)}/druid/indexer/v1/task/{quote(task_id)}/log"
         try:
-            text = self.request("GET", url, params={"offset": -32768}, ok_status=(200,)).text
+            return self.request("GET", url, params={"offset": -max_bytes}, ok_status=(200,)).text
         except DruidError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
 
     def shutdown_task(self, task_id: str) -> None:
         url = f"{self._url(self.overlord_url)}/druid/indexer/v1/task/{quote(task_id)}/shutdown"
@@ -181,7 +182,13 @@ class DruidResource(dg.ConfigurableResource):
             parse_exceptions=parse_exceptions,
         )
         if not outcome.succeeded:
-            outcome.log_tail = self.task_log_tail(task_id)
+            # The status truncates errorMsg to ~100 characters; the report has it whole.
+            full = report_error(reports)
+            if full:
+                outcome.error_message = full.splitlines()[0]
+            log_text = self.task_log(task_id)
+            outcome.log_tail = "\n".join(log_text.splitlines()[-60:])
+            outcome.root_cause = root_cause(log_text)
         return outcome
 
     # ------------------------------------------------------------------ segments and SQL
@@ -238,6 +245,23 @@ class DruidResource(dg.ConfigurableResource):
         }
         return list(self.request("POST", url, json=body, ok_status=(200,)).json())
 
+    def rows_of_source(self, datasource: str, source_key: str) -> dict[str, Any]:
+        """{n, t0, t1}: how many rows of one uploaded file the datasource holds, and their span."""
+        return self.sql(
+            f"SELECT COUNT(*) AS n, MIN(__time) AS t0, MAX(__time) AS t1 "
+            f'FROM {quote_identifier(datasource)} WHERE "__source_key" = ?',
+            [source_key],
+        )[0]
+
+    def segment_interval(self, datasource: str) -> tuple[str, str] | None:
+        """(start, end) of one live segment of the datasource, or None if it has none."""
+        rows = self.sql(
+            'SELECT "start", "end" FROM sys.segments WHERE datasource = ? '
+            "AND is_published = 1 AND is_overshadowed = 0 LIMIT 1",
+            [datasource],
+        )
+        return (rows[0]["start"], rows[0]["end"]) if rows else None
+
     def datasource_columns(self, datasource: str) -> dict[str, str]:
         rows = self.sql(
             "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS "
@@ -262,3 +286,14 @@ def extract_row_stats(reports: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     errors = payload.get("unparseableEvents") or {}
     parse_exceptions = [e for events in errors.values() for e in (events or [])]
     return dict(totals), parse_exceptions
+
+
+def report_error(reports: Mapping[str, Any]) -> str | None:
+    payload = (reports.get("ingestionStatsAndErrors") or {}).get("payload") or {}
+    return payload.get("errorMsg")
+
+
+def root_cause(log_text: str) -> str:
+    """The innermost "Caused by:" of the last stack trace in a task log, if any."""
+    causes = [line for line in log_text.splitlines() if line.startswith("Caused by:")]
+    return causes[-1].removeprefix("Caused by:").strip()[:500] if causes else ""

@@ -1,0 +1,150 @@
+"""S3Storage: the only code that talks to S3.
+
+It knows two views of one store: the endpoint this process uses, and the endpoint Druid's
+workers use (they may differ, e.g. `localhost` here and `minio` inside docker-compose).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import dagster as dg
+from botocore.config import Config
+from pydantic import Field, PrivateAttr
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def clean_etag(etag: str) -> str:
+    return etag.strip('"')
+
+
+class S3Storage(dg.ConfigurableResource):
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint; None = AWS")
+    druid_endpoint_url: str | None = Field(
+        default=None, description="the same store as Druid's workers reach it; None = same"
+    )
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    uploads_bucket: str = "ingest-uploads"
+    uploads_prefix: str = "uploads/"
+    validated_bucket: str = "ingest-validated"
+    # Names of the environment variables holding the keys on Druid's workers: the ingestion
+    # spec refers to them (password providers) instead of carrying the secrets.
+    druid_access_key_env: str = "AWS_ACCESS_KEY_ID"
+    druid_secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+
+    _client: Any = PrivateAttr(default=None)
+
+    def client(self) -> Any:
+        if self._client is None:
+            # boto3 directly rather than dagster-aws's S3Resource: that one cannot force
+            # path-style addressing, and a non-AWS store (moto, MinIO) has no bucket.host names.
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+                config=Config(
+                    s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+                    retries={"max_attempts": 5, "mode": "standard"},
+                ),
+            )
+        return self._client
+
+    # ------------------------------------------------------------------ uploads
+
+    def upload_key(self, partition_key: str) -> str:
+        """Partition "<dataset>/<file>" -> object key under the uploads prefix."""
+        return f"{self.uploads_prefix}{partition_key}"
+
+    def partition_key(self, object_key: str) -> str:
+        return object_key[len(self.uploads_prefix) :]
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        head = self.client().head_object(Bucket=bucket, Key=key)
+        return ObjectInfo(
+            bucket=bucket,
+            key=key,
+            size=int(head["ContentLength"]),
+            etag=clean_etag(head["ETag"]),
+            last_modified=head["LastModified"],
+        )
+
+    def list_uploads(self, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object under the uploads prefix, page by page (1000 keys a page)."""
+        paginator = self.client().get_paginator("list_objects_v2")
+        kwargs: dict[str, Any] = {"Bucket": self.uploads_bucket, "Prefix": self.uploads_prefix}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        for page in paginator.paginate(**kwargs):
+            for obj in page.get("Contents", []):
+                yield ObjectInfo(
+                    bucket=self.uploads_bucket,
+                    key=obj["Key"],
+                    size=int(obj["Size"]),
+                    etag=clean_etag(obj["ETag"]),
+                    last_modified=obj["LastModified"],
+                )
+
+    def download(self, bucket: str, key: str, path: Path, if_match: str | None = None) -> None:
+        """Stream an object to disk; with if_match, refuse a version other than the one seen."""
+        extra = {"IfMatch": f'"{if_match}"'} if if_match else {}
+        response = self.client().get_object(Bucket=bucket, Key=key, **extra)
+        with open(path, "wb") as out:
+            for chunk in response["Body"].iter_chunks(chunk_size=1 << 20):
+                out.write(chunk)
+
+    def read_head(self, bucket: str, key: str, size: int) -> bytes:
+        """The first bytes of an object (a ranged GET), to recognise its format cheaply."""
+        response = self.client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")
+        return bytes(response["Body"].read())
+
+    def upload_file(self, path: Path, bucket: str, key: str) -> str:
+        self.client().upload_file(str(path), bucket, key)
+        return f"s3://{bucket}/{key}"
+
+    def put_bytes(self, bucket: str, key: str, body: bytes) -> str:
+        self.client().put_object(Bucket=bucket, Key=key, Body=body)
+        return f"s3://{bucket}/{key}"
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client().head_object(Bucket=bucket, Key=key)
+        except self.client().exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ Druid's view
+
+    @property
+    def druid_endpoint(self) -> str:
+        aws = f"https://s3.{self.region}.amazonaws.com"
+        return self.druid_endpoint_url or self.endpoint_url or aws
+
+    def druid_credentials(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Password providers Druid resolves on its workers (no secret in the spec)."""
+        return (
+            {"type": "environment", "variable": self.druid_access_key_env},
+            {"type": "environment", "variable": self.druid_secret_key_env},
+        )

@@ -1,0 +1,32 @@
+"""PipelineSettings: knobs a deployment sets (timeouts, per-dataset overrides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ingest_pipeline.validation import DatasetConfig, load_dataset_configs
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    datasets_config_path: str | None = Field(
+        default=None,
+        description="YAML file: dataset -> time_column, time_format, dimensions, "
+        "segment_granularity, max_rejected_share, null_ratio_warn",
+    )
+    ingestion_timeout_seconds: float = Field(
+        default=900.0, description="Druid task run time after which it is shut down"
+    )
+    segment_load_timeout_seconds: float = Field(
+        default=300.0, description="wait for the new segments to be loaded and queryable"
+    )
+
+    def dataset_config(self, dataset: str) -> DatasetConfig:
+        if not self.datasets_config_path:
+            return DatasetConfig()
+        path = Path(self.datasets_config_path)
+        if not path.exists():
+            return DatasetConfig()
+        return load_dataset_configs(path).get(dataset, DatasetConfig())

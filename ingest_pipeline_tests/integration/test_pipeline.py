@@ -1,0 +1,212 @@
+"""The four assets against the real stack: a file in S3 becomes the right rows in Druid."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import uuid
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ingest_pipeline.assets.druid_datasource import druid_datasource
+from ingest_pipeline.assets.druid_spec import druid_spec
+from ingest_pipeline.assets.raw_file import raw_file
+from ingest_pipeline.assets.validated_frame import validated_frame
+from ingest_pipeline.definitions import defs, resources_from_env
+from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, VALIDATED_BUCKET, StackSettings
+
+pytestmark = pytest.mark.integration
+ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
+
+
+@pytest.fixture(scope="module")
+def instance(dagster_home) -> dg.DagsterInstance:
+    return dg.DagsterInstance.get()
+
+
+@pytest.fixture(scope="module")
+def druid(stack: StackSettings) -> DruidResource:
+    return DruidResource(router_url=stack.druid_url("router"))
+
+
+def unique_dataset(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def upload(s3, dataset: str, name: str, body: bytes) -> str:
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{dataset}/{name}", Body=body)
+    return f"{dataset}/{name}"
+
+
+def materialize(
+    instance: dg.DagsterInstance, partition_key: str, assets=ASSETS, selection=None
+) -> dg.ExecuteInProcessResult:
+    instance.add_dynamic_partitions(upload_partitions.name, [partition_key])
+    return dg.materialize(
+        assets,
+        partition_key=partition_key,
+        instance=instance,
+        resources=resources_from_env(),
+        selection=selection,
+        raise_on_error=False,
+    )
+
+
+def assert_success(result: dg.ExecuteInProcessResult) -> None:
+    failures = [
+        event.event_specific_data.error.to_string()  # type: ignore[union-attr]
+        for event in result.all_events
+        if event.is_step_failure
+    ]
+    assert result.success, "\n".join(failures)
+
+
+def sales_csv(rows: int, offset: int = 0) -> bytes:
+    lines = ["event_time,category,amount,price"]
+    for i in range(rows):
+        minute = (i + offset) % 60
+        lines.append(
+            f"2024-05-01T10:{minute:02d}:00Z,{['books', 'games', 'music'][i % 3]},"
+            f"{i + offset},{(i % 7) * 1.25}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def assert_same_totals(actual: dict, expected: dict) -> None:
+    assert actual["per_category"] == expected["per_category"]
+    assert {k: v for k, v in actual.items() if k != "per_category"} == pytest.approx(
+        {k: v for k, v in expected.items() if k != "per_category"}
+    )
+
+
+def druid_totals(druid: DruidResource, datasource: str) -> dict:
+    total = druid.sql(
+        f'SELECT COUNT(*) AS n, SUM(amount) AS amount, SUM(price) AS price FROM "{datasource}"'
+    )[0]
+    per_category = druid.sql(
+        f'SELECT category, COUNT(*) AS n FROM "{datasource}" GROUP BY category ORDER BY category'
+    )
+    return {**total, "per_category": {r["category"]: r["n"] for r in per_category}}
+
+
+def polars_totals(*bodies: bytes) -> dict:
+    frame = pl.concat([pl.read_csv(io.BytesIO(b)) for b in bodies])
+    per_category = frame.group_by("category").len().sort("category")
+    return {
+        "n": frame.height,
+        "amount": frame["amount"].sum(),
+        "price": frame["price"].sum(),
+        "per_category": dict(zip(per_category["category"], per_category["len"], strict=True)),
+    }
+
+
+def test_asset_graph_is_raw_validated_spec_datasource() -> None:
+    graph = defs.resolve_asset_graph()
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents == {
+        "raw_file": set(),
+        "validated_frame": {"raw_file"},
+        "druid_spec": {"validated_frame"},
+        "druid_datasource": {"druid_spec"},
+    }
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).partitions_def == upload_partitions
+
+
+def test_csv_lands_in_druid_with_the_figures_polars_computes(instance, druid, s3) -> None:
+    dataset = unique_dataset("sales")
+    body = sales_csv(300)
+    result = materialize(instance, upload(s3, dataset, "may.csv", body))
+    assert_success(result)
+
+    assert_same_totals(druid_totals(druid, dataset), polars_totals(body))
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["file_is_ingestible"] and checks["rows_in_druid_match_validated"]
+    assert checks["segments_loaded"] and checks["no_unparseable_or_thrown_away_rows"]
+    metadata = result.asset_materializations_for_node("druid_datasource")[0].metadata
+    assert metadata["dagster/row_count"].value == 300
+    assert metadata["druid_task_id"].value.startswith("index_parallel_")
+
+
+def test_reruns_replace_one_files_rows_and_leave_its_neighbour(instance, druid, s3) -> None:
+    dataset = unique_dataset("rerun")
+    first, neighbour = sales_csv(120), sales_csv(80, offset=1000)
+    first_key = upload(s3, dataset, "first.csv", first)
+    assert_success(materialize(instance, first_key))
+    assert_success(materialize(instance, upload(s3, dataset, "neighbour.csv", neighbour)))
+    assert_same_totals(druid_totals(druid, dataset), polars_totals(first, neighbour))
+
+    # The same file again: nothing duplicated.
+    rerun = materialize(instance, first_key)
+    assert_success(rerun)
+    spec_metadata = rerun.asset_materializations_for_node("druid_spec")[0].metadata
+    assert spec_metadata["previous_rows_of_this_file"].value == 120
+    assert_same_totals(druid_totals(druid, dataset), polars_totals(first, neighbour))
+
+    # New content under the same key: its rows are the new ones, the neighbour's untouched.
+    changed = sales_csv(45, offset=5000)
+    upload(s3, dataset, "first.csv", changed)
+    assert_success(materialize(instance, first_key))
+    assert_same_totals(druid_totals(druid, dataset), polars_totals(changed, neighbour))
+    by_file = druid.sql(
+        f'SELECT "__source_key" AS k, COUNT(*) AS n FROM "{dataset}" GROUP BY 1 ORDER BY 1'
+    )
+    assert by_file == [
+        {"k": f"uploads/{dataset}/first.csv", "n": 45},
+        {"k": f"uploads/{dataset}/neighbour.csv", "n": 80},
+    ]
+
+
+def test_late_na_and_decimals_after_row_100_keep_the_right_types(instance, druid, s3) -> None:
+    dataset = unique_dataset("late_types")
+    lines = ["ts,qty,label"] + [f"2024-01-02T00:00:{i % 60:02d}Z,{i},x" for i in range(150)]
+    lines += ["2024-01-02T01:00:00Z,NA,y", "2024-01-02T01:00:01Z,2.5,z"]
+    assert_success(
+        materialize(instance, upload(s3, dataset, "late.csv", "\n".join(lines).encode()))
+    )
+    columns = druid.datasource_columns(dataset)
+    assert columns["qty"] == "DOUBLE"
+    rows = druid.sql(f'SELECT COUNT(*) AS n, SUM(qty) AS s, COUNT(qty) AS c FROM "{dataset}"')[0]
+    assert rows == {"n": 152, "s": pytest.approx(sum(range(150)) + 2.5), "c": 151}
+
+
+def test_ndjson_parquet_gzip_and_no_time_column_ingest(instance, druid, s3) -> None:
+    dataset = unique_dataset("formats")
+    ndjson = b'{"ts": "2024-02-01T00:00:00Z", "v": 1}\n{"ts": "2024-02-01T01:00:00Z", "v": 2}\n'
+    buffer = io.BytesIO()
+    pl.DataFrame({"ts": ["2024-02-01T02:00:00Z"] * 3, "v": [10, 20, 30]}).write_parquet(buffer)
+    gz = gzip.compress(b"ts,v\n2024-02-01T03:00:00Z,100\n2024-02-01T04:00:00Z,200\n")
+    for name, body in [("a.json", ndjson), ("b.parquet", buffer.getvalue()), ("c.csv.gz", gz)]:
+        assert_success(materialize(instance, upload(s3, dataset, name, body)))
+    assert druid.sql(f'SELECT COUNT(*) AS n, SUM(v) AS s FROM "{dataset}"') == [{"n": 7, "s": 363}]
+
+    timeless = unique_dataset("timeless")
+    assert_success(materialize(instance, upload(s3, timeless, "t.csv", b"name,n\na,1\nb,2\n")))
+    assert druid.sql(f'SELECT MIN(__time) AS t0, MAX(__time) AS t1 FROM "{timeless}"') == [
+        {"t0": "2000-01-01T00:00:00.000Z", "t1": "2000-01-01T00:00:00.000Z"}
+    ]
+
+
+def test_druid_task_failure_fails_the_run_with_druids_message(instance, s3) -> None:
+    dataset = unique_dataset("broken")
+    key = upload(s3, dataset, "gone.csv", sales_csv(10))
+    assert_success(
+        materialize(instance, key, selection=["raw_file", "validated_frame", "druid_spec"])
+    )
+    # Pull the validated input from under the spec: Druid's task cannot read it.
+    s3.delete_object(Bucket=VALIDATED_BUCKET, Key=f"validated/{dataset}/gone.csv.ndjson.gz")
+    result = materialize(instance, key, selection=["druid_datasource"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.event_specific_data.error.to_string()  # type: ignore[union-attr]
+    assert "Druid task index_parallel_" in message and "FAILED" in message
+    # Druid's own words: the URI it could not read, and the S3 root cause from the task log.
+    assert f"s3://{VALIDATED_BUCKET}/validated/{dataset}/gone.csv.ndjson.gz" in message, message
+    assert "NoSuchKey" in message, message

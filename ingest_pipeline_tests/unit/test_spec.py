@@ -1,0 +1,272 @@
+"""Druid index_parallel specs: S3 settings, typed dimensions, safe re-runs, redaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ingest_pipeline.spec import (
+    ETERNITY,
+    build_index_spec,
+    choose_segment_granularity,
+    interval_cover,
+    merge_dimensions,
+    merge_intervals,
+    redact_spec,
+    s3_uri,
+)
+
+KEY = "uploads/sales/2024 Q1.csv"
+URI = "s3://validated/sales/2024%20Q1.json.gz"
+T0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+T1 = datetime(2024, 3, 1, 18, tzinfo=UTC)
+
+
+def _spec(**overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "endpoint_url": "http://s3.local:9000",
+        "region": "us-east-1",
+        "access_key_id": "AKIDEXAMPLE",
+        "secret_access_key": "s3cr3t",
+        "time_min": T0,
+        "time_max": T1,
+    }
+    arguments.update(overrides)
+    return build_index_spec(
+        "sales", [("region", "string"), ("qty", "long"), ("price", "double")], URI, KEY, **arguments
+    )
+
+
+def test_first_ingestion_appends_with_a_complete_s3_source() -> None:
+    spec = _spec()
+    assert spec["type"] == "index_parallel"
+    schema = spec["spec"]["dataSchema"]
+    assert schema["dataSource"] == "sales"
+    assert schema["timestampSpec"] == {"column": "__time", "format": "iso"}
+    assert schema["dimensionsSpec"]["dimensions"] == [
+        {"type": "string", "name": "region"},
+        {"type": "long", "name": "qty"},
+        {"type": "double", "name": "price"},
+        {"type": "string", "name": "__source_key"},
+    ]
+    assert schema["granularitySpec"] == {
+        "type": "uniform",
+        "segmentGranularity": "HOUR",
+        "queryGranularity": "none",
+        "rollup": False,
+    }
+    io_config = spec["spec"]["ioConfig"]
+    assert io_config["inputFormat"] == {"type": "json"}
+    assert io_config["appendToExisting"] is True and io_config["dropExisting"] is False
+    assert io_config["inputSource"] == {
+        "type": "s3",
+        "uris": [URI],
+        "endpointConfig": {"url": "http://s3.local:9000", "signingRegion": "us-east-1"},
+        "clientConfig": {
+            "protocol": "http",
+            "enablePathStyleAccess": True,
+            "disableChunkedEncoding": True,
+        },
+        "properties": {  # without these Druid ignores endpointConfig and clientConfig
+            "accessKeyId": {"type": "default", "password": "AKIDEXAMPLE"},
+            "secretAccessKey": {"type": "default", "password": "s3cr3t"},
+        },
+    }
+    tuning = spec["spec"]["tuningConfig"]
+    assert tuning["partitionsSpec"] == {"type": "dynamic"}
+    assert tuning["maxNumConcurrentSubTasks"] == 1
+    assert (tuning["maxParseExceptions"], tuning["logParseExceptions"]) == (0, True)
+    assert tuning["maxSavedParseExceptions"] == 20
+    json.dumps(spec)  # the task is posted as JSON
+
+
+def test_rerun_replaces_only_this_files_rows() -> None:
+    old = interval_cover(
+        datetime(2024, 2, 28, 23, 30, tzinfo=UTC), datetime(2024, 2, 29, 1, tzinfo=UTC), "HOUR"
+    )
+    new = interval_cover(T0, T1, "HOUR")
+    spec = _spec(replace_intervals=old + new, previous_rows_present=True)
+    intervals = [
+        "2024-02-28T23:00:00.000Z/2024-02-29T02:00:00.000Z",
+        "2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",
+    ]
+    assert spec["spec"]["dataSchema"]["granularitySpec"]["intervals"] == intervals
+    io_config = spec["spec"]["ioConfig"]
+    assert io_config["appendToExisting"] is False and io_config["dropExisting"] is True
+    source = io_config["inputSource"]
+    assert source["type"] == "combining"
+    *druid, s3 = source["delegates"]
+    assert s3["type"] == "s3" and s3["uris"] == [URI]
+    assert druid == [
+        {
+            "type": "druid",
+            "dataSource": "sales",
+            "interval": interval,
+            "filter": {
+                "type": "not",
+                "field": {"type": "selector", "dimension": "__source_key", "value": KEY},
+            },
+        }
+        for interval in intervals
+    ]
+
+
+def test_reingesting_without_intervals_is_refused() -> None:
+    with pytest.raises(ValueError, match="duplicated"):
+        _spec(previous_rows_present=True)
+
+
+def test_unaligned_replace_intervals_are_refused() -> None:
+    with pytest.raises(ValueError, match="not aligned to DAY"):
+        _spec(
+            segment_granularity="day",
+            replace_intervals=["2024-03-01T10:00:00Z/2024-03-02T00:00:00Z"],
+        )
+
+
+def test_replace_intervals_must_cover_the_new_data() -> None:
+    with pytest.raises(ValueError, match="do not cover"):
+        _spec(replace_intervals=["2024-03-01T10:00:00Z/2024-03-01T11:00:00Z"])
+
+
+def test_granularity_override_and_all() -> None:
+    spec = _spec(segment_granularity="month", replace_intervals=interval_cover(T0, T1, "MONTH"))
+    assert spec["spec"]["dataSchema"]["granularitySpec"]["segmentGranularity"] == "MONTH"
+    spec = _spec(segment_granularity="ALL", replace_intervals=interval_cover(T0, T1, "ALL"))
+    assert spec["spec"]["dataSchema"]["granularitySpec"]["intervals"] == [ETERNITY]
+    with pytest.raises(ValueError, match="granularity"):
+        _spec(segment_granularity="FORTNIGHT")
+
+
+def test_existing_columns_survive_and_clashes_become_strings() -> None:
+    spec = _spec(
+        existing_dimensions=[("qty", "double"), ("legacy", "long"), ("__source_key", "string")]
+    )
+    names = [
+        (d["name"], d["type"]) for d in spec["spec"]["dataSchema"]["dimensionsSpec"]["dimensions"]
+    ]
+    assert names == [
+        ("region", "string"),
+        ("qty", "string"),
+        ("price", "double"),
+        ("legacy", "long"),
+        ("__source_key", "string"),
+    ]
+    assert merge_dimensions([("a", "long")]) == [("a", "long"), ("__source_key", "string")]
+
+
+def test_https_endpoint_and_environment_credentials() -> None:
+    env_id = {"type": "environment", "variable": "S3_ACCESS_KEY"}
+    env_secret = {"type": "environment", "variable": "S3_SECRET_KEY"}
+    spec = _spec(
+        endpoint_url="https://minio.example", access_key_id=env_id, secret_access_key=env_secret
+    )
+    source = spec["spec"]["ioConfig"]["inputSource"]
+    assert source["clientConfig"]["protocol"] == "https"
+    assert source["properties"] == {"accessKeyId": env_id, "secretAccessKey": env_secret}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"access_key_id": {"type": "environment"}},
+        {"secret_access_key": {"type": "mapString", "password": "x"}},
+        {"endpoint_url": "s3.local:9000"},
+    ],
+)
+def test_bad_credentials_or_endpoint_are_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        _spec(**overrides)
+
+
+def test_uris_must_be_s3_and_encoded() -> None:
+    with pytest.raises(ValueError, match="s3_uri"):
+        build_index_spec(
+            "sales",
+            [],
+            "s3://b/a key.json.gz",
+            KEY,
+            endpoint_url="http://s",
+            region="r",
+            access_key_id="a",
+            secret_access_key="s",
+            time_min=T0,
+            time_max=T1,
+        )
+    assert (
+        s3_uri("bucket", "up/my file%20ü..x.json.gz")
+        == "s3://bucket/up/my%20file%2520%C3%BC..x.json.gz"
+    )
+
+
+def test_redact_spec_hides_secrets_and_leaves_the_original() -> None:
+    spec = _spec(replace_intervals=interval_cover(T0, T1, "HOUR"))
+    redacted = redact_spec(spec)
+    text = json.dumps(redacted)
+    assert "s3cr3t" not in text and "AKIDEXAMPLE" not in text
+    s3 = redacted["spec"]["ioConfig"]["inputSource"]["delegates"][-1]
+    assert s3["properties"]["secretAccessKey"] == {"type": "default", "password": "***"}
+    assert s3["endpointConfig"]["url"] == "http://s3.local:9000"
+    original = spec["spec"]["ioConfig"]["inputSource"]["delegates"][-1]
+    assert original["properties"]["secretAccessKey"]["password"] == "s3cr3t"
+    env = redact_spec(_spec(access_key_id={"type": "environment", "variable": "KEY_ID"}))
+    properties = env["spec"]["ioConfig"]["inputSource"]["properties"]
+    assert properties["accessKeyId"] == {"type": "environment", "variable": "KEY_ID"}
+
+
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [
+        (0, "HOUR"),
+        (47, "HOUR"),
+        (48, "DAY"),
+        (24 * 365, "DAY"),
+        (24 * 400, "MONTH"),
+        (24 * 366 * 11, "YEAR"),
+    ],
+)
+def test_choose_segment_granularity(hours: int, expected: str) -> None:
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    end = datetime.fromtimestamp(start.timestamp() + hours * 3600, UTC)
+    assert choose_segment_granularity(start, end) == expected
+
+
+@pytest.mark.parametrize(
+    ("granularity", "expected"),
+    [
+        ("HOUR", "2024-02-29T23:00:00.000Z/2024-03-01T01:00:00.000Z"),
+        ("DAY", "2024-02-29T00:00:00.000Z/2024-03-02T00:00:00.000Z"),
+        ("WEEK", "2024-02-26T00:00:00.000Z/2024-03-04T00:00:00.000Z"),
+        ("MONTH", "2024-02-01T00:00:00.000Z/2024-04-01T00:00:00.000Z"),
+        ("QUARTER", "2024-01-01T00:00:00.000Z/2024-04-01T00:00:00.000Z"),
+        ("YEAR", "2024-01-01T00:00:00.000Z/2025-01-01T00:00:00.000Z"),
+    ],
+)
+def test_interval_cover(granularity: str, expected: str) -> None:
+    start = datetime(2024, 2, 29, 23, 59, 59, 999000, tzinfo=UTC)
+    end = datetime(2024, 3, 1, 0, 0, tzinfo=UTC)
+    assert interval_cover(start, end, granularity) == [expected]
+
+
+def test_interval_cover_at_year_end_and_naive_input() -> None:
+    assert interval_cover(datetime(2023, 12, 31, 23), datetime(2023, 12, 31, 23, 1), "MONTH") == [
+        "2023-12-01T00:00:00.000Z/2024-01-01T00:00:00.000Z"
+    ]
+
+
+def test_merge_intervals() -> None:
+    merged = merge_intervals(
+        [
+            "2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",
+            "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
+            "2024-03-02T00:00:00.000Z/2024-03-03T00:00:00.000Z",  # touches the first
+        ]
+    )
+    assert merged == [
+        "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
+        "2024-03-01T00:00:00.000Z/2024-03-03T00:00:00.000Z",
+    ]
+    assert merge_intervals([ETERNITY, "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"]) == [ETERNITY]

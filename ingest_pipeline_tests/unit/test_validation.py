@@ -1,0 +1,426 @@
+"""Validation and Druid output: time handling, rejections, reports, and a round-trip property."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest_pipeline.reading import read_frame
+from ingest_pipeline.validation import (
+    CONSTANT_TIME,
+    LINE_COLUMN,
+    NULL_MARKERS,
+    SOURCE_KEY_COLUMN,
+    TIME_COLUMN,
+    DatasetConfig,
+    FileRejected,
+    InvalidDatasetName,
+    ValidationResult,
+    druid_safe_column_names,
+    load_dataset_configs,
+    validate,
+    validate_dataset_name,
+    write_druid_ndjson,
+    write_parquet,
+)
+
+
+def _csv(tmp_path: Path, text: str, config: DatasetConfig | None = None) -> ValidationResult:
+    path = tmp_path / "upload.csv"
+    path.write_text(text, encoding="utf-8")
+    result = read_frame(path, "uploads/ds/upload.csv")
+    return validate(
+        result.frame,
+        "uploads/ds/upload.csv",
+        "ds",
+        config,
+        rejected=result.rejected,
+        notes=result.warnings,
+    )
+
+
+def _times(result: ValidationResult) -> list[datetime]:
+    return result.frame[TIME_COLUMN].to_list()
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["a", "a", "a"], ["a", "a_2", "a_3"]),
+        (["a", "a", "a_2"], ["a", "a_3", "a_2"]),  # no collision with a later original
+        ([" id ", "", "  "], ["id", "column_2", "column_3"]),
+        (
+            ["__time", "__source_key", "__line"],
+            ["time_original", "source_key_original", "line_original"],
+        ),
+        (
+            ["Prix (€)", "e-mail", "a.b", "Größe", "日付"],
+            ["Prix", "e_mail", "a_b", "Größe", "日付"],
+        ),
+        (["_id", "x\ny"], ["_id", "x_y"]),
+    ],
+)
+def test_druid_safe_column_names(names: list[str], expected: list[str]) -> None:
+    assert druid_safe_column_names(names) == expected
+
+
+@given(st.lists(st.text(max_size=8), max_size=12))
+def test_druid_safe_column_names_are_unique_nonblank_and_idempotent(names: list[str]) -> None:
+    safe = druid_safe_column_names(names)
+    assert len(safe) == len(names)
+    assert len(set(safe)) == len(safe)
+    assert all(name and name not in {TIME_COLUMN, SOURCE_KEY_COLUMN, LINE_COLUMN} for name in safe)
+    assert druid_safe_column_names(safe) == safe
+
+
+@pytest.mark.parametrize("name", ["sales", "Sales-2024", "a_b", "x" * 255])
+def test_valid_dataset_names(name: str) -> None:
+    assert validate_dataset_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", ".hidden", "_x", "a/b", "my sales", "tab\there", "x" * 256])
+def test_invalid_dataset_names(name: str) -> None:
+    with pytest.raises(InvalidDatasetName, match="A-Z"):
+        validate_dataset_name(name)
+
+
+def test_validate_rejects_a_bad_dataset_name_naming_the_file() -> None:
+    with pytest.raises(FileRejected, match="uploads/my sales/x.csv"):
+        validate(pl.DataFrame({"a": [1]}), "uploads/my sales/x.csv", "my sales")
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_header_only_is_rejected_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected) as caught:
+        _csv(tmp_path, "a,b\n")
+    assert "uploads/ds/upload.csv" in str(caught.value)
+    assert "no data rows" in str(caught.value)
+
+
+def test_ragged_rows_reject_the_file_by_default(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected) as caught:
+        _csv(tmp_path, "a,b\n1,2\n3\n4,5\n")
+    assert caught.value.row == 3
+    assert "1 of 3 rows" in str(caught.value)
+    assert "max_rejected_share" in str(caught.value)
+
+
+def test_ragged_rows_are_skipped_and_listed_within_the_allowed_share(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "a,b\n1,2\n3\n4,5\n", DatasetConfig(max_rejected_share=0.5))
+    assert result.row_count == 2
+    assert result.frame["a"].to_list() == [1, 4]
+    assert [r.line for r in result.rejected] == [3]
+
+
+def test_all_rows_rejected_is_an_error_even_with_a_generous_share(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match="2 of 2 rows"):
+        _csv(tmp_path, "ts,v\nsoon,1\nlater,2\n", DatasetConfig("ts", max_rejected_share=1.0))
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_epoch_seconds_and_milliseconds_give_the_same_time(tmp_path: Path) -> None:
+    seconds = _csv(tmp_path, "timestamp,v\n1700000000,1\n1700000001,2\n")
+    millis = _csv(tmp_path, "timestamp,v\n1700000000000,1\n1700000001500,2\n")
+    assert _times(seconds) == [_utc(2023, 11, 14, 22, 13, 20), _utc(2023, 11, 14, 22, 13, 21)]
+    assert _times(millis)[0] == _times(seconds)[0]
+    assert _times(millis)[1] == _utc(2023, 11, 14, 22, 13, 21, 500000)
+    assert seconds.frame.schema[TIME_COLUMN] == pl.Datetime("ms", "UTC")
+
+
+def test_yyyymmdd_integers_are_dates_not_epoch_seconds(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "date,v\n20240131,1\n19991231,2\n")
+    assert _times(result) == [_utc(2024, 1, 31), _utc(1999, 12, 31)]
+
+
+def test_zoned_times_convert_to_utc_and_naive_times_are_utc(tmp_path: Path) -> None:
+    text = (
+        "event_time,v\n"
+        "2024-03-01T10:00:00+02:00,1\n"
+        "2024-03-01T10:00:00Z,2\n"
+        "2024-03-01 10:00:00,3\n"
+        "2024-03-01T10:00:00.123-0500,4\n"
+        "2024/03/01,5\n"
+        "1969-07-20T20:17:40,6\n"
+        "2999-12-31T23:59:59 UTC,7\n"
+    )
+    result = _csv(tmp_path, text)
+    assert result.time_column == "event_time"
+    assert _times(result) == [
+        _utc(2024, 3, 1, 8),
+        _utc(2024, 3, 1, 10),
+        _utc(2024, 3, 1, 10),
+        _utc(2024, 3, 1, 15, 0, 0, 123000),
+        _utc(2024, 3, 1),
+        _utc(1969, 7, 20, 20, 17, 40),
+        _utc(2999, 12, 31, 23, 59, 59),
+    ]
+    # The original text stays queryable as a dimension.
+    assert result.frame["event_time"][0] == "2024-03-01T10:00:00+02:00"
+
+
+def test_no_time_column_uses_the_constant_time(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "name,qty\nbolt,3\nnut,4\n")
+    assert result.time_column is None
+    assert _times(result) == [CONSTANT_TIME, CONSTANT_TIME]
+    assert CONSTANT_TIME == _utc(2000, 1, 1)
+    assert any("constant time 2000-01-01T00:00:00.000Z" in w for w in result.warnings)
+
+
+def test_a_time_named_column_that_is_not_time_is_ignored(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "date,qty\nsoon,3\nlater,4\n")
+    assert result.time_column is None
+    assert result.row_count == 2
+
+
+def test_unparseable_times_are_rejected_rows_with_lines(tmp_path: Path) -> None:
+    text = "ts,v\n2024-01-01,1\nnot a date,2\n,3\n2024-01-02,4\n"
+    with pytest.raises(FileRejected) as caught:
+        _csv(tmp_path, text)
+    assert caught.value.row == 3
+    assert "unparseable time 'not a date'" in str(caught.value)
+    result = _csv(tmp_path, text, DatasetConfig(max_rejected_share=0.5))
+    assert result.rejected == [
+        (3, "unparseable time 'not a date' in column 'ts'"),
+        (4, "missing time value in column 'ts'"),
+    ]
+    assert result.frame["v"].to_list() == [1, 4]
+
+
+def test_configured_time_column_and_format(tmp_path: Path) -> None:
+    config = DatasetConfig(time_column="Jour", time_format="%d/%m/%Y %H:%M")
+    result = _csv(tmp_path, "Jour,created_at\n31/12/2023 23:30,2020-01-01\n", config)
+    assert result.time_column == "Jour"
+    assert _times(result) == [_utc(2023, 12, 31, 23, 30)]
+    assert not any("auto-detected" in w for w in result.warnings)
+
+
+def test_configured_time_column_may_use_the_uploaded_name(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "Order Date,v\n2024-05-06,1\n", DatasetConfig("Order Date"))
+    assert result.time_column == "Order_Date"
+    assert _times(result) == [_utc(2024, 5, 6)]
+
+
+def test_missing_configured_time_column_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected) as caught:
+        _csv(tmp_path, "a,b\n1,2\n", DatasetConfig(time_column="when"))
+    assert caught.value.column == "when"
+    assert "columns: a, b" in str(caught.value)
+
+
+def test_a_column_named___time_is_kept_and_used(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "__time,v\n2024-01-01T00:00:00Z,1\n")
+    assert result.time_column == "time_original"
+    assert result.frame.columns == [TIME_COLUMN, "time_original", "v", SOURCE_KEY_COLUMN]
+
+
+def test_datetime_and_date_dtypes_from_parquet_like_frames() -> None:
+    frame = pl.DataFrame(
+        {
+            "created_at": [datetime(2024, 1, 1, 12)],
+            "birthday": [datetime(1990, 5, 17).date()],
+        }
+    ).with_columns(pl.col("created_at").dt.replace_time_zone("Europe/Paris"))
+    result = validate(frame, "k", "ds")
+    assert _times(result) == [_utc(2024, 1, 1, 11)]
+    assert result.frame["created_at"].to_list() == ["2024-01-01T11:00:00.000Z"]
+    assert result.frame["birthday"].to_list() == ["1990-05-17"]
+
+
+# --------------------------------------------------------------------------- types and report
+
+
+def test_druid_types_and_conversions() -> None:
+    frame = pl.DataFrame(
+        {
+            "i": [1, None, 3],
+            "f": [1.5, float("nan"), float("inf")],
+            "flag": [True, False, None],
+            "nested": [{"a": 1}, None, {"a": 2}],
+            "items": [[1, 2], None, []],
+            "u": pl.Series([2**64 - 1, 0, 1], dtype=pl.UInt64),
+        }
+    )
+    result = validate(frame, "k", "ds")
+    assert result.schema == [
+        ("i", "long"),
+        ("f", "double"),
+        ("flag", "string"),
+        ("nested", "string"),
+        ("items", "string"),
+        ("u", "string"),
+    ]
+    out = result.frame
+    assert out["f"].to_list() == [1.5, None, None]
+    assert out["flag"].to_list() == ["true", "false", None]
+    assert out["nested"].to_list() == ['{"a":1}', None, '{"a":2}']
+    assert out["items"].to_list() == ["[1,2]", None, "[]"]
+    assert out["u"].to_list() == [str(2**64 - 1), "0", "1"]
+    assert any("2 NaN/infinite values" in w for w in result.warnings)
+
+
+def test_report_counts_nulls_ranges_distincts_and_duplicates(tmp_path: Path) -> None:
+    text = "ts,qty,price,city\n2024-01-01,1,2.5,Oslo\n2024-01-01,1,2.5,Oslo\n2024-01-03,,9.0,\n"
+    result = _csv(tmp_path, text, DatasetConfig(null_ratio_warn=0.2))
+    report = result.report
+    assert report["qty"] == {
+        "druid_type": "long",
+        "nulls": 1,
+        "null_ratio": 0.333333,
+        "min": 1,
+        "max": 1,
+    }
+    assert report["price"]["min"] == 2.5 and report["price"]["max"] == 9.0
+    assert report["city"] == {
+        "druid_type": "string",
+        "nulls": 1,
+        "null_ratio": 0.333333,
+        "distinct": 1,
+    }
+    assert report[TIME_COLUMN]["min"] == "2024-01-01T00:00:00.000Z"
+    assert report[TIME_COLUMN]["max"] == "2024-01-03T00:00:00.000Z"
+    assert result.duplicate_rows == 1
+    assert any("1 rows are exact duplicates" in w for w in result.warnings)
+    assert any("'qty' is 33% null" in w for w in result.warnings)
+    json.dumps(report)  # must be JSON-serialisable for UI metadata
+    assert result.frame[SOURCE_KEY_COLUMN].to_list() == ["uploads/ds/upload.csv"] * 3
+
+
+def test_configured_dimensions_restrict_the_output(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "ts,a,b,c\n2024-01-01,1,2,3\n", DatasetConfig(dimensions=["c", "a"]))
+    assert result.schema == [("a", "long"), ("c", "long")]
+    assert result.frame.columns == [TIME_COLUMN, "a", "c", SOURCE_KEY_COLUMN]
+    with pytest.raises(FileRejected, match=r"\['zz'\]"):
+        _csv(tmp_path, "a\n1\n", DatasetConfig(dimensions=["a", "zz"]))
+
+
+# --------------------------------------------------------------------------- config
+
+
+def test_load_dataset_configs(tmp_path: Path) -> None:
+    path = tmp_path / "datasets.yaml"
+    path.write_text(
+        "datasets:\n"
+        "  sales:\n"
+        "    time_column: order_date\n"
+        "    time_format: '%d/%m/%Y'\n"
+        "    dimensions: [region, amount]\n"
+        "    segment_granularity: month\n"
+        "    max_rejected_share: 0.01\n"
+        "  logs: {}\n"
+    )
+    configs = load_dataset_configs(path)
+    assert configs["sales"] == DatasetConfig(
+        "order_date", "%d/%m/%Y", ["region", "amount"], "MONTH", 0.01, 0.5
+    )
+    assert configs["logs"] == DatasetConfig()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("sales:\n  time_colum: x\n", "unknown setting"),
+        ("sales:\n  segment_granularity: fortnight\n", "segment_granularity"),
+        ("sales:\n  max_rejected_share: 2\n", "between 0 and 1"),
+        ("bad name:\n  time_column: x\n", "not allowed"),
+    ],
+)
+def test_load_dataset_configs_errors(tmp_path: Path, yaml_text: str, message: str) -> None:
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ValueError, match=message):
+        load_dataset_configs(path)
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def test_write_druid_ndjson_and_parquet(tmp_path: Path) -> None:
+    result = _csv(tmp_path, "ts,v,s\n2024-01-02T03:04:05.678+01:00,1,é\n1960-01-01,,x\n")
+    ndjson = write_druid_ndjson(result.frame, tmp_path / "out.json.gz")
+    with gzip.open(ndjson, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    assert rows[0] == {
+        "__time": "2024-01-02T02:04:05.678Z",
+        "ts": "2024-01-02T03:04:05.678+01:00",
+        "v": 1,
+        "s": "é",
+        "__source_key": "uploads/ds/upload.csv",
+    }
+    assert rows[1]["__time"] == "1960-01-01T00:00:00.000Z" and rows[1]["v"] is None
+    parquet = write_parquet(result.frame, tmp_path / "out.parquet")
+    assert pl.read_parquet(parquet).equals(result.frame)
+
+
+# --------------------------------------------------------------------------- round trip
+
+_SAFE_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=20,
+)
+# A letter first keeps the column text (no number, no null marker); the rest may hold
+# quotes, delimiters, CR/LF and any unicode.
+_STRINGS = st.builds(lambda tail: "s" + tail, _SAFE_TEXT)
+_ROW = st.tuples(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)).map(
+        lambda ts: ts.replace(microsecond=ts.microsecond // 1000 * 1000)
+    ),
+    st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    st.none() | _STRINGS,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(_ROW, min_size=1, max_size=25), delimiter=st.sampled_from([",", ";", "\t", "|"])
+)
+def test_well_formed_csv_round_trips(tmp_path: Path, rows: list[tuple], delimiter: str) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)  # default \r\n terminator quotes CR and LF
+    writer.writerow(["ts", "count", "ratio", "label"])
+    for ts, count, ratio, label in rows:
+        writer.writerow([ts.isoformat(), count, repr(ratio) if ratio is not None else None, label])
+    result = _csv(tmp_path, buffer.getvalue())
+
+    assert result.row_count == len(rows)
+    assert result.rejected == []
+    assert result.time_column == "ts"
+    out = result.frame
+    assert _times(result) == [ts.replace(tzinfo=UTC) for ts, *_ in rows]
+    counts = [r[1] for r in rows]
+    ratios = [r[2] for r in rows]
+    labels = [r[3] for r in rows]
+    if any(c is not None for c in counts):
+        assert out.schema["count"] == pl.Int64
+    assert out["count"].to_list() == counts
+    got_ratios = out["ratio"].cast(pl.Float64).to_list()
+    assert all(
+        (g is None and w is None)
+        or (g is not None and w is not None and math.isclose(g, w, rel_tol=0))
+        for g, w in zip(got_ratios, ratios, strict=True)
+    )
+    assert out["label"].to_list() == labels
+    assert NULL_MARKERS[0] == ""  # empty text is a null marker: labels are never empty here
