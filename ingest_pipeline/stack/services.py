@@ -30,6 +30,7 @@ from ingest_pipeline.stack.settings import (
     DAGSTER_DB,
     DRUID_DB,
     DRUID_DIR,
+    REPO_ROOT,
     StackSettings,
     druid_lib_dir,
 )
@@ -508,6 +509,67 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+# --------------------------------------------------------------------------- Dagster
+
+
+class DagsterService:
+    """`dagster dev`: webserver + daemon (sensor ticks, queued runs) on the stack's Postgres."""
+
+    name = "dagster"
+    marker = "dagster dev"
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.pid_file = settings.run_dir / "dagster.pid"
+        self.log_file = settings.log_dir / "dagster.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.dagster_port}"
+
+    def healthy(self) -> bool:
+        return httpx.get(f"{self.url}/server_info", timeout=3).status_code == 200
+
+    def _healthy_quietly(self) -> bool:
+        try:
+            return self.healthy()
+        except Exception:  # noqa: BLE001
+            return False
+
+    def start(self, timeout: float = 180.0) -> None:
+        pid = processes.running_pid(self.pid_file, self.marker)
+        if pid and self._healthy_quietly():
+            log(f"dagster already running (pid {pid})")
+            return
+        if not pid:
+            log(f"starting dagster (webserver + daemon) on {self.url}")
+            processes.spawn(
+                [
+                    str(Path(sys.executable).parent / "dagster"),
+                    "dev",
+                    "-w",
+                    str(REPO_ROOT / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.settings.dagster_port),
+                ],
+                pid_file=self.pid_file,
+                log_file=self.log_file,
+                cwd=REPO_ROOT,
+                env={**os.environ, **self.settings.client_env()},
+            )
+        wait_until(self.healthy, what="dagster", timeout=timeout, log_file=self.log_file)
+
+    def stop(self) -> bool:
+        return processes.terminate(self.pid_file, self.marker)
+
+    def status(self) -> ServiceStatus:
+        pid = processes.running_pid(self.pid_file, self.marker)
+        state = "down" if pid is None else ("up" if self._healthy_quietly() else "unhealthy")
+        return ServiceStatus(self.name, state, pid, self.url)
+
+
 # --------------------------------------------------------------------------- the whole stack
 
 DRUID_START_ORDER = (
@@ -526,8 +588,9 @@ class Stack:
         self.postgres = Postgres(settings)
         self.s3 = S3Server(settings)
         self.java = {name: JavaService(settings, name) for name in DRUID_START_ORDER}
+        self.dagster = DagsterService(settings)
 
-    def up(self, service_timeout: float = 300.0) -> None:
+    def up(self, service_timeout: float = 300.0, with_dagster: bool = False) -> None:
         started_at = time.monotonic()
         for folder in (self.settings.stack_dir, self.settings.log_dir, self.settings.run_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -550,6 +613,9 @@ class Stack:
         self._check_extensions()
         self._wait_for_workers(service_timeout)
         self.settings.write_env_file()
+        self.settings.write_dagster_home()
+        if with_dagster:
+            self.dagster.start(service_timeout)
         log(f"stack is up in {time.monotonic() - started_at:.0f}s")
 
     def _druid_var(self) -> Path:
@@ -583,7 +649,7 @@ class Stack:
         )
 
     def down(self, wipe: bool = False) -> list[str]:
-        stopped = []
+        stopped = ["dagster"] if self.dagster.stop() else []
         for name in reversed(DRUID_START_ORDER):
             if self.java[name].stop():
                 stopped.append(name)
@@ -599,9 +665,10 @@ class Stack:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
-        return [self.postgres.status(), self.s3.status()] + [
-            service.status() for service in self.java.values()
-        ]
+        statuses = [self.postgres.status(), self.s3.status()]
+        statuses += [service.status() for service in self.java.values()]
+        dagster = self.dagster.status()
+        return statuses + ([dagster] if dagster.state != "down" else [])
 
     def service_log(self, name: str) -> Path:
         return self.settings.log_dir / f"{name}.log"

@@ -78,6 +78,7 @@ class StackSettings:
     s3_access_key: str = "ingest-local"
     s3_secret_key: str = "ingest-local-secret"
     s3_region: str = "us-east-1"
+    dagster_port: int = 3000
     # An existing Postgres or S3 endpoint given by environment; then the stack does not start one.
     external_postgres_host: str | None = None
     external_s3_endpoint: str | None = None
@@ -144,7 +145,18 @@ class StackSettings:
             "DAGSTER_PG_PASSWORD": self.postgres_password,
             "DAGSTER_PG_DB": DAGSTER_DB,
             "INGEST_POSTGRES_URL": self.postgres_url(DAGSTER_DB),
+            "DAGSTER_HOME": str(self.dagster_home),
         }
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.stack_dir / "dagster_home"
+
+    def write_dagster_home(self) -> None:
+        """DAGSTER_HOME for the CLI and `dagster dev`: the project's dagster.yaml (Postgres)."""
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        config = (REPO_ROOT / "dagster.yaml").read_text()
+        (self.dagster_home / "dagster.yaml").write_text(config)
 
     def write_env_file(self) -> None:
         lines = [f"{key}={value}" for key, value in self.client_env().items()]
@@ -178,6 +190,7 @@ def load_settings(stack_dir: Path | None = None) -> StackSettings:
         # A second stack beside a running one (a CI rehearsal next to a dev stack) shifts ports.
         offset = int(os.environ.get("INGEST_STACK_PORT_OFFSET", "0"))
         settings.druid_ports = {name: port + offset for name, port in DEFAULT_DRUID_PORTS.items()}
+        settings.dagster_port += offset
     env = os.environ
     if env.get("INGEST_STACK_POSTGRES_HOST"):
         settings.external_postgres_host = env["INGEST_STACK_POSTGRES_HOST"]

@@ -14,8 +14,9 @@ from ingest_pipeline.assets.druid_datasource import druid_datasource
 from ingest_pipeline.assets.druid_spec import druid_spec
 from ingest_pipeline.assets.raw_file import raw_file
 from ingest_pipeline.assets.validated_frame import validated_frame
-from ingest_pipeline.definitions import defs, resources_from_env
+from ingest_pipeline.definitions import defs
 from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, VALIDATED_BUCKET, StackSettings
 
@@ -50,7 +51,7 @@ def materialize(
         assets,
         partition_key=partition_key,
         instance=instance,
-        resources=resources_from_env(),
+        resources=build_resources(dg.EnvVar),
         selection=selection,
         raise_on_error=False,
     )
