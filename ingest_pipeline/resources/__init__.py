@@ -27,6 +27,7 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, dg.ConfigurableResou
             access_key_id=env("AWS_ACCESS_KEY_ID"),
             secret_access_key=env("AWS_SECRET_ACCESS_KEY"),
             uploads_bucket=env("INGEST_UPLOADS_BUCKET"),
+            uploads_prefix=env("INGEST_UPLOADS_PREFIX"),
             validated_bucket=env("INGEST_VALIDATED_BUCKET"),
         ),
         "druid": DruidResource(router_url=env("INGEST_DRUID_ROUTER_URL")),

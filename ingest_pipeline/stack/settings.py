@@ -132,6 +132,7 @@ class StackSettings:
             "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
             "AWS_DEFAULT_REGION": self.s3_region,
             "INGEST_UPLOADS_BUCKET": UPLOADS_BUCKET,
+            "INGEST_UPLOADS_PREFIX": "uploads/",
             "INGEST_VALIDATED_BUCKET": VALIDATED_BUCKET,
             "INGEST_DEEP_STORAGE_BUCKET": DEEP_STORAGE_BUCKET,
             "INGEST_TASK_LOG_BUCKET": TASK_LOG_BUCKET,
