@@ -31,7 +31,7 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, dg.ConfigurableResou
             validated_bucket=env("INGEST_VALIDATED_BUCKET"),
         ),
         "druid": DruidResource(router_url=env("INGEST_DRUID_ROUTER_URL")),
-        "pipeline_settings": PipelineSettings(),
+        "pipeline_settings": PipelineSettings(datasets_config_path=env("INGEST_DATASETS_CONFIG")),
     }
 
 

@@ -28,5 +28,7 @@ class PipelineSettings(dg.ConfigurableResource):
             return DatasetConfig()
         path = Path(self.datasets_config_path)
         if not path.exists():
-            return DatasetConfig()
+            raise FileNotFoundError(
+                f"datasets config {path} does not exist: fix INGEST_DATASETS_CONFIG"
+            )
         return load_dataset_configs(path).get(dataset, DatasetConfig())

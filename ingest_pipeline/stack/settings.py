@@ -133,6 +133,7 @@ class StackSettings:
             "AWS_DEFAULT_REGION": self.s3_region,
             "INGEST_UPLOADS_BUCKET": UPLOADS_BUCKET,
             "INGEST_UPLOADS_PREFIX": "uploads/",
+            "INGEST_DATASETS_CONFIG": str(REPO_ROOT / "datasets.yaml"),
             "INGEST_VALIDATED_BUCKET": VALIDATED_BUCKET,
             "INGEST_DEEP_STORAGE_BUCKET": DEEP_STORAGE_BUCKET,
             "INGEST_TASK_LOG_BUCKET": TASK_LOG_BUCKET,

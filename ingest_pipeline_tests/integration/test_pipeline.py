@@ -18,6 +18,7 @@ from ingest_pipeline.definitions import defs
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, VALIDATED_BUCKET, StackSettings
 
 pytestmark = pytest.mark.integration
@@ -211,3 +212,32 @@ def test_druid_task_failure_fails_the_run_with_druids_message(instance, s3) -> N
     # Druid's own words: the URI it could not read, and the S3 root cause from the task log.
     assert f"s3://{VALIDATED_BUCKET}/validated/{dataset}/gone.csv.ndjson.gz" in message, message
     assert "NoSuchKey" in message, message
+
+
+def test_per_dataset_config_sets_time_column_dimensions_and_granularity(
+    instance, druid, s3, tmp_path
+) -> None:
+    dataset = unique_dataset("configured")
+    config = tmp_path / "datasets.yaml"
+    config.write_text(
+        f"{dataset}:\n  time_column: moment\n  time_format: '%d/%m/%Y %H:%M'\n"
+        "  dimensions: [moment, city, visits]\n  segment_granularity: MONTH\n"
+    )
+    body = b"moment,city,visits,ignored\n03/02/2024 10:30,Oslo,3,x\n17/02/2024 08:00,Lima,5,y\n"
+    key = upload(s3, dataset, "visits.csv", body)
+    instance.add_dynamic_partitions(upload_partitions.name, [key])
+    resources = {
+        **build_resources(dg.EnvVar),
+        "pipeline_settings": PipelineSettings(datasets_config_path=str(config)),
+    }
+    result = dg.materialize(ASSETS, partition_key=key, instance=instance, resources=resources)
+    assert_success(result)
+    assert druid.sql(f'SELECT __time AS t, city, visits FROM "{dataset}" ORDER BY __time') == [
+        {"t": "2024-02-03T10:30:00.000Z", "city": "Oslo", "visits": 3},
+        {"t": "2024-02-17T08:00:00.000Z", "city": "Lima", "visits": 5},
+    ]
+    assert "ignored" not in druid.datasource_columns(dataset)
+    assert druid.segment_interval(dataset) == (
+        "2024-02-01T00:00:00.000Z",
+        "2024-03-01T00:00:00.000Z",
+    )
