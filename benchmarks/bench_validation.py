@@ -1,0 +1,225 @@
+"""What does validating an upload cost, against a bare `polars.read_csv` of the same file?
+
+Generates a CSV of N rows (default 1,000,000) with typed columns (ISO time, category, int,
+float, a string with embedded quotes and commas) into a temporary directory, and a ~1 MB CSV
+of the same shape (about 15k rows). Each measurement runs in its own subprocess, so its peak
+RSS (VmHWM from /proc/self/status, or ru_maxrss) is its own:
+
+  baseline   polars.read_csv(path, infer_schema_length=None)
+  pipeline   reading.read_frame + validation.validate + validation.write_druid_ndjson,
+             timed per stage (the steps of the validated_frame asset, without S3)
+
+Wall seconds and peak RSS are measured inside the child, after its imports (the RSS of the
+imports alone is shown too). MB/s is input bytes / wall seconds. The 1 MB file is run
+--small-repeat times in one child; its figures are medians.
+
+    python benchmarks/bench_validation.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+KEY_PREFIX = "uploads/bench/"
+DATASET = "bench"
+STAGES = ("read_frame", "validate", "write_druid_ndjson")
+
+
+def peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def generate_csv(path: Path, rows: int) -> None:
+    import polars as pl
+
+    n = pl.int_range(0, rows, dtype=pl.Int64)
+    frame = pl.select(
+        time=(pl.lit(1_704_067_200_000, dtype=pl.Int64) + n * 1_000)
+        .cast(pl.Datetime("ms"))
+        .dt.strftime("%Y-%m-%dT%H:%M:%S.%3fZ"),
+        category=pl.format("cat_{}", n % 37),
+        count=(n * 7919) % 1_000_003 - 500_000,
+        amount=(n % 100_000).cast(pl.Float64) / 8 - 3_000.5,
+        comment=pl.format('said "hello, {}" and left', n % 5_003),
+    )
+    frame.write_csv(path)  # quotes the comment column: it holds quotes and commas
+
+
+def rows_for_bytes(target: int, workdir: Path) -> int:
+    probe = workdir / "probe.csv"
+    generate_csv(probe, 10_000)
+    per_row = probe.stat().st_size / 10_000
+    probe.unlink()
+    return max(1, round(target / per_row))
+
+
+# --------------------------------------------------------------------------- children
+
+
+def run_baseline(path: Path) -> dict[str, Any]:
+    import polars as pl
+
+    imported = current_rss_mb()
+    started = time.perf_counter()
+    frame = pl.read_csv(path, infer_schema_length=None)
+    wall = time.perf_counter() - started
+    return {"wall": wall, "stages": {}, "rows": frame.height, "import_rss": imported}
+
+
+def run_pipeline(path: Path, workdir: Path) -> dict[str, Any]:
+    from ingest_pipeline.reading import read_frame
+    from ingest_pipeline.validation import validate, write_druid_ndjson
+
+    imported = current_rss_mb()
+    key = KEY_PREFIX + path.name
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    parsed = read_frame(path, key, workdir=workdir)
+    stages["read_frame"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    result = validate(parsed.frame, key, DATASET, rejected=parsed.rejected, notes=parsed.warnings)
+    stages["validate"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    out = write_druid_ndjson(result.frame, workdir / f"{path.name}.ndjson.gz")
+    stages["write_druid_ndjson"] = time.perf_counter() - mark
+    wall = time.perf_counter() - started
+    assert not result.rejected, result.rejected[:3]
+    return {
+        "wall": wall,
+        "stages": stages,
+        "rows": result.row_count,
+        "import_rss": imported,
+        "schema": result.schema,
+        "time_column": result.time_column,
+        "output_bytes": out.stat().st_size,
+    }
+
+
+def child(mode: str, path: Path, repeat: int) -> None:
+    runs = []
+    for i in range(repeat):
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-{mode}-{i}-", dir=path.parent))
+        runs.append(run_baseline(path) if mode == "baseline" else run_pipeline(path, workdir))
+    summary = dict(runs[-1])
+    summary["wall"] = statistics.median(r["wall"] for r in runs)
+    summary["stages"] = {
+        stage: statistics.median(r["stages"][stage] for r in runs) for stage in runs[0]["stages"]
+    }
+    summary["import_rss"] = runs[0]["import_rss"]
+    summary["peak_rss"] = peak_rss_mb()
+    print(json.dumps(summary, default=str))
+
+
+def measure(mode: str, path: Path, repeat: int = 1) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", mode, str(path), "--small-repeat", str(repeat)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{mode} child failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(title: str, size: int, baseline: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    mb = size / 1e6
+    print(f"\n{title}: {pipeline['rows']:,} rows, {mb:.2f} MB")
+    header = (
+        f"{'step':<30} {'wall s':>9} {'MB/s':>8} {'peak RSS MB':>12} {'x time':>7} {'x RSS':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    base_wall, base_rss = baseline["wall"], baseline["peak_rss"]
+
+    def line(name: str, wall: float, rss: float | None) -> None:
+        rss_text = f"{rss:>12.0f}" if rss is not None else f"{'':>12}"
+        ratio_rss = f"{rss / base_rss:>6.2f}" if rss is not None else f"{'':>6}"
+        print(
+            f"{name:<30} {wall:>9.3f} {mb / wall:>8.1f} {rss_text} "
+            f"{wall / base_wall:>7.2f} {ratio_rss}"
+        )
+
+    line("baseline polars.read_csv", base_wall, base_rss)
+    line("pipeline total", pipeline["wall"], pipeline["peak_rss"])
+    for stage in STAGES:
+        line(f"  {stage}", pipeline["stages"][stage], None)
+    print(
+        f"(RSS after imports only: baseline {baseline['import_rss']:.0f} MB, pipeline "
+        f"{pipeline['import_rss']:.0f} MB; stage MB/s is input MB / stage seconds)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small-bytes", type=int, default=1_000_000)
+    parser.add_argument("--small-repeat", type=int, default=5)
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]), args.small_repeat)
+        return 0
+
+    import polars as pl
+
+    print(f"python {sys.version.split()[0]}, polars {pl.__version__}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="bench-validation-") as tmp:
+        workdir = Path(tmp)
+        big = workdir / "big.csv"
+        started = time.perf_counter()
+        generate_csv(big, args.rows)
+        print(
+            f"generated {big.name}: {args.rows:,} rows, {big.stat().st_size / 1e6:.1f} MB "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        small = workdir / "small.csv"
+        generate_csv(small, rows_for_bytes(args.small_bytes, workdir))
+
+        base_big = measure("baseline", big)
+        pipe_big = measure("pipeline", big)
+        assert base_big["rows"] == pipe_big["rows"] == args.rows
+        base_small = measure("baseline", small, args.small_repeat)
+        pipe_small = measure("pipeline", small, args.small_repeat)
+
+        report(f"{args.rows:,}-row CSV (1 run each)", big.stat().st_size, base_big, pipe_big)
+        report(
+            f"~1 MB CSV (median of {args.small_repeat} runs in one process)",
+            small.stat().st_size,
+            base_small,
+            pipe_small,
+        )
+        print(
+            f"\npipeline schema: {pipe_big['schema']}; time column: {pipe_big['time_column']}; "
+            f"NDJSON.gz out: {pipe_big['output_bytes'] / 1e6:.1f} MB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
