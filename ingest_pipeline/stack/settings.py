@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,9 +75,11 @@ class StackSettings:
     s3_port: int
     druid_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DRUID_PORTS))
     postgres_user: str = "ingest"
-    postgres_password: str = "ingest-local"
+    # Secrets are made per stack (kept in settings.json, mode 0600), so none is in the repo and
+    # the secret-leak tests search for values that appear nowhere else.
+    postgres_password: str = field(default_factory=lambda: "pg-" + secrets.token_hex(12))
     s3_access_key: str = "ingest-local"
-    s3_secret_key: str = "ingest-local-secret"
+    s3_secret_key: str = field(default_factory=lambda: "s3-" + secrets.token_hex(16))
     s3_region: str = "us-east-1"
     dagster_port: int = 3000
     # An existing Postgres or S3 endpoint given by environment; then the stack does not start one.
@@ -163,12 +166,14 @@ class StackSettings:
     def write_env_file(self) -> None:
         lines = [f"{key}={value}" for key, value in self.client_env().items()]
         self.env_file.write_text("\n".join(lines) + "\n")
+        self.env_file.chmod(0o600)
 
     def save(self) -> None:
         self.stack_dir.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
         data["stack_dir"] = str(self.stack_dir)
         self.settings_file.write_text(json.dumps(data, indent=2))
+        self.settings_file.chmod(0o600)
 
 
 def load_settings(stack_dir: Path | None = None) -> StackSettings:
