@@ -246,6 +246,35 @@ class Postgres:
         return ServiceStatus(self.name, state, pid, self.url)
 
 
+class PidFileService:
+    """A process of ours found by pid file and marker; subclasses say how to check health."""
+
+    name: str
+    marker: str
+    pid_file: Path
+    url: str
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def healthy_quietly(self) -> bool:
+        try:
+            return self.healthy()
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+
+    def pid(self) -> int | None:
+        return processes.running_pid(self.pid_file, self.marker)
+
+    def stop(self) -> bool:
+        return processes.terminate(self.pid_file, self.marker)
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        state = "down" if pid is None else ("up" if self.healthy_quietly() else "unhealthy")
+        return ServiceStatus(self.name, state, pid, self.url)
+
+
 # --------------------------------------------------------------------------- S3 (moto server)
 
 
@@ -260,7 +289,7 @@ def s3_client(settings: StackSettings, endpoint: str | None = None):  # noqa: AN
     )
 
 
-class S3Server:
+class S3Server(PidFileService):
     name = "s3"
     marker = "moto"
 
@@ -277,16 +306,10 @@ class S3Server:
         s3_client(self.settings).list_buckets()
         return True
 
-    def _healthy_quietly(self) -> bool:
-        try:
-            return self.healthy()
-        except Exception:  # noqa: BLE001
-            return False
-
     def start(self) -> None:
         if not self.settings.external_s3_endpoint:
-            pid = processes.running_pid(self.pid_file, self.marker)
-            if pid and self._healthy_quietly():
+            pid = self.pid()
+            if pid and self.healthy_quietly():
                 log(f"s3 already running (pid {pid})")
             else:
                 log(f"starting S3 server (moto) on {self.url}")
@@ -315,17 +338,13 @@ class S3Server:
                 client.create_bucket(Bucket=bucket)
 
     def stop(self) -> bool:
-        if self.settings.external_s3_endpoint:
-            return False
-        return processes.terminate(self.pid_file, self.marker)
+        return False if self.settings.external_s3_endpoint else super().stop()
 
     def status(self) -> ServiceStatus:
         if self.settings.external_s3_endpoint:
-            state = "external" if self._healthy_quietly() else "unhealthy"
+            state = "external" if self.healthy_quietly() else "unhealthy"
             return ServiceStatus(self.name, state, None, self.url)
-        pid = processes.running_pid(self.pid_file, self.marker)
-        state = "down" if pid is None else ("up" if self._healthy_quietly() else "unhealthy")
-        return ServiceStatus(self.name, state, pid, self.url)
+        return super().status()
 
 
 # --------------------------------------------------------------------------- Druid
@@ -364,7 +383,7 @@ def resolve_druid_jars() -> Path:
     return lib
 
 
-class JavaService:
+class JavaService(PidFileService):
     """ZooKeeper or one Druid service: a JVM on the Maven-resolved classpath."""
 
     def __init__(self, settings: StackSettings, name: str) -> None:
@@ -432,12 +451,6 @@ class JavaService:
         response = httpx.get(f"{self.url}/status/health", timeout=3)
         return response.status_code == 200 and response.json() is True
 
-    def _healthy_quietly(self) -> bool:
-        try:
-            return self.healthy()
-        except Exception:  # noqa: BLE001
-            return False
-
     def loaded_modules(self) -> set[str]:
         response = httpx.get(f"{self.url}/status", timeout=5)
         response.raise_for_status()
@@ -445,8 +458,8 @@ class JavaService:
 
     def start(self, lib: Path) -> bool:
         """Start unless already running; True if a process was started."""
-        pid = processes.running_pid(self.pid_file, self.marker)
-        if pid and self._healthy_quietly():
+        pid = self.pid()
+        if pid and self.healthy_quietly():
             log(f"{self.name} already running (pid {pid})")
             return False
         if pid:
@@ -479,19 +492,11 @@ class JavaService:
 
     def wait_healthy(self, timeout: float) -> None:
         def alive_and_healthy() -> bool:
-            if processes.running_pid(self.pid_file, self.marker) is None:
+            if self.pid() is None:
                 raise_dead(self)
             return self.healthy()
 
         wait_until(alive_and_healthy, what=self.name, timeout=timeout, log_file=self.log_file)
-
-    def stop(self) -> bool:
-        return processes.terminate(self.pid_file, self.marker)
-
-    def status(self) -> ServiceStatus:
-        pid = processes.running_pid(self.pid_file, self.marker)
-        state = "down" if pid is None else ("up" if self._healthy_quietly() else "unhealthy")
-        return ServiceStatus(self.name, state, pid, self.url)
 
 
 def raise_dead(service: JavaService) -> None:
@@ -512,7 +517,7 @@ def port_in_use(port: int) -> bool:
 # --------------------------------------------------------------------------- Dagster
 
 
-class DagsterService:
+class DagsterService(PidFileService):
     """`dagster dev`: webserver + daemon (sensor ticks, queued runs) on the stack's Postgres."""
 
     name = "dagster"
@@ -530,15 +535,9 @@ class DagsterService:
     def healthy(self) -> bool:
         return httpx.get(f"{self.url}/server_info", timeout=3).status_code == 200
 
-    def _healthy_quietly(self) -> bool:
-        try:
-            return self.healthy()
-        except Exception:  # noqa: BLE001
-            return False
-
     def start(self, timeout: float = 180.0) -> None:
-        pid = processes.running_pid(self.pid_file, self.marker)
-        if pid and self._healthy_quietly():
+        pid = self.pid()
+        if pid and self.healthy_quietly():
             log(f"dagster already running (pid {pid})")
             return
         if not pid:
@@ -560,14 +559,6 @@ class DagsterService:
                 env={**os.environ, **self.settings.client_env()},
             )
         wait_until(self.healthy, what="dagster", timeout=timeout, log_file=self.log_file)
-
-    def stop(self) -> bool:
-        return processes.terminate(self.pid_file, self.marker)
-
-    def status(self) -> ServiceStatus:
-        pid = processes.running_pid(self.pid_file, self.marker)
-        state = "down" if pid is None else ("up" if self._healthy_quietly() else "unhealthy")
-        return ServiceStatus(self.name, state, pid, self.url)
 
 
 # --------------------------------------------------------------------------- the whole stack
