@@ -19,7 +19,7 @@ import json
 import math
 import shutil
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -75,6 +75,10 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
     blank_rows: int = 0
     normalized_path: Path | None = None
+    # The rows of `frame` in order, at most n per DataFrame, read from the normalised file in
+    # bounded memory (CSV only: Polars' streaming CSV scan holds memory that grows with the
+    # file). None: use `frame.collect_batches`.
+    batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
 
 
 # --------------------------------------------------------------------------- detection
@@ -332,15 +336,50 @@ def _normalise_ndjson(
     return list(keys), rejected, blank_rows, rows
 
 
-def _infer_csv_types(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
-    """Cast text columns to Int64/Float64 where every non-null value in the file allows it.
+def _csv_options() -> dict[str, Any]:
+    # How Polars reads the normalised CSV, scanned whole or in chunks: every column as text.
+    return {
+        "infer_schema": False,
+        "null_values": list(NULL_MARKERS),
+        "quote_char": '"',
+        "has_header": True,
+    }
 
-    One streaming aggregation over the whole file decides; nothing is guessed from a prefix.
+
+def _csv_chunks(path: Path, rows: int) -> Iterator[pl.DataFrame]:
+    """The normalised CSV at `path`, `rows` records at a time, as text columns.
+
+    Python finds the record ends (every field is quoted, so a line ends a record when the quotes
+    so far are balanced) and Polars parses each chunk: memory stays at about one chunk.
+    """
+    with path.open("rb") as source:
+        header = source.readline()
+        lines: list[bytes] = []
+        records = quotes = 0
+        for line in source:
+            lines.append(line)
+            quotes += line.count(b'"')
+            if quotes % 2 == 0:
+                records += 1
+                if records == rows:
+                    yield pl.read_csv(io.BytesIO(header + b"".join(lines)), **_csv_options())
+                    lines, records = [], 0
+        if lines:
+            yield pl.read_csv(io.BytesIO(header + b"".join(lines)), **_csv_options())
+
+
+_INFER_ROWS = 200_000  # rows per chunk of the type inference pass
+
+
+def _infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
+    """Casts of text columns to Int64/Float64 where every non-null value in the file allows it.
+
+    One pass over the whole file decides, chunk by chunk; nothing is guessed from a prefix.
     Values with leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no
     digits are lost.
     """
     if not columns:
-        return frame
+        return []
     checks = []
     for i, name in enumerate(columns):
         text = pl.col(name)
@@ -351,10 +390,16 @@ def _infer_csv_types(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
             text.cast(pl.Float64, strict=False).is_not_null().sum().alias(f"float{i}"),
             text.str.contains(r"^[+-]?0\d").any().alias(f"zero{i}"),
         ]
-    stats = frame.select(checks).collect(engine="streaming").row(0, named=True)
+    stats: dict[str, Any] = {}
+    for chunk in _csv_chunks(out, _INFER_ROWS):
+        for name, value in chunk.select(checks).row(0, named=True).items():
+            if name.startswith("zero"):
+                stats[name] = stats.get(name, False) or value
+            else:
+                stats[name] = stats.get(name, 0) + value
     casts = []
     for i, name in enumerate(columns):
-        present = stats[f"n{i}"]
+        present = stats.get(f"n{i}", 0)
         if present == 0 or stats[f"zero{i}"]:
             continue
         if stats[f"intlike{i}"] == present:
@@ -362,7 +407,7 @@ def _infer_csv_types(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
                 casts.append(pl.col(name).str.to_integer())
         elif stats[f"float{i}"] == present:
             casts.append(pl.col(name).cast(pl.Float64))
-    return frame.with_columns(casts)
+    return casts
 
 
 def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
@@ -384,12 +429,18 @@ def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadR
         raise FileRejected(
             key, f"the CSV cannot be parsed ({error})", "check the quoting"
         ) from None
-    frame = pl.scan_csv(
-        out, infer_schema=False, null_values=list(NULL_MARKERS), quote_char='"', has_header=True
-    ).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
-    frame = _infer_csv_types(frame, header)
+    casts = _infer_csv_types(out, header)
+
+    def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)).with_columns(casts)
+
+    def batches(rows: int) -> Iterator[pl.DataFrame]:
+        for chunk in _csv_chunks(out, rows):
+            yield typed(chunk.lazy()).collect()
+
+    frame = typed(pl.scan_csv(out, **_csv_options()))
     notes = _notes(raw_header, header, blank_rows)
-    return ReadResult(frame, fmt, rejected, notes, blank_rows, out)
+    return ReadResult(frame, fmt, rejected, notes, blank_rows, out, batches)
 
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:

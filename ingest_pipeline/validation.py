@@ -8,16 +8,22 @@ caller can show a report. Errors that make the whole file unusable raise `FileRe
 
 from __future__ import annotations
 
+import gzip
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
+
+if TYPE_CHECKING:
+    from ingest_pipeline.reading import ReadResult
 
 # Columns this pipeline owns. A user column with one of these names is renamed (see
 # `druid_safe_column_names`) so it can never be confused with ours.
@@ -246,7 +252,10 @@ def _keep_where(values: pl.Series, keep: pl.Series) -> pl.Series:
     return both.select(pl.when(pl.col("k")).then(pl.col("v"))).to_series().alias(values.name)
 
 
-def _epoch_unit(max_abs: float) -> Literal["s", "ms", "us", "ns"]:
+EpochUnit = Literal["s", "ms", "us", "ns"]
+
+
+def _epoch_unit(max_abs: float) -> EpochUnit:
     # Now is ~1.7e9 s = 1.7e12 ms = 1.7e15 us. 1e11 s is the year 5138 and 1e11 ms is 1973,
     # so magnitude separates the units for any realistic data.
     if max_abs < 1e11:
@@ -258,24 +267,35 @@ def _epoch_unit(max_abs: float) -> Literal["s", "ms", "us", "ns"]:
     return "ns"
 
 
-def _epoch_to_utc(
-    values: pl.Series, unit: Literal["s", "ms", "us", "ns"] | None = None
-) -> pl.Series:
-    numeric = values.cast(pl.Float64, strict=False)
-    if unit is None:
-        max_abs = numeric.abs().max()
-        unit = _epoch_unit(float(max_abs) if isinstance(max_abs, int | float) else 0.0)
+def _epoch_unit_of(max_abs: Any) -> EpochUnit:
+    return _epoch_unit(float(max_abs) if isinstance(max_abs, int | float) else 0.0)
+
+
+# Time parsing is split in two so that a file can be parsed batch by batch with the same result
+# as in one piece: a *plan* holds what depends on the whole column (the epoch unit, from the
+# largest value; whether integers are yyyymmdd dates, from the range and a parse check), decided
+# from aggregations (`_time_stat_exprs`) that run over a DataFrame or a streamed LazyFrame alike;
+# `_time_expr` then parses each value on its own.
+
+
+class TimePlan(NamedTuple):
+    how: Literal["epoch", "datetime", "date", "yyyymmdd", "text", "none"]
+    unit: EpochUnit | None = None  # "epoch": the unit; "text": the unit of epoch-like text
+
+
+def _epoch_expr(values: pl.Expr, integer: bool, unit: EpochUnit) -> pl.Expr:
     per_ms = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}[unit]
-    if values.dtype.is_integer():
+    if integer:
         # Integer arithmetic: no float rounding of large epoch values.
         ints = values.cast(pl.Int64)
         millis = ints * 1000 if unit == "s" else ints // int(round(1 / per_ms))
     else:
-        millis = (numeric * per_ms).round(0).cast(pl.Int64, strict=False)
+        millis = (values.cast(pl.Float64, strict=False) * per_ms).round(0)
+        millis = millis.cast(pl.Int64, strict=False)
     return pl.from_epoch(millis, time_unit="ms").dt.replace_time_zone("UTC")
 
 
-def _normalise_time_text(values: pl.Series) -> pl.Series:
+def _normalised_time_text(values: pl.Expr) -> pl.Expr:
     return (
         values.str.strip_chars()
         .str.replace(r"^(\d{4})/(\d{2})/(\d{2})", "${1}-${2}-${3}")
@@ -284,24 +304,106 @@ def _normalise_time_text(values: pl.Series) -> pl.Series:
     )
 
 
-def _parse_time_text(values: pl.Series, time_format: str | None) -> pl.Series:
+def _epoch_text(text: pl.Expr) -> pl.Expr:
+    """Normalised time text that looks like an epoch number, else null."""
+    return pl.when(text.str.contains(_EPOCH_TEXT)).then(text)
+
+
+def _text_time_expr(
+    values: pl.Expr, time_format: str | None, epoch_unit: EpochUnit | None
+) -> pl.Expr:
     if time_format is not None:
         zoned = "%z" in time_format or "%#z" in time_format
         parsed = values.str.strptime(
             _UTC_MS if zoned else pl.Datetime("ms"), time_format, strict=False
         )
         return parsed if zoned else parsed.dt.replace_time_zone("UTC")
-    text = _normalise_time_text(values)
+    text = _normalised_time_text(values)
     candidates = [text.str.strptime(_UTC_MS, fmt, strict=False) for fmt in _ZONED_FORMATS]
     candidates += [
         text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
         for fmt in _NAIVE_FORMATS
     ]
-    epoch_text = text.str.contains(_EPOCH_TEXT)
-    if epoch_text.any():
-        candidates.append(_epoch_to_utc(_keep_where(text, epoch_text)))
-    frame = pl.DataFrame({str(i): c for i, c in enumerate(candidates)})
-    return frame.select(pl.coalesce(pl.all())).to_series().alias(values.name)
+    candidates.append(_epoch_expr(_epoch_text(text), False, epoch_unit or "s"))
+    return pl.coalesce(candidates)
+
+
+def _yyyymmdd_expr(name: str) -> pl.Expr:
+    return _text_time_expr(pl.col(name).cast(pl.String), "%Y%m%d", None)
+
+
+def _time_stat_exprs(name: str, dtype: pl.DataType, time_format: str | None) -> dict[str, pl.Expr]:
+    """Whole-column aggregations `time_plan` needs to parse column `name` (maybe none)."""
+    if time_format is not None or isinstance(dtype, pl.Datetime) or dtype == pl.Date:
+        return {}
+    column = pl.col(name)
+    if dtype.is_integer():
+        return {
+            "min": column.min(),
+            "max": column.max(),
+            "nulls": column.null_count(),
+            "ymd_nulls": _yyyymmdd_expr(name).null_count(),
+            "max_abs": column.cast(pl.Float64, strict=False).abs().max(),
+        }
+    if dtype.is_numeric():
+        return {"max_abs": column.cast(pl.Float64, strict=False).abs().max()}
+    if dtype == pl.String:
+        epoch = _epoch_text(_normalised_time_text(column))
+        return {"max_abs": epoch.cast(pl.Float64, strict=False).abs().max()}
+    return {}
+
+
+def time_plan(dtype: pl.DataType, time_format: str | None, stats: Mapping[str, Any]) -> TimePlan:
+    """How to parse a column of `dtype`, given the `_time_stat_exprs` results over all of it."""
+    if time_format in ("posix", "millis"):
+        return TimePlan("epoch", "s" if time_format == "posix" else "ms")
+    if isinstance(dtype, pl.Datetime):
+        return TimePlan("datetime")
+    if dtype == pl.Date:
+        return TimePlan("date")
+    if dtype.is_integer() and time_format is None:
+        # 20240131-style integers: as epoch seconds they would all land in 1970, silently.
+        low, high = stats["min"], stats["max"]
+        if (
+            isinstance(low, int)
+            and isinstance(high, int)
+            and 10000101 <= low <= high <= 99991231
+            and stats["ymd_nulls"] == stats["nulls"]
+        ):
+            return TimePlan("yyyymmdd")
+    if dtype.is_numeric() and time_format is None:
+        return TimePlan("epoch", _epoch_unit_of(stats["max_abs"]))
+    if dtype == pl.String or dtype.is_numeric():
+        return TimePlan("text", _epoch_unit_of(stats.get("max_abs")))
+    return TimePlan("none")
+
+
+def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: TimePlan) -> pl.Expr:
+    """Column `name` parsed to UTC datetimes (ms) by `plan`; values that do not parse are null.
+
+    Row-wise: a batch of the column parses exactly as the same rows of the whole column.
+    """
+    column = pl.col(name)
+    if plan.how == "epoch":
+        assert plan.unit is not None
+        parsed = _epoch_expr(column, dtype.is_integer(), plan.unit)
+    elif plan.how == "datetime":
+        assert isinstance(dtype, pl.Datetime)
+        zoned = (
+            column.dt.convert_time_zone("UTC")
+            if dtype.time_zone
+            else column.dt.replace_time_zone("UTC")
+        )
+        parsed = zoned.cast(_UTC_MS)
+    elif plan.how == "date":
+        parsed = column.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    elif plan.how == "yyyymmdd":
+        parsed = _yyyymmdd_expr(name)
+    elif plan.how == "text":
+        parsed = _text_time_expr(column.cast(pl.String), time_format, plan.unit)
+    else:  # all null, as long as the column (a bare literal would be one row in a select)
+        parsed = pl.when(column.is_null() & column.is_not_null()).then(pl.lit(None, _UTC_MS))
+    return parsed.cast(_UTC_MS).alias(name)
 
 
 def parse_time(values: pl.Series, time_format: str | None = None) -> pl.Series:
@@ -310,34 +412,12 @@ def parse_time(values: pl.Series, time_format: str | None = None) -> pl.Series:
     Zoned text is converted to UTC, naive text is taken as UTC, numbers are epoch seconds or
     milliseconds (by magnitude, see `_epoch_unit`) unless `time_format` says "posix"/"millis".
     """
-    return _parse_time_any(values, time_format).cast(_UTC_MS).alias(values.name)
-
-
-def _parse_time_any(values: pl.Series, time_format: str | None) -> pl.Series:
-    dtype = values.dtype
-    if time_format in ("posix", "millis"):
-        return _epoch_to_utc(values, "s" if time_format == "posix" else "ms")
-    if isinstance(dtype, pl.Datetime):
-        zoned = (
-            values.dt.convert_time_zone("UTC")
-            if dtype.time_zone
-            else values.dt.replace_time_zone("UTC")
-        )
-        return zoned.cast(_UTC_MS)
-    if dtype == pl.Date:
-        return values.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
-    if dtype.is_integer() and time_format is None:
-        # 20240131-style integers: as epoch seconds they would all land in 1970, silently.
-        low, high = values.min(), values.max()
-        if isinstance(low, int) and isinstance(high, int) and 10000101 <= low <= high <= 99991231:
-            as_dates = _parse_time_text(values.cast(pl.String), "%Y%m%d")
-            if as_dates.null_count() == values.null_count():
-                return as_dates
-    if dtype.is_numeric() and time_format is None:
-        return _epoch_to_utc(values)
-    if dtype == pl.String or dtype.is_numeric():
-        return _parse_time_text(values.cast(pl.String), time_format)
-    return pl.Series(values.name, [None] * len(values), dtype=_UTC_MS)
+    frame = pl.DataFrame({"v": values})
+    exprs = _time_stat_exprs("v", values.dtype, time_format)
+    stats = frame.select(**exprs).row(0, named=True) if exprs else {}
+    plan = time_plan(values.dtype, time_format, stats)
+    parsed = frame.select(time_expr("v", values.dtype, time_format, plan)).to_series()
+    return parsed.alias(values.name)
 
 
 def _resolve_column(wanted: str, columns: Sequence[str]) -> str | None:
@@ -348,39 +428,12 @@ def _resolve_column(wanted: str, columns: Sequence[str]) -> str | None:
     return safe if safe in columns else None
 
 
-def _find_time_column(
-    frame: pl.DataFrame, config: DatasetConfig, key: str
-) -> tuple[str | None, pl.Series | None]:
-    user_columns = [c for c in frame.columns if c != LINE_COLUMN]
-    if config.time_column is not None:
-        wanted = config.time_column
-        name = _resolve_column(wanted, user_columns)
-        if name is None:
-            raise FileRejected(
-                key,
-                f"the configured time column {wanted!r} is not in the file "
-                f"(columns: {', '.join(user_columns)})",
-                "rename the column in the file or fix time_column in the dataset config",
-                column=wanted,
-            )
-        return name, parse_time(frame[name], config.time_format)
-
-    by_lower = {c.lower(): c for c in reversed(user_columns)}  # first column wins on clashes
+def _time_candidates(columns: Sequence[str]) -> list[str]:
+    """Columns that may be the time column, most likely first (by name only)."""
+    by_lower = {c.lower(): c for c in reversed(columns)}  # first column wins on clashes
     ordered = [by_lower[h] for h in TIME_NAME_HINTS if h in by_lower]
-    ordered += [
-        c for c in user_columns if _TIME_NAME_PATTERN.search(c.lower()) and c not in ordered
-    ]
-    for name in ordered:
-        column = frame[name]
-        if column.dtype == pl.Boolean:
-            continue
-        non_null = len(column) - column.null_count()
-        if non_null == 0:
-            continue
-        parsed = parse_time(column, config.time_format)
-        if (len(parsed) - parsed.null_count()) / non_null >= AUTO_DETECT_MIN_PARSE_SHARE:
-            return name, parsed
-    return None, None
+    ordered += [c for c in columns if _TIME_NAME_PATTERN.search(c.lower()) and c not in ordered]
+    return ordered
 
 
 # --------------------------------------------------------------------------- Druid types
@@ -396,12 +449,21 @@ def _json_text(column: pl.Series) -> pl.Series:
     return _keep_where(encoded, column.is_not_null())
 
 
-def to_druid_column(column: pl.Series) -> tuple[pl.Series, DruidType, int]:
-    """Convert a column to a Druid dimension type: (values, type, count of values nulled)."""
+def to_druid_column(
+    column: pl.Series, *, uint_as_string: bool | None = None
+) -> tuple[pl.Series, DruidType, int]:
+    """Convert a column to a Druid dimension type: (values, type, count of values nulled).
+
+    A UInt64 column becomes text if a value would overflow Druid's long; `uint_as_string`
+    gives that verdict when `column` is one batch of a longer column (None: decide from it).
+    """
     dtype = column.dtype
     if dtype.is_integer():
-        if dtype == pl.UInt64 and (column.max() or 0) > 2**63 - 1:
-            return column.cast(pl.String), "string", 0  # would overflow Druid's long
+        if dtype == pl.UInt64:
+            if uint_as_string is None:
+                uint_as_string = (column.max() or 0) > 2**63 - 1
+            if uint_as_string:
+                return column.cast(pl.String), "string", 0  # would overflow Druid's long
         return column.cast(pl.Int64), "long", 0
     if dtype.is_float() or dtype.is_decimal():
         floats = column.cast(pl.Float64)
@@ -424,41 +486,459 @@ def to_druid_column(column: pl.Series) -> tuple[pl.Series, DruidType, int]:
 
 
 # --------------------------------------------------------------------------- validate
+#
+# `validate` (one frame in memory) and `validate_to_files` (a file streamed in batches) share
+# all of this: `_plan` decides what needs the whole file from streaming aggregations, `_run`
+# applies the same row-wise steps to each batch and adds up the report.
+
+
+@dataclass
+class ValidationSummary:
+    """What `validate_to_files` found: a `ValidationResult` without the rows (in the files)."""
+
+    row_count: int
+    rejected: list[RejectedRow]
+    report: dict[str, dict[str, Any]]  # per output column; JSON-serialisable
+    time_column: str | None  # the user column __time came from; None = CONSTANT_TIME
+    duplicate_rows: int
+    schema: list[tuple[str, DruidType]]  # user columns in order; excludes __time, __source_key
+    time_min: datetime
+    time_max: datetime
+    warnings: list[str]
+    preview: pl.DataFrame  # the first output rows, as `ValidationResult.frame` has them
+
+
+@dataclass
+class _Plan:
+    """The decisions that need the whole file, made before any batch is converted."""
+
+    key: str
+    dataset: str
+    config: DatasetConfig
+    source: _Source  # batches with LINE_COLUMN (Int64) and the Druid-safe user columns
+    rows_seen: int  # rows of the frame plus rows the reader rejected
+    reader_rejected: list[RejectedRow]
+    time_column: str | None  # None: CONSTANT_TIME
+    time: pl.Expr  # __time of a row; null rejects the row
+    columns: list[str]  # output user columns, in order (after `dimensions`)
+    uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
+    warnings: list[str]
+
+
+def _unreadable(key: str, error: Exception) -> FileRejected:
+    return FileRejected(key, f"the file could not be read ({error})", "upload a valid file")
+
+
+def _collect(frame: pl.LazyFrame, key: str) -> pl.DataFrame:
+    try:
+        return frame.collect(engine="streaming")
+    except pl.exceptions.PolarsError as error:
+        raise _unreadable(key, error) from None
+
+
+@dataclass
+class _Source:
+    """The rows to validate, in order, `batch_rows` at a time (None: all at once)."""
+
+    frame: pl.LazyFrame  # the rows, with LINE_COLUMN (Int64) and Druid-safe names
+    key: str
+    batch_rows: int | None
+    # Raw batches of the frame before `prepare` (see `ReadResult.batches`), if the reader has
+    # a bounded-memory way; otherwise the frame is streamed with `collect_batches`.
+    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] = lambda frame: frame
+
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
+            return frame if columns is None else frame.select(columns)
+
+        if self.batch_rows is None:
+            yield _collect(pick(self.frame), self.key)
+            return
+        try:
+            if self.raw_batches is not None:
+                for raw in self.raw_batches(self.batch_rows):
+                    yield pick(self.prepare(raw.lazy())).collect()
+            else:
+                frame = pick(self.frame)
+                yield from frame.collect_batches(chunk_size=self.batch_rows, engine="streaming")
+        except pl.exceptions.PolarsError as error:
+            raise _unreadable(self.key, error) from None
+
+
+Combine = Literal["sum", "min", "max"]
+
+
+def _aggregate(source: _Source, aggregations: Mapping[str, tuple[pl.Expr, Combine]]) -> dict:
+    """Evaluate aggregations over all batches, combining each batch's result by sum/min/max."""
+    result: dict[str, Any] = {
+        k: 0 if how == "sum" else None for k, (_, how) in aggregations.items()
+    }
+    exprs = {k: expr for k, (expr, _) in aggregations.items()}
+    if not exprs:
+        return result
+    for batch in source.batches():
+        for k, value in batch.select(**exprs).row(0, named=True).items():
+            how, old = aggregations[k][1], result[k]
+            if how == "sum":
+                result[k] = old + value
+            elif old is None or (old != old and value is not None):  # None or NaN: take any
+                result[k] = value
+            elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
+                result[k] = min(old, value) if how == "min" else max(old, value)
+    return result
+
+
+def _check_dataset_name(key: str, dataset: str) -> None:
+    try:
+        validate_dataset_name(dataset)
+    except InvalidDatasetName as error:
+        raise FileRejected(key, str(error), "upload under a prefix with a valid name") from None
 
 
 def _rejection_error(
-    key: str, rejected: Sequence[RejectedRow], rows_seen: int, config: DatasetConfig, dataset: str
+    key: str,
+    first: Sequence[RejectedRow],
+    total: int,
+    rows_seen: int,
+    config: DatasetConfig,
+    dataset: str,
 ) -> FileRejected:
-    first = rejected[0]
-    quoted = "; ".join(f"line {r.line}: {r.reason}" for r in rejected[:_QUOTED_REJECTIONS])
-    more = (
-        f" and {len(rejected) - _QUOTED_REJECTIONS} more"
-        if len(rejected) > _QUOTED_REJECTIONS
-        else ""
-    )
+    """`first`: the rejected rows with the lowest lines (at least _QUOTED_REJECTIONS of them)."""
+    quoted = "; ".join(f"line {r.line}: {r.reason}" for r in first[:_QUOTED_REJECTIONS])
+    more = f" and {total - _QUOTED_REJECTIONS} more" if total > _QUOTED_REJECTIONS else ""
     return FileRejected(
         key,
-        f"{len(rejected)} of {rows_seen} rows cannot be ingested "
+        f"{total} of {rows_seen} rows cannot be ingested "
         f"(allowed share {config.max_rejected_share:g}): {quoted}{more}",
         "correct those rows and upload the file again, or raise max_rejected_share for "
         f"dataset {dataset!r} in the dataset config to skip them",
-        row=first.line,
+        row=first[0].line,
     )
 
 
-def _column_report(values: pl.Series, druid_type: str, rows: int) -> dict[str, Any]:
-    nulls = values.null_count()
-    entry: dict[str, Any] = {
-        "druid_type": druid_type,
-        "nulls": nulls,
-        "null_ratio": round(nulls / rows, 6) if rows else 0.0,
-    }
-    if druid_type in ("long", "double"):
-        # Non-finite floats were nulled by to_druid_column, so min/max are JSON-safe numbers.
-        entry["min"], entry["max"] = values.min(), values.max()
+def _too_many_rejected(rejected: int, kept: int, rows_seen: int, config: DatasetConfig) -> bool:
+    return rejected > 0 and (kept == 0 or rejected / rows_seen > config.max_rejected_share)
+
+
+def _split_by_time(batch: pl.DataFrame, plan: _Plan) -> tuple[pl.DataFrame, list[RejectedRow]]:
+    """Add __time to a batch: (rows with a time, rows rejected for their time)."""
+    if plan.time_column is None:
+        return batch.with_columns(plan.time.alias(TIME_COLUMN)), []
+    data = batch.with_columns(plan.time.alias(TIME_COLUMN))
+    bad = data.filter(pl.col(TIME_COLUMN).is_null()).select(LINE_COLUMN, plan.time_column)
+    rejected = [
+        RejectedRow(
+            line,
+            f"missing time value in column {plan.time_column!r}"
+            if raw is None
+            else f"unparseable time {str(raw)[:80]!r} in column {plan.time_column!r}",
+        )
+        for line, raw in bad.iter_rows()
+    ]
+    return data.filter(pl.col(TIME_COLUMN).is_not_null()), rejected
+
+
+def _plan(
+    frame: pl.LazyFrame,
+    key: str,
+    dataset: str,
+    config: DatasetConfig,
+    reader_rejected: Iterable[RejectedRow],
+    notes: Iterable[str],
+    batch_rows: int | None,
+    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None,
+) -> _Plan:
+    """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
+
+    At most three aggregating passes (time statistics and row count; time parse counts;
+    UInt64 maxima, only if there are such columns) plus, for a rejected file only, a pass over
+    the line and time columns to quote the first rejected rows. Raises `FileRejected` with the
+    messages `validate` always gave.
+    """
+    try:
+        source_schema = frame.collect_schema()
+    except pl.exceptions.PolarsError as error:
+        raise _unreadable(key, error) from None
+    if LINE_COLUMN not in source_schema:
+        frame = frame.with_row_index(LINE_COLUMN, offset=1)
+        raw_batches = None  # batch by batch, the row numbers would restart
+
+    warnings = list(notes)
+    raw_columns = [c for c in source_schema.names() if c != LINE_COLUMN]
+    user_columns = druid_safe_column_names(raw_columns)
+    renamed = describe_renames(raw_columns, user_columns)
+    if renamed:
+        warnings.append(renamed)
+
+    def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
+        frame = frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+        if renamed:
+            frame = frame.rename(dict(zip(raw_columns, user_columns, strict=True)))
+        return frame
+
+    source = _Source(prepare(frame), key, batch_rows, raw_batches, prepare)
+    dtypes = {new: source_schema[old] for old, new in zip(raw_columns, user_columns, strict=True)}
+
+    if config.time_column is not None:
+        configured = _resolve_column(config.time_column, user_columns)
+        candidates = [configured] if configured is not None else []
     else:
-        entry["distinct"] = values.drop_nulls().n_unique()
-    return entry
+        candidates = [c for c in _time_candidates(user_columns) if dtypes[c] != pl.Boolean]
+    aggregations: dict[str, tuple[pl.Expr, Combine]] = {"rows": (pl.len(), "sum")}
+    for i, name in enumerate(candidates):
+        aggregations[f"{i}.n"] = (pl.col(name).count(), "sum")
+        for stat, expr in _time_stat_exprs(name, dtypes[name], config.time_format).items():
+            how: Combine = "min" if stat == "min" else "max" if "max" in stat else "sum"
+            aggregations[f"{i}.{stat}"] = (expr, how)
+    stats = _aggregate(source, aggregations)
+
+    reader_rejected = sorted(reader_rejected)
+    rows_seen = stats["rows"] + len(reader_rejected)
+    if rows_seen == 0:
+        raise FileRejected(
+            key, "the file has no data rows", "upload a file with at least one data row"
+        )
+    if config.time_column is not None and not candidates:
+        raise FileRejected(
+            key,
+            f"the configured time column {config.time_column!r} is not in the file "
+            f"(columns: {', '.join(user_columns)})",
+            "rename the column in the file or fix time_column in the dataset config",
+            column=config.time_column,
+        )
+
+    # Parse every candidate once over the whole file, counting the values that parse.
+    exprs: dict[int, pl.Expr] = {}
+    for i, name in enumerate(candidates):
+        if config.time_column is None and stats[f"{i}.n"] == 0:
+            continue  # an empty column cannot be the time column
+        prefix = f"{i}."
+        column_stats = {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+        plan = time_plan(dtypes[name], config.time_format, column_stats)
+        exprs[i] = time_expr(name, dtypes[name], config.time_format, plan)
+    counts = _aggregate(source, {str(i): (e.count(), "sum") for i, e in exprs.items()})
+    parsed = [counts[str(i)] for i in exprs] if exprs else []
+    time_column, time, kept = None, pl.lit(CONSTANT_TIME, dtype=_UTC_MS), stats["rows"]
+    for (i, expr), parsed_count in zip(exprs.items(), parsed, strict=True):
+        if (
+            config.time_column is not None
+            or parsed_count / stats[f"{i}.n"] >= AUTO_DETECT_MIN_PARSE_SHARE
+        ):
+            time_column, time, kept = candidates[i], expr, parsed_count
+            break
+    if time_column is None:
+        warnings.append(
+            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}; set "
+            f"time_column for dataset {dataset!r} in the dataset config if the data has one"
+        )
+    elif config.time_column is None:
+        warnings.append(f"time column auto-detected: {time_column!r}")
+
+    plan = _Plan(
+        key=key,
+        dataset=dataset,
+        config=config,
+        source=source,
+        rows_seen=rows_seen,
+        reader_rejected=reader_rejected,
+        time_column=time_column,
+        time=time,
+        columns=[],
+        uint_as_string=frozenset(),
+        warnings=warnings,
+    )
+    rejected = len(reader_rejected) + stats["rows"] - kept
+    if _too_many_rejected(rejected, kept, rows_seen, config):
+        # Quote the first rejected rows: one pass over two columns, keeping a handful.
+        first = reader_rejected[:_QUOTED_REJECTIONS]
+        if time_column is not None:
+            for batch in source.batches([LINE_COLUMN, time_column]):
+                first = sorted([*first, *_split_by_time(batch, plan)[1]])[:_QUOTED_REJECTIONS]
+        raise _rejection_error(key, first, rejected, rows_seen, config, dataset)
+
+    plan.columns = user_columns
+    if config.dimensions is not None:
+        resolved = {d: _resolve_column(d, user_columns) for d in config.dimensions}
+        missing = [d for d, name in resolved.items() if name is None]
+        if missing:
+            raise FileRejected(
+                key,
+                f"configured dimensions {missing} are not in the file (columns: {user_columns})",
+                f"fix dimensions for dataset {dataset!r} in the dataset config",
+                column=missing[0],
+            )
+        chosen = set(resolved.values())
+        plan.columns = [c for c in user_columns if c in chosen]
+
+    # Whether a UInt64 column fits Druid's long depends on its largest value among kept rows.
+    uints = [c for c in plan.columns if dtypes[c] == pl.UInt64]
+    if uints:
+        keep = time.is_not_null()
+        maxima = _aggregate(source, {c: (pl.col(c).filter(keep).max(), "max") for c in uints})
+        plan.uint_as_string = frozenset(c for c in uints if (maxima[c] or 0) > 2**63 - 1)
+    return plan
+
+
+class _DistinctCount:
+    """Counts distinct values by a 64-bit hash each: 8 bytes per distinct value, not the value.
+
+    Two different values share a hash with negligible probability (~n²/2⁶⁵ for n values).
+    """
+
+    def __init__(self) -> None:
+        self._seen = pl.Series(dtype=pl.UInt64)
+        self._pending: list[pl.Series] = []
+        self._pending_rows = 0
+
+    def add(self, hashes: pl.Series) -> None:
+        unique = hashes.unique()
+        self._pending.append(unique)
+        self._pending_rows += len(unique)
+        if self._pending_rows > max(len(self._seen), 1_000_000):
+            self._merge()
+
+    def _merge(self) -> None:
+        if self._pending:
+            self._seen = pl.concat([self._seen, *self._pending]).unique()
+            self._pending, self._pending_rows = [], 0
+
+    def count(self) -> int:
+        self._merge()
+        return len(self._seen)
+
+
+@dataclass
+class _ColumnTotals:
+    nulls: int = 0
+    nulled: int = 0  # NaN/infinite values stored as null
+    low: Any = None
+    high: Any = None
+    distinct: _DistinctCount = field(default_factory=_DistinctCount)
+
+    def add(self, values: pl.Series, druid_type: DruidType, nulled: int) -> None:
+        self.nulls += values.null_count()
+        self.nulled += nulled
+        if druid_type in ("long", "double"):
+            # Non-finite floats were nulled by to_druid_column: min/max are JSON-safe numbers.
+            low, high = values.min(), values.max()
+            if low is not None:
+                self.low = low if self.low is None else min(self.low, low)
+                self.high = high if self.high is None else max(self.high, high)
+        else:
+            self.distinct.add(values.drop_nulls().hash())
+
+    def report(self, druid_type: DruidType, rows: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "druid_type": druid_type,
+            "nulls": self.nulls,
+            "null_ratio": round(self.nulls / rows, 6) if rows else 0.0,
+        }
+        if druid_type in ("long", "double"):
+            entry["min"], entry["max"] = self.low, self.high
+        else:
+            entry["distinct"] = self.distinct.count()
+        return entry
+
+
+def _run(
+    plan: _Plan,
+    batches: Iterable[pl.DataFrame],
+    write: Callable[[pl.DataFrame], None],
+    preview_rows: int,
+) -> ValidationSummary:
+    """Check, type and measure each batch, pass its output rows to `write`, sum up the report."""
+    key, config = plan.key, plan.config
+    rejected = list(plan.reader_rejected)
+    totals = {name: _ColumnTotals() for name in plan.columns}
+    rows_distinct = _DistinctCount()  # exact duplicate rows are legal but usually a mistake
+    rows = 0
+    schema: list[tuple[str, DruidType]] | None = None
+    time_min: datetime | None = None
+    time_max: datetime | None = None
+    preview: list[pl.DataFrame] = []
+    for batch in batches:
+        data, bad = _split_by_time(batch, plan)
+        rejected += bad
+        if data.height == 0:
+            continue
+        converted: list[pl.Series] = []
+        batch_schema: list[tuple[str, DruidType]] = []
+        for name in plan.columns:
+            values, druid_type, nulled = to_druid_column(
+                data[name], uint_as_string=name in plan.uint_as_string
+            )
+            converted.append(values.alias(name))
+            batch_schema.append((name, druid_type))
+            totals[name].add(values, druid_type, nulled)
+        if schema is None:
+            schema = batch_schema
+        assert batch_schema == schema, (batch_schema, schema)  # dtypes are fixed per file
+        if plan.columns:
+            rows_distinct.add(data.select(plan.columns).hash_rows())
+        low, high = data[TIME_COLUMN].min(), data[TIME_COLUMN].max()
+        assert isinstance(low, datetime) and isinstance(high, datetime)  # height > 0
+        time_min = low if time_min is None else min(time_min, low)
+        time_max = high if time_max is None else max(time_max, high)
+        source = pl.repeat(key, data.height, dtype=pl.String, eager=True)
+        output = pl.DataFrame([data[TIME_COLUMN], *converted, source.alias(SOURCE_KEY_COLUMN)])
+        rows += data.height
+        shown = sum(p.height for p in preview)
+        if shown < preview_rows:
+            preview.append(output.head(preview_rows - shown))
+        write(output)
+
+    rejected.sort()
+    if _too_many_rejected(len(rejected), rows, plan.rows_seen, config):
+        raise _rejection_error(key, rejected, len(rejected), plan.rows_seen, config, plan.dataset)
+    # Here rows > 0: no rows at all raised either "no data rows" or the rejection error.
+    assert schema is not None and time_min is not None and time_max is not None
+
+    warnings = list(plan.warnings)
+    report: dict[str, dict[str, Any]] = {}
+    for name, druid_type in schema:
+        report[name] = totals[name].report(druid_type, rows)
+        if totals[name].nulled:
+            warnings.append(
+                f"column {name!r}: {totals[name].nulled} NaN/infinite values stored as null"
+            )
+        if report[name]["null_ratio"] > config.null_ratio_warn:
+            warnings.append(f"column {name!r} is {report[name]['null_ratio']:.0%} null")
+    duplicate_rows = rows - rows_distinct.count() if plan.columns else 0
+    if duplicate_rows:
+        warnings.append(f"{duplicate_rows} rows are exact duplicates of an earlier row")
+    report[TIME_COLUMN] = {
+        "druid_type": "time",
+        "source": plan.time_column or f"constant {CONSTANT_TIME_ISO}",
+        "min": iso_utc(time_min),
+        "max": iso_utc(time_max),
+    }
+    empty = pl.DataFrame(
+        schema={
+            TIME_COLUMN: _UTC_MS,
+            **{name: _DRUID_DTYPES[druid_type] for name, druid_type in schema},
+            SOURCE_KEY_COLUMN: pl.String,
+        }
+    )
+    return ValidationSummary(
+        row_count=rows,
+        rejected=rejected,
+        report=report,
+        time_column=plan.time_column,
+        duplicate_rows=duplicate_rows,
+        schema=schema,
+        time_min=time_min,
+        time_max=time_max,
+        warnings=warnings,
+        preview=pl.concat(preview) if preview else empty,
+    )
+
+
+_DRUID_DTYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "long": pl.Int64(),
+    "double": pl.Float64(),
+}
 
 
 def iso_utc(ts: datetime) -> str:
@@ -480,7 +960,7 @@ def validate(
     rejected: Iterable[RejectedRow] = (),
     notes: Iterable[str] = (),
 ) -> ValidationResult:
-    """Check and type a parsed file for Druid.
+    """Check and type a parsed file for Druid, in memory (see `validate_to_files` for big files).
 
     `rejected` are rows the reader already set aside (ragged rows, invalid JSON lines): they
     count towards `max_rejected_share`. `notes` are reader warnings to carry into the result.
@@ -488,122 +968,71 @@ def validate(
     source line; otherwise by 1-based row number.
     """
     config = config or DatasetConfig()
-    try:
-        validate_dataset_name(dataset)
-    except InvalidDatasetName as error:
-        raise FileRejected(key, str(error), "upload under a prefix with a valid name") from None
-
+    _check_dataset_name(key, dataset)
     try:
         data = frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame
     except pl.exceptions.PolarsError as error:
-        raise FileRejected(
-            key, f"the file could not be read ({error})", "upload a valid file"
-        ) from None
-    if LINE_COLUMN not in data.columns:
-        data = data.with_row_index(LINE_COLUMN, offset=1)
-    data = data.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
-
-    warnings = list(notes)
-    user_columns = [c for c in data.columns if c != LINE_COLUMN]
-    safe = druid_safe_column_names(user_columns)
-    renamed = describe_renames(user_columns, safe)
-    if renamed:
-        data = data.rename(dict(zip(user_columns, safe, strict=True)))
-        warnings.append(renamed)
-        user_columns = safe
-
-    all_rejected = list(rejected)
-    rows_seen = data.height + len(all_rejected)
-    if rows_seen == 0:
-        raise FileRejected(
-            key, "the file has no data rows", "upload a file with at least one data row"
-        )
-
-    time_column, parsed_time = _find_time_column(data, config, key)
-    if parsed_time is None:
-        data = data.with_columns(pl.lit(CONSTANT_TIME, dtype=_UTC_MS).alias(TIME_COLUMN))
-        warnings.append(
-            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}; set "
-            f"time_column for dataset {dataset!r} in the dataset config if the data has one"
-        )
-    else:
-        data = data.with_columns(parsed_time.alias(TIME_COLUMN))
-        bad = data.filter(pl.col(TIME_COLUMN).is_null()).select(LINE_COLUMN, time_column)
-        for line, raw in bad.iter_rows():
-            reason = (
-                f"missing time value in column {time_column!r}"
-                if raw is None
-                else f"unparseable time {str(raw)[:80]!r} in column {time_column!r}"
-            )
-            all_rejected.append(RejectedRow(line, reason))
-        data = data.filter(pl.col(TIME_COLUMN).is_not_null())
-        if config.time_column is None:
-            warnings.append(f"time column auto-detected: {time_column!r}")
-
-    all_rejected.sort()
-    if all_rejected and (
-        data.height == 0 or len(all_rejected) / rows_seen > config.max_rejected_share
-    ):
-        raise _rejection_error(key, all_rejected, rows_seen, config, dataset)
-
-    if config.dimensions is not None:
-        resolved = {d: _resolve_column(d, user_columns) for d in config.dimensions}
-        missing = [d for d, name in resolved.items() if name is None]
-        if missing:
-            raise FileRejected(
-                key,
-                f"configured dimensions {missing} are not in the file (columns: {user_columns})",
-                f"fix dimensions for dataset {dataset!r} in the dataset config",
-                column=missing[0],
-            )
-        chosen = set(resolved.values())
-        user_columns = [c for c in user_columns if c in chosen]
-
-    # Exact duplicate rows are legal (Druid keeps them with rollup off) but usually a mistake.
-    duplicate_rows = data.height - data.select(user_columns).n_unique() if user_columns else 0
-
-    rows = data.height
-    converted: list[pl.Series] = []
-    schema: list[tuple[str, DruidType]] = []
-    report: dict[str, dict[str, Any]] = {}
-    for name in user_columns:
-        values, druid_type, nulled = to_druid_column(data[name])
-        converted.append(values.alias(name))
-        schema.append((name, druid_type))
-        report[name] = _column_report(values, druid_type, rows)
-        if nulled:
-            warnings.append(f"column {name!r}: {nulled} NaN/infinite values stored as null")
-        if rows and report[name]["null_ratio"] > config.null_ratio_warn:
-            warnings.append(f"column {name!r} is {report[name]['null_ratio']:.0%} null")
-    if duplicate_rows:
-        warnings.append(f"{duplicate_rows} rows are exact duplicates of an earlier row")
-
-    output = pl.DataFrame(
-        [data[TIME_COLUMN], *converted, pl.Series(SOURCE_KEY_COLUMN, [key] * rows, dtype=pl.String)]
-    )
-    time_min, time_max = data[TIME_COLUMN].min(), data[TIME_COLUMN].max()
-    assert isinstance(time_min, datetime) and isinstance(time_max, datetime)  # rows > 0 here
-    report[TIME_COLUMN] = {
-        "druid_type": "time",
-        "source": time_column or f"constant {CONSTANT_TIME_ISO}",
-        "min": iso_utc(time_min),
-        "max": iso_utc(time_max),
-    }
+        raise _unreadable(key, error) from None
+    plan = _plan(data.lazy(), key, dataset, config, rejected, notes, batch_rows=None)
+    outputs: list[pl.DataFrame] = []
+    summary = _run(plan, plan.source.batches(), outputs.append, preview_rows=0)
     return ValidationResult(
-        frame=output,
-        row_count=rows,
-        rejected=all_rejected,
-        report=report,
-        time_column=time_column,
-        duplicate_rows=duplicate_rows,
-        schema=schema,
-        time_min=time_min,
-        time_max=time_max,
-        warnings=warnings,
+        frame=outputs[0] if len(outputs) == 1 else pl.concat(outputs),
+        row_count=summary.row_count,
+        rejected=summary.rejected,
+        report=summary.report,
+        time_column=summary.time_column,
+        duplicate_rows=summary.duplicate_rows,
+        schema=summary.schema,
+        time_min=summary.time_min,
+        time_max=summary.time_max,
+        warnings=summary.warnings,
     )
+
+
+def validate_to_files(
+    parsed: ReadResult,
+    key: str,
+    dataset: str,
+    config: DatasetConfig | None = None,
+    *,
+    ndjson_path: str | Path,
+    parquet_path: str | Path,
+    batch_rows: int = 200_000,
+    preview_rows: int = 10,
+) -> ValidationSummary:
+    """`validate` + `write_druid_ndjson` + `write_parquet` in bounded memory.
+
+    Gives the same rows, report, rejections and messages, but never holds more than about
+    `batch_rows` rows: whole-file decisions come from streaming aggregations over the parsed
+    file, then it is converted batch by batch, each batch appended to both files. Memory still
+    grows by 8 bytes per distinct row and per distinct string value (hashes, for the
+    duplicate and distinct counts) and with the rejected rows listed in the result.
+    """
+    config = config or DatasetConfig()
+    _check_dataset_name(key, dataset)
+    plan = _plan(
+        parsed.frame,
+        key,
+        dataset,
+        config,
+        parsed.rejected,
+        parsed.warnings,
+        batch_rows,
+        parsed.batches,
+    )
+    with _DruidFiles(Path(ndjson_path), Path(parquet_path)) as files:
+        return _run(plan, plan.source.batches(), files.write, preview_rows)
 
 
 # --------------------------------------------------------------------------- output
+
+
+def _druid_json(frame: pl.LazyFrame) -> pl.LazyFrame:
+    # `__time` as ISO-8601 UTC with milliseconds, which the spec's timestampSpec ("iso") reads.
+    return frame.with_columns(
+        pl.col(TIME_COLUMN).dt.convert_time_zone("UTC").dt.strftime(_ISO_MS_FORMAT)
+    )
 
 
 def write_druid_ndjson(frame: pl.DataFrame, path: str | Path) -> Path:
@@ -613,9 +1042,7 @@ def write_druid_ndjson(frame: pl.DataFrame, path: str | Path) -> Path:
     reads back exactly. The sink streams, so memory does not grow with the output size.
     """
     path = Path(path)
-    frame.lazy().with_columns(
-        pl.col(TIME_COLUMN).dt.convert_time_zone("UTC").dt.strftime(_ISO_MS_FORMAT)
-    ).sink_ndjson(path, compression="gzip")
+    _druid_json(frame.lazy()).sink_ndjson(path, compression="gzip")
     return path
 
 
@@ -624,3 +1051,34 @@ def write_parquet(frame: pl.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     frame.write_parquet(path)
     return path
+
+
+class _DruidFiles:
+    """`write_druid_ndjson` and `write_parquet`, appended to batch by batch."""
+
+    def __init__(self, ndjson_path: Path, parquet_path: Path) -> None:
+        self._ndjson_path, self._parquet_path = ndjson_path, parquet_path
+        self._ndjson: IO[bytes] | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def __enter__(self) -> _DruidFiles:
+        self._ndjson = gzip.open(self._ndjson_path, "wb", compresslevel=6)
+        return self
+
+    def write(self, frame: pl.DataFrame) -> None:
+        assert self._ndjson is not None
+        _druid_json(frame.lazy()).collect().write_ndjson(self._ndjson)
+        table = frame.to_arrow()
+        if self._parquet is None:
+            self._schema = table.schema
+            self._parquet = pq.ParquetWriter(self._parquet_path, table.schema, compression="zstd")
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
+        self._parquet.write_table(table)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._ndjson is not None:
+            self._ndjson.close()
+        if self._parquet is not None:
+            self._parquet.close()

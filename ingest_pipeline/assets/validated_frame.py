@@ -23,7 +23,7 @@ from ingest_pipeline.reading import read_frame
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.validation import FileRejected, validate, write_druid_ndjson, write_parquet
+from ingest_pipeline.validation import FileRejected, validate_to_files
 
 PREVIEW_ROWS = 10
 
@@ -65,13 +65,17 @@ def validated_frame(
         try:
             download(s3, raw_file, local)
             parsed = read_frame(local, raw_file["key"], workdir=workdir)
-            result = validate(
-                parsed.frame,
+            # Streams the file in batches: memory stays bounded whatever the file's size.
+            ndjson_path = Path(workdir) / "rows.ndjson.gz"
+            parquet_path = Path(workdir) / "rows.parquet"
+            result = validate_to_files(
+                parsed,
                 raw_file["key"],
                 dataset,
                 config,
-                rejected=parsed.rejected,
-                notes=parsed.warnings,
+                ndjson_path=ndjson_path,
+                parquet_path=parquet_path,
+                preview_rows=PREVIEW_ROWS,
             )
         except FileRejected as rejection:
             context.log.error(str(rejection))
@@ -86,8 +90,6 @@ def validated_frame(
             return
         validate_seconds = time.monotonic() - started
 
-        ndjson_path = write_druid_ndjson(result.frame, Path(workdir) / "rows.ndjson.gz")
-        parquet_path = write_parquet(result.frame, Path(workdir) / "rows.parquet")
         rejected = [[row.line, row.reason] for row in result.rejected]
         report = {
             "file": raw_file["uri"],
@@ -105,7 +107,7 @@ def validated_frame(
         report_uri = s3.put_bytes(
             bucket, f"{prefix}.report.json", json.dumps(report, indent=2, default=str).encode()
         )
-        preview = result.frame.head(PREVIEW_ROWS)
+        preview = result.preview
 
     value = {
         **base,

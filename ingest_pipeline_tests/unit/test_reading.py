@@ -279,3 +279,20 @@ def test_parquet_plain_and_gzipped(tmp_path: Path) -> None:
         assert frame.columns == [LINE_COLUMN, "a_b", "a_b_2"]
         assert frame[LINE_COLUMN].to_list() == [1, 2]
         assert frame["a_b_2"].to_list() == ["x", None]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 100])
+def test_csv_batches_give_the_frame_in_bounded_chunks(tmp_path: Path, rows: int) -> None:
+    text = (
+        'id,text,amount\n1,"two\nlines",1.5\n2,"say ""hi""",NA\n3,"""\n""",7\n'
+        '4,plain,\n5,"a,b",2\n6,"ends with quote""",3\n'
+    )
+    result = read_frame(_write(tmp_path, "q.csv", text), "uploads/q.csv")
+    assert result.batches is not None
+    batches = list(result.batches(rows))
+    assert [b.height for b in batches[:-1]] == [rows] * (len(batches) - 1)
+    whole = result.frame.collect()
+    assert pl.concat(batches).equals(whole)
+    assert whole[LINE_COLUMN].to_list() == [2, 4, 5, 7, 8, 9]
+    assert whole["text"].to_list()[:3] == ["two\nlines", 'say "hi"', '"\n"']
+    assert whole.schema["amount"] == pl.Float64
