@@ -150,6 +150,7 @@ class Postgres:
             link = self.settings.stack_dir / "postgres"
             if not link.exists():
                 link.symlink_to(self.base)
+        self._drop_stale_cluster()
         if not (self.data_dir / "PG_VERSION").exists():
             log(f"initdb {self.data_dir}")
             pwfile = self.base / "pwfile"
@@ -177,6 +178,7 @@ class Postgres:
                 stdout=subprocess.DEVNULL,
             )
             pwfile.unlink()
+            self.owner_file.write_text(self._owner())
         log(f"starting postgres on 127.0.0.1:{self.settings.postgres_port}")
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.settings.postgres_port} "
@@ -207,6 +209,24 @@ class Postgres:
         self._link_log(server_log)
         wait_until(self.healthy, what="postgres", timeout=60, log_file=server_log)
         self.create_databases()
+
+    @property
+    def owner_file(self) -> Path:
+        return self.base / "owner"
+
+    def _owner(self) -> str:
+        """Which stack (folder + password) made the cluster; a new stack in a reused folder
+        has new random credentials and must not inherit an old cluster it cannot log in to."""
+        digest = hashlib.sha256(self.settings.postgres_password.encode()).hexdigest()
+        return f"{self.settings.stack_dir}\n{digest}\n"
+
+    def _drop_stale_cluster(self) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            return
+        if self.owner_file.exists() and self.owner_file.read_text() == self._owner():
+            return
+        log(f"removing a Postgres cluster left by an earlier stack in {self.base}")
+        shutil.rmtree(self.data_dir)
 
     def _link_log(self, server_log: Path) -> None:
         if not self.log_file.exists() and not self.log_file.is_symlink():
