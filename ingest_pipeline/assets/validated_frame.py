@@ -23,6 +23,7 @@ from ingest_pipeline.reading import read_frame
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings
+from ingest_pipeline.spec import s3_uri
 from ingest_pipeline.validation import FileRejected, validate_to_files
 
 PREVIEW_ROWS = 10
@@ -102,7 +103,9 @@ def validated_frame(
             "warnings": result.warnings,
         }
         bucket = s3.validated_bucket
-        ndjson_uri = s3.upload_file(ndjson_path, bucket, f"{prefix}.ndjson.gz")
+        s3.upload_file(ndjson_path, bucket, f"{prefix}.ndjson.gz")
+        # Percent-encoded: keys with spaces, '%' or non-ASCII must survive Druid's URI parsing.
+        ndjson_uri = s3_uri(bucket, f"{prefix}.ndjson.gz")
         parquet_uri = s3.upload_file(parquet_path, bucket, f"{prefix}.parquet")
         report_uri = s3.put_bytes(
             bucket, f"{prefix}.report.json", json.dumps(report, indent=2, default=str).encode()

@@ -6,166 +6,24 @@ and its sensor cursor starts empty.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import httpx
-import psycopg2
 import pytest
 
-from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.sensors import decode_cursor
-from ingest_pipeline.stack.processes import tail
-from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings, free_port
+from ingest_pipeline_tests.integration.automation import (
+    check_results,
+    csv,
+    put,
+    runs_for,
+    source_rows,
+    wait_for_runs,
+)
 
 pytestmark = pytest.mark.integration
-RUN_TIMEOUT = 300
-
-
-class Automation:
-    """A daemon + webserver pair on a private database, restartable mid-test."""
-
-    def __init__(self, stack: StackSettings, home: Path) -> None:
-        self.stack = stack
-        self.home = home
-        self.prefix = f"auto-{uuid.uuid4().hex[:8]}/"
-        self.database = f"dagster_auto_{uuid.uuid4().hex[:8]}"
-        self.web_port = free_port()
-        self.env = {
-            **os.environ,
-            **stack.client_env(),
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_DB": self.database,
-            "INGEST_UPLOADS_PREFIX": self.prefix,
-            "INGEST_SENSOR_INTERVAL_SECONDS": "3",
-        }
-        self.daemon: subprocess.Popen | None = None
-        self.webserver: subprocess.Popen | None = None
-
-    def start_daemon(self) -> None:
-        self.daemon = self._spawn("daemon", ["dagster-daemon", "run"])
-
-    def stop_daemon(self) -> None:
-        assert self.daemon is not None
-        self.daemon.terminate()
-        self.daemon.wait(timeout=60)
-        self.daemon = None
-
-    def start_webserver(self) -> None:
-        self.webserver = self._spawn(
-            "webserver", ["dagster-webserver", "-h", "127.0.0.1", "-p", str(self.web_port)]
-        )
-
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
-        executable = Path(sys.executable).parent / argv[0]
-        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        return subprocess.Popen(
-            [str(executable), *argv[1:], "-w", str(REPO_ROOT / "workspace.yaml")],
-            env=self.env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {name}\n{tail(self.home / f'{name}.log', 60)}" for name in ("daemon", "webserver")
-        )
-
-    def instance(self) -> dg.DagsterInstance:
-        previous = {k: os.environ.get(k) for k in ("DAGSTER_PG_DB", "DAGSTER_HOME")}
-        os.environ.update(DAGSTER_PG_DB=self.database, DAGSTER_HOME=str(self.home))
-        try:
-            return dg.DagsterInstance.get()
-        finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-    def stop(self) -> None:
-        for proc in (self.daemon, self.webserver):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=60)
-
-
-@pytest.fixture(scope="module")
-def automation(
-    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Automation]:
-    home = tmp_path_factory.mktemp("automation_home")
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
-    auto = Automation(stack, home)
-    conn = psycopg2.connect(stack.postgres_url("postgres"))
-    conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{auto.database}"')
-    conn.close()
-    auto.start_daemon()
-    auto.start_webserver()
-    yield auto
-    auto.stop()
-
-
-@pytest.fixture(scope="module")
-def druid(stack: StackSettings) -> DruidResource:
-    return DruidResource(router_url=stack.druid_url("router"))
-
-
-def csv(rows: int, offset: int = 0, day: str = "2024-07-01") -> bytes:
-    lines = ["ts,team,points"]
-    lines += [
-        f"{day}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z,t{i % 4},{i + offset}" for i in range(rows)
-    ]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def put(s3, auto: Automation, partition: str, body: bytes) -> str:
-    response = s3.put_object(Bucket=UPLOADS_BUCKET, Key=auto.prefix + partition, Body=body)
-    return response["ETag"].strip('"')
-
-
-def runs_for(instance: dg.DagsterInstance, partition: str) -> list[dg.DagsterRun]:
-    records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/partition": partition}))
-    return [record.dagster_run for record in records]
-
-
-def wait_for_runs(
-    auto: Automation, expected: dict[str, int], timeout: float = RUN_TIMEOUT
-) -> dict[str, list[dg.DagsterRun]]:
-    """Until each partition has `expected` finished runs; fails with the daemon's log if not."""
-    instance = auto.instance()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = {p: runs_for(instance, p) for p in expected}
-        if all(
-            len(runs) >= expected[p] and all(r.is_finished for r in runs)
-            for p, runs in found.items()
-        ):
-            return found
-        time.sleep(2)
-    raise AssertionError(f"runs did not finish in {timeout}s: {found}\n{auto.logs()}")
-
-
-def source_rows(druid: DruidResource, dataset: str, auto: Automation, name: str) -> int:
-    return int(druid.rows_of_source(dataset, f"{auto.prefix}{dataset}/{name}")["n"])
-
-
-def check_results(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, bool]:
-    events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    return {
-        e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
-        for e in events
-    }
 
 
 def test_uploads_are_ingested_without_manual_action(automation, s3, druid) -> None:

@@ -1,0 +1,142 @@
+"""Bad and odd files through S3, the sensor and a real daemon: each gets a clear verdict.
+
+Either it is ingested with exact row counts and types in Druid, or its blocking check fails
+with a message naming the file and the problem, and nothing of it reaches Druid.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import uuid
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ingest_pipeline_tests.integration.automation import (
+    check_results,
+    put,
+    runs_for,
+    wait_for_runs,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def parquet_bytes() -> bytes:
+    buffer = io.BytesIO()
+    pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"], "v": [1]}).write_parquet(buffer)
+    return buffer.getvalue()
+
+
+# name -> (body, expected rows in Druid, {column: Druid SQL type}, extra SQL check)
+INGESTED = {
+    "bom_crlf.csv": (
+        b"\xef\xbb\xbfts,v\r\n2024-01-01T00:00:00Z,1\r\n2024-01-02,2\r\n",
+        2,
+        {"v": "BIGINT"},
+    ),
+    "semicolon.csv": (b"ts;v\n2024-01-01;1\n2024-01-02;2\n", 2, {"v": "BIGINT"}),
+    "tab.tsv": (b"ts\tv\n2024-01-01\t1\n2024-01-02\t2\n", 2, {"v": "BIGINT"}),
+    "pipe.csv": (b"ts|v\n2024-01-01|1\n2024-01-02|2\n", 2, {"v": "BIGINT"}),
+    "quoted_newline.csv": (
+        b'ts,note\n2024-01-01,"line one\nline two"\n2024-01-02,plain\n',
+        2,
+        {"note": "VARCHAR"},
+    ),
+    "dup_headers.csv": (b"ts,v,v,\n2024-01-01,1,2,3\n", 1, {"v": "BIGINT", "v_2": "BIGINT"}),
+    "latin1.csv": (
+        "ts,city\n2024-01-01,S\u00e3o Paulo\n".encode("latin-1"),
+        1,
+        {"city": "VARCHAR"},
+    ),
+    "utf16.csv": ("ts,city\n2024-01-01,K\u00f6ln\n".encode("utf-16"), 1, {"city": "VARCHAR"}),
+    "with_ext.csv.gz": (gzip.compress(b"ts,v\n2024-01-01,1\n"), 1, {"v": "BIGINT"}),
+    "gzip_no_ext.csv": (gzip.compress(b"ts,v\n2024-01-01,1\n"), 1, {"v": "BIGINT"}),
+    "nested.json": (b'{"ts": "2024-01-01", "v": {"a": 1, "b": [1, 2]}}\n', 1, {"v": "VARCHAR"}),
+    "mixed_types.csv": (
+        b"ts,v\n2024-01-01,1\n2024-01-02,abc\n2024-01-03,2.5\n",
+        3,
+        {"v": "VARCHAR"},
+    ),
+    "date_formats.csv": (
+        b"ts,v\n2024-01-01,1\n2024/01/02,2\n2024-01-03T10:00:00+02:00,3\n",
+        3,
+        {"v": "BIGINT"},
+    ),
+    "epoch_s.csv": (b"ts,v\n1704067200,1\n1704153600,2\n", 2, {"v": "BIGINT"}),
+    "epoch_ms.csv": (b"ts,v\n1704067200000,1\n1704153600000,2\n", 2, {"v": "BIGINT"}),
+    "zoned_naive.csv": (b"ts,v\n2024-01-01T10:00:00+02:00,1\n2024-01-01T10:00:00,2\n", 2, {}),
+    "years_1900_2200.csv": (b"ts,v\n1900-01-01,1\n2200-12-31,2\n", 2, {"v": "BIGINT"}),
+    "columnar.parquet": (parquet_bytes(), 1, {"v": "BIGINT"}),
+    "spaces \u00fc %41.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
+}
+#: Exact times Druid must hold for the time-handling cases.
+TIMES = {
+    "epoch_s.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "epoch_ms.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "zoned_naive.csv": ["2024-01-01T08:00:00.000Z", "2024-01-01T10:00:00.000Z"],
+    "years_1900_2200.csv": ["1900-01-01T00:00:00.000Z", "2200-12-31T00:00:00.000Z"],
+    "date_formats.csv": [
+        "2024-01-01T00:00:00.000Z",
+        "2024-01-02T00:00:00.000Z",
+        "2024-01-03T08:00:00.000Z",
+    ],
+}
+# name -> (body, words the check failure must contain besides the file name)
+REJECTED = {
+    "header_only.csv": (b"ts,v\n", "no data rows"),
+    "ragged.csv": (b"ts,v\n2024-01-01,1\n2024-01-02,2,extra\n", "line 3"),
+    "binary.csv": (bytes(range(256)) * 8, "binary"),
+    "array.json": (b'[{"ts": "2024-01-01", "v": 1}]', "newline-delimited JSON"),
+}
+
+
+def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, druid) -> None:
+    run_id = uuid.uuid4().hex[:6]
+    datasets = {}
+    for i, (name, body) in enumerate(
+        [(n, c[0]) for n, c in INGESTED.items()] + [(n, c[0]) for n, c in REJECTED.items()]
+    ):
+        dataset = f"odd_{run_id}_{i}"
+        datasets[name] = dataset
+        put(s3, automation, f"{dataset}/{name}", body)
+    put(s3, automation, f"odd_{run_id}_empty/empty.csv", b"")
+    bad_name = f"odd {run_id}!"
+    put(s3, automation, f"{bad_name}/fine.csv", b"ts,v\n2024-01-01,1\n")
+
+    expected = {f"{datasets[name]}/{name}": 1 for name in datasets}
+    expected[f"{bad_name}/fine.csv"] = 1
+    runs = wait_for_runs(automation, expected, timeout=900)
+    instance = automation.instance()
+
+    for name, (_, rows, types) in INGESTED.items():
+        dataset = datasets[name]
+        (run,) = runs[f"{dataset}/{name}"]
+        assert run.status == dg.DagsterRunStatus.SUCCESS, (name, automation.logs())
+        source = f"{automation.prefix}{dataset}/{name}"
+        assert druid.rows_of_source(dataset, source)["n"] == rows, name
+        columns = druid.datasource_columns(dataset)
+        for column, sql_type in types.items():
+            assert columns.get(column) == sql_type, (name, columns)
+        if name in TIMES:
+            times = druid.sql(f'SELECT __time AS t FROM "{dataset}" ORDER BY __time')
+            assert [r["t"] for r in times] == TIMES[name], name
+    assert druid.sql(f'SELECT city FROM "{datasets["latin1.csv"]}"') == [{"city": "S\u00e3o Paulo"}]
+    assert druid.sql(f'SELECT city FROM "{datasets["utf16.csv"]}"') == [{"city": "K\u00f6ln"}]
+
+    rejected = dict(REJECTED)
+    rejected_runs = {name: runs[f"{datasets[name]}/{name}"][0] for name in rejected}
+    rejected_runs["fine.csv"] = runs[f"{bad_name}/fine.csv"][0]
+    rejected["fine.csv"] = (b"", "dataset name")
+    for name, run in rejected_runs.items():
+        assert run.status == dg.DagsterRunStatus.FAILURE, name
+        assert check_results(instance, run) == {"file_is_ingestible": False}, name
+        events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        message = events[0].dagster_event.event_specific_data.description
+        assert name in message and rejected[name][1] in message and "Fix:" in message, message
+    for name in REJECTED:
+        assert not druid.broker_sees(datasets[name]), name
+    # A zero-byte object is not a file to ingest: the sensor skips it (and logs why).
+    assert runs_for(instance, f"odd_{run_id}_empty/empty.csv") == []
