@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -30,45 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import current_rss_mb, generate_csv, peak_rss_mb
+
 KEY_PREFIX = "uploads/bench/"
 DATASET = "bench"
 STAGES = ("read_frame", "validate", "write_druid_ndjson")
-
-
-def peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def current_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-# --------------------------------------------------------------------------- data
-
-
-def generate_csv(path: Path, rows: int) -> None:
-    import polars as pl
-
-    n = pl.int_range(0, rows, dtype=pl.Int64)
-    frame = pl.select(
-        time=(pl.lit(1_704_067_200_000, dtype=pl.Int64) + n * 1_000)
-        .cast(pl.Datetime("ms"))
-        .dt.strftime("%Y-%m-%dT%H:%M:%S.%3fZ"),
-        category=pl.format("cat_{}", n % 37),
-        count=(n * 7919) % 1_000_003 - 500_000,
-        amount=(n % 100_000).cast(pl.Float64) / 8 - 3_000.5,
-        comment=pl.format('said "hello, {}" and left', n % 5_003),
-    )
-    frame.write_csv(path)  # quotes the comment column: it holds quotes and commas
 
 
 def rows_for_bytes(target: int, workdir: Path) -> int:

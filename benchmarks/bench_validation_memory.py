@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import current_rss_mb, generate_csv, peak_rss_mb
 
 KEY_PREFIX = "uploads/bench/"
 DATASET = "bench"
@@ -37,42 +38,6 @@ LABELS = {
     "old": "(b) validate + writers",
     "stream": "(c) validate_to_files",
 }
-
-
-def peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def current_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def generate_csv(path: Path, rows: int) -> None:
-    import polars as pl
-
-    n = pl.int_range(0, rows, dtype=pl.Int64)
-    frame = pl.select(
-        time=(pl.lit(1_704_067_200_000, dtype=pl.Int64) + n * 1_000)
-        .cast(pl.Datetime("ms"))
-        .dt.strftime("%Y-%m-%dT%H:%M:%S.%3fZ"),
-        category=pl.format("cat_{}", n % 37),
-        count=(n * 7919) % 1_000_003 - 500_000,
-        amount=(n % 100_000).cast(pl.Float64) / 8 - 3_000.5,
-        comment=pl.format('said "hello, {}" and left', n % 5_003),
-    )
-    frame.write_csv(path)  # quotes the comment column: it holds quotes and commas
 
 
 # --------------------------------------------------------------------------- children
