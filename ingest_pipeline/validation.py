@@ -135,20 +135,6 @@ class DatasetConfig:
             raise ValueError(f"dimensions must be a list of column names, got {self.dimensions!r}")
 
 
-@dataclass
-class ValidationResult:
-    frame: pl.DataFrame  # __time (UTC, ms), the user's columns (Druid types), __source_key
-    row_count: int
-    rejected: list[RejectedRow]
-    report: dict[str, dict[str, Any]]  # per output column; JSON-serialisable
-    time_column: str | None  # the user column __time came from; None = CONSTANT_TIME
-    duplicate_rows: int
-    schema: list[tuple[str, DruidType]]  # user columns in order; excludes __time, __source_key
-    time_min: datetime
-    time_max: datetime
-    warnings: list[str] = field(default_factory=list)
-
-
 # --------------------------------------------------------------------------- names
 
 
@@ -506,6 +492,13 @@ class ValidationSummary:
     time_max: datetime
     warnings: list[str]
     preview: pl.DataFrame  # the first output rows, as `ValidationResult.frame` has them
+
+
+@dataclass
+class ValidationResult(ValidationSummary):
+    """What `validate` found, with the rows in memory."""
+
+    frame: pl.DataFrame  # __time (UTC, ms), the user's columns (Druid types), __source_key
 
 
 @dataclass
@@ -977,16 +970,8 @@ def validate(
     outputs: list[pl.DataFrame] = []
     summary = _run(plan, plan.source.batches(), outputs.append, preview_rows=0)
     return ValidationResult(
+        **{f.name: getattr(summary, f.name) for f in fields(summary)},
         frame=outputs[0] if len(outputs) == 1 else pl.concat(outputs),
-        row_count=summary.row_count,
-        rejected=summary.rejected,
-        report=summary.report,
-        time_column=summary.time_column,
-        duplicate_rows=summary.duplicate_rows,
-        schema=summary.schema,
-        time_min=summary.time_min,
-        time_max=summary.time_max,
-        warnings=summary.warnings,
     )
 
 
