@@ -55,8 +55,15 @@ def druid_datasource(
             description=f"Druid task {task_id} succeeded but {error}",
             metadata={"task_id": task_id},
         ) from None
+    # Loaded segments are not yet proof: the broker's view can lag (e.g. after a coordinator
+    # restart). Queryable means the broker returns this file's rows.
+    rows = druid.wait_for_source_rows(
+        datasource,
+        source_key,
+        expected=druid_spec["validated_rows"],
+        timeout_seconds=pipeline_settings.segment_load_timeout_seconds,
+    )
     queryable_seconds = time.monotonic() - submitted
-    rows = druid.rows_of_source(datasource, source_key)
     segments = druid.sql(
         "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
         "AND is_overshadowed = 0",

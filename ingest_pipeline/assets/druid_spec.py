@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 
 from ingest_pipeline.partitions import upload_partitions
-from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.resources.druid import DruidError, DruidResource
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.spec import (
@@ -44,7 +44,16 @@ def druid_spec(
     existing_columns: dict[str, str] = {}
     previous: dict[str, Any] = {"n": 0}
     existing_granularity = None
-    if druid.broker_sees(datasource):
+    if druid.has_segments(datasource):
+        # Whether this file has rows already decides append vs replace: ask only once every
+        # segment is served, or a historical that is down would turn a re-run into a duplicate.
+        try:
+            druid.wait_for_segments(datasource, pipeline_settings.segment_load_timeout_seconds)
+        except DruidError as error:
+            raise dg.Failure(
+                description=f"cannot tell safely whether {source_key} is already in Druid: "
+                f"{error}. Nothing was submitted; re-run when the segments are served."
+            ) from None
         existing_columns = druid.datasource_columns(datasource)
         previous = druid.rows_of_source(datasource, source_key)
         segment = druid.segment_interval(datasource)

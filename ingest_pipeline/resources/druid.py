@@ -23,6 +23,16 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 ALL_TIME = "1000-01-01/3000-01-01"
 
 
+#: The router's answer while the overlord or coordinator behind it is down (a 400, not a 503).
+ROUTER_NO_DESTINATION = "Unable to determine destination"
+
+
+def is_transient(response: httpx.Response) -> bool:
+    if response.status_code in RETRYABLE_STATUS:
+        return True
+    return response.status_code == 400 and ROUTER_NO_DESTINATION in response.text
+
+
 class DruidError(RuntimeError):
     """Druid answered with an error, or did not answer within the retry budget."""
 
@@ -112,7 +122,7 @@ class DruidResource(dg.ConfigurableResource):
                         f"Druid refused {method} {url} ({response.status_code}): check the "
                         "Druid username and password configured for the pipeline"
                     )
-                if response.status_code not in RETRYABLE_STATUS:
+                if not is_transient(response):
                     raise DruidError(
                         f"Druid answered {response.status_code} to {method} {url}: "
                         f"{response.text[:2000]}"
@@ -207,20 +217,39 @@ class DruidResource(dg.ConfigurableResource):
         return float(response.json().get(datasource, 0.0))
 
     def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
-        """Wait until every used segment is loaded and the broker sees the datasource."""
+        """Wait until every used segment is loaded on a historical AND the broker serves it.
+
+        The coordinator's load status alone is not enough: the broker's view lags, and an
+        answer computed from a partial view (e.g. "this file has no rows yet") is wrong.
+        """
         started = time.monotonic()
         deadline = started + timeout_seconds
         force = True
         while time.monotonic() < deadline:
             loaded = self.load_status(datasource, force_refresh=force)
             force = False
-            if loaded is not None and loaded >= 100.0 and self.broker_sees(datasource):
+            if loaded is not None and loaded >= 100.0 and self.broker_serves_all(datasource):
                 return time.monotonic() - started
             time.sleep(1.0)
         raise DruidError(
             f"segments of datasource '{datasource}' were not all loaded within "
             f"{timeout_seconds:.0f}s: are the historicals up and do they have free space?"
         )
+
+    def broker_serves_all(self, datasource: str) -> bool:
+        """Every live segment of the datasource is available to queries, as the broker sees it."""
+        row = self.sql(
+            "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
+            "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
+            "AND is_overshadowed = 0",
+            [datasource],
+        )[0]
+        return bool(row["live"]) and row["live"] == row["available"]
+
+    def has_segments(self, datasource: str) -> bool:
+        """Whether the datasource has used segments, from the coordinator's metadata (not the
+        broker, which forgets a datasource whose historicals are down)."""
+        return self.load_status(datasource, force_refresh=True) is not None
 
     def broker_sees(self, datasource: str) -> bool:
         rows = self.sql(
@@ -252,6 +281,17 @@ class DruidResource(dg.ConfigurableResource):
             f'FROM {quote_identifier(datasource)} WHERE "__source_key" = ?',
             [source_key],
         )[0]
+
+    def wait_for_source_rows(
+        self, datasource: str, source_key: str, expected: int, timeout_seconds: float
+    ) -> dict[str, Any]:
+        """Poll until the broker returns `expected` rows of the file; the last answer if not."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            rows = self.rows_of_source(datasource, source_key)
+            if rows["n"] == expected or time.monotonic() > deadline:
+                return rows
+            time.sleep(1.0)
 
     def segment_interval(self, datasource: str) -> tuple[str, str] | None:
         """(start, end) of one live segment of the datasource, or None if it has none."""

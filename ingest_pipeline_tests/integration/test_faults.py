@@ -1,0 +1,137 @@
+"""Faults with real processes: Druid services are stopped and restarted under the pipeline.
+
+Each test leaves the stack healthy again (`restored` brings every service back up).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from ingest_pipeline.assets.druid_datasource import druid_datasource
+from ingest_pipeline.assets.druid_spec import druid_spec
+from ingest_pipeline.assets.raw_file import raw_file
+from ingest_pipeline.assets.validated_frame import validated_frame
+from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.resources import build_resources
+from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.resources.settings import PipelineSettings
+from ingest_pipeline.stack.services import Stack
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
+
+pytestmark = pytest.mark.integration
+ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
+ROWS = 40
+
+
+@pytest.fixture
+def restored(stack: StackSettings) -> Iterator[Stack]:
+    services = Stack(stack)
+    yield services
+    services.up()  # whatever a test stopped comes back before the next test
+
+
+def prepared_upload(s3, instance: dg.DagsterInstance, label: str) -> str:
+    """An upload whose first three assets are materialized: only the ingestion is left."""
+    dataset = f"fault_{label}_{uuid.uuid4().hex[:6]}"
+    body = "ts,v\n" + "".join(f"2024-09-01T00:{i:02d}:00Z,{i}\n" for i in range(ROWS))
+    key = f"{dataset}/f.csv"
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}", Body=body.encode())
+    instance.add_dynamic_partitions(upload_partitions.name, [key])
+    first = materialize(instance, key, ["raw_file", "validated_frame", "druid_spec"])
+    assert first.success
+    return key
+
+
+def materialize(
+    instance: dg.DagsterInstance,
+    key: str,
+    selection: list[str] | None = None,
+    **overrides: dg.ConfigurableResource,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        ASSETS,
+        partition_key=key,
+        instance=instance,
+        resources={**build_resources(dg.EnvVar), **overrides},
+        selection=selection,
+        raise_on_error=False,
+    )
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    return failure.event_specific_data.error.to_string()  # type: ignore[union-attr]
+
+
+def rows_of(stack: StackSettings, key: str) -> int:
+    druid = DruidResource(router_url=stack.druid_url("router"))
+    dataset = key.split("/")[0]
+    return int(druid.rows_of_source(dataset, f"uploads/{key}")["n"])
+
+
+def test_overlord_down_at_submit_is_retried_until_it_returns(
+    stack, s3, dagster_home, restored
+) -> None:
+    instance = dg.DagsterInstance.get()
+    key = prepared_upload(s3, instance, "retry")
+    restored.java["coordinator-overlord"].stop()
+
+    def bring_back() -> None:
+        time.sleep(10)
+        restored.up()
+
+    returning = threading.Thread(target=bring_back)
+    returning.start()
+    patient = DruidResource(
+        router_url=stack.druid_url("router"), max_retries=7, retry_base_delay_seconds=2.0
+    )
+    result = materialize(instance, key, ["druid_datasource"], druid=patient)
+    returning.join()
+    assert result.success, failure_message(result)
+    assert rows_of(stack, key) == ROWS
+
+
+def test_overlord_down_past_the_retry_budget_fails_clearly_and_reruns_once(
+    stack, s3, dagster_home, restored
+) -> None:
+    instance = dg.DagsterInstance.get()
+    key = prepared_upload(s3, instance, "budget")
+    restored.java["coordinator-overlord"].stop()
+    impatient = DruidResource(
+        router_url=stack.druid_url("router"), max_retries=2, retry_base_delay_seconds=0.5
+    )
+    result = materialize(instance, key, ["druid_datasource"], druid=impatient)
+    assert not result.success
+    message = failure_message(result)
+    assert "/druid/indexer/v1/task" in message and "after 3 attempts" in message, message
+
+    restored.up()
+    rerun = materialize(instance, key)
+    assert rerun.success, failure_message(rerun)
+    assert rows_of(stack, key) == ROWS
+
+
+def test_historical_down_times_out_clearly_and_a_rerun_keeps_one_copy(
+    stack, s3, dagster_home, restored
+) -> None:
+    instance = dg.DagsterInstance.get()
+    key = prepared_upload(s3, instance, "historical")
+    restored.java["historical"].stop()
+    short_wait = PipelineSettings(segment_load_timeout_seconds=15)
+    result = materialize(instance, key, ["druid_datasource"], pipeline_settings=short_wait)
+    assert not result.success
+    message = failure_message(result)
+    assert "succeeded but segments" in message and "not all loaded within 15s" in message, message
+
+    restored.up()  # the historical loads what the task published
+    rerun = materialize(instance, key)
+    assert rerun.success, failure_message(rerun)
+    spec = rerun.asset_materializations_for_node("druid_spec")[0].metadata
+    assert spec["previous_rows_of_this_file"].value == ROWS  # replaced, not appended
+    assert rows_of(stack, key) == ROWS
