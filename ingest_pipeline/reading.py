@@ -414,17 +414,6 @@ def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadR
     out = workdir / f"{path.name}.normalized.csv"
     try:
         raw_header, header, rejected, blank_rows = _normalise_csv(path, key, fmt, out)
-    except UnicodeDecodeError as error:
-        if fmt.encoding != "utf-8":
-            raise FileRejected(
-                key,
-                f"the file is not valid {fmt.encoding} text ({error.reason})",
-                "save the file as UTF-8",
-            ) from None
-        # Valid UTF-8 in the sample, not later: the file is most likely latin-1 throughout.
-        result = _read_csv(path, key, replace(fmt, encoding="latin-1"), workdir)
-        result.warnings.append("the file is not UTF-8 after the first 64 KiB: read it as latin-1")
-        return result
     except csv.Error as error:
         raise FileRejected(
             key, f"the CSV cannot be parsed ({error})", "check the quoting"
@@ -445,18 +434,7 @@ def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadR
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
     out = workdir / f"{path.name}.normalized.ndjson"
-    try:
-        keys, rejected, blank_rows, rows = _normalise_ndjson(path, fmt, out)
-    except UnicodeDecodeError as error:
-        if fmt.encoding != "utf-8":
-            raise FileRejected(
-                key,
-                f"the file is not valid {fmt.encoding} text ({error.reason})",
-                "save the file as UTF-8",
-            ) from None
-        result = _read_ndjson(path, key, replace(fmt, encoding="latin-1"), workdir)
-        result.warnings.append("the file is not UTF-8 after the first 64 KiB: read it as latin-1")
-        return result
+    keys, rejected, blank_rows, rows = _normalise_ndjson(path, fmt, out)
     names = druid_safe_column_names(keys)
     if rows == 0:  # Polars cannot infer a schema from an empty file
         schema = {LINE_COLUMN: pl.Int64, **dict.fromkeys(names, pl.String)}
@@ -515,12 +493,23 @@ def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None)
     path = Path(path)
     workdir = Path(workdir) if workdir is not None else path.parent
     fmt = detect_format(path, key)
+    reader = {"csv": _read_csv, "ndjson": _read_ndjson}.get(fmt.format, _read_parquet)
     try:
-        if fmt.format == "csv":
-            return _read_csv(path, key, fmt, workdir)
-        if fmt.format == "ndjson":
-            return _read_ndjson(path, key, fmt, workdir)
-        return _read_parquet(path, key, fmt, workdir)
+        try:
+            return reader(path, key, fmt, workdir)
+        except UnicodeDecodeError as error:
+            if fmt.encoding != "utf-8":
+                raise FileRejected(
+                    key,
+                    f"the file is not valid {fmt.encoding} text ({error.reason})",
+                    "save the file as UTF-8",
+                ) from None
+            # Valid UTF-8 in the sample, not later: the file is most likely latin-1 throughout.
+            result = reader(path, key, replace(fmt, encoding="latin-1"), workdir)
+            result.warnings.append(
+                "the file is not UTF-8 after the first 64 KiB: read it as latin-1"
+            )
+            return result
     except (OSError, EOFError, zlib.error) as error:
         if fmt.compression == "gzip" and not isinstance(error, FileNotFoundError):
             raise _corrupt_gzip(key, error) from None
