@@ -274,6 +274,11 @@ class PidFileService:
     pid_file: Path
     url: str
 
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.pid_file = settings.run_dir / f"{self.name}.pid"
+        self.log_file = settings.log_dir / f"{self.name}.log"
+
     def healthy(self) -> bool:
         raise NotImplementedError
 
@@ -312,11 +317,6 @@ def s3_client(settings: StackSettings, endpoint: str | None = None):  # noqa: AN
 class S3Server(PidFileService):
     name = "s3"
     marker = "moto"
-
-    def __init__(self, settings: StackSettings) -> None:
-        self.settings = settings
-        self.pid_file = settings.run_dir / "s3.pid"
-        self.log_file = settings.log_dir / "s3.log"
 
     @property
     def url(self) -> str:
@@ -407,11 +407,9 @@ class JavaService(PidFileService):
     """ZooKeeper or one Druid service: a JVM on the Maven-resolved classpath."""
 
     def __init__(self, settings: StackSettings, name: str) -> None:
-        self.settings = settings
         self.name = name
+        super().__init__(settings)
         self.port = settings.druid_ports[name]
-        self.pid_file = settings.run_dir / f"{name}.pid"
-        self.log_file = settings.log_dir / f"{name}.log"
         self.marker = f"-Dingest.stack.service={name}"
         self.druid_home = settings.stack_dir / "druid"
 
@@ -542,11 +540,6 @@ class DagsterService(PidFileService):
 
     name = "dagster"
     marker = "dagster dev"
-
-    def __init__(self, settings: StackSettings) -> None:
-        self.settings = settings
-        self.pid_file = settings.run_dir / "dagster.pid"
-        self.log_file = settings.log_dir / "dagster.log"
 
     @property
     def url(self) -> str:
