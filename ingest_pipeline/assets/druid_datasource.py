@@ -93,7 +93,9 @@ def druid_datasource(
         validated_rows=druid_spec["validated_rows"],
         rows_in_druid=rows["n"],
         row_stats=outcome.row_stats,
-        load_percent=druid.load_status(datasource),
+        # What the wait above saw when every segment was loaded and served. Asking again here
+        # would judge a neighbour file's ingestion that published meanwhile, not this one.
+        load_percent=100.0,
         specified=druid_spec["specified_columns"],
         actual_columns=druid.datasource_columns(datasource),
     )
