@@ -228,7 +228,14 @@ class DruidResource(dg.ConfigurableResource):
         while time.monotonic() < deadline:
             loaded = self.load_status(datasource, force_refresh=force)
             force = False
-            if loaded is not None and loaded >= 100.0 and self.broker_serves_all(datasource):
+            # sys.segments can say "served" before the SQL planner's schema cache knows the
+            # table ("Object not found"), so both must agree.
+            if (
+                loaded is not None
+                and loaded >= 100.0
+                and self.broker_serves_all(datasource)
+                and self.broker_sees(datasource)
+            ):
                 return time.monotonic() - started
             time.sleep(1.0)
         raise DruidError(
