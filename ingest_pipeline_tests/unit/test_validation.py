@@ -10,11 +10,13 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingest_pipeline import validation
 from ingest_pipeline.reading import ReadResult, read_frame
 from ingest_pipeline.validation import (
     CONSTANT_TIME,
@@ -624,3 +626,35 @@ def test_streaming_matches_validate_on_parquet(tmp_path: Path) -> None:
     assert summary is not None
     assert dict(summary.schema)["big"] == "string"  # decided by the last batch's maximum
     assert dict(summary.schema)["small"] == "long"
+
+
+def test_distinct_count_spilled_to_disk_is_exact(tmp_path: Path) -> None:
+    values = pl.Series([i % 5_003 for i in range(40_000)], dtype=pl.Int64)
+    spilled = validation._DistinctCount(tmp_path, memory_hashes=1_000)
+    in_memory = validation._DistinctCount()
+    for start in range(0, len(values), 3_000):  # repeats span batches and the spill point
+        batch = values.slice(start, 3_000).hash()
+        spilled.add(batch)
+        in_memory.add(batch)
+    assert spilled.count() == in_memory.count() == 5_003
+    buckets = list(tmp_path.glob("distinct-*.u64"))
+    assert len(buckets) == validation._SPILL_BUCKETS
+    # every distinct hash went to disk once per batch it appeared in, none was kept back
+    assert sum(len(np.fromfile(p, dtype=np.uint64)) for p in buckets) >= 5_003
+
+
+def test_streaming_matches_validate_when_counts_spill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validation, "DISTINCT_MEMORY_HASHES", 8)
+    lines = ["ts,city,note"]
+    for i in range(300):
+        lines.append(f"2024-01-{i % 28 + 1:02d}T00:00:00Z,city{i % 11},n{i % 97}")
+    summary = _assert_streams_the_same(tmp_path, _csv_file(tmp_path, _rows(lines)), None, 40)
+    assert summary is not None
+    assert summary.report["city"]["distinct"] == 11
+    assert summary.report["note"]["distinct"] == 97
+    # rows repeat when (day, city, note) repeats: i and i + lcm(28, 11, 97) never meet below 300
+    expected = pl.DataFrame([line.split(",") for line in lines[1:]], orient="row").unique()
+    assert summary.duplicate_rows == 300 - expected.height
+    assert not list(tmp_path.glob("distinct-*")), "the spill folder is removed afterwards"
