@@ -5,10 +5,13 @@ Each test leaves the stack healthy again (`restored` brings every service back u
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -21,7 +24,7 @@ from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.stack.services import Stack
+from ingest_pipeline.stack.services import JavaService, Stack, stop_orphan_peons
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 
 pytestmark = pytest.mark.integration
@@ -134,4 +137,48 @@ def test_historical_down_times_out_clearly_and_a_rerun_keeps_one_copy(
     assert rerun.success, failure_message(rerun)
     spec = rerun.asset_materializations_for_node("druid_spec")[0].metadata
     assert spec["previous_rows_of_this_file"].value == ROWS  # replaced, not appended
+    assert rows_of(stack, key) == ROWS
+
+
+def crash(service: JavaService, druid_home: Path) -> None:
+    """SIGKILL a Druid service and its peons, as a machine or OOM-killer crash would."""
+    pid = service.pid()
+    assert pid is not None, f"{service.name} is not running"
+    os.killpg(pid, signal.SIGKILL)
+    stop_orphan_peons(druid_home)
+    service.pid_file.unlink(missing_ok=True)
+
+
+def test_middle_manager_killed_mid_task_fails_with_druids_status_and_reruns_once(
+    stack, s3, dagster_home, restored
+) -> None:
+    instance = dg.DagsterInstance.get()
+    key = prepared_upload(s3, instance, "mm")
+    dataset = key.split("/")[0]
+    druid = DruidResource(router_url=stack.druid_url("router"))
+    outcome: dict[str, dg.ExecuteInProcessResult] = {}
+    running = threading.Thread(
+        target=lambda: outcome.update(result=materialize(instance, key, ["druid_datasource"]))
+    )
+    running.start()
+
+    def task_running() -> bool:
+        url = f"{druid.router_url}/druid/indexer/v1/runningTasks"
+        tasks = druid.request("GET", url).json()
+        return any(t.get("dataSource") == dataset for t in tasks)
+
+    deadline = time.monotonic() + 120
+    while not task_running():
+        assert time.monotonic() < deadline and running.is_alive(), "the task never ran"
+        time.sleep(0.2)
+    crash(restored.java["middleManager"], stack.stack_dir / "druid")
+    restored.up()  # the middleManager comes back without the task
+    running.join(timeout=600)
+    result = outcome["result"]
+    assert not result.success
+    message = failure_message(result)
+    assert "FAILED" in message and "disappeared" in message, message
+
+    rerun = materialize(instance, key)
+    assert rerun.success, failure_message(rerun)
     assert rows_of(stack, key) == ROWS
