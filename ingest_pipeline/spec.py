@@ -265,6 +265,11 @@ def build_index_spec(
         input_source = s3
         # Append: never overshadows other files' rows in the same time chunks.
         append, drop = True, False
+        # Explicit intervals make the overlord take the time-chunk lock before the task starts,
+        # waiting while another task (a re-run replacing a neighbour) holds it. Without them the
+        # task locks the intervals it finds at run time, once, and a held lock fails it with
+        # "Failed to get locks for intervals".
+        granularity_spec["intervals"] = interval_cover(time_min, time_max, granularity)
         subtasks = 1  # sequential: no subtask start-up cost for one small file
 
     dimensions = [

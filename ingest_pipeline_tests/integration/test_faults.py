@@ -5,6 +5,8 @@ Each test leaves the stack healthy again (`restored` brings every service back u
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
 import signal
 import threading
@@ -65,6 +67,15 @@ def materialize(
         selection=selection,
         raise_on_error=False,
     )
+
+
+def materialize_in_child(key: str) -> tuple[bool, str, str]:
+    """All four assets of `key` in this (child) process: success, failure message, spec mode."""
+    result = materialize(dg.DagsterInstance.get(), key)
+    if not result.success:
+        return False, failure_message(result), ""
+    spec = result.asset_materializations_for_node("druid_spec")[0].metadata
+    return True, "", str(spec["mode"].value)
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -182,3 +193,30 @@ def test_middle_manager_killed_mid_task_fails_with_druids_status_and_reruns_once
     rerun = materialize(instance, key)
     assert rerun.success, failure_message(rerun)
     assert rows_of(stack, key) == ROWS
+
+
+def test_a_replace_and_an_append_in_the_same_interval_at_once_both_land(
+    stack, s3, dagster_home
+) -> None:
+    """Druid locks time chunks: the second task waits for the first instead of failing."""
+    instance = dg.DagsterInstance.get()
+    first = prepared_upload(s3, instance, "locks")
+    assert materialize(instance, first, ["druid_datasource"]).success
+    dataset = first.split("/")[0]
+    second = f"{dataset}/g.csv"
+    body = "ts,v\n" + "".join(f"2024-09-01T00:{i:02d}:30Z,{i}\n" for i in range(ROWS // 2))
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{second}", Body=body.encode())
+    instance.add_dynamic_partitions(upload_partitions.name, [second])
+
+    # Two processes: Dagster's in-process execution does not run two jobs in one process.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        # the first is re-run (replace), the second is new (append)
+        keys = (first, second)
+        outcomes = dict(zip(keys, pool.map(materialize_in_child, keys), strict=True))
+    for key, (success, message, _) in outcomes.items():
+        assert success, (key, message)
+    assert outcomes[first][2].startswith("replace"), outcomes
+    assert outcomes[second][2].startswith("append"), outcomes
+    assert rows_of(stack, first) == ROWS
+    assert rows_of(stack, second) == ROWS // 2

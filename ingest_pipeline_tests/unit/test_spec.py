@@ -57,6 +57,8 @@ def test_first_ingestion_appends_with_a_complete_s3_source() -> None:
         "segmentGranularity": "HOUR",
         "queryGranularity": "none",
         "rollup": False,
+        # explicit, so the overlord locks the hours before the task starts (and waits for them)
+        "intervals": ["2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z"],
     }
     io_config = spec["spec"]["ioConfig"]
     assert io_config["inputFormat"] == {"type": "json"}
