@@ -119,6 +119,10 @@ class DatasetConfig:
     segment_granularity: str | None = None
     max_rejected_share: float = 0.0  # default: any bad row rejects the file, nothing is lost
     null_ratio_warn: float = 0.5
+    # Longest text value accepted (UTF-8 bytes). Druid keeps every distinct string of a column
+    # in a dictionary loaded into memory for queries; a multi-megabyte value is almost always a
+    # mistake (a whole document, a broken quote swallowing the file) and slows every query.
+    max_value_bytes: int = 1_048_576
 
     def __post_init__(self) -> None:
         for name in ("max_rejected_share", "null_ratio_warn"):
@@ -133,6 +137,10 @@ class DatasetConfig:
                     f"got {self.segment_granularity!r}"
                 )
             object.__setattr__(self, "segment_granularity", upper)
+        if not isinstance(self.max_value_bytes, int) or self.max_value_bytes < 1:
+            raise ValueError(
+                f"max_value_bytes must be a positive integer, got {self.max_value_bytes!r}"
+            )
         if self.dimensions is not None and not all(isinstance(d, str) for d in self.dimensions):
             raise ValueError(f"dimensions must be a list of column names, got {self.dimensions!r}")
 
@@ -584,11 +592,21 @@ def _aggregate(source: _Source, aggregations: Mapping[str, tuple[pl.Expr, Combin
     return result
 
 
-def _check_dataset_name(key: str, dataset: str) -> None:
+def _check_key(key: str, dataset: str) -> None:
+    """The dataset name, and no '.' or '..' path segment in the object key."""
     try:
         validate_dataset_name(dataset)
     except InvalidDatasetName as error:
         raise FileRejected(key, str(error), "upload under a prefix with a valid name") from None
+    # S3 keeps "a/../b" literally, but URI-based clients (Druid's S3 reader among them) may
+    # resolve it to "b" and read another object, or none.
+    if any(segment in (".", "..") for segment in key.split("/")):
+        raise FileRejected(
+            key,
+            "the object key has a '.' or '..' path segment, which S3 keeps literally but URI "
+            "tools resolve to another path",
+            "upload it again under a key without '.' or '..' segments (e.g. <dataset>/<file>)",
+        )
 
 
 def _rejection_error(
@@ -610,6 +628,29 @@ def _rejection_error(
         f"dataset {dataset!r} in the dataset config to skip them",
         row=first[0].line,
     )
+
+
+def _oversized_value_error(
+    source: _Source, column: str, config: DatasetConfig, dataset: str
+) -> FileRejected:
+    """The error for the first value of `column` longer than `max_value_bytes` (one pass)."""
+    limit = config.max_value_bytes
+    for batch in source.batches([LINE_COLUMN, column]):
+        sizes = batch.select(pl.col(LINE_COLUMN), size=pl.col(column).str.len_bytes())
+        over = sizes.filter(pl.col("size") > limit)
+        if over.height:
+            line, size = over.row(0)
+            return FileRejected(
+                source.key,
+                f"a value of {size:,} bytes is longer than the {limit:,} bytes a Druid text "
+                "column accepts here",
+                "check the quoting around that line (an unclosed quote swallows the lines after "
+                f"it), split the value, leave the column out with `dimensions`, or raise "
+                f"max_value_bytes for dataset {dataset!r} in the dataset config",
+                row=line,
+                column=column,
+            )
+    raise AssertionError(f"no value of {column!r} is over {limit} bytes on the second pass")
 
 
 def _too_many_rejected(rejected: int, kept: int, rows_seen: int, config: DatasetConfig) -> bool:
@@ -681,6 +722,9 @@ def _plan(
     else:
         candidates = [c for c in _time_candidates(user_columns) if dtypes[c] != pl.Boolean]
     aggregations: dict[str, tuple[pl.Expr, Combine]] = {"rows": (pl.len(), "sum")}
+    texts = [c for c in user_columns if dtypes[c] == pl.String]
+    for name in texts:
+        aggregations[f"bytes.{name}"] = (pl.col(name).str.len_bytes().max(), "max")
     for i, name in enumerate(candidates):
         aggregations[f"{i}.n"] = (pl.col(name).count(), "sum")
         for stat, expr in _time_stat_exprs(name, dtypes[name], config.time_format).items():
@@ -765,6 +809,9 @@ def _plan(
             )
         chosen = set(resolved.values())
         plan.columns = [c for c in user_columns if c in chosen]
+    for name in texts:
+        if name in plan.columns and (stats[f"bytes.{name}"] or 0) > config.max_value_bytes:
+            raise _oversized_value_error(source, name, config, dataset)
 
     # Whether a UInt64 column fits Druid's long depends on its largest value among kept rows.
     uints = [c for c in plan.columns if dtypes[c] == pl.UInt64]
@@ -1014,7 +1061,7 @@ def validate(
     source line; otherwise by 1-based row number.
     """
     config = config or DatasetConfig()
-    _check_dataset_name(key, dataset)
+    _check_key(key, dataset)
     try:
         data = frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame
     except pl.exceptions.PolarsError as error:
@@ -1049,7 +1096,7 @@ def validate_to_files(
     Only the rejected rows listed in the result grow with the file.
     """
     config = config or DatasetConfig()
-    _check_dataset_name(key, dataset)
+    _check_key(key, dataset)
     plan = _plan(
         parsed.frame,
         key,

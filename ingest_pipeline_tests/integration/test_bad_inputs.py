@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 import uuid
 
 import dagster as dg
 import polars as pl
 import pytest
 
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 from ingest_pipeline_tests.integration.automation import (
     check_results,
     put,
@@ -71,6 +73,13 @@ INGESTED = {
     "years_1900_2200.csv": (b"ts,v\n1900-01-01,1\n2200-12-31,2\n", 2, {"v": "BIGINT"}),
     "columnar.parquet": (parquet_bytes(), 1, {"v": "BIGINT"}),
     "spaces \u00fc %41.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
+    "two..dots.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
+    # a user column named like Druid's own time column becomes time_original (and the time)
+    "dunder_time.csv": (
+        b"__time,v\n2024-01-01T05:00:00Z,1\n",
+        1,
+        {"time_original": "VARCHAR", "v": "BIGINT"},
+    ),
 }
 #: Exact times Druid must hold for the time-handling cases.
 TIMES = {
@@ -78,6 +87,7 @@ TIMES = {
     "epoch_ms.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
     "zoned_naive.csv": ["2024-01-01T08:00:00.000Z", "2024-01-01T10:00:00.000Z"],
     "years_1900_2200.csv": ["1900-01-01T00:00:00.000Z", "2200-12-31T00:00:00.000Z"],
+    "dunder_time.csv": ["2024-01-01T05:00:00.000Z"],
     "date_formats.csv": [
         "2024-01-01T00:00:00.000Z",
         "2024-01-02T00:00:00.000Z",
@@ -90,6 +100,12 @@ REJECTED = {
     "ragged.csv": (b"ts,v\n2024-01-01,1\n2024-01-02,2,extra\n", "line 3"),
     "binary.csv": (bytes(range(256)) * 8, "binary"),
     "array.json": (b'[{"ts": "2024-01-01", "v": 1}]', "newline-delimited JSON"),
+    # one 50 MB line: a single 50 MiB value (an unclosed quote would look the same)
+    "giant_line.csv": (
+        b"ts,blob\n2024-01-01," + b"x" * (50 << 20) + b"\n",
+        "52,428,800 bytes is longer than the 1,048,576",
+    ),
+    "../escape.csv": (b"ts,v\n2024-01-01,1\n", "'..' path segment"),
 }
 
 
@@ -138,5 +154,32 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
         assert name in message and rejected[name][1] in message and "Fix:" in message, message
     for name in REJECTED:
         assert not druid.broker_sees(datasets[name]), name
+        # the upload itself is left as it was
+        s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"{automation.prefix}{datasets[name]}/{name}")
     # A zero-byte object is not a file to ingest: the sensor skips it (and logs why).
     assert runs_for(instance, f"odd_{run_id}_empty/empty.csv") == []
+
+
+def test_an_object_deleted_between_the_tick_and_the_run_fails_clearly(
+    automation, s3, druid
+) -> None:
+    dataset = f"gone_{uuid.uuid4().hex[:6]}"
+    partition = f"{dataset}/soon_gone.csv"
+    put(s3, automation, partition, b"ts,v\n2024-01-01,1\n")
+    instance = automation.instance()
+    deadline = time.monotonic() + 120
+    while not runs_for(instance, partition):  # the tick requested it: delete before it runs
+        assert time.monotonic() < deadline, automation.logs()
+        time.sleep(0.05)
+    s3.delete_object(Bucket=UPLOADS_BUCKET, Key=automation.prefix + partition)
+    (run,) = wait_for_runs(automation, {partition: 1})[partition]
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    texts = [
+        str(getattr(e.dagster_event.event_specific_data, attribute, "") or "")
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event is not None
+        for attribute in ("description", "error")
+    ]
+    said = [t for t in texts if "deleted" in t and "soon_gone.csv" in t]
+    assert said and "upload it again" in said[0], texts
+    assert not druid.broker_sees(dataset)

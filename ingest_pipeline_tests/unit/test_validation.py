@@ -658,3 +658,42 @@ def test_streaming_matches_validate_when_counts_spill(
     expected = pl.DataFrame([line.split(",") for line in lines[1:]], orient="row").unique()
     assert summary.duplicate_rows == 300 - expected.height
     assert not list(tmp_path.glob("distinct-*")), "the spill folder is removed afterwards"
+
+
+def test_a_value_over_max_value_bytes_rejects_the_file_at_its_line(tmp_path: Path) -> None:
+    big = "x" * 3_000
+    text = _rows(
+        ["ts,note,other", "2024-01-01,short,a", f'2024-01-02,"{big}",b', "2024-01-03,ok,c"]
+    )
+    config = DatasetConfig(max_value_bytes=2_000)
+    parsed = _csv_file(tmp_path, text)
+    with pytest.raises(FileRejected) as caught:
+        validate(parsed.frame, _KEY, "ds", config, rejected=parsed.rejected)
+    error = caught.value
+    assert (error.row, error.column) == (3, "note")
+    assert "3,000 bytes" in str(error) and "max_value_bytes" in str(error) and _KEY in str(error)
+    _assert_streams_the_same(tmp_path, parsed, config, batch_rows=1)  # same error, streamed
+
+    # Leaving the column out with `dimensions` accepts the file; the default limit is 1 MiB.
+    assert (
+        validate(
+            parsed.frame, _KEY, "ds", DatasetConfig(max_value_bytes=2_000, dimensions=["other"])
+        ).row_count
+        == 3
+    )
+    assert validate(parsed.frame, _KEY, "ds").row_count == 3
+    with pytest.raises(ValueError, match="max_value_bytes"):
+        DatasetConfig(max_value_bytes=0)
+
+
+@pytest.mark.parametrize("key", ["uploads/ds/../x.csv", "uploads/ds/./x.csv", "../ds/x.csv"])
+def test_dot_segments_in_the_key_reject_the_file(key: str) -> None:
+    frame = pl.DataFrame({"ts": ["2024-01-01"], "v": [1]})
+    with pytest.raises(FileRejected, match=r"'\.\.' path segment") as caught:
+        validate(frame, key, "ds")
+    assert caught.value.key == key
+
+
+def test_dots_inside_a_name_are_fine() -> None:
+    frame = pl.DataFrame({"ts": ["2024-01-01"], "v": [1]})
+    assert validate(frame, "uploads/ds/two..dots.csv", "ds").row_count == 1
