@@ -326,13 +326,21 @@ class S3Server(PidFileService):
         s3_client(self.settings).list_buckets()
         return True
 
+    @property
+    def recording(self) -> Path:
+        """Every request moto served, appended as it comes: what a restart replays."""
+        return self.settings.stack_dir / "s3" / "requests.jsonl"
+
     def start(self) -> None:
+        replay = False
         if not self.settings.external_s3_endpoint:
             pid = self.pid()
             if pid and self.healthy_quietly():
                 log(f"s3 already running (pid {pid})")
             else:
                 log(f"starting S3 server (moto) on {self.url}")
+                self.recording.parent.mkdir(parents=True, exist_ok=True)
+                replay = self.recording.exists() and self.recording.stat().st_size > 0
                 processes.spawn(
                     [
                         sys.executable,
@@ -346,9 +354,32 @@ class S3Server(PidFileService):
                     pid_file=self.pid_file,
                     log_file=self.log_file,
                     cwd=self.settings.stack_dir,
+                    # moto keeps objects in memory only; its recorder is our write-ahead log.
+                    env={
+                        **os.environ,
+                        "MOTO_ENABLE_RECORDING": "true",
+                        "MOTO_RECORDER_FILEPATH": str(self.recording),
+                    },
                 )
         wait_until(self.healthy, what="S3 server", timeout=60, log_file=self.log_file)
+        if replay:
+            self.replay()
         self.create_buckets()
+
+    def replay(self) -> None:
+        """Restore what the previous server held by replaying its recorded requests in order.
+
+        Objects uploaded in several parts (boto3 does so above 8 MB) do not come back: a
+        replayed part names an upload id the new server never issued.
+        """
+        started = time.monotonic()
+        size_mb = self.recording.stat().st_size / 1e6
+        response = httpx.post(f"{self.url}/moto-api/recorder/replay-recording", timeout=1800)
+        response.raise_for_status()
+        log(
+            f"s3 state restored from {size_mb:.0f} MB of recorded requests in "
+            f"{time.monotonic() - started:.0f}s"
+        )
 
     def create_buckets(self) -> None:
         client = s3_client(self.settings)

@@ -220,3 +220,38 @@ def test_a_replace_and_an_append_in_the_same_interval_at_once_both_land(
     assert outcomes[second][2].startswith("append"), outcomes
     assert rows_of(stack, first) == ROWS
     assert rows_of(stack, second) == ROWS // 2
+
+
+def test_s3_restarted_mid_task_loses_nothing_and_a_rerun_keeps_one_copy(
+    stack, s3, dagster_home, restored
+) -> None:
+    instance = dg.DagsterInstance.get()
+    key = prepared_upload(s3, instance, "s3")
+    upload = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
+    dataset = key.split("/")[0]
+    druid = DruidResource(router_url=stack.druid_url("router"))
+    outcome: dict[str, dg.ExecuteInProcessResult] = {}
+    running = threading.Thread(
+        target=lambda: outcome.update(result=materialize(instance, key, ["druid_datasource"]))
+    )
+    running.start()
+    url = f"{druid.router_url}/druid/indexer/v1/runningTasks"
+    deadline = time.monotonic() + 120
+    while not any(t.get("dataSource") == dataset for t in druid.request("GET", url).json()):
+        assert time.monotonic() < deadline and running.is_alive(), "the task never ran"
+        time.sleep(0.2)
+    assert restored.s3.stop()  # the peon is reading (or about to read) the validated file
+    restored.s3.start()  # replays the recorded requests
+    running.join(timeout=600)
+
+    # Nothing stored is lost: the upload is back with the same content.
+    after = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
+    assert after["ETag"] == upload["ETag"]
+    result = outcome["result"]
+    if not result.success:  # the task met the outage: a clear failure, then a clean re-run
+        message = failure_message(result)
+        assert "FAILED" in message or "did not answer" in message, message
+        rerun = materialize(instance, key)
+        assert rerun.success, failure_message(rerun)
+    assert rows_of(stack, key) == ROWS
+    print(f"\nS3 restarted mid-task: the run {'succeeded' if result.success else 'failed, re-ran'}")
