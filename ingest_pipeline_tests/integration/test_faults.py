@@ -151,6 +151,30 @@ def test_historical_down_times_out_clearly_and_a_rerun_keeps_one_copy(
     assert rows_of(stack, key) == ROWS
 
 
+class Ingestion:
+    """`druid_datasource` of `key` materializing in a thread; returns once Druid runs its task."""
+
+    def __init__(self, stack: StackSettings, instance: dg.DagsterInstance, key: str) -> None:
+        self.outcome: dict[str, dg.ExecuteInProcessResult] = {}
+        self.thread = threading.Thread(
+            target=lambda: self.outcome.update(
+                result=materialize(instance, key, ["druid_datasource"])
+            )
+        )
+        self.thread.start()
+        druid = DruidResource(router_url=stack.druid_url("router"))
+        url = f"{druid.router_url}/druid/indexer/v1/runningTasks"
+        dataset = key.split("/")[0]
+        deadline = time.monotonic() + 120
+        while not any(t.get("dataSource") == dataset for t in druid.request("GET", url).json()):
+            assert time.monotonic() < deadline and self.thread.is_alive(), "the task never ran"
+            time.sleep(0.2)
+
+    def result(self) -> dg.ExecuteInProcessResult:
+        self.thread.join(timeout=600)
+        return self.outcome["result"]
+
+
 def crash(service: JavaService, druid_home: Path) -> None:
     """SIGKILL a Druid service and its peons, as a machine or OOM-killer crash would."""
     pid = service.pid()
@@ -165,27 +189,10 @@ def test_middle_manager_killed_mid_task_fails_with_druids_status_and_reruns_once
 ) -> None:
     instance = dg.DagsterInstance.get()
     key = prepared_upload(s3, instance, "mm")
-    dataset = key.split("/")[0]
-    druid = DruidResource(router_url=stack.druid_url("router"))
-    outcome: dict[str, dg.ExecuteInProcessResult] = {}
-    running = threading.Thread(
-        target=lambda: outcome.update(result=materialize(instance, key, ["druid_datasource"]))
-    )
-    running.start()
-
-    def task_running() -> bool:
-        url = f"{druid.router_url}/druid/indexer/v1/runningTasks"
-        tasks = druid.request("GET", url).json()
-        return any(t.get("dataSource") == dataset for t in tasks)
-
-    deadline = time.monotonic() + 120
-    while not task_running():
-        assert time.monotonic() < deadline and running.is_alive(), "the task never ran"
-        time.sleep(0.2)
+    ingestion = Ingestion(stack, instance, key)  # returns once Druid runs the task
     crash(restored.java["middleManager"], stack.stack_dir / "druid")
     restored.up()  # the middleManager comes back without the task
-    running.join(timeout=600)
-    result = outcome["result"]
+    result = ingestion.result()
     assert not result.success
     message = failure_message(result)
     assert "FAILED" in message and "disappeared" in message, message
@@ -228,26 +235,14 @@ def test_s3_restarted_mid_task_loses_nothing_and_a_rerun_keeps_one_copy(
     instance = dg.DagsterInstance.get()
     key = prepared_upload(s3, instance, "s3")
     upload = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
-    dataset = key.split("/")[0]
-    druid = DruidResource(router_url=stack.druid_url("router"))
-    outcome: dict[str, dg.ExecuteInProcessResult] = {}
-    running = threading.Thread(
-        target=lambda: outcome.update(result=materialize(instance, key, ["druid_datasource"]))
-    )
-    running.start()
-    url = f"{druid.router_url}/druid/indexer/v1/runningTasks"
-    deadline = time.monotonic() + 120
-    while not any(t.get("dataSource") == dataset for t in druid.request("GET", url).json()):
-        assert time.monotonic() < deadline and running.is_alive(), "the task never ran"
-        time.sleep(0.2)
+    ingestion = Ingestion(stack, instance, key)
     assert restored.s3.stop()  # the peon is reading (or about to read) the validated file
     restored.s3.start()  # replays the recorded requests
-    running.join(timeout=600)
+    result = ingestion.result()
 
     # Nothing stored is lost: the upload is back with the same content.
     after = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
     assert after["ETag"] == upload["ETag"]
-    result = outcome["result"]
     if not result.success:  # the task met the outage: a clear failure, then a clean re-run
         message = failure_message(result)
         assert "FAILED" in message or "did not answer" in message, message
