@@ -74,6 +74,13 @@ INGESTED = {
     "columnar.parquet": (parquet_bytes(), 1, {"v": "BIGINT"}),
     "spaces \u00fc %41.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
     "two..dots.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
+    # Hostile names: SQL and JSON metacharacters in the key and the header. Column names become
+    # identifiers; the key reaches Druid SQL only as a parameter (rows_of_source below).
+    'quote\'s "dq";--.csv': (
+        b'ts,"a""b","\'; DROP TABLE x; --","{""json"":1}"\n2024-01-01,1,2,3\n',
+        1,
+        {"a_b": "BIGINT", "DROP_TABLE_x": "BIGINT", "json_1": "BIGINT"},
+    ),
     # a user column named like Druid's own time column becomes time_original (and the time)
     "dunder_time.csv": (
         b"__time,v\n2024-01-01T05:00:00Z,1\n",
