@@ -41,9 +41,13 @@ class Automation:
     def start_daemon(self) -> None:
         self.daemon = self._spawn("daemon", ["dagster-daemon", "run"])
 
-    def stop_daemon(self) -> None:
+    def stop_daemon(self, kill: bool = False) -> None:
+        """SIGTERM (a clean shutdown) or, with `kill`, SIGKILL: its tick is cut where it was."""
         assert self.daemon is not None
-        self.daemon.terminate()
+        if kill:
+            self.daemon.kill()
+        else:
+            self.daemon.terminate()
         self.daemon.wait(timeout=60)
         self.daemon = None
 

@@ -7,7 +7,6 @@ the stack's Postgres (which Druid's metadata also lives in) and then count rows 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 import uuid
@@ -18,7 +17,6 @@ import pytest
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.stack.services import Stack
 from ingest_pipeline_tests.integration.automation import (
-    Automation,
     csv,
     put,
     runs_for,
@@ -57,14 +55,6 @@ class RunningTaskSampler(threading.Thread):
             time.sleep(0.5)
 
 
-def kill_daemon(auto: Automation) -> None:
-    """SIGKILL the daemon process alone: no clean shutdown, its tick is cut where it was."""
-    assert auto.daemon is not None
-    os.kill(auto.daemon.pid, signal.SIGKILL)
-    auto.daemon.wait(timeout=30)
-    auto.daemon = None
-
-
 def test_burst_with_the_daemon_killed_mid_tick_ingests_each_file_once(
     automation, s3, druid
 ) -> None:
@@ -85,7 +75,7 @@ def test_burst_with_the_daemon_killed_mid_tick_ingests_each_file_once(
     while not any(runs_for(instance, p) for p in uploads):
         assert time.monotonic() < deadline, automation.logs()
         time.sleep(0.05)
-    kill_daemon(automation)
+    automation.stop_daemon(kill=True)  # SIGKILL the daemon process alone
     requested_before_kill = sum(1 for p in uploads if runs_for(instance, p))
     time.sleep(2)
     automation.start_daemon()
