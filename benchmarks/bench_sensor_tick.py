@@ -158,10 +158,10 @@ def main() -> int:
             objects = list(storage.list_uploads())
             started = time.perf_counter()
             seen = sensors.decode_cursor(full_cursor)
-            requests, next_seen, _ = sensors.plan_tick(objects, seen, storage, limit)
-            sensors.encode_cursor(next_seen)
+            plan = sensors.plan_tick(objects, seen, storage.partition_key, limit)
+            sensors.encode_cursor(plan.next_seen)
             times["plan"].append(time.perf_counter() - started)
-            notes["plan"] = f"{len(objects):,} objects, {len(requests)} runs"
+            notes["plan"] = f"{len(objects):,} objects, {len(plan.requests)} runs"
 
         def drain(inst: dg.DagsterInstance) -> tuple[int, int]:
             cursor, ticks, runs = None, 0, 0

@@ -7,10 +7,20 @@ acts on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+
+from ingest_pipeline.records import (
+    IngestionPlan,
+    RejectedUpload,
+    SegmentsServed,
+    SourceRows,
+    TaskOutcome,
+    ValidationOutcome,
+)
+from ingest_pipeline.validation import SQL_TYPE_OF_DRUID
 
 # ------------------------------------------------------------------ validation (validated_frame)
 
@@ -47,40 +57,36 @@ VALIDATION_CHECKS = [
 
 
 def validation_check_results(
-    validated: Mapping[str, Any],
+    outcome: ValidationOutcome,
     existing_columns: Mapping[str, str],
     null_ratio_warn: float,
 ) -> list[dg.AssetCheckResult]:
-    """Check results for one validated file (`validated` is the validated_frame output)."""
-    if not validated["accepted"]:
+    """Check results for one file's validation: a rejected file fails only the blocking check
+    (the others are not evaluated rather than invented)."""
+    if isinstance(outcome, RejectedUpload):
         return [
             dg.AssetCheckResult(
                 asset_key=VALIDATED_FRAME_KEY,
                 check_name=INGESTIBLE,
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description=validated["problem"],
-                metadata={"file": validated["source_uri"], "problem": validated["problem"]},
+                description=outcome.problem,
+                metadata={"file": outcome.upload.uri, "problem": outcome.problem},
             )
         ]
-    report = validated["report"]
-    null_heavy = {
-        column: stats["null_ratio"]
-        for column, stats in report.items()
-        if isinstance(stats.get("null_ratio"), float) and stats["null_ratio"] > null_ratio_warn
-    }
-    drift = schema_drift(validated["schema"], existing_columns)
-    rejected = validated["rejected_rows"]
+    null_heavy = null_heavy_columns(outcome.column_report, null_ratio_warn)
+    drift = schema_drift(outcome.schema, existing_columns)
+    rejected = [[row.line, row.reason] for row in outcome.rejected_rows]
     return [
         dg.AssetCheckResult(
             asset_key=VALIDATED_FRAME_KEY,
             check_name=INGESTIBLE,
             passed=True,
             metadata={
-                "rows": validated["row_count"],
+                "rows": outcome.row_count,
                 "rejected_rows": len(rejected),
                 "rejected_sample": dg.MetadataValue.json(rejected[:20]),
-                "time_column": validated["time_column"] or "(none: constant time)",
+                "time_column": outcome.time_column or "(none: constant time)",
             },
         ),
         dg.AssetCheckResult(
@@ -102,9 +108,12 @@ def validation_check_results(
         dg.AssetCheckResult(
             asset_key=VALIDATED_FRAME_KEY,
             check_name=NO_DUPLICATE_ROWS,
-            passed=validated["duplicate_rows"] == 0,
+            passed=outcome.duplicate_rows == 0,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"duplicate_rows": validated["duplicate_rows"]},
+            description=None
+            if outcome.duplicate_rows == 0
+            else f"{outcome.duplicate_rows} rows repeat an earlier row exactly",
+            metadata={"duplicate_rows": outcome.duplicate_rows},
         ),
         dg.AssetCheckResult(
             asset_key=VALIDATED_FRAME_KEY,
@@ -120,13 +129,18 @@ def validation_check_results(
     ]
 
 
-#: Druid SQL type of each Druid dimension type, to compare a file's schema with a datasource's.
-SQL_TYPE = {"string": "VARCHAR", "long": "BIGINT", "double": "DOUBLE", "float": "FLOAT"}
+def null_heavy_columns(
+    column_report: Mapping[str, Mapping[str, Any]], null_ratio_warn: float
+) -> dict[str, float]:
+    """Columns whose share of nulls is above the dataset's threshold."""
+    return {
+        column: stats["null_ratio"]
+        for column, stats in column_report.items()
+        if isinstance(stats.get("null_ratio"), float) and stats["null_ratio"] > null_ratio_warn
+    }
 
 
-def schema_drift(
-    schema: list[list[str]] | list[tuple[str, str]], existing: Mapping[str, str]
-) -> list[str]:
+def schema_drift(schema: Sequence[tuple[str, str]], existing: Mapping[str, str]) -> list[str]:
     """Differences between a file's columns and the datasource's (empty for a new datasource)."""
     if not existing:
         return []
@@ -134,7 +148,7 @@ def schema_drift(
     for name, druid_type in schema:
         if name not in existing:
             drift.append(f"new column {name!r} ({druid_type})")
-        elif existing[name] != SQL_TYPE.get(druid_type, existing[name]):
+        elif existing[name] != SQL_TYPE_OF_DRUID.get(druid_type, existing[name]):
             drift.append(f"column {name!r} is {druid_type} here, {existing[name]} in Druid")
     ours = {name for name, _ in schema} | {"__time", "__source_key"}
     missing = sorted(set(existing) - ours)
@@ -165,7 +179,7 @@ INGESTION_CHECKS = [
     dg.AssetCheckSpec(
         SEGMENTS_LOADED,
         asset=DRUID_DATASOURCE_KEY,
-        description="Every used segment of the datasource is loaded on a historical.",
+        description="Every live segment over this file's time range is queryable (sys.segments).",
     ),
     dg.AssetCheckSpec(
         COLUMNS_AS_SPECIFIED,
@@ -176,48 +190,56 @@ INGESTION_CHECKS = [
 
 
 def ingestion_check_results(
-    *,
-    validated_rows: int,
-    rows_in_druid: int,
-    row_stats: Mapping[str, Any],
-    load_percent: float | None,
-    specified: Mapping[str, str],
+    plan: IngestionPlan,
+    rows_in_druid: SourceRows,
+    outcome: TaskOutcome,
+    served: SegmentsServed,
     actual_columns: Mapping[str, str],
 ) -> list[dg.AssetCheckResult]:
-    bad_rows = {
-        k: int(row_stats.get(k, 0) or 0)
-        for k in ("unparseable", "processedWithError", "thrownAway")
-    }
+    """Verdicts on what Druid holds for this file after its task, each from an observed value."""
+    bad_rows = outcome.bad_rows()
     wrong_columns = {
-        name: {"specified": SQL_TYPE[t], "in_druid": actual_columns.get(name, "(missing)")}
-        for name, t in specified.items()
-        if actual_columns.get(name) != SQL_TYPE[t]
+        name: {"specified": SQL_TYPE_OF_DRUID[t], "in_druid": actual_columns.get(name, "(missing)")}
+        for name, t in plan.specified_columns.items()
+        if actual_columns.get(name) != SQL_TYPE_OF_DRUID[t]
     }
+    rows_match = rows_in_druid.count == plan.validated_rows
     return [
         dg.AssetCheckResult(
             asset_key=DRUID_DATASOURCE_KEY,
             check_name=ROWS_MATCH,
-            passed=rows_in_druid == validated_rows,
+            passed=rows_match,
             severity=dg.AssetCheckSeverity.ERROR,
             description=None
-            if rows_in_druid == validated_rows
-            else f"Druid holds {rows_in_druid} rows of this file, validation produced "
-            f"{validated_rows}: re-materialize the file's partition to replace its rows",
-            metadata={"rows_in_druid": rows_in_druid, "validated_rows": validated_rows},
+            if rows_match
+            else f"Druid holds {rows_in_druid.count} rows of this file, validation produced "
+            f"{plan.validated_rows}: re-materialize the file's partition to replace its rows",
+            metadata={"rows_in_druid": rows_in_druid.count, "validated_rows": plan.validated_rows},
         ),
         dg.AssetCheckResult(
             asset_key=DRUID_DATASOURCE_KEY,
             check_name=NO_UNPARSEABLE,
             passed=not any(bad_rows.values()),
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**bad_rows, "processed": int(row_stats.get("processed", 0) or 0)},
+            description=None
+            if not any(bad_rows.values())
+            else f"Druid's task {outcome.task_id} reported bad rows: {bad_rows}",
+            metadata={**bad_rows, "processed": int(outcome.row_stats.get("processed", 0) or 0)},
         ),
         dg.AssetCheckResult(
             asset_key=DRUID_DATASOURCE_KEY,
             check_name=SEGMENTS_LOADED,
-            passed=load_percent is not None and load_percent >= 100.0,
+            passed=served.all_available,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"loaded_percent": load_percent if load_percent is not None else -1.0},
+            description=None
+            if served.all_available
+            else f"{served.available} of {served.published} segments over this file's time "
+            "range are queryable: check the historicals (load queue, disk, logs)",
+            metadata={
+                "published_segments": served.published,
+                "available_segments": served.available,
+                "loaded_percent": round(served.percent, 1),
+            },
         ),
         dg.AssetCheckResult(
             asset_key=DRUID_DATASOURCE_KEY,
@@ -228,3 +250,11 @@ def ingestion_check_results(
             metadata={"differences": dg.MetadataValue.json(wrong_columns)},
         ),
     ]
+
+
+def selected(
+    context: dg.AssetExecutionContext, results: Sequence[dg.AssetCheckResult]
+) -> list[dg.AssetCheckResult]:
+    """Only the results of checks this run selected (a subset run must not report others)."""
+    keys = context.selected_asset_check_keys
+    return [r for r in results if dg.AssetCheckKey(r.asset_key, r.check_name) in keys]

@@ -13,16 +13,17 @@ import json
 import os
 import time
 import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import dagster as dg
 
+from ingest_pipeline.file_kinds import COMPRESSED_SUFFIXES, DATA_EXTENSIONS
 from ingest_pipeline.partitions import upload_partitions
-from ingest_pipeline.resources.s3 import ObjectInfo, S3Storage
+from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.s3 import S3Storage
 
-DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".psv", ".tab", ".json", ".ndjson", ".jsonl")
-DATA_EXTENSIONS += (".parquet", ".pq")
-COMPRESSED_SUFFIXES = (".gz", ".gzip")
 #: Characters Dagster refuses in partition keys.
 FORBIDDEN_IN_PARTITION_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 #: Seconds between ticks. Dagster fixes it when the definitions load, so it is read from the
@@ -72,33 +73,59 @@ def skip_reason(obj: ObjectInfo, partition_key: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class VersionToIngest:
+    """A new object, or an object overwritten with new content, to run once."""
+
+    partition_key: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class SkippedObject:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TickPlan:
+    """What one sensor tick decides: runs to request, the next cursor, objects skipped."""
+
+    requests: tuple[VersionToIngest, ...]
+    next_seen: dict[str, str]
+    skipped: tuple[SkippedObject, ...]
+
+
 def plan_tick(
-    objects: list[ObjectInfo], seen: dict[str, str], s3: S3Storage, limit: int
-) -> tuple[list[tuple[str, str]], dict[str, str], list[tuple[str, str]]]:
-    """(to request [(partition key, etag)], next seen map, skipped [(key, reason)])."""
-    requests: list[tuple[str, str]] = []
-    skipped: list[tuple[str, str]] = []
+    objects: Iterable[ObjectInfo],
+    seen: dict[str, str],
+    partition_key_of: Callable[[str], str],
+    limit: int,
+) -> TickPlan:
+    """Compare a listing with the cursor (key -> ETag already decided)."""
+    requests: list[VersionToIngest] = []
+    skipped: list[SkippedObject] = []
     next_seen = dict(seen)
     present = set()
     for obj in objects:
         present.add(obj.key)
         if seen.get(obj.key) == obj.etag:
             continue
-        partition_key = s3.partition_key(obj.key)
+        partition_key = partition_key_of(obj.key)
         reason = skip_reason(obj, partition_key)
         if reason:
             if obj.key not in seen:
-                skipped.append((obj.key, reason))
+                skipped.append(SkippedObject(obj.key, reason))
             next_seen[obj.key] = obj.etag  # decided; log it once, not every tick
             continue
         if len(requests) >= limit:
             continue  # next tick
-        requests.append((partition_key, obj.etag))
+        requests.append(VersionToIngest(partition_key, obj.etag))
         next_seen[obj.key] = obj.etag
     # Deleted objects leave the cursor (keeps it small); a later upload is new again.
     for key in set(next_seen) - present:
         del next_seen[key]
-    return requests, next_seen, skipped
+    return TickPlan(tuple(requests), next_seen, tuple(skipped))
 
 
 @dg.sensor(
@@ -111,28 +138,28 @@ def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.Sens
     started = time.monotonic()
     seen = decode_cursor(context.cursor)
     objects = list(s3.list_uploads())
-    requests, next_seen, skipped = plan_tick(objects, seen, s3, MAX_REQUESTS_PER_TICK)
-    for key, reason in skipped:
-        context.log.info(f"skipped s3://{s3.uploads_bucket}/{key}: {reason}")
+    plan = plan_tick(objects, seen, s3.partition_key, MAX_REQUESTS_PER_TICK)
+    for skipped in plan.skipped:
+        context.log.info(f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason}")
     new_keys = sorted(
-        {key for key, _ in requests}
+        {request.partition_key for request in plan.requests}
         - set(context.instance.get_dynamic_partitions(upload_partitions.name))
     )
     context.log.info(
-        f"listed {len(objects)} objects, requested {len(requests)} runs, "
+        f"listed {len(objects)} objects, requested {len(plan.requests)} runs, "
         f"{len(new_keys)} new partitions in {time.monotonic() - started:.2f}s"
     )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                partition_key=key,
-                run_key=f"{key}@{etag}",
-                tags={"ingest/etag": etag},
+                partition_key=request.partition_key,
+                run_key=f"{request.partition_key}@{request.etag}",
+                tags={"ingest/etag": request.etag},
             )
-            for key, etag in requests
+            for request in plan.requests
         ],
         dynamic_partitions_requests=[upload_partitions.build_add_request(new_keys)]
         if new_keys
         else [],
-        cursor=encode_cursor(next_seen),
+        cursor=encode_cursor(plan.next_seen),
     )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
+from ingest_pipeline.records import IngestMode, Replace
 from ingest_pipeline.validation import (
     SEGMENT_GRANULARITIES,
     SOURCE_KEY_COLUMN,
@@ -207,22 +208,20 @@ def build_index_spec(
     secret_access_key: PasswordProvider,
     time_min: datetime,
     time_max: datetime,
-    replace_intervals: Sequence[str] | None = None,
-    previous_rows_present: bool = False,
-    segment_granularity: str | None = None,
+    mode: IngestMode,
+    segment_granularity: str,
     existing_dimensions: Sequence[tuple[str, DruidType]] = (),
 ) -> dict[str, Any]:
     """An `index_parallel` task for the validated NDJSON.gz at `input_uri`.
 
     `schema`: (column, druid type) as `ValidationResult.schema`; `__source_key` is added.
-    `time_min`/`time_max`: the data's time range (chooses the segment granularity and checks
-    the replace intervals). `replace_intervals`: when this key was ingested before, the
+    `time_min`/`time_max`: the data's time range (checked against the mode's intervals).
+    `mode`: `Append` for a key Druid has not seen; `Replace` when it was ingested before, with
     intervals (aligned to the segment granularity, see `interval_cover`/`merge_intervals`)
-    covering its old rows and its new rows; `previous_rows_present` without them is refused
-    because appending would duplicate the old rows. `existing_dimensions`: the datasource's
-    current columns, so rewritten neighbours keep theirs.
+    covering its old rows and its new rows. `existing_dimensions`: the datasource's current
+    columns, so rewritten neighbours keep theirs.
     """
-    granularity = (segment_granularity or choose_segment_granularity(time_min, time_max)).upper()
+    granularity = segment_granularity.upper()
     if granularity not in SEGMENT_GRANULARITIES:
         raise ValueError(f"segment granularity must be one of {SEGMENT_GRANULARITIES}")
     s3 = s3_input_source(
@@ -239,9 +238,9 @@ def build_index_spec(
         "rollup": False,  # Druid defaults to true, which would silently merge equal rows
     }
 
-    if replace_intervals:
-        intervals = merge_intervals(replace_intervals)
-        _check_replace_intervals(intervals, granularity, time_min, time_max)
+    if isinstance(mode, Replace):
+        intervals = merge_intervals(mode.intervals)
+        _check_intervals(intervals, granularity, time_min, time_max)
         keep_others = {
             "type": "not",
             "field": {"type": "selector", "dimension": SOURCE_KEY_COLUMN, "value": source_key},
@@ -256,11 +255,6 @@ def build_index_spec(
         # Druid 25 reads a combining input source only split across subtasks (its sequential
         # reader throws "Implement this method properly if needsFormat() = true").
         subtasks = 2
-    elif previous_rows_present:
-        raise ValueError(
-            f"{source_key!r} was ingested before: pass replace_intervals (interval_cover of its "
-            "old and new time range) or its old rows would be duplicated"
-        )
     else:
         input_source = s3
         # Append: never overshadows other files' rows in the same time chunks.
@@ -269,7 +263,8 @@ def build_index_spec(
         # waiting while another task (a re-run replacing a neighbour) holds it. Without them the
         # task locks the intervals it finds at run time, once, and a held lock fails it with
         # "Failed to get locks for intervals".
-        granularity_spec["intervals"] = interval_cover(time_min, time_max, granularity)
+        granularity_spec["intervals"] = list(mode.intervals)
+        _check_intervals(mode.intervals, granularity, time_min, time_max)
         subtasks = 1  # sequential: no subtask start-up cost for one small file
 
     dimensions = [
@@ -309,24 +304,24 @@ def build_index_spec(
     }
 
 
-def _check_replace_intervals(
+def _check_intervals(
     intervals: Sequence[str], granularity: str, time_min: datetime, time_max: datetime
 ) -> None:
     if intervals == [ETERNITY]:
         return
     if granularity == "ALL":
-        raise ValueError(f"with ALL granularity the replace interval must be {ETERNITY}")
+        raise ValueError(f"with ALL granularity the interval must be {ETERNITY}")
     spans = [_parse_interval(i) for i in intervals]
     for (start, end), text in zip(spans, intervals, strict=True):
         # Druid widens unaligned intervals to whole segments; rows in the widened part would
         # not be read back by the druid input source and would be lost.
         if _floor(start, granularity) != start or _floor(end, granularity) != end:
-            raise ValueError(f"replace interval {text} is not aligned to {granularity} segments")
+            raise ValueError(f"interval {text} is not aligned to {granularity} segments")
     # Rows outside granularitySpec.intervals are thrown away by Druid: the new data must fit.
     for ts in (_utc(time_min), _utc(time_max)):
         if not any(start <= ts < end for start, end in spans):
             raise ValueError(
-                f"replace intervals {list(intervals)} do not cover the data at {iso_utc(ts)}"
+                f"intervals {list(intervals)} do not cover the data at {iso_utc(ts)}"
             )
 
 

@@ -43,6 +43,9 @@ CONSTANT_TIME_ISO = "2000-01-01T00:00:00.000Z"
 NULL_MARKERS: tuple[str, ...] = ("", "NA", "N/A", "null", "NULL")
 
 DruidType = Literal["string", "long", "double"]
+#: Druid SQL type of each Druid dimension type (a datasource's columns as INFORMATION_SCHEMA says).
+SQL_TYPE_OF_DRUID = {"string": "VARCHAR", "long": "BIGINT", "double": "DOUBLE", "float": "FLOAT"}
+DRUID_TYPE_OF_SQL = {sql: druid for druid, sql in SQL_TYPE_OF_DRUID.items()}
 SEGMENT_GRANULARITIES = ("HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "ALL")
 
 # Auto-detection of the time column: exact names first (in priority order), then name shapes.

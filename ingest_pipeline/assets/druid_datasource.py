@@ -1,13 +1,14 @@
 """druid_datasource: run the Druid task, wait until its rows are queryable, verify them."""
 
 import time
-from typing import Any
+from collections.abc import Iterator
 
 import dagster as dg
 
-from ingest_pipeline.checks import INGESTION_CHECKS, ingestion_check_results
+from ingest_pipeline.checks import INGESTION_CHECKS, ingestion_check_results, selected
 from ingest_pipeline.partitions import upload_partitions
-from ingest_pipeline.resources.druid import DruidError, DruidResource
+from ingest_pipeline.records import IngestedFile, IngestionPlan
+from ingest_pipeline.resources.druid import DruidResource, DruidTaskFailed, DruidUnavailable
 from ingest_pipeline.resources.settings import PipelineSettings
 
 
@@ -20,82 +21,71 @@ from ingest_pipeline.resources.settings import PipelineSettings
 )
 def druid_datasource(
     context: dg.AssetExecutionContext,
-    druid_spec: dict[str, Any],
+    druid_spec: IngestionPlan,
     druid: DruidResource,
     pipeline_settings: PipelineSettings,
-):  # noqa: ANN201 - yields an Output and check results
-    datasource = druid_spec["datasource"]
-    source_key = druid_spec["source_key"]
+) -> Iterator[dg.Output[IngestedFile] | dg.AssetCheckResult]:
+    plan = druid_spec
     submitted = time.monotonic()
-    task_id = druid.submit_task(druid_spec["spec"])
-    context.log.info(f"submitted Druid task {task_id} for {source_key}")
-    outcome = druid.wait_for_task(task_id, pipeline_settings.ingestion_timeout_seconds)
-    task_seconds = time.monotonic() - submitted
-    if not outcome.succeeded:
+    try:
+        outcome = druid.run_task(plan.spec, pipeline_settings.ingestion_timeout_seconds)
+    except DruidTaskFailed as failed:
         raise dg.Failure(
-            description=(
-                f"Druid task {task_id} for {source_key} FAILED: {outcome.error_message}"
-                + (f" | root cause: {outcome.root_cause}" if outcome.root_cause else "")
-            ),
-            metadata={
-                "task_id": task_id,
-                "druid_error": outcome.error_message or "",
-                "root_cause": outcome.root_cause,
-                "row_stats": dg.MetadataValue.json(outcome.row_stats),
-                "parse_exceptions": dg.MetadataValue.json(outcome.parse_exceptions[:20]),
-                "task_log_tail": dg.MetadataValue.md(f"```\n{outcome.log_tail}\n```"),
-            },
-        )
+            description=f"{plan.source_key}: {failed}", metadata=failure_metadata(failed)
+        ) from None
+    task_seconds = time.monotonic() - submitted
+    context.log.info(f"Druid task {outcome.task_id} for {plan.source_key} succeeded")
     try:
         load_seconds = druid.wait_for_segments(
-            datasource, pipeline_settings.segment_load_timeout_seconds
+            plan.datasource, pipeline_settings.segment_load_timeout_seconds
         )
-    except DruidError as error:
+    except DruidUnavailable as error:
         raise dg.Failure(
-            description=f"Druid task {task_id} succeeded but {error}",
-            metadata={"task_id": task_id},
+            description=f"Druid task {outcome.task_id} succeeded but {error}",
+            metadata={"task_id": outcome.task_id},
         ) from None
     # Loaded segments are not yet proof: the broker's view can lag (e.g. after a coordinator
     # restart). Queryable means the broker returns this file's rows.
     rows = druid.wait_for_source_rows(
-        datasource,
-        source_key,
-        expected=druid_spec["validated_rows"],
+        plan.datasource,
+        plan.source_key,
+        expected=plan.validated_rows,
         timeout_seconds=pipeline_settings.segment_load_timeout_seconds,
     )
     queryable_seconds = time.monotonic() - submitted
-    segments = druid.sql(
-        "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
-        "AND is_overshadowed = 0",
-        [datasource],
-    )[0]["n"]
+    served = druid.segments_served(plan.datasource, *plan.validated_interval)
+    # The broker refreshes its schema after segments load: a new column can lag behind rows.
+    columns = druid.wait_for_columns(
+        plan.datasource, list(plan.specified_columns), pipeline_settings.schema_wait_seconds
+    )
     yield dg.Output(
-        {
-            "datasource": datasource,
-            "source_key": source_key,
-            "task_id": task_id,
-            "rows": rows["n"],
-        },
+        IngestedFile(plan.datasource, plan.source_key, outcome.task_id, rows.count),
         metadata={
-            "datasource": datasource,
-            "druid_task_id": task_id,
-            "dagster/row_count": rows["n"],
-            "row_stats": dg.MetadataValue.json(outcome.row_stats),
-            "interval": f"{rows['t0']} .. {rows['t1']}",
-            "segments_in_datasource": segments,
+            "datasource": plan.datasource,
+            "druid_task_id": outcome.task_id,
+            "dagster/row_count": rows.count,
+            "row_stats": dg.MetadataValue.json(dict(outcome.row_stats)),
+            "interval": f"{rows.first} .. {rows.last}",
+            "segments_in_datasource": druid.segment_count(plan.datasource),
             "task_seconds": round(task_seconds, 2),
             "segment_load_seconds": round(load_seconds, 2),
             "seconds_submit_to_queryable": round(queryable_seconds, 2),
-            "mode": druid_spec["mode"],
+            "mode": plan.mode.describe(),
         },
     )
-    yield from ingestion_check_results(
-        validated_rows=druid_spec["validated_rows"],
-        rows_in_druid=rows["n"],
-        row_stats=outcome.row_stats,
-        # What the wait above saw when every segment was loaded and served. Asking again here
-        # would judge a neighbour file's ingestion that published meanwhile, not this one.
-        load_percent=100.0,
-        specified=druid_spec["specified_columns"],
-        actual_columns=druid.datasource_columns(datasource),
-    )
+    yield from selected(context, ingestion_check_results(plan, rows, outcome, served, columns))
+
+
+def failure_metadata(failed: DruidTaskFailed) -> dict[str, object]:
+    """What a person needs to see of a failed task in the UI: Druid's error and the log."""
+    outcome = failed.outcome
+    if outcome is None:
+        return {}
+    return {
+        "task_id": outcome.task_id,
+        "druid_error": outcome.error_message or "",
+        "root_cause": outcome.root_cause,
+        "row_stats": dg.MetadataValue.json(dict(outcome.row_stats)),
+        "parse_exceptions": dg.MetadataValue.json(list(outcome.parse_exceptions[:20])),
+        "task_log_tail": dg.MetadataValue.md(f"```\n{outcome.log_tail}\n```"),
+    }

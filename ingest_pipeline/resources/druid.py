@@ -10,13 +10,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import dagster as dg
 import httpx
 from pydantic import Field, PrivateAttr
+
+from ingest_pipeline.records import DatasourceState, SegmentsServed, SourceRows, TaskOutcome
 
 #: Statuses worth retrying: queue full, and the server side being briefly unavailable.
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -34,23 +36,23 @@ def is_transient(response: httpx.Response) -> bool:
 
 
 class DruidError(RuntimeError):
-    """Druid answered with an error, or did not answer within the retry budget."""
+    """Anything Druid did not do for us (pydruid-style root of the hierarchy)."""
 
 
-@dataclass
-class TaskOutcome:
-    task_id: str
-    status: str  # SUCCESS or FAILED
-    error_message: str | None
-    duration_ms: int | None
-    row_stats: dict[str, Any] = field(default_factory=dict)
-    parse_exceptions: list[Any] = field(default_factory=list)
-    log_tail: str = ""
-    root_cause: str = ""
+class DruidUnavailable(DruidError):
+    """Druid did not answer within the retry budget, or its segments are not served: retry later."""
 
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCESS"
+
+class DruidRefused(DruidError):
+    """Druid answered and said no (a bad spec, bad SQL, bad credentials): retrying won't help."""
+
+
+class DruidTaskFailed(DruidError):
+    """The task ran and failed, or ran too long and was shut down; `outcome` says why."""
+
+    def __init__(self, message: str, outcome: TaskOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def sql_parameter(value: object) -> dict[str, Any]:
@@ -118,12 +120,12 @@ class DruidResource(dg.ConfigurableResource):
                 if response.status_code in ok_status:
                     return response
                 if response.status_code == 401 or response.status_code == 403:
-                    raise DruidError(
+                    raise DruidRefused(
                         f"Druid refused {method} {url} ({response.status_code}): check the "
                         "Druid username and password configured for the pipeline"
                     )
                 if not is_transient(response):
-                    raise DruidError(
+                    raise DruidRefused(
                         f"Druid answered {response.status_code} to {method} {url}: "
                         f"{response.text[:2000]}"
                     )
@@ -131,7 +133,7 @@ class DruidResource(dg.ConfigurableResource):
             if attempt < self.max_retries:
                 delay = self.retry_base_delay_seconds * 2**attempt
                 time.sleep(delay * random.uniform(0.8, 1.2))
-        raise DruidError(
+        raise DruidUnavailable(
             f"Druid did not answer {method} {url} after {self.max_retries + 1} attempts "
             f"({last_problem}). Is Druid running and reachable from this process?"
         )
@@ -165,6 +167,18 @@ class DruidResource(dg.ConfigurableResource):
         url = f"{self._url(self.overlord_url)}/druid/indexer/v1/task/{quote(task_id)}/shutdown"
         self.request("POST", url)
 
+    def run_task(self, spec: Mapping[str, Any], timeout_seconds: float) -> TaskOutcome:
+        """Submit a task and wait for it; a failure raises DruidTaskFailed with Druid's reason."""
+        task_id = self.submit_task(spec)
+        outcome = self.wait_for_task(task_id, timeout_seconds)
+        if not outcome.succeeded:
+            raise DruidTaskFailed(
+                f"Druid task {task_id} FAILED: {outcome.error_message}"
+                + (f" | root cause: {outcome.root_cause}" if outcome.root_cause else ""),
+                outcome,
+            )
+        return outcome
+
     def wait_for_task(
         self, task_id: str, timeout_seconds: float, poll_seconds: float = 1.0
     ) -> TaskOutcome:
@@ -176,30 +190,31 @@ class DruidResource(dg.ConfigurableResource):
                 break
             if time.monotonic() > deadline:
                 self.shutdown_task(task_id)
-                raise DruidError(
+                raise DruidTaskFailed(
                     f"Druid task {task_id} ran longer than {timeout_seconds:.0f}s and was shut "
                     "down. Raise the ingestion timeout or check the middleManager's capacity."
                 )
             time.sleep(poll_seconds)
         reports = self.task_reports(task_id)
         row_stats, parse_exceptions = extract_row_stats(reports)
-        outcome = TaskOutcome(
-            task_id=task_id,
-            status=str(status["status"]),
-            error_message=status.get("errorMsg"),
-            duration_ms=status.get("duration"),
-            row_stats=row_stats,
-            parse_exceptions=parse_exceptions,
-        )
-        if not outcome.succeeded:
+        error_message, log_tail, cause = status.get("errorMsg"), "", ""
+        if status["status"] != "SUCCESS":
             # The status truncates errorMsg to ~100 characters; the report has it whole.
             full = report_error(reports)
             if full:
-                outcome.error_message = full.splitlines()[0]
+                error_message = full.splitlines()[0]
             log_text = self.task_log(task_id)
-            outcome.log_tail = "\n".join(log_text.splitlines()[-60:])
-            outcome.root_cause = root_cause(log_text)
-        return outcome
+            log_tail = "\n".join(log_text.splitlines()[-60:])
+            cause = root_cause(log_text)
+        return TaskOutcome(
+            task_id=task_id,
+            status=str(status["status"]),
+            error_message=error_message,
+            row_stats=row_stats,
+            parse_exceptions=tuple(parse_exceptions),
+            log_tail=log_tail,
+            root_cause=cause,
+        )
 
     # ------------------------------------------------------------------ segments and SQL
 
@@ -238,7 +253,7 @@ class DruidResource(dg.ConfigurableResource):
             ):
                 return time.monotonic() - started
             time.sleep(1.0)
-        raise DruidError(
+        raise DruidUnavailable(
             f"segments of datasource '{datasource}' were not all loaded within "
             f"{timeout_seconds:.0f}s: are the historicals up and do they have free space?"
         )
@@ -281,33 +296,78 @@ class DruidResource(dg.ConfigurableResource):
         }
         return list(self.request("POST", url, json=body, ok_status=(200,)).json())
 
-    def rows_of_source(self, datasource: str, source_key: str) -> dict[str, Any]:
-        """{n, t0, t1}: how many rows of one uploaded file the datasource holds, and their span."""
-        return self.sql(
+    def source_rows(self, datasource: str, source_key: str) -> SourceRows:
+        """How many rows of one uploaded file the datasource holds, and their span."""
+        row = self.sql(
             f"SELECT COUNT(*) AS n, MIN(__time) AS t0, MAX(__time) AS t1 "
             f'FROM {quote_identifier(datasource)} WHERE "__source_key" = ?',
             [source_key],
         )[0]
+        count = int(row["n"])
+        if not count:
+            return SourceRows(0, None, None)
+        return SourceRows(count, parse_druid_time(row["t0"]), parse_druid_time(row["t1"]))
 
     def wait_for_source_rows(
         self, datasource: str, source_key: str, expected: int, timeout_seconds: float
-    ) -> dict[str, Any]:
+    ) -> SourceRows:
         """Poll until the broker returns `expected` rows of the file; the last answer if not."""
         deadline = time.monotonic() + timeout_seconds
         while True:
-            rows = self.rows_of_source(datasource, source_key)
-            if rows["n"] == expected or time.monotonic() > deadline:
+            rows = self.source_rows(datasource, source_key)
+            if rows.count == expected or time.monotonic() > deadline:
                 return rows
             time.sleep(1.0)
 
-    def segment_interval(self, datasource: str) -> tuple[str, str] | None:
+    def segment_interval(self, datasource: str) -> tuple[datetime, datetime] | None:
         """(start, end) of one live segment of the datasource, or None if it has none."""
         rows = self.sql(
             'SELECT "start", "end" FROM sys.segments WHERE datasource = ? '
             "AND is_published = 1 AND is_overshadowed = 0 LIMIT 1",
             [datasource],
         )
-        return (rows[0]["start"], rows[0]["end"]) if rows else None
+        if not rows:
+            return None
+        return parse_druid_time(rows[0]["start"]), parse_druid_time(rows[0]["end"])
+
+    def segments_served(self, datasource: str, start: datetime, end: datetime) -> SegmentsServed:
+        """Live segments overlapping [start, end] and how many of them queries can reach now."""
+        row = self.sql(
+            "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
+            "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
+            'AND is_overshadowed = 0 AND "start" <= ? AND "end" > ?',
+            [datasource, iso_millis(end), iso_millis(start)],
+        )[0]
+        return SegmentsServed(published=int(row["live"]), available=int(row["available"]))
+
+    def segment_count(self, datasource: str) -> int:
+        """Live (published, not overshadowed) segments of the whole datasource."""
+        return int(
+            self.sql(
+                "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? "
+                "AND is_published = 1 AND is_overshadowed = 0",
+                [datasource],
+            )[0]["n"]
+        )
+
+    def datasource_state(
+        self, datasource: str, source_key: str, timeout_seconds: float
+    ) -> DatasourceState:
+        """What the ingestion planner needs: columns, granularity, this file's earlier rows.
+
+        Whether the file has rows already decides append vs replace, so the answer is taken
+        only once every segment is served: a historical that is down would otherwise turn a
+        re-run into a duplicate (DruidUnavailable instead).
+        """
+        if not self.has_segments(datasource):
+            return DatasourceState.empty()
+        self.wait_for_segments(datasource, timeout_seconds)
+        return DatasourceState(
+            exists=True,
+            columns=self.datasource_columns(datasource),
+            segment_interval=self.segment_interval(datasource),
+            previous=self.source_rows(datasource, source_key),
+        )
 
     def datasource_columns(self, datasource: str) -> dict[str, str]:
         rows = self.sql(
@@ -317,12 +377,27 @@ class DruidResource(dg.ConfigurableResource):
         )
         return {row["COLUMN_NAME"]: row["DATA_TYPE"] for row in rows}
 
-    def health(self, url: str | None = None) -> bool:
-        try:
-            response = self._http().get(f"{self._url(url)}/status/health", timeout=5)
-        except httpx.TransportError:
-            return False
-        return response.status_code == 200 and response.json() is True
+    def wait_for_columns(
+        self, datasource: str, names: Sequence[str], timeout_seconds: float
+    ) -> dict[str, str]:
+        """The datasource's columns once the broker's schema has all of `names` (it refreshes
+        its schema after segments load, so a just-ingested column can lag); the last answer."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            columns = self.datasource_columns(datasource)
+            if set(names) <= set(columns) or time.monotonic() > deadline:
+                return columns
+            time.sleep(1.0)
+
+
+def parse_druid_time(text: str) -> datetime:
+    """A timestamp as Druid's SQL answers it (ISO 8601, UTC, ending in Z)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def iso_millis(ts: datetime) -> str:
+    """An ISO timestamp Druid SQL compares with sys.segments' start/end strings."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def extract_row_stats(reports: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
@@ -340,7 +415,16 @@ def report_error(reports: Mapping[str, Any]) -> str | None:
     return payload.get("errorMsg")
 
 
+#: Lines a dying JVM prints: the real cause when the status says only "exited ... code[3]".
+FATAL_JVM_MARKERS = ("java.lang.OutOfMemoryError", "java.lang.StackOverflowError")
+
+
 def root_cause(log_text: str) -> str:
-    """The innermost "Caused by:" of the last stack trace in a task log, if any."""
-    causes = [line for line in log_text.splitlines() if line.startswith("Caused by:")]
+    """Why a task failed, from its log: a fatal JVM error if any (an out-of-memory worker logs
+    no stack trace worth reading), else the innermost "Caused by:" of the last stack trace."""
+    lines = log_text.splitlines()
+    for line in reversed(lines):
+        if any(marker in line for marker in FATAL_JVM_MARKERS):
+            return line.strip()[:500]
+    causes = [line for line in lines if line.startswith("Caused by:")]
     return causes[-1].removeprefix("Caused by:").strip()[:500] if causes else ""

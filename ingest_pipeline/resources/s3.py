@@ -7,28 +7,28 @@ workers use (they may differ, e.g. `localhost` here and `minio` inside docker-co
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import dagster as dg
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
+from ingest_pipeline.records import DruidS3Access, ObjectInfo
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime
 
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+class ObjectGone(RuntimeError):
+    """The object was deleted after it was listed."""
+
+
+class ObjectChanged(RuntimeError):
+    """The object was overwritten after it was listed (its ETag differs)."""
+
+
+def is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 def clean_etag(etag: str) -> str:
@@ -80,7 +80,13 @@ class S3Storage(dg.ConfigurableResource):
         return object_key[len(self.uploads_prefix) :]
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
-        head = self.client().head_object(Bucket=bucket, Key=key)
+        """The object as it is now; ObjectGone if it no longer exists."""
+        try:
+            head = self.client().head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if is_missing(error):
+                raise ObjectGone(f"s3://{bucket}/{key}") from None
+            raise
         return ObjectInfo(
             bucket=bucket,
             key=key,
@@ -89,13 +95,10 @@ class S3Storage(dg.ConfigurableResource):
             last_modified=head["LastModified"],
         )
 
-    def list_uploads(self, start_after: str | None = None) -> Iterator[ObjectInfo]:
+    def list_uploads(self) -> Iterator[ObjectInfo]:
         """Every object under the uploads prefix, page by page (1000 keys a page)."""
         paginator = self.client().get_paginator("list_objects_v2")
-        kwargs: dict[str, Any] = {"Bucket": self.uploads_bucket, "Prefix": self.uploads_prefix}
-        if start_after:
-            kwargs["StartAfter"] = start_after
-        for page in paginator.paginate(**kwargs):
+        for page in paginator.paginate(Bucket=self.uploads_bucket, Prefix=self.uploads_prefix):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(
                     bucket=self.uploads_bucket,
@@ -105,10 +108,19 @@ class S3Storage(dg.ConfigurableResource):
                     last_modified=obj["LastModified"],
                 )
 
-    def download(self, bucket: str, key: str, path: Path, if_match: str | None = None) -> None:
-        """Stream an object to disk; with if_match, refuse a version other than the one seen."""
-        extra = {"IfMatch": f'"{if_match}"'} if if_match else {}
-        response = self.client().get_object(Bucket=bucket, Key=key, **extra)
+    def download(self, obj: ObjectInfo, path: Path) -> None:
+        """Stream exactly this version of an object to disk (ObjectGone / ObjectChanged if the
+        store no longer has it)."""
+        try:
+            response = self.client().get_object(
+                Bucket=obj.bucket, Key=obj.key, IfMatch=f'"{obj.etag}"'
+            )
+        except ClientError as error:
+            if is_missing(error):
+                raise ObjectGone(obj.uri) from None
+            if error.response.get("Error", {}).get("Code") in ("412", "PreconditionFailed"):
+                raise ObjectChanged(obj.uri) from None
+            raise
         with open(path, "wb") as out:
             for chunk in response["Body"].iter_chunks(chunk_size=1 << 20):
                 out.write(chunk)
@@ -126,15 +138,6 @@ class S3Storage(dg.ConfigurableResource):
         self.client().put_object(Bucket=bucket, Key=key, Body=body)
         return f"s3://{bucket}/{key}"
 
-    def exists(self, bucket: str, key: str) -> bool:
-        try:
-            self.client().head_object(Bucket=bucket, Key=key)
-        except self.client().exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
-
     # ------------------------------------------------------------------ Druid's view
 
     @property
@@ -142,9 +145,11 @@ class S3Storage(dg.ConfigurableResource):
         aws = f"https://s3.{self.region}.amazonaws.com"
         return self.druid_endpoint_url or self.endpoint_url or aws
 
-    def druid_credentials(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Password providers Druid resolves on its workers (no secret in the spec)."""
-        return (
-            {"type": "environment", "variable": self.druid_access_key_env},
-            {"type": "environment", "variable": self.druid_secret_key_env},
+    def druid_access(self) -> DruidS3Access:
+        """Druid's view of the store; credentials as providers Druid resolves on its workers."""
+        return DruidS3Access(
+            endpoint_url=self.druid_endpoint,
+            region=self.region,
+            access_key_id={"type": "environment", "variable": self.druid_access_key_env},
+            secret_access_key={"type": "environment", "variable": self.druid_secret_key_env},
         )

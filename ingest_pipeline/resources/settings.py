@@ -22,6 +22,9 @@ class PipelineSettings(dg.ConfigurableResource):
     segment_load_timeout_seconds: float = Field(
         default=300.0, description="wait for the new segments to be loaded and queryable"
     )
+    schema_wait_seconds: float = Field(
+        default=60.0, description="wait for the broker's schema to show a file's new columns"
+    )
 
     def dataset_config(self, dataset: str) -> DatasetConfig:
         if not self.datasets_config_path:

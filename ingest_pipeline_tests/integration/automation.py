@@ -128,7 +128,7 @@ def wait_for_runs(
 
 
 def source_rows(druid: DruidResource, dataset: str, auto: Automation, name: str) -> int:
-    return int(druid.rows_of_source(dataset, f"{auto.prefix}{dataset}/{name}")["n"])
+    return druid.source_rows(dataset, f"{auto.prefix}{dataset}/{name}").count
 
 
 def check_results(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, bool]:

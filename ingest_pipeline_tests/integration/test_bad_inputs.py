@@ -75,7 +75,7 @@ INGESTED = {
     "spaces \u00fc %41.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
     "two..dots.csv": (b"ts,v\n2024-01-01,1\n", 1, {"v": "BIGINT"}),
     # Hostile names: SQL and JSON metacharacters in the key and the header. Column names become
-    # identifiers; the key reaches Druid SQL only as a parameter (rows_of_source below).
+    # identifiers; the key reaches Druid SQL only as a parameter (source_rows below).
     'quote\'s "dq";--.csv': (
         b'ts,"a""b","\'; DROP TABLE x; --","{""json"":1}"\n2024-01-01,1,2,3\n',
         1,
@@ -139,7 +139,7 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
         (run,) = runs[f"{dataset}/{name}"]
         assert run.status == dg.DagsterRunStatus.SUCCESS, (name, automation.logs())
         source = f"{automation.prefix}{dataset}/{name}"
-        assert druid.rows_of_source(dataset, source)["n"] == rows, name
+        assert druid.source_rows(dataset, source).count == rows, name
         columns = druid.datasource_columns(dataset)
         for column, sql_type in types.items():
             assert columns.get(column) == sql_type, (name, columns)

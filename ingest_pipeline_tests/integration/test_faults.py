@@ -86,7 +86,7 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 def rows_of(stack: StackSettings, key: str) -> int:
     druid = DruidResource(router_url=stack.druid_url("router"))
     dataset = key.split("/")[0]
-    return int(druid.rows_of_source(dataset, f"uploads/{key}")["n"])
+    return druid.source_rows(dataset, f"uploads/{key}").count
 
 
 def rerun_leaves_one_copy(

@@ -213,10 +213,10 @@ def test_skipped_objects_request_nothing_and_are_logged_once(
     plans: list[list[tuple[str, str]]] = []
     plan_tick = sensors.plan_tick
 
-    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        requests, next_seen, skipped = plan_tick(*args, **kwargs)
-        plans.append(skipped)
-        return requests, next_seen, skipped
+    def spy(*args: object, **kwargs: object) -> sensors.TickPlan:
+        plan = plan_tick(*args, **kwargs)
+        plans.append([(skipped.key, skipped.reason) for skipped in plan.skipped])
+        return plan
 
     monkeypatch.setattr(sensors, "plan_tick", spy)
     for key in SKIPPED:

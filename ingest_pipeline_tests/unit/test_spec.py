@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ingest_pipeline.records import Append, Replace
 from ingest_pipeline.spec import (
     ETERNITY,
     build_index_spec,
@@ -25,7 +26,9 @@ T0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
 T1 = datetime(2024, 3, 1, 18, tzinfo=UTC)
 
 
-def _spec(**overrides: Any) -> dict[str, Any]:
+def _spec(replace_intervals: list[str] | None = None, **overrides: Any) -> dict[str, Any]:
+    """A spec for the test file: appended, or replacing over `replace_intervals`."""
+    granularity = overrides.pop("segment_granularity", "HOUR")
     arguments: dict[str, Any] = {
         "endpoint_url": "http://s3.local:9000",
         "region": "us-east-1",
@@ -33,6 +36,10 @@ def _spec(**overrides: Any) -> dict[str, Any]:
         "secret_access_key": "s3cr3t",
         "time_min": T0,
         "time_max": T1,
+        "segment_granularity": granularity,
+        "mode": Replace(tuple(replace_intervals), previous_rows=1)
+        if replace_intervals
+        else Append(tuple(interval_cover(T0, T1, granularity.upper()))),
     }
     arguments.update(overrides)
     return build_index_spec(
@@ -90,7 +97,7 @@ def test_rerun_replaces_only_this_files_rows() -> None:
         datetime(2024, 2, 28, 23, 30, tzinfo=UTC), datetime(2024, 2, 29, 1, tzinfo=UTC), "HOUR"
     )
     new = interval_cover(T0, T1, "HOUR")
-    spec = _spec(replace_intervals=old + new, previous_rows_present=True)
+    spec = _spec(replace_intervals=old + new)
     intervals = [
         "2024-02-28T23:00:00.000Z/2024-02-29T02:00:00.000Z",
         "2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",
@@ -116,9 +123,9 @@ def test_rerun_replaces_only_this_files_rows() -> None:
     ]
 
 
-def test_reingesting_without_intervals_is_refused() -> None:
-    with pytest.raises(ValueError, match="duplicated"):
-        _spec(previous_rows_present=True)
+def test_append_intervals_must_cover_the_new_data() -> None:
+    with pytest.raises(ValueError, match="do not cover"):
+        _spec(mode=Append(("2024-03-01T10:00:00.000Z/2024-03-01T11:00:00.000Z",)))
 
 
 def test_unaligned_replace_intervals_are_refused() -> None:
@@ -197,6 +204,8 @@ def test_uris_must_be_s3_and_encoded() -> None:
             secret_access_key="s",
             time_min=T0,
             time_max=T1,
+            mode=Append(tuple(interval_cover(T0, T1, "HOUR"))),
+            segment_granularity="HOUR",
         )
     assert (
         s3_uri("bucket", "up/my file%20ü..x.json.gz")

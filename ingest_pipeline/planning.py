@@ -1,0 +1,96 @@
+"""How one validated file goes into its datasource (pure: no Dagster, no HTTP).
+
+Druid replaces data by time chunk, not by file. A file Druid has never seen is appended; a file
+seen before is replaced over the chunks its old and new rows occupy (see spec.py for the task).
+"""
+
+from __future__ import annotations
+
+from ingest_pipeline.records import (
+    Append,
+    DatasourceState,
+    DruidS3Access,
+    IngestionPlan,
+    IngestMode,
+    Replace,
+    ValidatedUpload,
+)
+from ingest_pipeline.spec import (
+    build_index_spec,
+    choose_segment_granularity,
+    granularity_of_interval,
+    interval_cover,
+    merge_intervals,
+)
+from ingest_pipeline.validation import DRUID_TYPE_OF_SQL, TIME_COLUMN, DruidType
+
+
+def plan_ingestion(
+    validated: ValidatedUpload,
+    state: DatasourceState,
+    configured_granularity: str | None,
+    access: DruidS3Access,
+) -> IngestionPlan:
+    """The Druid task that puts this file's rows into its datasource, and why it looks so."""
+    granularity = choose_granularity(validated, state, configured_granularity)
+    mode = choose_mode(validated, state, granularity)
+    upload = validated.upload
+    spec = build_index_spec(
+        upload.datasource,
+        validated.schema,
+        validated.artifacts.druid_input_uri,
+        upload.key,
+        endpoint_url=access.endpoint_url,
+        region=access.region,
+        access_key_id=access.access_key_id,
+        secret_access_key=access.secret_access_key,
+        time_min=validated.time_min,
+        time_max=validated.time_max,
+        mode=mode,
+        segment_granularity=granularity,
+        existing_dimensions=existing_dimensions(state),
+    )
+    return IngestionPlan(
+        datasource=upload.datasource,
+        source_key=upload.key,
+        etag=upload.etag,
+        mode=mode,
+        segment_granularity=granularity,
+        validated_rows=validated.row_count,
+        validated_interval=(validated.time_min, validated.time_max),
+        specified_columns=validated.columns,
+        spec=spec,
+    )
+
+
+def existing_dimensions(state: DatasourceState) -> list[tuple[str, DruidType]]:
+    """The datasource's columns as Druid dimensions, so rewritten neighbours keep theirs."""
+    return [
+        (name, DRUID_TYPE_OF_SQL[sql_type])  # type: ignore[misc]
+        for name, sql_type in state.columns.items()
+        if sql_type in DRUID_TYPE_OF_SQL and name != TIME_COLUMN
+    ]
+
+
+def choose_granularity(
+    validated: ValidatedUpload, state: DatasourceState, configured: str | None
+) -> str:
+    """One granularity per datasource: the configured one, else the one its segments already
+    have (files must not mix segment sizes), else one that suits this first file."""
+    if configured:
+        return configured
+    if state.segment_interval:
+        return granularity_of_interval(*state.segment_interval)
+    return choose_segment_granularity(validated.time_min, validated.time_max)
+
+
+def choose_mode(validated: ValidatedUpload, state: DatasourceState, granularity: str) -> IngestMode:
+    """Append a file Druid has not seen; replace one it has, over its old and new chunks."""
+    new_cover = interval_cover(validated.time_min, validated.time_max, granularity)
+    previous = state.previous
+    if not previous.count:
+        return Append(tuple(new_cover))
+    if previous.first is None or previous.last is None:
+        raise ValueError(f"{previous.count} earlier rows of the file but no time range")
+    old_cover = interval_cover(previous.first, previous.last, granularity)
+    return Replace(tuple(merge_intervals(old_cover + new_cover)), previous.count)

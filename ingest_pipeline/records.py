@@ -1,0 +1,234 @@
+"""Typed records handed from asset to asset and returned by the resources.
+
+Each is frozen: an asset's output is a fact about one upload, not a bag to fill in later. A
+misspelled field fails at import or in a unit test, not at run time against Druid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ingest_pipeline.validation import DruidType, RejectedRow
+
+# --------------------------------------------------------------------------- S3
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One S3 object as a listing or a HEAD reports it."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    """raw_file: an upload under <prefix>/<dataset>/<name>, as it is (no copy)."""
+
+    dataset: str
+    name: str
+    object: ObjectInfo
+    file_format: str  # a first look for the UI; validation decides for real
+    compression: str | None
+
+    @property
+    def key(self) -> str:
+        return self.object.key
+
+    @property
+    def uri(self) -> str:
+        return self.object.uri
+
+    @property
+    def etag(self) -> str:
+        return self.object.etag
+
+    @property
+    def datasource(self) -> str:
+        """The dataset names the Druid datasource."""
+        return self.dataset
+
+
+@dataclass(frozen=True)
+class DruidS3Access:
+    """How Druid's workers reach the store: endpoint, region and credential *providers*
+    (e.g. environment variable names), so no secret is written into a spec."""
+
+    endpoint_url: str
+    region: str
+    access_key_id: Mapping[str, str]
+    secret_access_key: Mapping[str, str]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class ValidatedArtifacts:
+    """Where validated_frame stored the file's validated forms (validated bucket)."""
+
+    druid_input_uri: str  # NDJSON.gz, percent-encoded for Druid's URI parser
+    parquet_uri: str
+    report_uri: str
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """validated_frame: one of ValidatedUpload or RejectedUpload (a base class, not a Union,
+    because Dagster types asset inputs by class)."""
+
+    upload: UploadedObject
+
+
+@dataclass(frozen=True)
+class ValidatedUpload(ValidationOutcome):
+    """validated_frame for a file that can be ingested."""
+
+    row_count: int
+    schema: tuple[tuple[str, DruidType], ...]  # user columns; no __time, no __source_key
+    time_column: str | None  # None: every row gets the constant time
+    time_min: datetime
+    time_max: datetime
+    duplicate_rows: int
+    rejected_rows: tuple[RejectedRow, ...]
+    column_report: Mapping[str, Mapping[str, Any]]  # per column: nulls, distinct, ... (JSON)
+    warnings: tuple[str, ...]
+    artifacts: ValidatedArtifacts
+
+    @property
+    def columns(self) -> dict[str, DruidType]:
+        return dict(self.schema)
+
+
+@dataclass(frozen=True)
+class RejectedUpload(ValidationOutcome):
+    """validated_frame for a file that cannot be ingested: why, and how to fix it."""
+
+    problem: str
+
+
+# --------------------------------------------------------------------------- Druid
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """How many rows of one uploaded file a datasource holds, and their time span."""
+
+    count: int
+    first: datetime | None
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class DatasourceState:
+    """What the ingestion planner needs to know of a datasource, gathered in one call."""
+
+    exists: bool
+    columns: Mapping[str, str]  # column -> Druid SQL type (VARCHAR, BIGINT, ...)
+    segment_interval: tuple[datetime, datetime] | None  # one live segment's interval
+    previous: SourceRows  # this file's rows already in it
+
+    @classmethod
+    def empty(cls) -> DatasourceState:
+        return cls(False, {}, None, SourceRows(0, None, None))
+
+
+@dataclass(frozen=True)
+class SegmentsServed:
+    """Live segments over an interval: how many are published and how many are queryable."""
+
+    published: int
+    available: int
+
+    @property
+    def all_available(self) -> bool:
+        return self.published > 0 and self.available == self.published
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.available / self.published if self.published else 0.0
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """A finished Druid task: its status, row counts and, on failure, what went wrong."""
+
+    task_id: str
+    status: str  # SUCCESS or FAILED
+    error_message: str | None
+    row_stats: Mapping[str, int]
+    parse_exceptions: tuple[Any, ...] = ()
+    log_tail: str = ""
+    root_cause: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCESS"
+
+    def bad_rows(self) -> dict[str, int]:
+        return {
+            name: int(self.row_stats.get(name, 0) or 0)
+            for name in ("unparseable", "processedWithError", "thrownAway")
+        }
+
+
+# --------------------------------------------------------------------------- ingestion
+
+
+@dataclass(frozen=True)
+class Append:
+    """A file Druid has never seen: added beside other files' rows in these time chunks."""
+
+    intervals: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "append (new file)"
+
+
+@dataclass(frozen=True)
+class Replace:
+    """A file seen before: these time chunks are rewritten without its old rows, plus its new."""
+
+    intervals: tuple[str, ...]
+    previous_rows: int
+
+    def describe(self) -> str:
+        return "replace (combining reindex)"
+
+
+IngestMode = Append | Replace
+
+
+@dataclass(frozen=True)
+class IngestionPlan:
+    """druid_spec: how one validated file goes into its datasource, and the task that does it."""
+
+    datasource: str
+    source_key: str
+    etag: str
+    mode: IngestMode
+    segment_granularity: str
+    validated_rows: int
+    validated_interval: tuple[datetime, datetime]
+    specified_columns: Mapping[str, DruidType]
+    spec: Mapping[str, Any]  # the Druid task JSON, as posted (credentials are providers)
+
+
+@dataclass(frozen=True)
+class IngestedFile:
+    """druid_datasource: this file's rows in Druid, queryable."""
+
+    datasource: str
+    source_key: str
+    task_id: str
+    rows: int

@@ -1,0 +1,72 @@
+"""Small builders of the typed records, shared by the unit tests (no servers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest_pipeline.records import (
+    Append,
+    DatasourceState,
+    IngestionPlan,
+    ObjectInfo,
+    SourceRows,
+    TaskOutcome,
+    UploadedObject,
+    ValidatedArtifacts,
+    ValidatedUpload,
+)
+
+T0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+T1 = datetime(2024, 3, 1, 18, tzinfo=UTC)
+
+
+def upload(dataset: str = "sales", name: str = "a.csv", etag: str = "e1") -> UploadedObject:
+    obj = ObjectInfo("ingest-uploads", f"uploads/{dataset}/{name}", 10, etag, T0)
+    return UploadedObject(dataset, name, obj, "csv", None)
+
+
+def validated(**fields: Any) -> ValidatedUpload:
+    values: dict[str, Any] = {
+        "upload": upload(),
+        "row_count": 3,
+        "schema": (("region", "string"), ("qty", "long")),
+        "time_column": "ts",
+        "time_min": T0,
+        "time_max": T1,
+        "duplicate_rows": 0,
+        "rejected_rows": (),
+        "column_report": {"region": {"null_ratio": 0.0}, "qty": {"null_ratio": 0.0}},
+        "warnings": (),
+        "artifacts": ValidatedArtifacts("s3://v/a.ndjson.gz", "s3://v/a.parquet", "s3://v/a.json"),
+    }
+    values.update(fields)
+    return ValidatedUpload(**values)
+
+
+def state(
+    previous: SourceRows | None = None,
+    columns: dict[str, str] | None = None,
+    segment_interval: tuple[datetime, datetime] | None = None,
+) -> DatasourceState:
+    return DatasourceState(
+        bool(columns), columns or {}, segment_interval, previous or SourceRows(0, None, None)
+    )
+
+
+def plan(validated_rows: int = 3, columns: dict[str, str] | None = None) -> IngestionPlan:
+    return IngestionPlan(
+        datasource="sales",
+        source_key="uploads/sales/a.csv",
+        etag="e1",
+        mode=Append(("2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",)),
+        segment_granularity="HOUR",
+        validated_rows=validated_rows,
+        validated_interval=(T0, T1),
+        specified_columns=columns or {"region": "string", "qty": "long"},
+        spec={},
+    )
+
+
+def outcome(**row_stats: int) -> TaskOutcome:
+    return TaskOutcome("index_parallel_sales_x", "SUCCESS", None, {"processed": 3, **row_stats})

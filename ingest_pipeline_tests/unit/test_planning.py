@@ -1,0 +1,109 @@
+"""The ingestion planner: append vs replace, granularity, the spec it hands to Druid."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest_pipeline.planning import (
+    choose_granularity,
+    choose_mode,
+    existing_dimensions,
+    plan_ingestion,
+)
+from ingest_pipeline.records import Append, DruidS3Access, Replace, SourceRows
+from ingest_pipeline_tests.unit.records_factory import T0, T1, state, validated
+
+ACCESS = DruidS3Access(
+    "http://s3.local:9000",
+    "us-east-1",
+    {"type": "environment", "variable": "AWS_ACCESS_KEY_ID"},
+    {"type": "environment", "variable": "AWS_SECRET_ACCESS_KEY"},
+)
+
+
+@pytest.mark.parametrize(
+    ("configured", "segment", "expected"),
+    [
+        ("MONTH", None, "MONTH"),  # configured wins over everything
+        ("MONTH", (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)), "MONTH"),
+        (None, (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)), "DAY"),
+        (None, (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)), "YEAR"),
+        (None, None, "HOUR"),  # a first file spanning 8 hours
+    ],
+)
+def test_choose_granularity(
+    configured: str | None, segment: tuple[datetime, datetime] | None, expected: str
+) -> None:
+    assert choose_granularity(validated(), state(segment_interval=segment), configured) == expected
+
+
+def test_a_file_druid_has_not_seen_is_appended_over_its_own_chunks() -> None:
+    mode = choose_mode(validated(), state(), "HOUR")
+    assert mode == Append(("2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",))
+
+
+def test_a_file_seen_before_is_replaced_over_its_old_and_new_chunks() -> None:
+    previous = SourceRows(
+        5, datetime(2024, 2, 1, 3, tzinfo=UTC), datetime(2024, 2, 1, 4, tzinfo=UTC)
+    )
+    mode = choose_mode(validated(), state(previous=previous), "DAY")
+    assert mode == Replace(
+        (
+            "2024-02-01T00:00:00.000Z/2024-02-02T00:00:00.000Z",
+            "2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",
+        ),
+        previous_rows=5,
+    )
+
+
+def test_overlapping_old_and_new_chunks_merge_into_one_interval() -> None:
+    previous = SourceRows(2, T0, T1)
+    mode = choose_mode(validated(), state(previous=previous), "HOUR")
+    assert mode == Replace(("2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",), 2)
+
+
+def test_previous_rows_without_a_time_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="no time range"):
+        choose_mode(validated(), state(previous=SourceRows(3, None, None)), "HOUR")
+
+
+def test_existing_dimensions_map_sql_types_and_leave_out_time_and_unknown_types() -> None:
+    columns = {"__time": "TIMESTAMP", "city": "VARCHAR", "n": "BIGINT", "x": "DOUBLE", "c": "OTHER"}
+    assert existing_dimensions(state(columns=columns)) == [
+        ("city", "string"),
+        ("n", "long"),
+        ("x", "double"),
+    ]
+
+
+def test_plan_for_a_replace_reads_back_neighbours_and_keeps_their_columns() -> None:
+    previous = SourceRows(4, T0, T0)
+    plan = plan_ingestion(
+        validated(), state(previous=previous, columns={"old_col": "VARCHAR"}), None, ACCESS
+    )
+    assert isinstance(plan.mode, Replace) and plan.mode.previous_rows == 4
+    assert (plan.datasource, plan.source_key, plan.etag) == ("sales", "uploads/sales/a.csv", "e1")
+    assert plan.validated_rows == 3 and plan.specified_columns == {
+        "region": "string",
+        "qty": "long",
+    }
+    io = plan.spec["spec"]["ioConfig"]
+    assert io["inputSource"]["type"] == "combining" and io["dropExisting"] is True
+    names = [d["name"] for d in plan.spec["spec"]["dataSchema"]["dimensionsSpec"]["dimensions"]]
+    assert names == ["region", "qty", "old_col", "__source_key"]
+    # no secret in the spec: the worker reads the keys from its environment
+    assert io["inputSource"]["delegates"][-1]["properties"]["secretAccessKey"] == {
+        "type": "environment",
+        "variable": "AWS_SECRET_ACCESS_KEY",
+    }
+
+
+def test_plan_for_a_new_file_appends_with_its_intervals() -> None:
+    plan = plan_ingestion(validated(), state(), "DAY", ACCESS)
+    assert plan.mode == Append(("2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",))
+    granularity = plan.spec["spec"]["dataSchema"]["granularitySpec"]
+    assert granularity["segmentGranularity"] == "DAY"
+    assert granularity["intervals"] == list(plan.mode.intervals)
+    assert plan.spec["spec"]["ioConfig"]["appendToExisting"] is True
