@@ -18,6 +18,7 @@ from ingest_pipeline.records import (
 from ingest_pipeline.spec import (
     build_index_spec,
     choose_segment_granularity,
+    count_time_chunks,
     granularity_of_interval,
     interval_cover,
     merge_intervals,
@@ -33,6 +34,7 @@ def plan_ingestion(
 ) -> IngestionPlan:
     """The Druid task that puts this file's rows into its datasource, and why it looks so."""
     granularity = choose_granularity(validated, state, configured_granularity)
+    check_time_chunks(validated, granularity)
     mode = choose_mode(validated, state, granularity)
     upload = validated.upload
     spec = build_index_spec(
@@ -81,7 +83,32 @@ def choose_granularity(
         return configured
     if state.segment_interval:
         return granularity_of_interval(*state.segment_interval)
-    return choose_segment_granularity(validated.time_min, validated.time_max)
+    return choose_segment_granularity(validated.time_min, validated.time_max, validated.row_count)
+
+
+#: Time chunks one file may touch. Each chunk is a segment (or more) the Druid worker builds in
+#: its heap: a file spanning 1900-2200 at DAY granularity (110k chunks) kills it with an
+#: OutOfMemoryError that Druid reports only as "exited unsuccessfully with code[3]".
+MAX_TIME_CHUNKS_PER_FILE = 2_000
+
+
+class TooManyTimeChunks(ValueError):
+    """The file's time span cut at the datasource's granularity is more chunks than allowed."""
+
+
+def check_time_chunks(validated: ValidatedUpload, granularity: str) -> int:
+    """The number of time chunks the file touches; TooManyTimeChunks past the bound."""
+    chunks = count_time_chunks(validated.time_min, validated.time_max, granularity)
+    if chunks > MAX_TIME_CHUNKS_PER_FILE:
+        raise TooManyTimeChunks(
+            f"{validated.upload.key}: its times span {validated.time_min:%Y-%m-%d} to "
+            f"{validated.time_max:%Y-%m-%d}, which is {chunks:,} {granularity} time chunks of "
+            f"datasource '{validated.upload.datasource}' (at most {MAX_TIME_CHUNKS_PER_FILE:,} "
+            "per file; more would exhaust the Druid worker's memory). Fix: correct the dates "
+            f"(column '{validated.time_column}') if they are wrong, split the file, or give the "
+            "dataset a coarser segment_granularity in datasets.yaml (a new datasource)."
+        )
+    return chunks
 
 
 def choose_mode(validated: ValidatedUpload, state: DatasourceState, granularity: str) -> IngestMode:

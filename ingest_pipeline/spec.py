@@ -38,16 +38,35 @@ _SECRET_KEYS = frozenset({"accessKeyId", "secretAccessKey", "sessionToken", "pas
 # --------------------------------------------------------------------------- granularity
 
 
-def choose_segment_granularity(time_min: datetime, time_max: datetime) -> Granularity:
-    """Pick segments that are neither tiny nor huge for the data's time span."""
-    span = time_max - time_min
-    if span < timedelta(days=2):
-        return "HOUR"
-    if span < timedelta(days=366):
-        return "DAY"
-    if span < timedelta(days=10 * 366):
-        return "MONTH"
+#: Druid's guidance is millions of rows per segment; a first file whose rows would spread
+#: thinner than this over a granularity's time chunks gets a coarser one.
+TARGET_ROWS_PER_TIME_CHUNK = 1_000_000
+#: The coarsest granularity chosen automatically: ALL would make every re-run of a file
+#: rewrite the whole datasource.
+AUTO_GRANULARITIES: tuple[Granularity, ...] = ("HOUR", "DAY", "MONTH", "YEAR")
+
+
+def choose_segment_granularity(time_min: datetime, time_max: datetime, rows: int) -> Granularity:
+    """The finest granularity whose time chunks would hold TARGET_ROWS_PER_TIME_CHUNK rows of
+    this data on average, else YEAR: small data gets few, well-filled segments (a year of
+    hourly rows would otherwise be 365 DAY segments of ~72 rows)."""
+    for granularity in AUTO_GRANULARITIES:
+        if rows / count_time_chunks(time_min, time_max, granularity) >= TARGET_ROWS_PER_TIME_CHUNK:
+            return granularity
     return "YEAR"
+
+
+def count_time_chunks(time_min: datetime, time_max: datetime, granularity: str) -> int:
+    """How many time chunks of `granularity` the span [time_min, time_max] touches."""
+    granularity = granularity.upper()
+    if granularity == "ALL":
+        return 1
+    start, last = _floor(time_min, granularity), _floor(time_max, granularity)
+    if granularity in ("HOUR", "DAY", "WEEK"):
+        size = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1), "WEEK": timedelta(weeks=1)}
+        return (last - start) // size[granularity] + 1
+    months = (last.year - start.year) * 12 + last.month - start.month
+    return months // {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[granularity] + 1
 
 
 def _utc(ts: datetime) -> datetime:

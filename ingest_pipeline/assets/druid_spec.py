@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingest_pipeline.partitions import upload_partitions
-from ingest_pipeline.planning import plan_ingestion
+from ingest_pipeline.planning import TooManyTimeChunks, plan_ingestion
 from ingest_pipeline.records import (
     IngestionPlan,
     RejectedUpload,
@@ -44,7 +44,10 @@ def druid_spec(
             f"{error}. Nothing was submitted; re-run when the segments are served."
         ) from None
     configured = pipeline_settings.dataset_config(upload.dataset).segment_granularity
-    plan = plan_ingestion(validated_frame, state, configured, s3.druid_access())
+    try:
+        plan = plan_ingestion(validated_frame, state, configured, s3.druid_access())
+    except TooManyTimeChunks as refused:
+        raise dg.Failure(description=f"not submitted to Druid: {refused}") from None
     context.log.info(
         f"{upload.key}: {plan.mode.describe()}; {state.previous.count} earlier rows of this "
         "file in Druid"

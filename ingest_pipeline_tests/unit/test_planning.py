@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest_pipeline.planning import (
+    TooManyTimeChunks,
+    check_time_chunks,
     choose_granularity,
     choose_mode,
     existing_dimensions,
@@ -30,7 +32,7 @@ ACCESS = DruidS3Access(
         ("MONTH", (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)), "MONTH"),
         (None, (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)), "DAY"),
         (None, (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)), "YEAR"),
-        (None, None, "HOUR"),  # a first file spanning 8 hours
+        (None, None, "YEAR"),  # a first file of 3 rows over 8 hours: one chunk, not 9
     ],
 )
 def test_choose_granularity(
@@ -107,3 +109,15 @@ def test_plan_for_a_new_file_appends_with_its_intervals() -> None:
     assert granularity["segmentGranularity"] == "DAY"
     assert granularity["intervals"] == list(plan.mode.intervals)
     assert plan.spec["spec"]["ioConfig"]["appendToExisting"] is True
+
+
+def test_a_span_of_centuries_at_day_granularity_is_refused_before_druid() -> None:
+    centuries = validated(
+        time_min=datetime(1900, 1, 1, tzinfo=UTC), time_max=datetime(2200, 12, 31, tzinfo=UTC)
+    )
+    with pytest.raises(TooManyTimeChunks) as refused:
+        plan_ingestion(centuries, state(), "DAY", ACCESS)
+    message = str(refused.value)
+    assert "uploads/sales/a.csv" in message and "1900-01-01 to 2200-12-31" in message
+    assert "109,938 DAY time chunks" in message and "segment_granularity" in message
+    assert check_time_chunks(centuries, "YEAR") == 301  # the same file fits at YEAR

@@ -13,6 +13,7 @@ from ingest_pipeline.spec import (
     ETERNITY,
     build_index_spec,
     choose_segment_granularity,
+    count_time_chunks,
     interval_cover,
     merge_dimensions,
     merge_intervals,
@@ -229,20 +230,39 @@ def test_redact_spec_hides_secrets_and_leaves_the_original() -> None:
 
 
 @pytest.mark.parametrize(
-    ("hours", "expected"),
+    ("hours", "rows", "expected"),
     [
-        (0, "HOUR"),
-        (47, "HOUR"),
-        (48, "DAY"),
-        (24 * 365, "DAY"),
-        (24 * 400, "MONTH"),
-        (24 * 366 * 11, "YEAR"),
+        (0, 10, "YEAR"),  # tiny data: one coarse chunk that later files fill
+        (47, 10, "YEAR"),  # 10 rows over two days: one YEAR chunk, not 48 HOUR ones
+        (47, 48_000_000, "HOUR"),  # a million rows an hour
+        (24 * 365 - 1, 26_000, "YEAR"),  # a year of hourly rows: not 365 DAY segments
+        (24 * 365 - 1, 365_000_000, "DAY"),
+        (24 * 365 - 1, 12_000_000, "MONTH"),
+        (24 * 366 * 11, 5_000_000, "YEAR"),
     ],
 )
-def test_choose_segment_granularity(hours: int, expected: str) -> None:
+def test_choose_segment_granularity(hours: int, rows: int, expected: str) -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     end = datetime.fromtimestamp(start.timestamp() + hours * 3600, UTC)
-    assert choose_segment_granularity(start, end) == expected
+    assert choose_segment_granularity(start, end, rows) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "granularity", "chunks"),
+    [
+        (datetime(2024, 1, 1, 0, 30), datetime(2024, 1, 1, 0, 40), "HOUR", 1),
+        (datetime(2024, 1, 1, 0, 30), datetime(2024, 1, 1, 2, 0), "HOUR", 3),
+        (datetime(2024, 1, 1), datetime(2024, 12, 31, 23), "DAY", 366),
+        (datetime(2024, 1, 31), datetime(2024, 3, 1), "MONTH", 3),
+        (datetime(2023, 12, 31), datetime(2024, 1, 1), "YEAR", 2),
+        (datetime(1900, 1, 1), datetime(2200, 12, 31), "YEAR", 301),
+        (datetime(2024, 2, 1), datetime(2024, 6, 30), "QUARTER", 2),
+        (datetime(2024, 1, 1), datetime(2024, 1, 15), "WEEK", 3),  # Mondays 2024-01-01, 08, 15
+        (datetime(1900, 1, 1), datetime(2200, 12, 31), "ALL", 1),
+    ],
+)
+def test_count_time_chunks(start: datetime, end: datetime, granularity: str, chunks: int) -> None:
+    assert count_time_chunks(start, end, granularity) == chunks
 
 
 @pytest.mark.parametrize(
