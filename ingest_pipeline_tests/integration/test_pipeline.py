@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import uuid
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
@@ -238,6 +239,6 @@ def test_per_dataset_config_sets_time_column_dimensions_and_granularity(
     ]
     assert "ignored" not in druid.datasource_columns(dataset)
     assert druid.segment_interval(dataset) == (
-        "2024-02-01T00:00:00.000Z",
-        "2024-03-01T00:00:00.000Z",
+        datetime(2024, 2, 1, tzinfo=UTC),
+        datetime(2024, 3, 1, tzinfo=UTC),
     )
