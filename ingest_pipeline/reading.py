@@ -27,14 +27,8 @@ from typing import Any, Literal, TextIO
 
 import polars as pl
 
-from ingest_pipeline.validation import (
-    LINE_COLUMN,
-    NULL_MARKERS,
-    FileRejected,
-    RejectedRow,
-    describe_renames,
-    druid_safe_column_names,
-)
+from ingest_pipeline.naming import describe_renames, druid_safe_column_names
+from ingest_pipeline.vocabulary import LINE_COLUMN, NULL_MARKERS, FileRejected, RejectedRow
 
 Format = Literal["csv", "ndjson", "parquet"]
 Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "utf-16"]

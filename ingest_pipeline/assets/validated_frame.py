@@ -24,7 +24,8 @@ from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.spec import s3_uri
-from ingest_pipeline.validation import FileRejected, validate_to_files
+from ingest_pipeline.validation import validate_to_files
+from ingest_pipeline.vocabulary import FileRejected
 
 PREVIEW_ROWS = 10
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from ingest_pipeline.reading import SAMPLE_BYTES, DetectedFormat, detect_format, read_frame
-from ingest_pipeline.validation import LINE_COLUMN, FileRejected
+from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
 
 
 def _write(tmp_path: Path, name: str, content: bytes | str, encoding: str = "utf-8") -> Path:

@@ -16,26 +16,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest_pipeline import validation
+from ingest_pipeline.datasets import DatasetConfig, load_dataset_configs
+from ingest_pipeline.naming import (
+    InvalidDatasetName,
+    druid_safe_column_names,
+    validate_dataset_name,
+)
 from ingest_pipeline.reading import ReadResult, read_frame
 from ingest_pipeline.validation import (
+    ValidationResult,
+    ValidationSummary,
+    distinct,
+    validate,
+    validate_to_files,
+    write_druid_ndjson,
+    write_parquet,
+)
+from ingest_pipeline.vocabulary import (
     CONSTANT_TIME,
     LINE_COLUMN,
     NULL_MARKERS,
     SOURCE_KEY_COLUMN,
     TIME_COLUMN,
-    DatasetConfig,
     FileRejected,
-    InvalidDatasetName,
-    ValidationResult,
-    ValidationSummary,
-    druid_safe_column_names,
-    load_dataset_configs,
-    validate,
-    validate_dataset_name,
-    validate_to_files,
-    write_druid_ndjson,
-    write_parquet,
 )
 
 
@@ -630,15 +633,15 @@ def test_streaming_matches_validate_on_parquet(tmp_path: Path) -> None:
 
 def test_distinct_count_spilled_to_disk_is_exact(tmp_path: Path) -> None:
     values = pl.Series([i % 5_003 for i in range(40_000)], dtype=pl.Int64)
-    spilled = validation._DistinctCount(tmp_path, memory_hashes=1_000)
-    in_memory = validation._DistinctCount()
+    spilled = distinct.DistinctCount(tmp_path, memory_hashes=1_000)
+    in_memory = distinct.DistinctCount()
     for start in range(0, len(values), 3_000):  # repeats span batches and the spill point
         batch = values.slice(start, 3_000).hash()
         spilled.add(batch)
         in_memory.add(batch)
     assert spilled.count() == in_memory.count() == 5_003
     buckets = list(tmp_path.glob("distinct-*.u64"))
-    assert len(buckets) == validation._SPILL_BUCKETS
+    assert len(buckets) == distinct.SPILL_BUCKETS
     # every distinct hash went to disk once per batch it appeared in, none was kept back
     assert sum(len(np.fromfile(p, dtype=np.uint64)) for p in buckets) >= 5_003
 
@@ -646,7 +649,7 @@ def test_distinct_count_spilled_to_disk_is_exact(tmp_path: Path) -> None:
 def test_streaming_matches_validate_when_counts_spill(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(validation, "DISTINCT_MEMORY_HASHES", 8)
+    monkeypatch.setattr(distinct, "DISTINCT_MEMORY_HASHES", 8)
     lines = ["ts,city,note"]
     for i in range(300):
         lines.append(f"2024-01-{i % 28 + 1:02d}T00:00:00Z,city{i % 11},n{i % 97}")
