@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from ingest_pipeline.naming import (
     InvalidDatasetName,
     druid_safe_column_names,
+    has_dot_segment,
+    resolve_column,
     validate_dataset_name,
 )
 from ingest_pipeline.validation import validate
@@ -73,3 +75,31 @@ def test_dot_segments_in_the_key_reject_the_file(key: str) -> None:
 def test_dots_inside_a_name_are_fine() -> None:
     frame = pl.DataFrame({"ts": ["2024-01-01"], "v": [1]})
     assert validate(frame, "uploads/ds/two..dots.csv", "ds").row_count == 1
+
+
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [
+        ("v", "v"),
+        ("Order Date", "Order_Date"),  # the name as uploaded finds the renamed column
+        ("__time", "time_original"),
+        ("missing", None),
+    ],
+)
+def test_resolve_column(wanted: str, expected: str | None) -> None:
+    assert resolve_column(wanted, ["Order_Date", "time_original", "v"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "has_one"),
+    [
+        ("a/../b.csv", True),
+        ("./b.csv", True),
+        ("a/.", True),
+        ("a/two..dots.csv", False),
+        ("a/.hidden/b.csv", False),
+        ("a//b.csv", False),
+    ],
+)
+def test_has_dot_segment(key: str, has_one: bool) -> None:
+    assert has_dot_segment(key) is has_one

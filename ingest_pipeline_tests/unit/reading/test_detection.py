@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from pathlib import Path
 
 import pytest
 
 from ingest_pipeline.reading import DetectedFormat, detect_format, read_frame
+from ingest_pipeline.reading.detection import (
+    detect_encoding,
+    key_extension,
+    looks_binary,
+    sniff_delimiter,
+)
 from ingest_pipeline.vocabulary import FileRejected
 from ingest_pipeline_tests.unit.reading.helpers import write_upload
 
@@ -108,3 +115,75 @@ def test_ndjson_gzip_without_extension(tmp_path: Path) -> None:
     path = write_upload(tmp_path, "blob", gzip.compress(b'{"a": 1}\n{"a": 2}\n'))
     assert detect_format(path, "k/blob") == DetectedFormat("ndjson", "gzip", None, "utf-8")
     assert read_frame(path, "k/blob").frame.collect()["a"].to_list() == [1, 2]
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("a/b.CSV.gz", (".csv", True)),
+        ("a/b.csv", (".csv", False)),
+        ("a/v1.2/b.tsv.GZIP", (".tsv", True)),
+        ("a/b.tar.csv", (".csv", False)),
+        ("a/b.gz", ("", True)),
+        ("a/b", ("", False)),
+    ],
+)
+def test_key_extension(key: str, expected: tuple[str, bool]) -> None:
+    assert key_extension(key) == expected
+
+
+@pytest.mark.parametrize(
+    ("sample", "truncated", "prefer_tab", "delimiter"),
+    [
+        ("a,b,c\n1,2,3\n", False, False, ","),
+        ("a;b\n1,5;2\n", False, False, ";"),  # decimal commas do not split the header
+        ("a|b|c\n1|2|3\n", False, False, "|"),
+        ("a\tb,c\n1\t2,3\n", False, False, ","),  # a tie goes to the comma...
+        ("a\tb,c\n1\t2,3\n", False, True, "\t"),  # ...unless the key says .tsv/.tab
+        ("single\n1\n2\n", False, False, ","),  # nothing splits: the default
+        # The sample cut the last record short: counting it would make ';' look inconsistent.
+        ("a,b;c;d\n1,2;3;4\n5,6;7", False, False, ","),
+        ("a,b;c;d\n1,2;3;4\n5,6;7", True, False, ";"),
+    ],
+)
+def test_sniff_delimiter(sample: str, truncated: bool, prefer_tab: bool, delimiter: str) -> None:
+    assert sniff_delimiter(sample, truncated, prefer_tab) == delimiter
+
+
+@pytest.mark.parametrize(
+    ("head", "encoding", "text"),
+    [
+        (b"a,b\n", "utf-8", "a,b\n"),
+        ("café\n".encode(), "utf-8", "café\n"),
+        (b"ab\xc3", "utf-8", "ab"),  # a character cut at the sample's end is no error
+        (codecs.BOM_UTF8 + b"a\n", "utf-8-sig", "a\n"),
+        (codecs.BOM_UTF16_LE + "a\n".encode("utf-16-le"), "utf-16", "a\n"),
+        (codecs.BOM_UTF16_BE + "a\n".encode("utf-16-be"), "utf-16", "a\n"),
+        ("Renée\n".encode("latin-1"), "latin-1", "Renée\n"),  # not UTF-8: guessed latin-1
+    ],
+)
+def test_detect_encoding(head: bytes, encoding: str, text: str) -> None:
+    assert detect_encoding(head, "k") == (encoding, text)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"a,\x00b\n",  # a NUL byte without a UTF-16 byte-order mark
+        bytes(range(1, 32)) * 4 + b"\xff",  # control characters, and not UTF-8
+    ],
+)
+def test_detect_encoding_refuses_binary(head: bytes) -> None:
+    with pytest.raises(FileRejected, match="binary"):
+        detect_encoding(head, "k")
+
+
+@pytest.mark.parametrize(
+    ("text", "binary"),
+    [("", False), ("plain text\twith tabs\r\n", False), ("a\x01b\x02c\x03", True)],
+)
+def test_looks_binary(text: str, binary: bool) -> None:
+    assert looks_binary(text) is binary

@@ -8,6 +8,7 @@ import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.validation import validate
+from ingest_pipeline.validation.rejections import too_many_rejected
 from ingest_pipeline.vocabulary import FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import (
     KEY,
@@ -71,3 +72,18 @@ def test_a_value_over_max_value_bytes_rejects_the_file_at_its_line(tmp_path: Pat
     assert validate(parsed.frame, KEY, "ds").row_count == 3
     with pytest.raises(ValueError, match="max_value_bytes"):
         DatasetConfig(max_value_bytes=0)
+
+
+@pytest.mark.parametrize(
+    ("rejected", "kept", "share", "too_many"),
+    [
+        (0, 10, 0.0, False),
+        (1, 9, 0.0, True),  # the default: any rejected row rejects the file
+        (1, 9, 0.1, False),  # exactly the allowed share
+        (2, 8, 0.1, True),
+        (10, 0, 1.0, True),  # no row left is always an error
+    ],
+)
+def test_too_many_rejected(rejected: int, kept: int, share: float, too_many: bool) -> None:
+    config = DatasetConfig(max_rejected_share=share)
+    assert too_many_rejected(rejected, kept, rejected + kept, config) is too_many

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.validation import validate
+from ingest_pipeline.validation.timing import TimePlan, epoch_unit, time_candidates, time_plan
 from ingest_pipeline.vocabulary import CONSTANT_TIME, SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import times, utc, validate_csv
 
@@ -120,3 +122,70 @@ def test_datetime_and_date_dtypes_from_parquet_like_frames() -> None:
     assert times(result) == [utc(2024, 1, 1, 11)]
     assert result.frame["created_at"].to_list() == ["2024-01-01T11:00:00.000Z"]
     assert result.frame["birthday"].to_list() == ["1990-05-17"]
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (["id", "Timestamp", "value"], ["Timestamp"]),
+        (["created_at", "ts"], ["ts", "created_at"]),  # exact names in hint order first
+        (["time", "time_original"], ["time_original", "time"]),  # a renamed __time wins
+        (["order_date", "amount", "date_of_birth"], ["order_date", "date_of_birth"]),  # shapes
+        (["TS", "ts"], ["TS", "ts"]),  # the first column wins a case clash
+        (["name", "timezone", "updates", "dates"], []),
+    ],
+)
+def test_time_candidates(columns: list[str], expected: list[str]) -> None:
+    assert time_candidates(columns) == expected
+
+
+@pytest.mark.parametrize(
+    ("max_abs", "unit"),
+    [
+        (0.0, "s"),
+        (1.7e9, "s"),
+        (99_999_999_999.0, "s"),  # the year 5138 in seconds
+        (1e11, "ms"),  # 1973 in milliseconds
+        (1.7e12, "ms"),
+        (1.7e15, "us"),
+        (1.7e18, "ns"),
+    ],
+)
+def test_epoch_unit_follows_the_magnitude(max_abs: float, unit: str) -> None:
+    assert epoch_unit(max_abs) == unit
+
+
+_YMD = {"min": 20240101, "max": 20241231, "nulls": 0, "ymd_nulls": 0, "max_abs": 2.0e7}
+
+
+@pytest.mark.parametrize(
+    ("dtype", "time_format", "stats", "expected"),
+    [
+        (pl.Int64, None, _YMD, TimePlan("yyyymmdd")),
+        # one value that is no date (month 13): the integers are epoch seconds after all
+        (pl.Int64, None, {**_YMD, "max": 20241399, "ymd_nulls": 1}, TimePlan("epoch", "s")),
+        (
+            pl.Int64,
+            None,
+            {**_YMD, "min": 1_700_000_000_000, "max": 1_800_000_000_000, "max_abs": 1.8e12},
+            TimePlan("epoch", "ms"),
+        ),
+        (pl.Float64, None, {"max_abs": 1.7e9}, TimePlan("epoch", "s")),
+        (pl.String, None, {"max_abs": None}, TimePlan("text", "s")),
+        (pl.String, None, {"max_abs": 1.7e12}, TimePlan("text", "ms")),  # epoch-like text
+        (pl.String, "%d/%m/%Y", {}, TimePlan("text", "s")),
+        (pl.Int64, "%Y%m%d", {}, TimePlan("text", "s")),  # a format: parsed as text
+        (pl.Int64, "posix", {}, TimePlan("epoch", "s")),
+        (pl.String, "millis", {}, TimePlan("epoch", "ms")),
+        (pl.Datetime("us", "Europe/Paris"), None, {}, TimePlan("datetime")),
+        (pl.Date, None, {}, TimePlan("date")),
+        (pl.Boolean, None, {}, TimePlan("none")),
+    ],
+)
+def test_time_plan(
+    dtype: pl.DataType, time_format: str | None, stats: dict[str, Any], expected: TimePlan
+) -> None:
+    assert time_plan(dtype, time_format, stats) == expected
