@@ -20,7 +20,7 @@ from ingest_pipeline.records import (
     TaskOutcome,
     ValidationOutcome,
 )
-from ingest_pipeline.validation import SQL_TYPE_OF_DRUID
+from ingest_pipeline.vocabulary import DRUID_TO_SQL_TYPE
 
 # ------------------------------------------------------------------ validation (validated_frame)
 
@@ -148,7 +148,7 @@ def schema_drift(schema: Sequence[tuple[str, str]], existing: Mapping[str, str])
     for name, druid_type in schema:
         if name not in existing:
             drift.append(f"new column {name!r} ({druid_type})")
-        elif existing[name] != SQL_TYPE_OF_DRUID.get(druid_type, existing[name]):
+        elif existing[name] != DRUID_TO_SQL_TYPE.get(druid_type, existing[name]):
             drift.append(f"column {name!r} is {druid_type} here, {existing[name]} in Druid")
     ours = {name for name, _ in schema} | {"__time", "__source_key"}
     missing = sorted(set(existing) - ours)
@@ -199,9 +199,9 @@ def ingestion_check_results(
     """Verdicts on what Druid holds for this file after its task, each from an observed value."""
     bad_rows = outcome.bad_rows()
     wrong_columns = {
-        name: {"specified": SQL_TYPE_OF_DRUID[t], "in_druid": actual_columns.get(name, "(missing)")}
+        name: {"specified": DRUID_TO_SQL_TYPE[t], "in_druid": actual_columns.get(name, "(missing)")}
         for name, t in plan.specified_columns.items()
-        if actual_columns.get(name) != SQL_TYPE_OF_DRUID[t]
+        if actual_columns.get(name) != DRUID_TO_SQL_TYPE[t]
     }
     rows_match = rows_in_druid.count == plan.validated_rows
     return [

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".psv", ".tab")
-JSON_EXTENSIONS = (".json", ".ndjson", ".jsonl")
-PARQUET_EXTENSIONS = (".parquet", ".pq")
-DATA_EXTENSIONS = CSV_EXTENSIONS + JSON_EXTENSIONS + PARQUET_EXTENSIONS
-COMPRESSED_SUFFIXES = (".gz", ".gzip")
+from ingest_pipeline.vocabulary import EXTENSIONS_BY_FORMAT, GZIP_EXTENSIONS
 
 
 def guess_format(head: bytes, key: str) -> tuple[str, str | None]:
@@ -15,12 +11,10 @@ def guess_format(head: bytes, key: str) -> tuple[str, str | None]:
     compression = "gzip" if head.startswith(b"\x1f\x8b") else None
     if head.startswith(b"PAR1"):
         return "parquet", None
-    stem = key.lower().removesuffix(".gz").removesuffix(".gzip")
-    for suffixes, name in (
-        (PARQUET_EXTENSIONS, "parquet"),
-        (JSON_EXTENSIONS, "ndjson"),
-        (CSV_EXTENSIONS, "csv"),
-    ):
-        if stem.endswith(suffixes):
-            return name, compression
+    stem = key.lower()
+    for suffix in GZIP_EXTENSIONS:
+        stem = stem.removesuffix(suffix)
+    for file_format, extensions in EXTENSIONS_BY_FORMAT.items():
+        if stem.endswith(extensions):
+            return file_format, compression
     return "unknown", compression

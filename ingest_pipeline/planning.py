@@ -23,7 +23,7 @@ from ingest_pipeline.spec import (
     interval_cover,
     merge_intervals,
 )
-from ingest_pipeline.validation import DRUID_TYPE_OF_SQL, TIME_COLUMN, DruidType
+from ingest_pipeline.vocabulary import SQL_TO_DRUID_TYPE, TIME_COLUMN, DruidColumnType
 
 
 def plan_ingestion(
@@ -65,12 +65,12 @@ def plan_ingestion(
     )
 
 
-def existing_dimensions(state: DatasourceState) -> list[tuple[str, DruidType]]:
+def existing_dimensions(state: DatasourceState) -> list[tuple[str, DruidColumnType]]:
     """The datasource's columns as Druid dimensions, so rewritten neighbours keep theirs."""
     return [
-        (name, DRUID_TYPE_OF_SQL[sql_type])  # type: ignore[misc]
+        (name, SQL_TO_DRUID_TYPE[sql_type])
         for name, sql_type in state.columns.items()
-        if sql_type in DRUID_TYPE_OF_SQL and name != TIME_COLUMN
+        if sql_type in SQL_TO_DRUID_TYPE and name != TIME_COLUMN
     ]
 
 

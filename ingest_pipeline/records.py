@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest_pipeline.validation import DruidType, RejectedRow
+from ingest_pipeline.vocabulary import DruidType, RejectedRow
 
 # --------------------------------------------------------------------------- S3
 

@@ -19,10 +19,10 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
-from ingest_pipeline.file_kinds import COMPRESSED_SUFFIXES, DATA_EXTENSIONS
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.s3 import S3Storage
+from ingest_pipeline.vocabulary import DATA_EXTENSIONS, GZIP_EXTENSIONS
 
 #: Characters Dagster refuses in partition keys.
 FORBIDDEN_IN_PARTITION_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
@@ -62,9 +62,9 @@ def skip_reason(obj: ObjectInfo, partition_key: str) -> str | None:
     if name.startswith((".", "_", "~")) or lower.endswith((".tmp", ".part", ".crdownload", "~")):
         return "temporary or hidden name"
     stem = lower
-    for suffix in COMPRESSED_SUFFIXES:
+    for suffix in GZIP_EXTENSIONS:
         stem = stem.removesuffix(suffix)
-    if not stem.endswith(DATA_EXTENSIONS) and not lower.endswith(COMPRESSED_SUFFIXES):
+    if not stem.endswith(DATA_EXTENSIONS) and not lower.endswith(GZIP_EXTENSIONS):
         return f"unknown extension (expected one of {', '.join(DATA_EXTENSIONS)}, optionally .gz)"
     if "/" not in partition_key:
         return "not under a dataset folder (<prefix>/<dataset>/<file>)"

@@ -14,20 +14,20 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ingest_pipeline.records import IngestMode, Replace
-from ingest_pipeline.validation import (
+from ingest_pipeline.vocabulary import (
     SEGMENT_GRANULARITIES,
     SOURCE_KEY_COLUMN,
     TIME_COLUMN,
     DruidType,
+    Granularity,
     iso_utc,
 )
 
 PasswordProvider = str | Mapping[str, str]
-Granularity = Literal["HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "ALL"]
 
 REDACTED = "***"
 # Druid's own "eternity" interval, used for ALL granularity.

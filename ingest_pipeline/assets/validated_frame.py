@@ -18,6 +18,7 @@ import dagster as dg
 from ingest_pipeline.assets.presentation import column_schema, markdown_preview
 from ingest_pipeline.assets.publishing import publish_validated
 from ingest_pipeline.checks import VALIDATION_CHECKS, selected, validation_check_results
+from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.records import (
@@ -29,12 +30,8 @@ from ingest_pipeline.records import (
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.s3 import ObjectChanged, ObjectGone, S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.validation import (
-    DatasetConfig,
-    FileRejected,
-    ValidationSummary,
-    validate_to_files,
-)
+from ingest_pipeline.validation import ValidationSummary, validate_to_files
+from ingest_pipeline.vocabulary import FileRejected
 
 PREVIEW_ROWS = 10
 

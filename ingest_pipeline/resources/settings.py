@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ingest_pipeline.validation import DatasetConfig, load_dataset_configs
+from ingest_pipeline.datasets import DatasetConfig, load_dataset_configs
 
 
 class PipelineSettings(dg.ConfigurableResource):

@@ -1,0 +1,141 @@
+"""`read_frame`: a downloaded object to a lazy frame with Druid-safe names and source lines."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import shutil
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from ingest_pipeline.naming import describe_renames, druid_safe_column_names
+from ingest_pipeline.reading.csv_types import csv_chunks, csv_options, infer_csv_types
+from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
+from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
+from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
+
+
+@dataclass
+class ReadResult:
+    # Druid-safe user column names plus LINE_COLUMN (source line of each row). Lazy: it scans
+    # the normalised file in the work directory, which must live until the frame is collected.
+    frame: pl.LazyFrame
+    format: DetectedFormat
+    rejected: list[RejectedRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    blank_rows: int = 0
+    normalized_path: Path | None = None
+    # The rows of `frame` in order, at most n per DataFrame, read from the normalised file in
+    # bounded memory (CSV only: Polars' streaming CSV scan holds memory that grows with the
+    # file). None: use `frame.collect_batches`.
+    batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+
+
+def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None) -> ReadResult:
+    """Parse a downloaded object into a lazy frame with source line numbers.
+
+    `key` is the S3 object key, used in messages only. The normalised copy is written to
+    `workdir` (default: the directory holding `path`, normally the caller's temp directory).
+    """
+    path = Path(path)
+    workdir = Path(workdir) if workdir is not None else path.parent
+    fmt = detect_format(path, key)
+    reader = {"csv": _read_csv, "ndjson": _read_ndjson}.get(fmt.format, _read_parquet)
+    try:
+        try:
+            return reader(path, key, fmt, workdir)
+        except UnicodeDecodeError as error:
+            if fmt.encoding != "utf-8":
+                raise FileRejected(
+                    key,
+                    f"the file is not valid {fmt.encoding} text ({error.reason})",
+                    "save the file as UTF-8",
+                ) from None
+            # Valid UTF-8 in the sample, not later: the file is most likely latin-1 throughout.
+            result = reader(path, key, replace(fmt, encoding="latin-1"), workdir)
+            result.warnings.append(
+                "the file is not UTF-8 after the first 64 KiB: read it as latin-1"
+            )
+            return result
+    except (OSError, EOFError, zlib.error) as error:
+        if fmt.compression == "gzip" and not isinstance(error, FileNotFoundError):
+            raise corrupt_gzip_error(key, error) from None
+        raise
+
+
+def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
+    out = workdir / f"{path.name}.normalized.csv"
+    try:
+        raw_header, header, rejected, blank_rows = normalise_csv(path, key, fmt, out)
+    except csv.Error as error:
+        raise FileRejected(
+            key, f"the CSV cannot be parsed ({error})", "check the quoting"
+        ) from None
+    casts = infer_csv_types(out, header)
+
+    def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)).with_columns(casts)
+
+    def batches(rows: int) -> Iterator[pl.DataFrame]:
+        for chunk in csv_chunks(out, rows):
+            yield typed(chunk.lazy()).collect()
+
+    frame = typed(pl.scan_csv(out, **csv_options()))
+    notes = _notes(raw_header, header, blank_rows)
+    return ReadResult(frame, fmt, rejected, notes, blank_rows, out, batches)
+
+
+def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
+    out = workdir / f"{path.name}.normalized.ndjson"
+    keys, rejected, blank_rows, rows = normalise_ndjson(path, fmt, out)
+    names = druid_safe_column_names(keys)
+    if rows == 0:  # Polars cannot infer a schema from an empty file
+        schema = {LINE_COLUMN: pl.Int64, **dict.fromkeys(names, pl.String)}
+        frame = pl.LazyFrame(schema=schema)
+    else:
+        frame = pl.scan_ndjson(out, infer_schema_length=None).select(
+            pl.col(LINE_COLUMN).cast(pl.Int64),
+            *[pl.col(f"c{i}").alias(name) for i, name in enumerate(names)],
+        )
+    return ReadResult(frame, fmt, rejected, _notes(keys, names, blank_rows), blank_rows, out)
+
+
+def _read_parquet(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
+    source, normalized = path, None
+    if fmt.compression == "gzip":  # rare, but Polars cannot scan gzip'd Parquet
+        normalized = source = workdir / f"{path.name}.parquet"
+        try:
+            with gzip.open(path, "rb") as packed, source.open("wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked)
+        except (OSError, EOFError, zlib.error) as error:
+            raise corrupt_gzip_error(key, error) from None
+    frame = pl.scan_parquet(source)
+    try:
+        columns = frame.collect_schema().names()
+    except pl.exceptions.PolarsError as error:
+        raise FileRejected(
+            key,
+            f"the Parquet file cannot be read ({error})",
+            "write the file again with a standard Parquet writer",
+        ) from None
+    names = druid_safe_column_names(columns)
+    # Parquet has no lines: LINE_COLUMN is the 1-based row number.
+    frame = frame.rename(dict(zip(columns, names, strict=True))).with_row_index(
+        LINE_COLUMN, offset=1
+    )
+    frame = frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+    return ReadResult(frame, fmt, warnings=_notes(columns, names, 0), normalized_path=normalized)
+
+
+def _notes(raw_names: list[str], names: list[str], blank_rows: int) -> list[str]:
+    notes = []
+    renamed = describe_renames(raw_names, names)
+    if renamed:
+        notes.append(renamed)
+    if blank_rows:
+        notes.append(f"skipped {blank_rows} blank rows")
+    return notes

@@ -1,0 +1,127 @@
+"""One streaming Python pass over CSV/NDJSON text: a normalised UTF-8 copy Polars can scan.
+
+It does what Polars cannot: decode latin-1/UTF-16 and gzip without loading the whole file,
+find ragged rows or bad JSON lines and report them by source line, and record the source line
+of every kept row (quoted newlines make row index != line number).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from ingest_pipeline.naming import druid_safe_column_names
+from ingest_pipeline.reading.detection import DetectedFormat
+from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
+
+# Python's csv module refuses fields over 128 KiB by default; a "giant line" is still data.
+csv.field_size_limit(2**31 - 1)
+
+
+@contextmanager
+def _open_text(path: Path, fmt: DetectedFormat) -> Iterator[TextIO]:
+    raw = gzip.open(path, "rb") if fmt.compression == "gzip" else path.open("rb")
+    # newline="" keeps quoted CR/LF inside fields intact for the csv module.
+    with raw, io.TextIOWrapper(raw, encoding=fmt.encoding, newline="") as text:
+        yield text
+
+
+def normalise_csv(
+    path: Path, key: str, fmt: DetectedFormat, out: Path
+) -> tuple[list[str], list[str], list[RejectedRow], int]:
+    """Stream the CSV into `out` (UTF-8, comma, all fields quoted, LINE_COLUMN first).
+
+    Returns (header as uploaded, Druid-safe header, ragged rows, blank rows).
+    """
+    rejected: list[RejectedRow] = []
+    blank_rows = 0
+    raw_header: list[str] = []
+    header: list[str] | None = None
+    with _open_text(path, fmt) as text, out.open("w", encoding="utf-8", newline="") as sink:
+        # QUOTE_ALL: the csv module leaves a lone CR unquoted; Polars would take it as a line end.
+        writer = csv.writer(sink, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        reader = csv.reader(text, delimiter=fmt.delimiter or ",")
+        previous_end = 0
+        for record in reader:
+            start, previous_end = previous_end + 1, reader.line_num
+            if not record or all(value == "" for value in record):
+                if header is not None:  # blank lines before the header are not rows
+                    blank_rows += 1
+                continue
+            if header is None:
+                raw_header, header = record, druid_safe_column_names(record)
+                writer.writerow([LINE_COLUMN, *header])
+                continue
+            if len(record) != len(header):
+                span = f" (it spans lines {start}-{previous_end}: look for an unmatched quote)"
+                rejected.append(
+                    RejectedRow(
+                        start,
+                        f"has {len(record)} fields but the header has {len(header)}"
+                        + (span if previous_end > start else ""),
+                    )
+                )
+                continue
+            writer.writerow([start, *record])
+    if header is None:
+        raise FileRejected(
+            key, "the file contains no header row", "upload a file with a header row"
+        )
+    return raw_header, header, rejected, blank_rows
+
+
+def json_scalar(value: Any) -> Any:
+    """Flatten a JSON value to something one Druid dimension can hold."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/Infinity are not JSON; Druid cannot store them
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return str(value)  # beyond Druid's long: keep the digits as text
+    return value
+
+
+def normalise_ndjson(
+    path: Path, fmt: DetectedFormat, out: Path
+) -> tuple[list[str], list[RejectedRow], int, int]:
+    """Stream NDJSON into `out`: nested values as JSON text, keys as c0..cN, LINE_COLUMN added.
+
+    Keys are renamed positionally because Druid-safe names depend on every key in the file
+    (dedupe), which is known only at the end; the caller renames c0..cN afterwards.
+    Returns (keys in order of first appearance, rejected lines, blank rows, rows written).
+    """
+    keys: dict[str, str] = {}
+    rejected: list[RejectedRow] = []
+    blank_rows = rows = 0
+    with _open_text(path, fmt) as text, out.open("w", encoding="utf-8") as sink:
+        for line_number, line in enumerate(text, start=1):
+            if not line.strip():
+                blank_rows += 1
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                rejected.append(
+                    RejectedRow(line_number, f"invalid JSON: {error.msg} at column {error.colno}")
+                )
+                continue
+            if not isinstance(record, dict):
+                kind = type(record).__name__
+                rejected.append(RejectedRow(line_number, f"expected a JSON object, found a {kind}"))
+                continue
+            if not record:
+                blank_rows += 1
+                continue
+            row: dict[str, Any] = {LINE_COLUMN: line_number}
+            for name, value in record.items():
+                row[keys.setdefault(name, f"c{len(keys)}")] = json_scalar(value)
+            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+            rows += 1
+    return list(keys), rejected, blank_rows, rows

@@ -1,0 +1,150 @@
+"""`validate` (one frame in memory) and `validate_to_files` (a file streamed in batches).
+
+Both share everything: `plan_validation` decides what needs the whole file from streaming
+aggregations, `_run` applies the same row-wise steps to each batch (split off rows without a
+time, convert to Druid types, add __source_key) and adds up the report.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.naming import check_upload_key
+from ingest_pipeline.validation.druid_types import to_druid_column
+from ingest_pipeline.validation.outputs import DruidFiles
+from ingest_pipeline.validation.planning import ValidationPlan, plan_validation
+from ingest_pipeline.validation.rejections import rejection_error, split_by_time, too_many_rejected
+from ingest_pipeline.validation.report import (
+    BatchTally,
+    ConvertedColumn,
+    ValidationResult,
+    ValidationSummary,
+)
+from ingest_pipeline.validation.source import unreadable_error
+from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, RejectedRow
+
+if TYPE_CHECKING:  # the type only: validation never imports the reader
+    from ingest_pipeline.reading import ReadResult
+
+
+def validate(
+    frame: pl.DataFrame | pl.LazyFrame,
+    key: str,
+    dataset: str,
+    config: DatasetConfig | None = None,
+    *,
+    rejected: Iterable[RejectedRow] = (),
+    notes: Iterable[str] = (),
+) -> ValidationResult:
+    """Check and type a parsed file for Druid, in memory (see `validate_to_files` for big files).
+
+    `rejected` are rows the reader already set aside (ragged rows, invalid JSON lines): they
+    count towards `max_rejected_share`. `notes` are reader warnings to carry into the result.
+    If `frame` has a `__line` column (as `read_frame` provides), rejected rows are reported by
+    source line; otherwise by 1-based row number.
+    """
+    config = config or DatasetConfig()
+    check_upload_key(key, dataset)
+    try:
+        data = frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame
+    except pl.exceptions.PolarsError as error:
+        raise unreadable_error(key, error) from None
+    plan = plan_validation(data.lazy(), key, dataset, config, rejected, notes, batch_rows=None)
+    outputs: list[pl.DataFrame] = []
+    summary = _run(plan, outputs.append, preview_rows=0)
+    return ValidationResult(
+        **{f.name: getattr(summary, f.name) for f in fields(summary)},
+        frame=outputs[0] if len(outputs) == 1 else pl.concat(outputs),
+    )
+
+
+def validate_to_files(
+    parsed: ReadResult,
+    key: str,
+    dataset: str,
+    config: DatasetConfig | None = None,
+    *,
+    ndjson_path: str | Path,
+    parquet_path: str | Path,
+    batch_rows: int = 200_000,
+    preview_rows: int = 10,
+) -> ValidationSummary:
+    """`validate` + `write_druid_ndjson` + `write_parquet` in bounded memory.
+
+    Gives the same rows, report, rejections and messages, but never holds more than about
+    `batch_rows` rows: whole-file decisions come from streaming aggregations over the parsed
+    file, then it is converted batch by batch, each batch appended to both files. The exact
+    duplicate and distinct counts spill their hashes to a temporary folder next to
+    `ndjson_path` once they outgrow memory (8 bytes per row and string column on disk).
+    Only the rejected rows listed in the result grow with the file.
+    """
+    config = config or DatasetConfig()
+    check_upload_key(key, dataset)
+    plan = plan_validation(
+        parsed.frame,
+        key,
+        dataset,
+        config,
+        parsed.rejected,
+        parsed.warnings,
+        batch_rows,
+        parsed.batches,
+    )
+    with (
+        DruidFiles(Path(ndjson_path), Path(parquet_path)) as files,
+        tempfile.TemporaryDirectory(prefix="distinct-", dir=Path(ndjson_path).parent) as spill,
+    ):
+        return _run(plan, files.write, preview_rows, Path(spill))
+
+
+def _run(
+    plan: ValidationPlan,
+    write: Callable[[pl.DataFrame], None],
+    preview_rows: int,
+    spill_dir: Path | None = None,
+) -> ValidationSummary:
+    """Check, type and measure each batch, pass its output rows to `write`, sum up the report."""
+    rejected = list(plan.reader_rejected)
+    tally = BatchTally(plan.columns, preview_rows, spill_dir)
+    for batch in plan.source.batches():
+        data, bad = split_by_time(batch, plan.time, plan.time_column)
+        rejected += bad
+        if data.height == 0:
+            continue
+        converted = _convert(data, plan)
+        output = _output_frame(data, converted, plan.key)
+        tally.add(data, converted, output)
+        write(output)
+
+    rejected.sort()
+    if too_many_rejected(len(rejected), tally.rows, plan.rows_seen, plan.config):
+        raise rejection_error(
+            plan.key, rejected, len(rejected), plan.rows_seen, plan.config, plan.dataset
+        )
+    # Here rows > 0: no rows at all raised either "no data rows" or the rejection error.
+    return tally.summary(rejected, plan.time_column, plan.warnings, plan.config.null_ratio_warn)
+
+
+def _convert(data: pl.DataFrame, plan: ValidationPlan) -> list[ConvertedColumn]:
+    """The output user columns of a batch, each in its Druid type."""
+    converted = []
+    for name in plan.columns:
+        values, druid_type, nulled = to_druid_column(
+            data[name], uint_as_string=name in plan.uint_as_string
+        )
+        converted.append(ConvertedColumn(name, values.alias(name), druid_type, nulled))
+    return converted
+
+
+def _output_frame(data: pl.DataFrame, converted: list[ConvertedColumn], key: str) -> pl.DataFrame:
+    """__time, the converted user columns and __source_key: the rows as written."""
+    source = pl.repeat(key, data.height, dtype=pl.String, eager=True)
+    values = [c.values for c in converted]
+    return pl.DataFrame([data[TIME_COLUMN], *values, source.alias(SOURCE_KEY_COLUMN)])

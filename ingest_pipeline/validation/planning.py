@@ -1,0 +1,307 @@
+"""The decisions that need the whole file, made before any batch is converted.
+
+`plan_validation` runs the steps below in order; each either narrows the plan or raises
+`FileRejected` with the message `validate` always gave. At most three aggregating passes
+(row count, text sizes and time statistics; time parse counts; UInt64 maxima, only if there
+are such columns) plus, for a rejected file only, a pass quoting its first rejected rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import polars as pl
+
+from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.naming import describe_renames, druid_safe_column_names, resolve_column
+from ingest_pipeline.validation.druid_types import overflows_druid_long
+from ingest_pipeline.validation.rejections import (
+    QUOTED_REJECTIONS,
+    oversized_value_error,
+    rejection_error,
+    split_by_time,
+    too_many_rejected,
+)
+from ingest_pipeline.validation.source import BatchSource, Combine, aggregate, unreadable_error
+from ingest_pipeline.validation.timing import (
+    AUTO_DETECT_MIN_PARSE_SHARE,
+    UTC_MS,
+    time_candidates,
+    time_expr,
+    time_plan,
+    time_stat_exprs,
+)
+from ingest_pipeline.vocabulary import (
+    CONSTANT_TIME,
+    CONSTANT_TIME_ISO,
+    LINE_COLUMN,
+    FileRejected,
+    RejectedRow,
+)
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """What every batch is checked and converted by."""
+
+    key: str
+    dataset: str
+    config: DatasetConfig
+    source: BatchSource  # batches with LINE_COLUMN (Int64) and the Druid-safe user columns
+    rows_seen: int  # rows of the frame plus rows the reader rejected
+    reader_rejected: list[RejectedRow]  # sorted by line
+    time_column: str | None  # None: CONSTANT_TIME
+    time: pl.Expr  # __time of a row; null rejects the row
+    columns: list[str]  # output user columns, in order (after `dimensions`)
+    uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
+    warnings: list[str]
+
+
+class TimeChoice(NamedTuple):
+    """The column __time comes from, how it is parsed, and how many rows it gives a time."""
+
+    column: str | None  # None: every row gets CONSTANT_TIME
+    expr: pl.Expr
+    kept: int
+
+
+def plan_validation(
+    frame: pl.LazyFrame,
+    key: str,
+    dataset: str,
+    config: DatasetConfig,
+    reader_rejected: Iterable[RejectedRow],
+    notes: Iterable[str],
+    batch_rows: int | None,
+    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None,
+) -> ValidationPlan:
+    """Decide names, time column, time parsing and whole-file verdicts from cheap passes."""
+    warnings = list(notes)
+    source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
+    if renamed:
+        warnings.append(renamed)
+    user_columns = list(dtypes)
+    texts = [name for name, dtype in dtypes.items() if dtype == pl.String]
+    candidates = _time_column_candidates(config, dtypes)
+    stats = aggregate(source, _first_pass(candidates, texts, dtypes, config.time_format))
+
+    rejected_by_reader = sorted(reader_rejected)
+    rows_seen = stats["rows"] + len(rejected_by_reader)
+    _check_there_are_rows(key, rows_seen)
+    _check_configured_time_column_found(key, config, candidates, user_columns)
+
+    choice = _choose_time_column(source, candidates, dtypes, config, stats)
+    warnings += _time_column_warnings(choice.column, config, dataset)
+    _reject_if_too_many_rows_fail(
+        source, key, dataset, config, rejected_by_reader, rows_seen, stats["rows"], choice
+    )
+
+    columns = _output_columns(key, dataset, config, user_columns)
+    _reject_oversized_values(source, columns, texts, stats, config, dataset)
+    return ValidationPlan(
+        key=key,
+        dataset=dataset,
+        config=config,
+        source=source,
+        rows_seen=rows_seen,
+        reader_rejected=rejected_by_reader,
+        time_column=choice.column,
+        time=choice.expr,
+        columns=columns,
+        uint_as_string=_uints_beyond_druid_long(source, columns, dtypes, choice.expr),
+        warnings=warnings,
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _open_source(
+    frame: pl.LazyFrame,
+    key: str,
+    batch_rows: int | None,
+    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None,
+) -> tuple[BatchSource, dict[str, pl.DataType], str | None]:
+    """Batches with line numbers and Druid-safe names: (source, dtype by name, rename warning)."""
+    try:
+        source_schema = frame.collect_schema()
+    except pl.exceptions.PolarsError as error:
+        raise unreadable_error(key, error) from None
+    if LINE_COLUMN not in source_schema:
+        frame = frame.with_row_index(LINE_COLUMN, offset=1)
+        raw_batches = None  # batch by batch, the row numbers would restart
+
+    raw_columns = [c for c in source_schema.names() if c != LINE_COLUMN]
+    user_columns = druid_safe_column_names(raw_columns)
+    renamed = describe_renames(raw_columns, user_columns)
+
+    def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
+        frame = frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+        if renamed:
+            frame = frame.rename(dict(zip(raw_columns, user_columns, strict=True)))
+        return frame
+
+    source = BatchSource(prepare(frame), key, batch_rows, raw_batches, prepare)
+    dtypes = {new: source_schema[old] for old, new in zip(raw_columns, user_columns, strict=True)}
+    return source, dtypes, renamed
+
+
+def _time_column_candidates(config: DatasetConfig, dtypes: Mapping[str, pl.DataType]) -> list[str]:
+    """The configured time column if it is in the file, else the columns named like time."""
+    if config.time_column is not None:
+        configured = resolve_column(config.time_column, list(dtypes))
+        return [configured] if configured is not None else []
+    return [c for c in time_candidates(list(dtypes)) if dtypes[c] != pl.Boolean]
+
+
+def _first_pass(
+    candidates: Sequence[str],
+    texts: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+    time_format: str | None,
+) -> dict[str, tuple[pl.Expr, Combine]]:
+    """Row count, longest text value per text column, time statistics of each candidate."""
+    aggregations: dict[str, tuple[pl.Expr, Combine]] = {"rows": (pl.len(), "sum")}
+    for name in texts:
+        aggregations[f"bytes.{name}"] = (pl.col(name).str.len_bytes().max(), "max")
+    for i, name in enumerate(candidates):
+        aggregations[f"{i}.n"] = (pl.col(name).count(), "sum")
+        for stat, expr in time_stat_exprs(name, dtypes[name], time_format).items():
+            how: Combine = "min" if stat == "min" else "max" if "max" in stat else "sum"
+            aggregations[f"{i}.{stat}"] = (expr, how)
+    return aggregations
+
+
+def _check_there_are_rows(key: str, rows_seen: int) -> None:
+    if rows_seen == 0:
+        raise FileRejected(
+            key, "the file has no data rows", "upload a file with at least one data row"
+        )
+
+
+def _check_configured_time_column_found(
+    key: str, config: DatasetConfig, candidates: Sequence[str], user_columns: Sequence[str]
+) -> None:
+    if config.time_column is not None and not candidates:
+        raise FileRejected(
+            key,
+            f"the configured time column {config.time_column!r} is not in the file "
+            f"(columns: {', '.join(user_columns)})",
+            "rename the column in the file or fix time_column in the dataset config",
+            column=config.time_column,
+        )
+
+
+def _choose_time_column(
+    source: BatchSource,
+    candidates: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+    config: DatasetConfig,
+    stats: Mapping[str, Any],
+) -> TimeChoice:
+    """The first candidate that parses well enough (the configured one always does).
+
+    Every candidate is parsed once over the whole file, counting the values that parse.
+    """
+    exprs: dict[int, pl.Expr] = {}
+    for i, name in enumerate(candidates):
+        if config.time_column is None and stats[f"{i}.n"] == 0:
+            continue  # an empty column cannot be the time column
+        prefix = f"{i}."
+        column_stats = {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+        plan = time_plan(dtypes[name], config.time_format, column_stats)
+        exprs[i] = time_expr(name, dtypes[name], config.time_format, plan)
+    counts = aggregate(source, {str(i): (e.count(), "sum") for i, e in exprs.items()})
+    for i, expr in exprs.items():
+        parsed = counts[str(i)]
+        if (
+            config.time_column is not None
+            or parsed / stats[f"{i}.n"] >= AUTO_DETECT_MIN_PARSE_SHARE
+        ):
+            return TimeChoice(candidates[i], expr, parsed)
+    return TimeChoice(None, pl.lit(CONSTANT_TIME, dtype=UTC_MS), stats["rows"])
+
+
+def _time_column_warnings(
+    time_column: str | None, config: DatasetConfig, dataset: str
+) -> list[str]:
+    if time_column is None:
+        return [
+            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}; set "
+            f"time_column for dataset {dataset!r} in the dataset config if the data has one"
+        ]
+    if config.time_column is None:
+        return [f"time column auto-detected: {time_column!r}"]
+    return []
+
+
+def _reject_if_too_many_rows_fail(
+    source: BatchSource,
+    key: str,
+    dataset: str,
+    config: DatasetConfig,
+    reader_rejected: Sequence[RejectedRow],
+    rows_seen: int,
+    rows: int,
+    choice: TimeChoice,
+) -> None:
+    """Reject the file now if the reader's and the time column's rejections exceed the share."""
+    rejected = len(reader_rejected) + rows - choice.kept
+    if not too_many_rejected(rejected, choice.kept, rows_seen, config):
+        return
+    # Quote the first rejected rows: one pass over two columns, keeping a handful.
+    first = list(reader_rejected[:QUOTED_REJECTIONS])
+    if choice.column is not None:
+        for batch in source.batches([LINE_COLUMN, choice.column]):
+            bad = split_by_time(batch, choice.expr, choice.column)[1]
+            first = sorted([*first, *bad])[:QUOTED_REJECTIONS]
+    raise rejection_error(key, first, rejected, rows_seen, config, dataset)
+
+
+def _output_columns(
+    key: str, dataset: str, config: DatasetConfig, user_columns: list[str]
+) -> list[str]:
+    """The user columns to write: all, or those of `dimensions` (in file order)."""
+    if config.dimensions is None:
+        return user_columns
+    resolved = {d: resolve_column(d, user_columns) for d in config.dimensions}
+    missing = [d for d, name in resolved.items() if name is None]
+    if missing:
+        raise FileRejected(
+            key,
+            f"configured dimensions {missing} are not in the file (columns: {user_columns})",
+            f"fix dimensions for dataset {dataset!r} in the dataset config",
+            column=missing[0],
+        )
+    chosen = set(resolved.values())
+    return [c for c in user_columns if c in chosen]
+
+
+def _reject_oversized_values(
+    source: BatchSource,
+    columns: Sequence[str],
+    texts: Sequence[str],
+    stats: Mapping[str, Any],
+    config: DatasetConfig,
+    dataset: str,
+) -> None:
+    for name in texts:
+        if name in columns and (stats[f"bytes.{name}"] or 0) > config.max_value_bytes:
+            raise oversized_value_error(source, name, config, dataset)
+
+
+def _uints_beyond_druid_long(
+    source: BatchSource,
+    columns: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+    time: pl.Expr,
+) -> frozenset[str]:
+    """UInt64 columns to write as text: a value among the kept rows overflows Druid's long."""
+    uints = [c for c in columns if dtypes[c] == pl.UInt64]
+    if not uints:
+        return frozenset()
+    keep = time.is_not_null()
+    maxima = aggregate(source, {c: (pl.col(c).filter(keep).max(), "max") for c in uints})
+    return frozenset(c for c in uints if overflows_druid_long(maxima[c]))

@@ -1,0 +1,80 @@
+"""The rows being validated, in batches, and whole-file aggregations over them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+
+from ingest_pipeline.vocabulary import FileRejected
+
+
+def unreadable_error(key: str, error: Exception) -> FileRejected:
+    return FileRejected(key, f"the file could not be read ({error})", "upload a valid file")
+
+
+def _identity(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame
+
+
+@dataclass
+class BatchSource:
+    """The rows to validate, in order, `batch_rows` at a time (None: all at once)."""
+
+    frame: pl.LazyFrame  # the rows, with LINE_COLUMN (Int64) and Druid-safe names
+    key: str
+    batch_rows: int | None
+    # Raw batches of the frame before `prepare` (see `ReadResult.batches`), if the reader has
+    # a bounded-memory way; otherwise the frame is streamed with `collect_batches`.
+    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] = _identity
+
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
+            return frame if columns is None else frame.select(columns)
+
+        if self.batch_rows is None:
+            yield self._collect(pick(self.frame))
+            return
+        try:
+            if self.raw_batches is not None:
+                for raw in self.raw_batches(self.batch_rows):
+                    yield pick(self.prepare(raw.lazy())).collect()
+            else:
+                frame = pick(self.frame)
+                yield from frame.collect_batches(chunk_size=self.batch_rows, engine="streaming")
+        except pl.exceptions.PolarsError as error:
+            raise unreadable_error(self.key, error) from None
+
+    def _collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
+        try:
+            return frame.collect(engine="streaming")
+        except pl.exceptions.PolarsError as error:
+            raise unreadable_error(self.key, error) from None
+
+
+Combine = Literal["sum", "min", "max"]  # how one batch's aggregate joins the running one
+
+
+def aggregate(
+    source: BatchSource, aggregations: Mapping[str, tuple[pl.Expr, Combine]]
+) -> dict[str, Any]:
+    """Evaluate aggregations over all batches, combining each batch's result by sum/min/max."""
+    result: dict[str, Any] = {
+        k: 0 if how == "sum" else None for k, (_, how) in aggregations.items()
+    }
+    exprs = {k: expr for k, (expr, _) in aggregations.items()}
+    if not exprs:
+        return result
+    for batch in source.batches():
+        for k, value in batch.select(**exprs).row(0, named=True).items():
+            how, old = aggregations[k][1], result[k]
+            if how == "sum":
+                result[k] = old + value
+            elif old is None or (old != old and value is not None):  # None or NaN: take any
+                result[k] = value
+            elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
+                result[k] = min(old, value) if how == "min" else max(old, value)
+    return result

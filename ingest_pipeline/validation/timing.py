@@ -1,0 +1,221 @@
+"""The time column: which column it is (by name) and how its values become UTC timestamps.
+
+Time parsing is split in two so that a file can be parsed batch by batch with the same result
+as in one piece: a *plan* holds what depends on the whole column (the epoch unit, from the
+largest value; whether integers are yyyymmdd dates, from the range and a parse check), decided
+from aggregations (`time_stat_exprs`) that run over a DataFrame or a streamed LazyFrame alike;
+`time_expr` then parses each value on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, NamedTuple
+
+import polars as pl
+
+UTC_MS: Final = pl.Datetime("ms", "UTC")  # the dtype of __time
+ISO_MS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"  # Polars (chrono) pattern for Druid's ISO form
+
+# --------------------------------------------------------------------------- which column
+
+# Auto-detection of the time column: exact names first (in priority order), then name shapes.
+# `time_original` is what a user column called `__time` becomes: the strongest hint of all.
+TIME_NAME_HINTS: Final[tuple[str, ...]] = (
+    "time_original",
+    "timestamp",
+    "time",
+    "datetime",
+    "event_time",
+    "event_timestamp",
+    "ts",
+    "date",
+    "created_at",
+    "created",
+    "updated_at",
+    "occurred_at",
+    "dt",
+)
+_TIME_NAME_PATTERN = re.compile(r"(^|_)(time|timestamp|ts|date|datetime)$|_at$|^(date|time)_")
+# An auto-detected candidate must parse for at least this share of its non-null values;
+# otherwise a column named "date" holding free text would reject most of the file.
+AUTO_DETECT_MIN_PARSE_SHARE: Final = 0.5
+
+
+def time_candidates(columns: Sequence[str]) -> list[str]:
+    """Columns that may be the time column, most likely first (by name only)."""
+    by_lower = {c.lower(): c for c in reversed(columns)}  # first column wins on clashes
+    ordered = [by_lower[h] for h in TIME_NAME_HINTS if h in by_lower]
+    ordered += [c for c in columns if _TIME_NAME_PATTERN.search(c.lower()) and c not in ordered]
+    return ordered
+
+
+# --------------------------------------------------------------------------- parsing
+
+# Tried in order; the first that parses a value wins. Strings are normalised first (see
+# `_normalised_time_text`), so "2024-01-02 03:04Z" and "2024/01/02" reach these in ISO shape.
+_ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+_EPOCH_TEXT = re.compile(r"^-?\d{9,}(\.\d+)?$").pattern  # 9+ digits: not a year, not a date
+
+EpochUnit = Literal["s", "ms", "us", "ns"]
+
+
+def epoch_unit(max_abs: float) -> EpochUnit:
+    """The unit of epoch numbers whose largest magnitude is `max_abs`."""
+    # Now is ~1.7e9 s = 1.7e12 ms = 1.7e15 us. 1e11 s is the year 5138 and 1e11 ms is 1973,
+    # so magnitude separates the units for any realistic data.
+    if max_abs < 1e11:
+        return "s"
+    if max_abs < 1e14:
+        return "ms"
+    if max_abs < 1e17:
+        return "us"
+    return "ns"
+
+
+def _epoch_unit_of(max_abs: Any) -> EpochUnit:
+    return epoch_unit(float(max_abs) if isinstance(max_abs, int | float) else 0.0)
+
+
+class TimePlan(NamedTuple):
+    """How to parse one time column, decided from the whole column (see `time_plan`)."""
+
+    how: Literal["epoch", "datetime", "date", "yyyymmdd", "text", "none"]
+    unit: EpochUnit | None = None  # "epoch": the unit; "text": the unit of epoch-like text
+
+
+def _epoch_expr(values: pl.Expr, integer: bool, unit: EpochUnit) -> pl.Expr:
+    per_ms = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}[unit]
+    if integer:
+        # Integer arithmetic: no float rounding of large epoch values.
+        ints = values.cast(pl.Int64)
+        millis = ints * 1000 if unit == "s" else ints // int(round(1 / per_ms))
+    else:
+        millis = (values.cast(pl.Float64, strict=False) * per_ms).round(0)
+        millis = millis.cast(pl.Int64, strict=False)
+    return pl.from_epoch(millis, time_unit="ms").dt.replace_time_zone("UTC")
+
+
+def _normalised_time_text(values: pl.Expr) -> pl.Expr:
+    return (
+        values.str.strip_chars()
+        .str.replace(r"^(\d{4})/(\d{2})/(\d{2})", "${1}-${2}-${3}")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2}) +(\d)", "${1}T${2}")
+        .str.replace(r"(?i)\s*(z|utc|gmt)$", "+00:00")
+    )
+
+
+def _epoch_text(text: pl.Expr) -> pl.Expr:
+    """Normalised time text that looks like an epoch number, else null."""
+    return pl.when(text.str.contains(_EPOCH_TEXT)).then(text)
+
+
+def _text_time_expr(values: pl.Expr, time_format: str | None, unit: EpochUnit | None) -> pl.Expr:
+    if time_format is not None:
+        zoned = "%z" in time_format or "%#z" in time_format
+        parsed = values.str.strptime(
+            UTC_MS if zoned else pl.Datetime("ms"), time_format, strict=False
+        )
+        return parsed if zoned else parsed.dt.replace_time_zone("UTC")
+    text = _normalised_time_text(values)
+    candidates = [text.str.strptime(UTC_MS, fmt, strict=False) for fmt in _ZONED_FORMATS]
+    candidates += [
+        text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
+        for fmt in _NAIVE_FORMATS
+    ]
+    candidates.append(_epoch_expr(_epoch_text(text), False, unit or "s"))
+    return pl.coalesce(candidates)
+
+
+def _yyyymmdd_expr(name: str) -> pl.Expr:
+    return _text_time_expr(pl.col(name).cast(pl.String), "%Y%m%d", None)
+
+
+def time_stat_exprs(name: str, dtype: pl.DataType, time_format: str | None) -> dict[str, pl.Expr]:
+    """Whole-column aggregations `time_plan` needs to parse column `name` (maybe none)."""
+    if time_format is not None or isinstance(dtype, pl.Datetime) or dtype == pl.Date:
+        return {}
+    column = pl.col(name)
+    if dtype.is_integer():
+        return {
+            "min": column.min(),
+            "max": column.max(),
+            "nulls": column.null_count(),
+            "ymd_nulls": _yyyymmdd_expr(name).null_count(),
+            "max_abs": column.cast(pl.Float64, strict=False).abs().max(),
+        }
+    if dtype.is_numeric():
+        return {"max_abs": column.cast(pl.Float64, strict=False).abs().max()}
+    if dtype == pl.String:
+        epoch = _epoch_text(_normalised_time_text(column))
+        return {"max_abs": epoch.cast(pl.Float64, strict=False).abs().max()}
+    return {}
+
+
+def time_plan(dtype: pl.DataType, time_format: str | None, stats: Mapping[str, Any]) -> TimePlan:
+    """How to parse a column of `dtype`, given the `time_stat_exprs` results over all of it."""
+    if time_format in ("posix", "millis"):
+        return TimePlan("epoch", "s" if time_format == "posix" else "ms")
+    if isinstance(dtype, pl.Datetime):
+        return TimePlan("datetime")
+    if dtype == pl.Date:
+        return TimePlan("date")
+    if dtype.is_integer() and time_format is None:
+        # 20240131-style integers: as epoch seconds they would all land in 1970, silently.
+        low, high = stats["min"], stats["max"]
+        if (
+            isinstance(low, int)
+            and isinstance(high, int)
+            and 10000101 <= low <= high <= 99991231
+            and stats["ymd_nulls"] == stats["nulls"]
+        ):
+            return TimePlan("yyyymmdd")
+    if dtype.is_numeric() and time_format is None:
+        return TimePlan("epoch", _epoch_unit_of(stats["max_abs"]))
+    if dtype == pl.String or dtype.is_numeric():
+        return TimePlan("text", _epoch_unit_of(stats.get("max_abs")))
+    return TimePlan("none")
+
+
+def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: TimePlan) -> pl.Expr:
+    """Column `name` parsed to UTC datetimes (ms) by `plan`; values that do not parse are null.
+
+    Row-wise: a batch of the column parses exactly as the same rows of the whole column.
+    """
+    column = pl.col(name)
+    if plan.how == "epoch":
+        assert plan.unit is not None
+        parsed = _epoch_expr(column, dtype.is_integer(), plan.unit)
+    elif plan.how == "datetime":
+        assert isinstance(dtype, pl.Datetime)
+        zoned = (
+            column.dt.convert_time_zone("UTC")
+            if dtype.time_zone
+            else column.dt.replace_time_zone("UTC")
+        )
+        parsed = zoned.cast(UTC_MS)
+    elif plan.how == "date":
+        parsed = column.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    elif plan.how == "yyyymmdd":
+        parsed = _yyyymmdd_expr(name)
+    elif plan.how == "text":
+        parsed = _text_time_expr(column.cast(pl.String), time_format, plan.unit)
+    else:  # all null, as long as the column (a bare literal would be one row in a select)
+        parsed = pl.when(column.is_null() & column.is_not_null()).then(pl.lit(None, UTC_MS))
+    return parsed.cast(UTC_MS).alias(name)
+
+
+def parse_time(values: pl.Series, time_format: str | None = None) -> pl.Series:
+    """Parse a column to UTC datetimes (ms); values that do not parse become null.
+
+    Zoned text is converted to UTC, naive text is taken as UTC, numbers are epoch seconds or
+    milliseconds (by magnitude, see `epoch_unit`) unless `time_format` says "posix"/"millis".
+    """
+    frame = pl.DataFrame({"v": values})
+    exprs = time_stat_exprs("v", values.dtype, time_format)
+    stats = frame.select(**exprs).row(0, named=True) if exprs else {}
+    plan = time_plan(values.dtype, time_format, stats)
+    parsed = frame.select(time_expr("v", values.dtype, time_format, plan)).to_series()
+    return parsed.alias(values.name)

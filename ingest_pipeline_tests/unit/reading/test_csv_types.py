@@ -1,0 +1,55 @@
+"""CSV column types inferred over the whole file; the CSV read back in bounded chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingest_pipeline.reading import read_frame
+from ingest_pipeline.vocabulary import LINE_COLUMN
+from ingest_pipeline_tests.unit.reading.helpers import read_upload, write_upload
+
+
+def test_types_are_inferred_over_the_whole_file(tmp_path: Path) -> None:
+    rows = [f"{i},{i},{i},00{i}" for i in range(150)] + ["NA,1.5,abc,007", "7,2,3,4"]
+    frame, _ = read_upload(
+        tmp_path, "wide.csv", "late_na,late_float,late_text,zeros\n" + "\n".join(rows)
+    )
+    assert frame.schema["late_na"] == pl.Int64
+    assert frame["late_na"].null_count() == 1
+    assert frame.schema["late_float"] == pl.Float64
+    assert frame["late_float"].to_list()[150] == 1.5
+    assert frame.schema["late_text"] == pl.String
+    assert frame.schema["zeros"] == pl.String  # leading zeros (zip codes) are kept as written
+    assert frame["zeros"].to_list()[-2:] == ["007", "4"]
+
+
+def test_ints_then_na_then_decimal_becomes_float(tmp_path: Path) -> None:
+    rows = [str(i) for i in range(150)] + ["NA", "1.5"]
+    frame, _ = read_upload(tmp_path, "f.csv", "v\n" + "\n".join(rows) + "\n")
+    assert frame.schema["v"] == pl.Float64
+    assert frame["v"].to_list()[148:] == [148.0, 149.0, None, 1.5]
+
+
+def test_integers_beyond_int64_stay_text(tmp_path: Path) -> None:
+    frame, _ = read_upload(tmp_path, "big.csv", "id\n1\n99999999999999999999\n")
+    assert frame["id"].to_list() == ["1", "99999999999999999999"]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 100])
+def test_csv_batches_give_the_frame_in_bounded_chunks(tmp_path: Path, rows: int) -> None:
+    text = (
+        'id,text,amount\n1,"two\nlines",1.5\n2,"say ""hi""",NA\n3,"""\n""",7\n'
+        '4,plain,\n5,"a,b",2\n6,"ends with quote""",3\n'
+    )
+    result = read_frame(write_upload(tmp_path, "q.csv", text), "uploads/q.csv")
+    assert result.batches is not None
+    batches = list(result.batches(rows))
+    assert [b.height for b in batches[:-1]] == [rows] * (len(batches) - 1)
+    whole = result.frame.collect()
+    assert pl.concat(batches).equals(whole)
+    assert whole[LINE_COLUMN].to_list() == [2, 4, 5, 7, 8, 9]
+    assert whole["text"].to_list()[:3] == ["two\nlines", 'say "hi"', '"\n"']
+    assert whole.schema["amount"] == pl.Float64
