@@ -160,6 +160,14 @@ class SegmentsServed:
 
 
 @dataclass(frozen=True)
+class SegmentStats:
+    """A datasource's live segments: how many, and the median rows in one."""
+
+    count: int
+    median_rows: int
+
+
+@dataclass(frozen=True)
 class TaskOutcome:
     """A finished Druid task: its status, row counts and, on failure, what went wrong."""
 

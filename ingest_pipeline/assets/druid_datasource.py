@@ -58,6 +58,10 @@ def druid_datasource(
     columns = druid.wait_for_columns(
         plan.datasource, list(plan.specified_columns), pipeline_settings.schema_wait_seconds
     )
+    segments = druid.segment_stats(plan.datasource)
+    druid.ensure_auto_compaction(
+        plan.datasource, plan.segment_granularity, pipeline_settings.max_rows_per_segment
+    )
     yield dg.Output(
         IngestedFile(plan.datasource, plan.source_key, outcome.task_id, rows.count),
         metadata={
@@ -66,7 +70,8 @@ def druid_datasource(
             "dagster/row_count": rows.count,
             "row_stats": dg.MetadataValue.json(dict(outcome.row_stats)),
             "interval": f"{rows.first} .. {rows.last}",
-            "segments_in_datasource": druid.segment_count(plan.datasource),
+            "segments_in_datasource": segments.count,
+            "median_rows_per_segment": segments.median_rows,
             "task_seconds": round(task_seconds, 2),
             "segment_load_seconds": round(load_seconds, 2),
             "seconds_submit_to_queryable": round(queryable_seconds, 2),

@@ -8,6 +8,7 @@ segments are loaded before calling data queryable.
 from __future__ import annotations
 
 import random
+import statistics
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,13 @@ import dagster as dg
 import httpx
 from pydantic import Field, PrivateAttr
 
-from ingest_pipeline.records import DatasourceState, SegmentsServed, SourceRows, TaskOutcome
+from ingest_pipeline.records import (
+    DatasourceState,
+    SegmentsServed,
+    SegmentStats,
+    SourceRows,
+    TaskOutcome,
+)
 
 #: Statuses worth retrying: queue full, and the server side being briefly unavailable.
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -340,15 +347,40 @@ class DruidResource(dg.ConfigurableResource):
         )[0]
         return SegmentsServed(published=int(row["live"]), available=int(row["available"]))
 
-    def segment_count(self, datasource: str) -> int:
-        """Live (published, not overshadowed) segments of the whole datasource."""
-        return int(
-            self.sql(
-                "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? "
-                "AND is_published = 1 AND is_overshadowed = 0",
-                [datasource],
-            )[0]["n"]
+    def segment_stats(self, datasource: str) -> SegmentStats:
+        """How many live segments the datasource has and how full they are (rows each)."""
+        rows = self.sql(
+            "SELECT num_rows FROM sys.segments WHERE datasource = ? "
+            "AND is_published = 1 AND is_overshadowed = 0 LIMIT 100000",
+            [datasource],
         )
+        counts = sorted(int(row["num_rows"] or 0) for row in rows)
+        median = statistics.median(counts) if counts else 0
+        return SegmentStats(count=len(counts), median_rows=int(median))
+
+    def ensure_auto_compaction(
+        self, datasource: str, segment_granularity: str, max_rows_per_segment: int
+    ) -> None:
+        """Coordinator auto-compaction for the datasource, so the small segments that appends
+        of many small files leave behind converge to well-filled ones (idempotent)."""
+        url = f"{self._url(self.coordinator_url)}/druid/coordinator/v1/config/compaction"
+        config = {
+            "dataSource": datasource,
+            "tuningConfig": {
+                "partitionsSpec": {"type": "dynamic", "maxRowsPerSegment": max_rows_per_segment}
+            },
+            "granularitySpec": {"segmentGranularity": segment_granularity},
+        }
+        self.request("POST", url, json=config, ok_status=(200, 204))
+
+    def auto_compaction(self, datasource: str) -> dict[str, Any] | None:
+        """The datasource's auto-compaction config as the coordinator stores it, if any."""
+        url = (
+            f"{self._url(self.coordinator_url)}/druid/coordinator/v1/config/compaction/"
+            f"{quote(datasource, safe='')}"
+        )
+        response = self.request("GET", url, ok_status=(200, 404))
+        return None if response.status_code == 404 else dict(response.json())
 
     def datasource_state(
         self, datasource: str, source_key: str, timeout_seconds: float

@@ -22,6 +22,9 @@ class PipelineSettings(dg.ConfigurableResource):
     segment_load_timeout_seconds: float = Field(
         default=300.0, description="wait for the new segments to be loaded and queryable"
     )
+    max_rows_per_segment: int = Field(
+        default=5_000_000, description="auto-compaction target (Druid's guidance: ~5 million)"
+    )
     schema_wait_seconds: float = Field(
         default=60.0, description="wait for the broker's schema to show a file's new columns"
     )
