@@ -26,8 +26,9 @@ from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.stack.services import JavaService, Stack, stop_orphan_peons
+from ingest_pipeline.stack.druid import JavaService, stop_orphan_peons
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.stack.stack import Stack
 
 pytestmark = pytest.mark.integration
 ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
