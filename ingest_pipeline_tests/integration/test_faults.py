@@ -242,7 +242,7 @@ def test_s3_restarted_mid_task_loses_nothing_and_a_rerun_keeps_one_copy(
     upload = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
     ingestion = Ingestion(stack, instance, key)
     assert restored.s3.stop()  # the peon is reading (or about to read) the validated file
-    restored.s3.start()  # replays the recorded requests
+    restored.s3.start()  # the same data folder: every object is back
     result = ingestion.result()
 
     # Nothing stored is lost: the upload is back with the same content.
