@@ -89,8 +89,9 @@ def test_store_files_and_sockets_belong_to_this_stack(stack: StackSettings) -> N
     assert (stack.run_dir / "s3-filer.sock").exists()
     assert (stack.run_dir / "s3-api.sock").exists()
     grpc_ports = {port for flag, port in stack.s3_store_ports.items() if flag.endswith(".grpc")}
-    sockets = {int(m.group(1)) for p in glob.glob("/tmp/seaweedfs-*-grpc-*.sock")
-               if (m := re.search(r"-(\d+)\.sock$", p))}  # fmt: skip
+    sockets = set()
+    for path in glob.glob("/tmp/seaweedfs-*-grpc-*.sock"):
+        sockets.add(int(path.rsplit("-", 1)[1].removesuffix(".sock")))
     assert grpc_ports <= sockets
     defaults = {9333, 19333, 9340, 19340, 8888, 18888, 8333, 18333, 12535, 22535, 7333, 23646}
     assert not defaults & set(store.ports.values())
@@ -129,7 +130,8 @@ def test_restart_keeps_every_object_segment_row_and_the_sensor_plans_nothing(
     expected = polars_totals(*bodies.values())
     assert druid_totals(druid, dataset)["n"] == expected["n"]
 
-    storage: S3Storage = build_resources(resolved_env)["s3"]  # type: ignore[assignment]
+    storage = build_resources(resolved_env)["s3"]
+    assert isinstance(storage, S3Storage)
     mine = f"{storage.uploads_prefix}{dataset}/"
     seen = {o.key: o.etag for o in storage.list_uploads() if o.key.startswith(mine)}
     assert len(seen) == len(bodies)
@@ -269,3 +271,21 @@ def test_up_with_a_store_port_taken_fails_in_one_line(
     assert lines[0].startswith("error: s3: ") and f"port {port}" in lines[0], lines[0]
     assert str(throwaway.log_dir / "s3.log") in lines[0]
     assert Stack(throwaway).s3.pid() is None
+
+
+def test_an_external_endpoint_is_used_and_never_started_or_stopped(
+    stack: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """INGEST_STACK_S3_ENDPOINT (AWS, MinIO, ...): here the real stack's store stands in."""
+    from ingest_pipeline.stack.settings import load_settings
+
+    monkeypatch.setenv("INGEST_STACK_S3_ENDPOINT", stack.s3_endpoint)
+    monkeypatch.setenv("INGEST_STACK_S3_ACCESS_KEY", stack.s3_access_key)
+    monkeypatch.setenv("INGEST_STACK_S3_SECRET_KEY", stack.s3_secret_key)
+    other = load_settings(tmp_path / "stack")
+    store = Stack(other).s3
+    store.start()
+    assert store.status().state == "external" and store.status().pid is None
+    assert not other.s3_data_dir.exists() and not store.pid_file.exists()
+    assert store.stop() is False
+    assert Stack(stack).s3.status().state == "up"
