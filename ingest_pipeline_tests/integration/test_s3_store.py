@@ -243,34 +243,63 @@ def test_sigkill_of_the_store_mid_burst_and_mid_ingestion_loses_nothing_acknowle
     )
 
 
+def throwaway_up(stack: StackSettings, throwaway: StackSettings, **env: str) -> list[str]:
+    """`stack up` of a throwaway stack in a subprocess (its own folder; the real stack's
+    Postgres as an external server, so nothing else starts before the S3 store). It must fail
+    without a traceback, in one line on stderr, which is returned."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "AWS_", "DAGSTER"))
+    }
+    clean |= {
+        "INGEST_STACK_POSTGRES_HOST": "127.0.0.1",
+        "INGEST_STACK_POSTGRES_PORT": str(stack.postgres_port),
+        "INGEST_STACK_POSTGRES_USER": stack.postgres_user,
+        "INGEST_STACK_POSTGRES_PASSWORD": stack.postgres_password,
+        **env,
+    }
+    result = run_cli("stack", "--stack-dir", str(throwaway.stack_dir), "up", env=clean)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert Stack(throwaway).s3.pid() is None
+    return lines
+
+
 @pytest.mark.parametrize("flag", ["s3.port", "filer.port"])
 def test_up_with_a_store_port_taken_fails_in_one_line(
     stack: StackSettings, tmp_path: Path, flag: str
 ) -> None:
-    """A throwaway stack (its own folder; the real stack's Postgres as an external server)."""
     from ingest_pipeline.stack.settings import load_settings
 
     throwaway = load_settings(tmp_path / "stack")
     throwaway.save()
     port = {"s3.port": throwaway.s3_port, **throwaway.s3_store_ports}[flag]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "AWS_", "DAGSTER"))}
-    env |= {
-        "INGEST_STACK_POSTGRES_HOST": "127.0.0.1",
-        "INGEST_STACK_POSTGRES_PORT": str(stack.postgres_port),
-        "INGEST_STACK_POSTGRES_USER": stack.postgres_user,
-        "INGEST_STACK_POSTGRES_PASSWORD": stack.postgres_password,
-    }
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        result = run_cli("stack", "--stack-dir", str(throwaway.stack_dir), "up", env=env)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: s3: ") and f"port {port}" in lines[0], lines[0]
-    assert str(throwaway.log_dir / "s3.log") in lines[0]
-    assert Stack(throwaway).s3.pid() is None
+        [line] = throwaway_up(stack, throwaway)
+    assert line.startswith("error: s3: ") and f"port {port} ({flag})" in line, line
+    assert str(throwaway.log_dir / "s3.log") in line
+
+
+def test_up_with_a_store_that_dies_at_start_fails_in_one_line(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    """A `weed` that exits at once (here a stand-in binary in a throwaway cache)."""
+    from ingest_pipeline.stack.s3_store import SEAWEEDFS_VERSION
+    from ingest_pipeline.stack.settings import load_settings
+
+    fake = tmp_path / "cache" / SEAWEEDFS_VERSION / "weed"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\necho 'weed: cannot start' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    throwaway = load_settings(tmp_path / "stack")
+    throwaway.save()
+    [line] = throwaway_up(stack, throwaway, INGEST_S3_STORE_CACHE=str(tmp_path / "cache"))
+    log_file = throwaway.log_dir / "s3.log"
+    assert line == f"error: s3: exited while starting (log: {log_file})", line
+    assert "weed: cannot start" in log_file.read_text()
 
 
 def test_an_external_endpoint_is_used_and_never_started_or_stopped(
