@@ -32,6 +32,8 @@ from ingest_pipeline.stack.settings import ALL_BUCKETS, REPO_ROOT, StackSettings
 
 SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_s3_store.sh"
+#: What the pid file named before SeaweedFS: `python -m moto.server`.
+LEGACY_MARKER = "moto.server"
 
 
 def weed_binary() -> Path:
@@ -165,6 +167,12 @@ class S3Store(PidFileService):
         self.create_buckets()
 
     def launch(self, timeout: float) -> None:
+        legacy = processes.running_pid(self.pid_file, LEGACY_MARKER)
+        if legacy:
+            raise StackError(
+                f"s3: this stack's moto server from before SeaweedFS is running (pid {legacy}); "
+                "run `ingest-pipeline stack down` first (moto kept objects in memory only)"
+            )
         for flag, port in self.ports.items():
             if port_in_use(port):
                 raise port_taken_error(self.name, port, flag, self.log_file)
@@ -185,6 +193,12 @@ class S3Store(PidFileService):
         )
         self.wait_healthy(timeout)
         log(f"s3 answered in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> bool:
+        # A stack started before the switch to SeaweedFS ran moto under the same pid file.
+        if not self.external and processes.running_pid(self.pid_file, LEGACY_MARKER):
+            return processes.terminate(self.pid_file, LEGACY_MARKER)
+        return super().stop()
 
     def create_buckets(self) -> None:
         client = s3_client(self.settings)

@@ -30,6 +30,7 @@ from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.sensors import MAX_REQUESTS_PER_TICK, plan_tick
 from ingest_pipeline.stack import processes
+from ingest_pipeline.stack.base import StackError
 from ingest_pipeline.stack.s3_store import s3_client
 from ingest_pipeline.stack.settings import ALL_BUCKETS, UPLOADS_BUCKET, StackSettings
 from ingest_pipeline.stack.stack import Stack
@@ -318,3 +319,17 @@ def test_an_external_endpoint_is_used_and_never_started_or_stopped(
     assert not other.s3_data_dir.exists() and not store.pid_file.exists()
     assert store.stop() is False
     assert Stack(stack).s3.status().state == "up"
+
+
+def test_down_stops_a_moto_server_left_by_a_stack_from_before_seaweedfs(tmp_path: Path) -> None:
+    """Upgrading: `down` stops what the old S3 pid file names; `up` first asks for that."""
+    from ingest_pipeline.stack.settings import load_settings
+
+    old = load_settings(tmp_path / "stack")
+    store = Stack(old).s3
+    stand_in = [sys.executable, "-c", "import time; time.sleep(120)", "-m", "moto.server"]
+    pid = processes.spawn(stand_in, pid_file=store.pid_file, log_file=store.log_file, cwd=tmp_path)
+    with pytest.raises(StackError, match=f"moto server from before SeaweedFS .* \\(pid {pid}\\)"):
+        store.start()
+    assert Stack(old).down() == ["s3"]
+    assert not processes.is_alive(pid)
