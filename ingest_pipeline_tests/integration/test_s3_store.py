@@ -4,6 +4,7 @@ in one clear line when a port of the store is taken."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import io
@@ -97,6 +98,19 @@ def test_store_files_and_sockets_belong_to_this_stack(stack: StackSettings) -> N
     defaults = {9333, 19333, 9340, 19340, 8888, 18888, 8333, 18333, 12535, 22535, 7333, 23646}
     assert not defaults & set(store.ports.values())
     assert stack.s3_config_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_only_the_stacks_keys_are_accepted(stack: StackSettings) -> None:
+    """s3.json holds the one identity: unsigned requests and other keys get 403."""
+    import httpx
+    from botocore.exceptions import ClientError
+
+    assert httpx.get(f"{stack.s3_endpoint}/{UPLOADS_BUCKET}?list-type=2").status_code == 403
+    stranger = dataclasses.replace(stack, s3_secret_key="not-" + stack.s3_secret_key)
+    with pytest.raises(ClientError) as refused:
+        s3_client(stranger, retries={"max_attempts": 1}).list_objects_v2(Bucket=UPLOADS_BUCKET)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert s3_client(stack).list_objects_v2(Bucket=UPLOADS_BUCKET, MaxKeys=1)
 
 
 @pytest.fixture(scope="module")
