@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from ingest_pipeline.stack import druid_conf
-from ingest_pipeline.stack.services import Stack, StackError
+from ingest_pipeline.stack.base import StackError
 from ingest_pipeline.stack.settings import load_settings
+from ingest_pipeline.stack.stack import Stack
 
 
 def cmd_stack_up(args: argparse.Namespace) -> int:

@@ -11,11 +11,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ingest_pipeline.stack.services import Stack, s3_client
+from ingest_pipeline.stack.s3_store import s3_client
 from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settings
+from ingest_pipeline.stack.stack import Stack
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +32,7 @@ def stack() -> Iterator[StackSettings]:
 
 
 @pytest.fixture(scope="session")
-def s3(stack: StackSettings):  # noqa: ANN201 - a boto3 client
+def s3(stack: StackSettings) -> Any:  # a boto3 client
     return s3_client(stack)
 
 

@@ -12,6 +12,9 @@ binary="$cache/$version/weed"
 if [[ -x "$binary" ]]; then
   exit 0
 fi
+export PATH="$PATH:/usr/local/go/bin"
+# a toolchain scripts/setup.sh fetched when the system's Go was too old for GOTOOLCHAIN
+[[ -x $HOME/.cache/ingest-pipeline/go/bin/go ]] && export PATH="$HOME/.cache/ingest-pipeline/go/bin:$PATH"
 command -v go >/dev/null || { echo "[s3-store] Go is needed to build SeaweedFS (apt-get install golang-go, or a Go from go.dev)" >&2; exit 1; }
 echo "[s3-store] building SeaweedFS $version into $cache (first run only: ~5-15 min, ~4 GB of temporary build caches)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/seaweedfs-build.XXXXXX")

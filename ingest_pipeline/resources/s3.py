@@ -56,7 +56,7 @@ class S3Storage(dg.ConfigurableResource):
     def client(self) -> Any:
         if self._client is None:
             # boto3 directly rather than dagster-aws's S3Resource: that one cannot force
-            # path-style addressing, and a non-AWS store (moto, MinIO) has no bucket.host names.
+            # path-style addressing, and a local store (SeaweedFS, MinIO) has no bucket.host names.
             self._client = boto3.client(
                 "s3",
                 endpoint_url=self.endpoint_url,

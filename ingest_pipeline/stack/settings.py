@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import secrets
 import socket
 from dataclasses import asdict, dataclass, field
@@ -40,10 +41,49 @@ DEFAULT_DRUID_PORTS = {
 }
 
 
+#: Ports of the S3 store besides its S3 port, by `weed mini` flag (`-<flag>=<port>`). Each is
+#: given explicitly: left to itself `weed mini` takes 9333, 8888 (Druid's router), 8333, ...
+#: and silently moves to a neighbour when one is taken.
+S3_STORE_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+    "webdav.port",
+)
+#: Below Linux's ephemeral range (32768-60999), so no outgoing connection takes a port of ours
+#: between two `up`s, and above the well-known ports Druid, Postgres and Dagster use.
+STACK_PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_stack_ports(count: int, avoid: set[int]) -> list[int]:
+    """`count` distinct ports in STACK_PORT_RANGE that are free now and not in `avoid`."""
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = random.randrange(*STACK_PORT_RANGE)
+        if port not in avoid and port not in chosen and port_is_free(port):
+            chosen.append(port)
+    return chosen
 
 
 def default_stack_dir() -> Path:
@@ -78,10 +118,12 @@ class StackSettings:
     # Secrets are made per stack (kept in settings.json, mode 0600), so none is in the repo and
     # the secret-leak tests search for values that appear nowhere else.
     postgres_password: str = field(default_factory=lambda: "pg-" + secrets.token_hex(12))
-    s3_access_key: str = "ingest-local"
+    s3_access_key: str = field(default_factory=lambda: "ik" + secrets.token_hex(8))
     s3_secret_key: str = field(default_factory=lambda: "s3-" + secrets.token_hex(16))
     s3_region: str = "us-east-1"
     dagster_port: int = 3000
+    #: The S3 store's other ports (see S3_STORE_PORT_FLAGS), chosen at the first `up`.
+    s3_store_ports: dict[str, int] = field(default_factory=dict)
     # An existing Postgres or S3 endpoint given by environment; then the stack does not start one.
     external_postgres_host: str | None = None
     external_s3_endpoint: str | None = None
@@ -113,8 +155,17 @@ class StackSettings:
 
     @property
     def druid_s3_endpoint(self) -> str:
-        """The S3 endpoint as Druid's workers see it (the same host here; differs in compose)."""
-        return os.environ.get("INGEST_DRUID_S3_ENDPOINT", self.s3_endpoint)
+        """The S3 endpoint as Druid's workers see it: the same host in the local stack (it
+        differs in docker-compose, which sets INGEST_DRUID_S3_ENDPOINT_URL itself)."""
+        return self.s3_endpoint
+
+    @property
+    def s3_data_dir(self) -> Path:
+        return self.stack_dir / "s3data"
+
+    @property
+    def s3_config_file(self) -> Path:
+        return self.stack_dir / "s3.json"
 
     def druid_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.druid_ports[service]}"
@@ -138,8 +189,6 @@ class StackSettings:
             "INGEST_UPLOADS_PREFIX": "uploads/",
             "INGEST_DATASETS_CONFIG": str(REPO_ROOT / "datasets.yaml"),
             "INGEST_VALIDATED_BUCKET": VALIDATED_BUCKET,
-            "INGEST_DEEP_STORAGE_BUCKET": DEEP_STORAGE_BUCKET,
-            "INGEST_TASK_LOG_BUCKET": TASK_LOG_BUCKET,
             "INGEST_DRUID_ROUTER_URL": self.druid_url("router"),
             "INGEST_DRUID_OVERLORD_URL": self.druid_url("coordinator-overlord"),
             "INGEST_DRUID_COORDINATOR_URL": self.druid_url("coordinator-overlord"),
@@ -149,7 +198,6 @@ class StackSettings:
             "DAGSTER_PG_USER": self.postgres_user,
             "DAGSTER_PG_PASSWORD": self.postgres_password,
             "DAGSTER_PG_DB": DAGSTER_DB,
-            "INGEST_POSTGRES_URL": self.postgres_url(DAGSTER_DB),
             "DAGSTER_HOME": str(self.dagster_home),
         }
 
@@ -191,13 +239,18 @@ def load_settings(stack_dir: Path | None = None) -> StackSettings:
         data["druid_ports"] = {**DEFAULT_DRUID_PORTS, **data.get("druid_ports", {})}
         settings = StackSettings(**data)
     else:
-        settings = StackSettings(
-            stack_dir=stack_dir, postgres_port=free_port(), s3_port=free_port()
-        )
+        postgres_port, s3_port = free_stack_ports(2, set())
+        settings = StackSettings(stack_dir=stack_dir, postgres_port=postgres_port, s3_port=s3_port)
         # A second stack beside a running one (a CI rehearsal next to a dev stack) shifts ports.
         offset = int(os.environ.get("INGEST_STACK_PORT_OFFSET", "0"))
         settings.druid_ports = {name: port + offset for name, port in DEFAULT_DRUID_PORTS.items()}
         settings.dagster_port += offset
+    missing = [flag for flag in S3_STORE_PORT_FLAGS if flag not in settings.s3_store_ports]
+    if missing:
+        taken = {settings.postgres_port, settings.s3_port, settings.dagster_port}
+        taken |= set(settings.druid_ports.values()) | set(settings.s3_store_ports.values())
+        ports = free_stack_ports(len(missing), taken)
+        settings.s3_store_ports.update(zip(missing, ports, strict=True))
     env = os.environ
     if env.get("INGEST_STACK_POSTGRES_HOST"):
         settings.external_postgres_host = env["INGEST_STACK_POSTGRES_HOST"]

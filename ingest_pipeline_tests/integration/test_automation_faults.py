@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.stack.services import Stack
+from ingest_pipeline.stack.stack import Stack
 from ingest_pipeline_tests.integration.automation import (
     csv,
     put,

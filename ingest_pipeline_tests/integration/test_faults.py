@@ -26,8 +26,9 @@ from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.stack.services import JavaService, Stack, stop_orphan_peons
+from ingest_pipeline.stack.druid import JavaService, stop_orphan_peons
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.stack.stack import Stack
 
 pytestmark = pytest.mark.integration
 ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
@@ -241,7 +242,7 @@ def test_s3_restarted_mid_task_loses_nothing_and_a_rerun_keeps_one_copy(
     upload = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
     ingestion = Ingestion(stack, instance, key)
     assert restored.s3.stop()  # the peon is reading (or about to read) the validated file
-    restored.s3.start()  # replays the recorded requests
+    restored.s3.start()  # the same data folder: every object is back
     result = ingestion.result()
 
     # Nothing stored is lost: the upload is back with the same content.

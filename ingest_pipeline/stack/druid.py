@@ -1,0 +1,235 @@
+"""ZooKeeper and Apache Druid: JVMs on the classpath Maven resolves from druid/pom.xml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from ingest_pipeline.stack import druid_conf, processes
+from ingest_pipeline.stack.base import (
+    PidFileService,
+    StackError,
+    log,
+    port_in_use,
+    port_taken_error,
+    wait_until,
+    where,
+)
+from ingest_pipeline.stack.settings import DRUID_DIR, StackSettings, druid_lib_dir
+
+S3_EXTENSION_MODULE = "org.apache.druid.storage.s3.S3StorageDruidModule"
+POSTGRES_MODULE = "org.apache.druid.metadata.storage.postgresql.PostgreSQLMetadataStorageModule"
+
+#: Druid's services in start order (ZooKeeper comes before all of them).
+DRUID_SERVICES = ("coordinator-overlord", "historical", "broker", "middleManager", "router")
+
+
+def resolve_druid_jars(log_dir: Path) -> Path:
+    """`mvn` resolves Druid and its extensions from Maven Central into a cache outside the repo."""
+    lib = druid_lib_dir()
+    marker = lib / ".complete"
+    if marker.exists():
+        return lib
+    maven_log = log_dir / "maven.log"
+    if shutil.which("mvn") is None:
+        raise StackError("druid: Maven (mvn) is needed to resolve Druid: apt-get install maven")
+    log(f"resolving Druid {lib.parent.name} with Maven into {lib} (first run only; {maven_log})")
+    lib.mkdir(parents=True, exist_ok=True)
+    maven_log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(maven_log, "wb") as output:
+        result = subprocess.run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-s",
+                str(DRUID_DIR / "settings.xml"),
+                "-f",
+                str(DRUID_DIR / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={lib}",
+                "-DincludeScope=runtime",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    if result.returncode != 0:
+        raise StackError(f"druid: Maven could not resolve Druid's jars{where(maven_log)}")
+    marker.write_text(f"resolved in {time.monotonic() - started:.0f}s\n")
+    return lib
+
+
+class JavaService(PidFileService):
+    """A JVM of the stack, found by a `-Dingest.stack.service=<name>` marker on its command line."""
+
+    def __init__(self, settings: StackSettings, name: str) -> None:
+        self.name = name
+        super().__init__(settings)
+        self.port = settings.druid_ports[name]
+        self.marker = f"-Dingest.stack.service={name}"
+        self.druid_home = settings.stack_dir / "druid"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self, lib: Path) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, lib: Path) -> bool:
+        """Start unless already running; True if a process was started."""
+        pid = self.pid()
+        if pid and self.healthy_quietly():
+            log(f"{self.name} already running (pid {pid})")
+            return False
+        if pid:
+            log(f"{self.name} (pid {pid}) is running but not healthy yet; waiting for it")
+            return False
+        if port_in_use(self.port):
+            raise port_taken_error(self.name, self.port, "http", self.log_file)
+        log(f"starting {self.name} on {self.url}")
+        processes.spawn(
+            self.command(lib),
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            cwd=self.druid_home,
+            env=self.environment(),
+        )
+        return True
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+
+class ZooKeeper(JavaService):
+    """ZooKeeper from the same jars as Druid (Druid's services find each other through it)."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        super().__init__(settings, "zookeeper")
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self, lib: Path) -> list[str]:
+        conf = self.druid_home / "conf"
+        zoo_cfg = conf / "zoo.cfg"
+        data = self.druid_home / "var" / "zk"
+        data.mkdir(parents=True, exist_ok=True)
+        zoo_cfg.write_text(
+            f"tickTime=2000\ndataDir={data}\nclientPort={self.port}\n"
+            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+            "4lw.commands.whitelist=ruok,stat\nmaxClientCnxns=0\n"
+        )
+        return [
+            "java",
+            self.marker,
+            "-Xms64m",
+            "-Xmx128m",
+            "-XX:TieredStopAtLevel=1",
+            # ZooKeeper's admin server wants a Jetty the Druid jars do not carry.
+            "-Dzookeeper.admin.enableServer=false",
+            f"-Dlog4j.configurationFile={conf / '_common' / 'log4j2.xml'}",
+            "-cp",
+            f"{lib}/*",
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            str(zoo_cfg),
+        ]
+
+    def healthy(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(b"ruok")
+            return sock.recv(16) == b"imok"
+
+
+class DruidService(JavaService):
+    """One Druid service (coordinator-overlord, historical, broker, middleManager, router)."""
+
+    def command(self, lib: Path) -> list[str]:
+        conf = self.druid_home / "conf"
+        tmp = self.druid_home / "var" / "tmp" / self.name
+        tmp.mkdir(parents=True, exist_ok=True)
+        server = "coordinator" if self.name == "coordinator-overlord" else self.name
+        return [
+            "java",
+            self.marker,
+            *druid_conf.jvm_options(self.name, self.settings.s3_region),
+            f"-Djava.io.tmpdir={tmp}",
+            "-cp",
+            f"{conf / '_common'}:{conf / self.name}:{lib}/*",
+            "org.apache.druid.cli.Main",
+            "server",
+            server,
+        ]
+
+    def healthy(self) -> bool:
+        response = httpx.get(f"{self.url}/status/health", timeout=3)
+        return response.status_code == 200 and response.json() is True
+
+    def loaded_modules(self) -> set[str]:
+        response = httpx.get(f"{self.url}/status", timeout=5)
+        response.raise_for_status()
+        return {module.get("name", "") for module in response.json().get("modules", [])}
+
+    def environment(self) -> dict[str, str]:
+        """Peons inherit this: ingestion specs name the S3 keys as `environment` password
+        providers (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), so no secret sits in a spec."""
+        return {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": self.settings.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key,
+            "AWS_REGION": self.settings.s3_region,
+        }
+
+
+def check_extensions(coordinator: DruidService) -> None:
+    """Druid starts even without its S3 and Postgres extensions; then nothing would work."""
+    modules = coordinator.loaded_modules()
+    missing = [m for m in (S3_EXTENSION_MODULE, POSTGRES_MODULE) if m not in modules]
+    if missing:
+        raise StackError(
+            f"{coordinator.name}: started without {', '.join(missing)}; check that "
+            f"{druid_lib_dir()} holds the extension jars{where(coordinator.log_file)}"
+        )
+
+
+def wait_for_workers(overlord: DruidService, middle_manager: DruidService, timeout: float) -> None:
+    """Tasks need a middleManager registered with the overlord, not merely alive."""
+
+    def has_worker() -> bool:
+        response = httpx.get(f"{overlord.url}/druid/indexer/v1/workers", timeout=5)
+        return response.status_code == 200 and len(response.json()) > 0
+
+    wait_until(
+        has_worker,
+        what="middleManager (registration with the overlord)",
+        timeout=timeout,
+        log_file=middle_manager.log_file,
+    )
+
+
+def stop_orphan_peons(druid_home: Path) -> list[str]:
+    """Peon JVMs whose task dir is under this stack's druid folder (ours, by path)."""
+    stopped = []
+    task_dir = str(druid_home / "var" / "task")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "org.apache.druid.cli.Main internal peon" in cmdline and task_dir in cmdline:
+            try:
+                os.kill(int(proc.name), 9)
+                stopped.append(f"peon {proc.name}")
+            except ProcessLookupError:
+                pass
+    return stopped

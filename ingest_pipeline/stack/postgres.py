@@ -1,0 +1,223 @@
+"""The stack's Postgres: Debian's server binaries, `initdb` in the stack's folder, loopback.
+
+It holds Dagster's storage (`dagster`) and Druid's metadata (`druid`). With
+INGEST_STACK_POSTGRES_HOST set, an existing server is used instead and only the databases are
+created.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg2
+
+from ingest_pipeline.stack import processes
+from ingest_pipeline.stack.base import (
+    Service,
+    StackError,
+    log,
+    port_in_use,
+    port_taken_error,
+    wait_until,
+    where,
+)
+from ingest_pipeline.stack.settings import DAGSTER_DB, DRUID_DB, StackSettings
+
+
+def postgres_bin(name: str) -> str:
+    """Debian installs server binaries under /usr/lib/postgresql/<version>/bin, off PATH."""
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[4]) if Path(p).parts[4].isdigit() else 0,
+    )
+    if candidates:
+        return candidates[-1]
+    found = shutil.which(name)
+    if found:
+        return found
+    raise StackError(
+        f"PostgreSQL server binary '{name}' not found. Install Debian's server "
+        "(apt-get install postgresql) or point INGEST_STACK_POSTGRES_HOST at an existing server."
+    )
+
+
+class Postgres(Service):
+    name = "postgres"
+
+    def __init__(self, settings: StackSettings) -> None:
+        super().__init__(settings)
+        # Postgres refuses to run as root; as root it runs as the `postgres` user, whose data
+        # must sit where that user can reach (not under a 0700 home or mktemp folder).
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+        if self.run_as:
+            digest = hashlib.sha256(str(settings.stack_dir).encode()).hexdigest()[:10]
+            self.base = Path("/var/lib/ingest-pipeline") / f"postgres-{digest}"
+        else:
+            self.base = settings.stack_dir / "postgres"
+        self.data_dir = self.base / "data"
+        self.socket_dir = self.base / "socket"
+        self.log_file = settings.log_dir / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.settings.postgres_host}:{self.settings.postgres_port}"
+
+    @property
+    def external(self) -> bool:
+        return bool(self.settings.external_postgres_host)
+
+    def _as_user(self, argv: list[str]) -> list[str]:
+        return ["runuser", "-u", self.run_as, "--", *argv] if self.run_as else argv
+
+    def pid(self) -> int | None:
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if processes.is_alive(pid) else None
+
+    def healthy(self) -> bool:
+        try:
+            conn = psycopg2.connect(self.settings.postgres_url("postgres"), connect_timeout=3)
+        except psycopg2.Error:
+            return False
+        conn.close()
+        return True
+
+    def start(self) -> None:
+        if self.external:
+            wait_until(self.healthy, what=f"postgres (external, {self.url})", timeout=30)
+            self.create_databases()
+            return
+        if self.pid() and self.healthy():
+            log(f"postgres already running (pid {self.pid()})")
+            return
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.run_as:
+            user = pwd.getpwnam(self.run_as)
+            for path in (self.base, self.socket_dir):
+                os.chown(path, user.pw_uid, user.pw_gid)
+            link = self.settings.stack_dir / "postgres"
+            if not link.exists():
+                link.symlink_to(self.base)
+        self._drop_stale_cluster()
+        if not (self.data_dir / "PG_VERSION").exists():
+            log(f"initdb {self.data_dir}")
+            pwfile = self.base / "pwfile"
+            pwfile.write_text(self.settings.postgres_password + "\n")
+            if self.run_as:
+                user = pwd.getpwnam(self.run_as)
+                os.chown(pwfile, user.pw_uid, user.pw_gid)
+            initdb = subprocess.run(
+                self._as_user(
+                    [
+                        postgres_bin("initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        self.settings.postgres_user,
+                        f"--pwfile={pwfile}",
+                        "--auth-host=scram-sha-256",
+                        "--auth-local=trust",
+                        "-E",
+                        "UTF8",
+                        "--no-locale",
+                    ]
+                ),
+                capture_output=True,
+                text=True,
+            )
+            pwfile.unlink()
+            if initdb.returncode != 0:
+                initdb_log = self.settings.log_dir / "postgres-initdb.log"
+                initdb_log.write_text(initdb.stdout + initdb.stderr)
+                raise StackError(f"postgres: initdb failed{where(initdb_log)}")
+            self.owner_file.write_text(self._owner())
+        if port_in_use(self.settings.postgres_port):
+            raise port_taken_error(self.name, self.settings.postgres_port, "sql", self.log_file)
+        log(f"starting postgres on 127.0.0.1:{self.settings.postgres_port}")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.settings.postgres_port} "
+            f"-c unix_socket_directories={self.socket_dir} -c max_connections=200 "
+            "-c shared_buffers=64MB -c fsync=off -c synchronous_commit=off"
+        )
+        # pg_ctl writes the server log to a file the postgres user can write.
+        server_log = self.base / "server.log"
+        subprocess.run(
+            self._as_user(
+                [
+                    postgres_bin("pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(server_log),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        self._link_log(server_log)
+        wait_until(self.healthy, what="postgres", timeout=60, log_file=self.log_file)
+        self.create_databases()
+
+    @property
+    def owner_file(self) -> Path:
+        return self.base / "owner"
+
+    def _owner(self) -> str:
+        """Which stack (folder + password) made the cluster; a new stack in a reused folder
+        has new random credentials and must not inherit an old cluster it cannot log in to."""
+        digest = hashlib.sha256(self.settings.postgres_password.encode()).hexdigest()
+        return f"{self.settings.stack_dir}\n{digest}\n"
+
+    def _drop_stale_cluster(self) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            return
+        if self.owner_file.exists() and self.owner_file.read_text() == self._owner():
+            return
+        log(f"removing a Postgres cluster left by an earlier stack in {self.base}")
+        shutil.rmtree(self.data_dir)
+
+    def _link_log(self, server_log: Path) -> None:
+        if not self.log_file.exists() and not self.log_file.is_symlink():
+            self.log_file.symlink_to(server_log)
+
+    def create_databases(self) -> None:
+        conn = psycopg2.connect(self.settings.postgres_url("postgres"), connect_timeout=5)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for db in (DAGSTER_DB, DRUID_DB):
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{db}"')
+        conn.close()
+
+    def stop(self) -> bool:
+        if self.external or not self.pid():
+            return False
+        subprocess.run(
+            self._as_user(
+                [postgres_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+            ),
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        return True
+
+    def wipe(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""The local stack: Postgres, the S3 store, ZooKeeper and Apache Druid (and Dagster), no Docker.
+
+`up` is idempotent: a service whose pid file names a live process of ours that answers its
+health check is left alone. Each wait is bounded; a service that does not come up fails `up`
+with a StackError naming it and its log. `down` stops only this stack's processes, by pid.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from ingest_pipeline.stack import druid_conf
+from ingest_pipeline.stack.base import ServiceStatus, log
+from ingest_pipeline.stack.dagster import DagsterService
+from ingest_pipeline.stack.druid import (
+    DRUID_SERVICES,
+    DruidService,
+    JavaService,
+    ZooKeeper,
+    check_extensions,
+    resolve_druid_jars,
+    stop_orphan_peons,
+    wait_for_workers,
+)
+from ingest_pipeline.stack.postgres import Postgres
+from ingest_pipeline.stack.s3_store import S3Store
+from ingest_pipeline.stack.settings import StackSettings
+
+
+class Stack:
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.postgres = Postgres(settings)
+        self.s3 = S3Store(settings)
+        self.zookeeper = ZooKeeper(settings)
+        self.druid = {name: DruidService(settings, name) for name in DRUID_SERVICES}
+        #: ZooKeeper and Druid's services in start order.
+        self.java: dict[str, JavaService] = {"zookeeper": self.zookeeper, **self.druid}
+        self.dagster = DagsterService(settings)
+
+    def up(self, service_timeout: float = 300.0, with_dagster: bool = False) -> None:
+        started_at = time.monotonic()
+        for folder in (self.settings.stack_dir, self.settings.log_dir, self.settings.run_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.settings.save()
+        self.postgres.start()
+        self.s3.start()
+        lib = resolve_druid_jars(self.settings.log_dir)
+        druid_var = self.settings.stack_dir / "druid" / "var"
+        druid_var.mkdir(parents=True, exist_ok=True)
+        druid_conf.write_local_conf(
+            self.settings, self.settings.stack_dir / "druid" / "conf", druid_var
+        )
+        # ZooKeeper and the coordinator first (the others register through them); the rest
+        # start together to overlap their JVM warm-up on 2 cores.
+        self.zookeeper.start(lib)
+        self.zookeeper.wait_healthy(60)
+        for service in self.druid.values():
+            service.start(lib)
+        for service in self.druid.values():
+            service.wait_healthy(service_timeout)
+        check_extensions(self.druid["coordinator-overlord"])
+        wait_for_workers(
+            self.druid["coordinator-overlord"], self.druid["middleManager"], service_timeout
+        )
+        self.settings.write_env_file()
+        self.settings.write_dagster_home()
+        if with_dagster:
+            self.dagster.start(service_timeout)
+        log(f"stack is up in {time.monotonic() - started_at:.0f}s")
+
+    def down(self, wipe: bool = False) -> list[str]:
+        stopped = ["dagster"] if self.dagster.stop() else []
+        for name, service in reversed(self.java.items()):
+            if service.stop():
+                stopped.append(name)
+        # Peons are the middleManager's children in their own sessions; stop any left over.
+        stopped += stop_orphan_peons(self.settings.stack_dir / "druid")
+        if self.s3.stop():
+            stopped.append("s3")
+        if self.postgres.stop():
+            stopped.append("postgres")
+        if wipe:
+            self.postgres.wipe()
+            shutil.rmtree(self.settings.stack_dir, ignore_errors=True)
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        statuses = [self.postgres.status(), self.s3.status()]
+        statuses += [service.status() for service in self.java.values()]
+        dagster = self.dagster.status()
+        return statuses + ([dagster] if dagster.state != "down" else [])
+
+    def service_log(self, name: str) -> Path:
+        return self.settings.log_dir / f"{name}.log"
