@@ -18,7 +18,7 @@ PACKAGE = "ingest_pipeline"
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 MAX_MODULE_LINES = 450
 # Modules still over MAX_MODULE_LINES, each to be removed from here once it is split.
-OVERSIZED_MODULES = frozenset({"ingest_pipeline.stack.services"})
+OVERSIZED_MODULES: frozenset[str] = frozenset()
 
 
 def _module_name(path: Path) -> str:

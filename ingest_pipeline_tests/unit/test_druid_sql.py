@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest_pipeline.resources.druid import quote_identifier, sql_parameter
+from ingest_pipeline.resources.druid_wire import quote_identifier, sql_parameter
 
 
 @pytest.mark.parametrize(

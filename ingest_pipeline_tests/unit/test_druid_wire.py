@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest_pipeline.resources.druid import extract_row_stats, report_error, root_cause
+from ingest_pipeline.resources.druid_wire import extract_row_stats, report_error, root_cause
 
 OOM_LOG = """\
 2024-01-01T00:00:01,000 INFO [task-runner-0] o.a.d.indexing.common.task.IndexTask - starting

@@ -1,0 +1,102 @@
+"""Druid's wire format, without I/O: errors, SQL parameters and identifiers, timestamps, and
+what task reports and logs say (pure functions, unit-tested without a server)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ingest_pipeline.records import TaskOutcome
+
+#: Statuses worth retrying: queue full, and the server side being briefly unavailable.
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+ALL_TIME = "1000-01-01/3000-01-01"
+
+
+#: The router's answer while the overlord or coordinator behind it is down (a 400, not a 503).
+ROUTER_NO_DESTINATION = "Unable to determine destination"
+
+
+def is_transient(response: httpx.Response) -> bool:
+    if response.status_code in RETRYABLE_STATUS:
+        return True
+    return response.status_code == 400 and ROUTER_NO_DESTINATION in response.text
+
+
+class DruidError(RuntimeError):
+    """Anything Druid did not do for us (pydruid-style root of the hierarchy)."""
+
+
+class DruidUnavailable(DruidError):
+    """Druid did not answer within the retry budget, or its segments are not served: retry later."""
+
+
+class DruidRefused(DruidError):
+    """Druid answered and said no (a bad spec, bad SQL, bad credentials): retrying won't help."""
+
+
+class DruidTaskFailed(DruidError):
+    """The task ran and failed, or ran too long and was shut down; `outcome` says why."""
+
+    def __init__(self, message: str, outcome: TaskOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def sql_parameter(value: object) -> dict[str, Any]:
+    """A typed Druid SQL parameter: the only way values reach a query (never interpolation)."""
+    if isinstance(value, bool):
+        return {"type": "BOOLEAN", "value": value}
+    if isinstance(value, int):
+        return {"type": "BIGINT", "value": value}
+    if isinstance(value, float):
+        return {"type": "DOUBLE", "value": value}
+    return {"type": "VARCHAR", "value": str(value)}
+
+
+def quote_identifier(name: str) -> str:
+    """Druid SQL identifier quoting: a datasource or column name from a file cannot break out."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parse_druid_time(text: str) -> datetime:
+    """A timestamp as Druid's SQL answers it (ISO 8601, UTC, ending in Z)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def iso_millis(ts: datetime) -> str:
+    """An ISO timestamp Druid SQL compares with sys.segments' start/end strings."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def extract_row_stats(reports: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """Row counts and saved parse exceptions from a native batch task's report."""
+    payload = (reports.get("ingestionStatsAndErrors") or {}).get("payload") or {}
+    stats = payload.get("rowStats") or {}
+    totals = stats.get("buildSegments") or stats.get("totals", {}).get("buildSegments") or {}
+    errors = payload.get("unparseableEvents") or {}
+    parse_exceptions = [e for events in errors.values() for e in (events or [])]
+    return dict(totals), parse_exceptions
+
+
+def report_error(reports: Mapping[str, Any]) -> str | None:
+    payload = (reports.get("ingestionStatsAndErrors") or {}).get("payload") or {}
+    return payload.get("errorMsg")
+
+
+#: Lines a dying JVM prints: the real cause when the status says only "exited ... code[3]".
+FATAL_JVM_MARKERS = ("java.lang.OutOfMemoryError", "java.lang.StackOverflowError")
+
+
+def root_cause(log_text: str) -> str:
+    """Why a task failed, from its log: a fatal JVM error if any (an out-of-memory worker logs
+    no stack trace worth reading), else the innermost "Caused by:" of the last stack trace."""
+    lines = log_text.splitlines()
+    for line in reversed(lines):
+        if any(marker in line for marker in FATAL_JVM_MARKERS):
+            return line.strip()[:500]
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    return causes[-1].removeprefix("Caused by:").strip()[:500] if causes else ""
