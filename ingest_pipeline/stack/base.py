@@ -110,11 +110,19 @@ class Service:
         state = "down" if pid is None else ("up" if self.healthy_quietly() else "unhealthy")
         return ServiceStatus(self.name, state, pid, self.url)
 
+    def exited(self) -> bool:
+        """Our process is gone (while starting: no marker check, its command line may be
+        unreadable for a moment, e.g. while a launcher re-executes itself)."""
+        return self.pid() is None
+
     def wait_healthy(self, timeout: float) -> None:
-        """Wait until healthy; fail at once, naming the log, if our process died meanwhile."""
+        """Wait until healthy; fail soon, naming the log, if our process died meanwhile."""
+        gone = 0
 
         def alive_and_healthy() -> bool:
-            if not self.external and self.pid() is None:
+            nonlocal gone
+            gone = gone + 1 if not self.external and self.exited() else 0
+            if gone >= 2:  # twice in a row, half a second apart
                 raise StackError(f"{self.name}: exited while starting{where(self.log_file)}")
             return self.healthy()
 
@@ -133,6 +141,10 @@ class PidFileService(Service):
 
     def pid(self) -> int | None:
         return processes.running_pid(self.pid_file, self.marker)
+
+    def exited(self) -> bool:
+        pid = processes.read_pid(self.pid_file)
+        return pid is None or not processes.is_alive(pid)
 
     def stop(self) -> bool:
         if self.external:
