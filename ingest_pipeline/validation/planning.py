@@ -299,7 +299,9 @@ def _choose_time_column(
 
 def _is_time_like(reason: str) -> bool:
     """Whether an excluded column looked like time of some kind (worth a line in the report)."""
-    return reason.startswith(("date part", "years", "clock times", "durations", "numbers ("))
+    return reason.startswith(
+        ("date part", "years", "clock times", "durations", "numbers (", "named like an identifier")
+    )
 
 
 def _reject_unless_tied_agree(
