@@ -298,9 +298,10 @@ def _choose_time_column(
 
 
 def _is_time_like(reason: str) -> bool:
-    """Whether an excluded column looked like time of some kind (worth a line in the report)."""
+    """Whether an excluded column looked like time of some kind (worth a line in the report);
+    other numbers and text are listed only under a time name."""
     return reason.startswith(
-        ("date part", "years", "clock times", "durations", "numbers (", "named like an identifier")
+        ("date part", "years", "clock times", "durations", "named like an identifier")
     )
 
 

@@ -9,6 +9,7 @@ ties, and keep identifiers out of the epoch guess.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -84,7 +85,7 @@ def may_be_time(dtype: pl.DataType) -> bool:
         dtype == pl.String
         or dtype == pl.Date
         or isinstance(dtype, pl.Datetime)
-        or (dtype.is_numeric() and not dtype.is_decimal())
+        or dtype.is_numeric()
     )
 
 
@@ -95,7 +96,7 @@ def candidate_stat_exprs(name: str, dtype: pl.DataType) -> dict[str, pl.Expr]:
     """
     column = pl.col(name)
     stats = {"n": column.count()}
-    if dtype.is_integer() or dtype.is_float():
+    if dtype.is_numeric():
         stats |= {
             "min": column.min(),
             "max": column.max(),
@@ -125,22 +126,30 @@ def _in_years(ms: float) -> str:
     """An epoch in ms as a rough date (years far out of range are shown as a year)."""
     try:
         return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).date().isoformat()
-    except OverflowError:
-        return f"year {1970 + ms / 3.15576e10:.0f}"
+    except (OverflowError, ValueError):  # beyond datetime's years 1..9999, infinite or NaN
+        return f"year {1970 + ms / 3.15576e10:.0f}" if math.isfinite(ms) else str(ms)
 
 
-def _number_reason(name: str, dtype: pl.DataType, stats: Mapping[str, Any]) -> str | None:
+def _number_reason(name: str, stats: Mapping[str, Any]) -> str | None:
     """Why numbers are no epoch times (None: they may be, in a plausible range)."""
     low, high = stats["min"], stats["max"]
     lowered = name.lower()
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"numbers with NaN or infinite values ({low}..{high}), not epoch times"
     if isinstance(low, int) and isinstance(high, int):
+        time_named = bool(time_candidates([name]) or _DURATION_NAME.search(lowered))
         for part, (first, last) in _DATE_PART_RANGES.items():
             if (lowered == part or lowered.endswith("_" + part)) and first <= low <= high <= last:
                 return f"date part ({part} {low}..{high}), not a timestamp"
-        hhmm = 0 <= low <= high <= 2400 and stats.get("hhmm_bad") == 0
-        if 1000 <= low <= high <= 2999 and (not hhmm or "year" in lowered):
+        if 1000 <= low <= high <= 2999 and ("year" in lowered or not time_named):
             return f"years ({low}..{high}), not timestamps"
-        if hhmm:
+        # HHMM: no minute part of 60 or more, among enough values (or under a time name)
+        if (
+            0 <= low <= high <= 2400
+            and high >= 100
+            and stats.get("hhmm_bad") == 0
+            and (stats["n"] >= 50 or time_named)
+        ):
             return f"clock times as HHMM integers ({low}..{high}), not timestamps"
     if _IDENTIFIER_NAME.search(lowered):
         return "named like an identifier or a count, not taken as epoch numbers"
@@ -167,11 +176,11 @@ def screen_candidate(name: str, dtype: pl.DataType, stats: Mapping[str, Any]) ->
         return TimePlan("datetime")
     if dtype == pl.Date:
         return TimePlan("date")
-    if dtype.is_integer() or dtype.is_float():
+    if dtype.is_numeric():
         low, high = stats["min"], stats["max"]
         if dtype.is_integer() and 10000101 <= low <= high <= 99991231:
             return TimePlan("yyyymmdd")
-        reason = _number_reason(name, dtype, stats)
+        reason = _number_reason(name, stats)
         return reason if reason else TimePlan("epoch", epoch_unit_of(stats["max_abs"]))
     if dtype == pl.String:
         epoch_like = stats.get("max_abs") is not None  # only under a time name

@@ -69,7 +69,8 @@ CASES = [
     ({"day_of": "dates", "at": "iso_z"}, "at", {"day_of": "dates only"}),
     ({"day_of": "dates", "n": "words"}, "day_of", {}),
     ({"sent": "epoch_s", "n": "words"}, "sent", {}),
-    ({"event_ms": "epoch_ms", "qty": "delay"}, "event_ms", {"qty": "not epoch times"}),
+    ({"event_ms": "epoch_ms", "wait_secs": "delay"}, "event_ms", {"wait_secs": "durations"}),
+    ({"event_ms": "epoch_ms", "qty": "delay"}, "event_ms", {}),  # plain numbers: not listed
     ({"e_us": "epoch_us"}, "e_us", {}),
     ({"e_ns": "epoch_ns"}, "e_ns", {}),
     ({"ts": "epoch_s", "iso": "iso_z"}, "iso", {"ts": "epoch numbers rank below"}),
@@ -189,6 +190,8 @@ def _stats(**stats: Any) -> dict[str, Any]:
             _stats(min=1_600_000_000, max=1_700_000_000, max_abs=1.7e9, hhmm_bad=1),
             "identifier",
         ),
+        ("x", pl.Float64, _stats(min=float("nan"), max=float("nan"), max_abs=float("nan")), "NaN"),
+        ("qty", pl.Int64, _stats(min=1, max=40, max_abs=40.0, hhmm_bad=0), "numbers (1..40)"),
         ("x", pl.String, _stats(iso_like=5, timed=0), TimePlan("text", "s")),
         ("x", pl.String, _stats(iso_like=2, timed=2), "2 of 5 values"),
         ("x", pl.String, _stats(n=0), "all values are null"),
