@@ -3,7 +3,8 @@
 `plan_validation` runs the steps below in order; each either narrows the plan or raises
 `FileRejected` with the message `validate` always gave. At most three aggregating passes
 (row count, text sizes and time statistics; time parse counts; UInt64 maxima, only if there
-are such columns) plus, for a rejected file only, a pass quoting its first rejected rows.
+are such columns) plus, for a rejected file only, a pass quoting its first rejected rows, and
+for equally good time columns without a time name, a pass comparing their times.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def _choose_time_column(
     dtypes: Mapping[str, pl.DataType],
     stats: Mapping[str, Any],
 ) -> TimeChoice:
-    """The candidate whose values make the best time column (see `timing.rank_candidates`).
+    """The candidate whose values make the best time column (see `time_scoring.rank_candidates`).
 
     The first pass screened every candidate by cheap statistics; this one parses those left
     over the whole file, counting the values that parse. Columns without a time name that are
@@ -254,9 +255,9 @@ def _choose_time_column(
     screened: dict[int, TimePlan | str] = {}
     exprs: dict[int, pl.Expr] = {}
     for i, name in enumerate(candidates):
-        screened[i] = screen_candidate(name, dtypes[name], _stats_of(i, stats))
-        if isinstance(screened[i], TimePlan):
-            exprs[i] = time_expr(name, dtypes[name], None, screened[i])  # type: ignore[arg-type]
+        screened[i] = plan = screen_candidate(name, dtypes[name], _stats_of(i, stats))
+        if isinstance(plan, TimePlan):
+            exprs[i] = time_expr(name, dtypes[name], None, plan)
     counts = aggregate(source, {str(i): (e.count(), "sum") for i, e in exprs.items()})
     scored: list[TimeCandidate] = []
     for i, name in enumerate(candidates):
@@ -315,11 +316,11 @@ def _reject_unless_tied_agree(
 ) -> None:
     """Equally good columns without a time name: fine if they give every row the same time."""
     first = exprs[candidates.index(tied[0].column)]
-    differ = {
+    differ: dict[str, tuple[pl.Expr, Combine]] = {
         c.column: (first.ne_missing(exprs[candidates.index(c.column)]).sum(), "sum")
         for c in tied[1:]
     }
-    counts = aggregate(source, differ)  # type: ignore[arg-type]
+    counts = aggregate(source, differ)
     if not any(counts.values()):
         return
     described = "; ".join(f"{c.column!r} ({c.reason})" for c in tied)
