@@ -129,7 +129,13 @@ def _run(
             plan.key, rejected, len(rejected), plan.rows_seen, plan.config, plan.dataset
         )
     # Here rows > 0: no rows at all raised either "no data rows" or the rejection error.
-    return tally.summary(rejected, plan.time_column, plan.warnings, plan.config.null_ratio_warn)
+    return tally.summary(
+        rejected,
+        plan.time_column,
+        plan.warnings,
+        plan.config.null_ratio_warn,
+        plan.time_choice,
+    )
 
 
 def _convert(data: pl.DataFrame, plan: ValidationPlan) -> list[ConvertedColumn]:

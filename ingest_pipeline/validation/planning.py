@@ -3,7 +3,8 @@
 `plan_validation` runs the steps below in order; each either narrows the plan or raises
 `FileRejected` with the message `validate` always gave. At most three aggregating passes
 (row count, text sizes and time statistics; time parse counts; UInt64 maxima, only if there
-are such columns) plus, for a rejected file only, a pass quoting its first rejected rows.
+are such columns) plus, for a rejected file only, a pass quoting its first rejected rows, and
+for equally good time columns without a time name, a pass comparing their times.
 """
 
 from __future__ import annotations
@@ -25,9 +26,18 @@ from ingest_pipeline.validation.rejections import (
     too_many_rejected,
 )
 from ingest_pipeline.validation.source import BatchSource, Combine, aggregate, unreadable_error
+from ingest_pipeline.validation.time_scoring import (
+    TimeCandidate,
+    assess_candidate,
+    candidate_stat_exprs,
+    losing_reason,
+    may_be_time,
+    rank_candidates,
+    screen_candidate,
+)
 from ingest_pipeline.validation.timing import (
-    AUTO_DETECT_MIN_PARSE_SHARE,
     UTC_MS,
+    TimePlan,
     time_candidates,
     time_expr,
     time_plan,
@@ -57,6 +67,7 @@ class ValidationPlan:
     columns: list[str]  # output user columns, in order (after `dimensions`)
     uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
     warnings: list[str]
+    time_choice: list[dict[str, Any]]  # the time column candidates and why each won or lost
 
 
 class TimeChoice(NamedTuple):
@@ -65,6 +76,8 @@ class TimeChoice(NamedTuple):
     column: str | None  # None: every row gets CONSTANT_TIME
     expr: pl.Expr
     kept: int
+    report: list[dict[str, Any]] = []  # each candidate scored, the winner first
+    warning: str | None = None  # auto-detected: what was chosen over what
 
 
 def plan_validation(
@@ -85,15 +98,18 @@ def plan_validation(
     user_columns = list(dtypes)
     texts = [name for name, dtype in dtypes.items() if dtype == pl.String]
     candidates = _time_column_candidates(config, dtypes)
-    stats = aggregate(source, _first_pass(candidates, texts, dtypes, config.time_format))
+    stats = aggregate(source, _first_pass(candidates, texts, dtypes, config))
 
     rejected_by_reader = sorted(reader_rejected)
     rows_seen = stats["rows"] + len(rejected_by_reader)
     _check_there_are_rows(key, rows_seen)
     _check_configured_time_column_found(key, config, candidates, user_columns)
 
-    choice = _choose_time_column(source, candidates, dtypes, config, stats)
-    warnings += _time_column_warnings(choice.column, config, dataset)
+    if config.time_column is not None:
+        choice = _configured_time_column(source, candidates[0], dtypes, config, stats)
+    else:
+        choice = _choose_time_column(key, dataset, source, candidates, dtypes, stats)
+    warnings += _time_column_warnings(choice, config, dataset)
     _reject_if_too_many_rows_fail(
         source, key, dataset, config, rejected_by_reader, rows_seen, stats["rows"], choice
     )
@@ -112,6 +128,7 @@ def plan_validation(
         columns=columns,
         uint_as_string=_uints_beyond_druid_long(source, columns, dtypes, choice.expr),
         warnings=warnings,
+        time_choice=choice.report,
     )
 
 
@@ -149,29 +166,41 @@ def _open_source(
 
 
 def _time_column_candidates(config: DatasetConfig, dtypes: Mapping[str, pl.DataType]) -> list[str]:
-    """The configured time column if it is in the file, else the columns named like time."""
+    """The configured time column if it is in the file, else every column of a type that may
+    hold times: those named like a time first (in `time_candidates` order), then the others."""
     if config.time_column is not None:
         configured = resolve_column(config.time_column, list(dtypes))
         return [configured] if configured is not None else []
-    return [c for c in time_candidates(list(dtypes)) if dtypes[c] != pl.Boolean]
+    named = time_candidates(list(dtypes))
+    ordered = named + [c for c in dtypes if c not in named]
+    return [c for c in ordered if may_be_time(dtypes[c])]
 
 
 def _first_pass(
     candidates: Sequence[str],
     texts: Sequence[str],
     dtypes: Mapping[str, pl.DataType],
-    time_format: str | None,
+    config: DatasetConfig,
 ) -> dict[str, tuple[pl.Expr, Combine]]:
     """Row count, longest text value per text column, time statistics of each candidate."""
     aggregations: dict[str, tuple[pl.Expr, Combine]] = {"rows": (pl.len(), "sum")}
     for name in texts:
         aggregations[f"bytes.{name}"] = (pl.col(name).str.len_bytes().max(), "max")
     for i, name in enumerate(candidates):
-        aggregations[f"{i}.n"] = (pl.col(name).count(), "sum")
-        for stat, expr in time_stat_exprs(name, dtypes[name], time_format).items():
+        if config.time_column is not None:
+            exprs = {"n": pl.col(name).count()}
+            exprs |= time_stat_exprs(name, dtypes[name], config.time_format)
+        else:
+            exprs = candidate_stat_exprs(name, dtypes[name])
+        for stat, expr in exprs.items():
             how: Combine = "min" if stat == "min" else "max" if "max" in stat else "sum"
             aggregations[f"{i}.{stat}"] = (expr, how)
     return aggregations
+
+
+def _stats_of(i: int, stats: Mapping[str, Any]) -> dict[str, Any]:
+    prefix = f"{i}."
+    return {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
 
 
 def _check_there_are_rows(key: str, rows_seen: int) -> None:
@@ -194,46 +223,124 @@ def _check_configured_time_column_found(
         )
 
 
-def _choose_time_column(
+def _configured_time_column(
     source: BatchSource,
-    candidates: Sequence[str],
+    name: str,
     dtypes: Mapping[str, pl.DataType],
     config: DatasetConfig,
     stats: Mapping[str, Any],
 ) -> TimeChoice:
-    """The first candidate that parses well enough (the configured one always does).
+    """The configured column, parsed by `time_format` or by its values; it always wins."""
+    plan = time_plan(dtypes[name], config.time_format, _stats_of(0, stats))
+    expr = time_expr(name, dtypes[name], config.time_format, plan)
+    parsed = aggregate(source, {"parsed": (expr.count(), "sum")})["parsed"]
+    report = [{"column": name, "verdict": "chosen", "reason": "the configured time_column"}]
+    return TimeChoice(name, expr, parsed, report)
 
-    Every candidate is parsed once over the whole file, counting the values that parse.
+
+def _choose_time_column(
+    key: str,
+    dataset: str,
+    source: BatchSource,
+    candidates: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+    stats: Mapping[str, Any],
+) -> TimeChoice:
+    """The candidate whose values make the best time column (see `time_scoring.rank_candidates`).
+
+    The first pass screened every candidate by cheap statistics; this one parses those left
+    over the whole file, counting the values that parse. Columns without a time name that are
+    equally good and disagree reject the file: nothing says which is meant.
     """
+    screened: dict[int, TimePlan | str] = {}
     exprs: dict[int, pl.Expr] = {}
     for i, name in enumerate(candidates):
-        if config.time_column is None and stats[f"{i}.n"] == 0:
-            continue  # an empty column cannot be the time column
-        prefix = f"{i}."
-        column_stats = {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
-        plan = time_plan(dtypes[name], config.time_format, column_stats)
-        exprs[i] = time_expr(name, dtypes[name], config.time_format, plan)
+        screened[i] = plan = screen_candidate(name, dtypes[name], _stats_of(i, stats))
+        if isinstance(plan, TimePlan):
+            exprs[i] = time_expr(name, dtypes[name], None, plan)
     counts = aggregate(source, {str(i): (e.count(), "sum") for i, e in exprs.items()})
-    for i, expr in exprs.items():
-        parsed = counts[str(i)]
-        if (
-            config.time_column is not None
-            or parsed / stats[f"{i}.n"] >= AUTO_DETECT_MIN_PARSE_SHARE
-        ):
-            return TimeChoice(candidates[i], expr, parsed)
-    return TimeChoice(None, pl.lit(CONSTANT_TIME, dtype=UTC_MS), stats["rows"])
+    scored: list[TimeCandidate] = []
+    for i, name in enumerate(candidates):
+        verdict = screened[i]
+        if isinstance(verdict, TimePlan):
+            scored.append(assess_candidate(name, verdict, _stats_of(i, stats), counts[str(i)]))
+        else:
+            values = _stats_of(i, stats)["n"]
+            scored.append(TimeCandidate(name, None, "none", values, 0, verdict, 0))
+    ranking = rank_candidates(scored)
+    if ranking.tied:
+        _reject_unless_tied_agree(key, dataset, source, ranking.tied, exprs, candidates)
+    named = set(time_candidates(list(candidates)))
+    shown = [c for c in scored if c.kind or c.column in named or _is_time_like(c.reason)]
+    if not ranking.usable:
+        report = [c.describe("not a time") for c in shown]
+        return TimeChoice(None, pl.lit(CONSTANT_TIME, dtype=UTC_MS), stats["rows"], report)
+    winner = ranking.usable[0]
+    report = [winner.describe("chosen")]
+    lines = []
+    for loser in shown:
+        if loser is winner:
+            continue
+        if loser.kind:
+            entry = loser.describe("lost")
+            entry["reason"] = f"{loser.reason}; {losing_reason(loser, winner)}"
+        else:
+            entry = loser.describe("not a time")
+        report.append(entry)
+        lines.append(f"{loser.column!r}: {entry['reason']}")
+    warning = f"time column auto-detected: {winner.column!r} ({winner.reason})"
+    if lines:
+        warning += (
+            f" over {'; '.join(lines)}. To use another column set in datasets.yaml:\n"
+            f"{dataset}:\n  time_column: <name>"
+        )
+    expr = exprs[candidates.index(winner.column)]
+    return TimeChoice(winner.column, expr, winner.parsed, report, warning)
 
 
-def _time_column_warnings(
-    time_column: str | None, config: DatasetConfig, dataset: str
-) -> list[str]:
-    if time_column is None:
+def _is_time_like(reason: str) -> bool:
+    """Whether an excluded column looked like time of some kind (worth a line in the report);
+    other numbers and text are listed only under a time name."""
+    return reason.startswith(
+        ("date part", "years", "clock times", "durations", "named like an identifier")
+    )
+
+
+def _reject_unless_tied_agree(
+    key: str,
+    dataset: str,
+    source: BatchSource,
+    tied: Sequence[TimeCandidate],
+    exprs: Mapping[int, pl.Expr],
+    candidates: Sequence[str],
+) -> None:
+    """Equally good columns without a time name: fine if they give every row the same time."""
+    first = exprs[candidates.index(tied[0].column)]
+    differ: dict[str, tuple[pl.Expr, Combine]] = {
+        c.column: (first.ne_missing(exprs[candidates.index(c.column)]).sum(), "sum")
+        for c in tied[1:]
+    }
+    counts = aggregate(source, differ)
+    if not any(counts.values()):
+        return
+    described = "; ".join(f"{c.column!r} ({c.reason})" for c in tied)
+    raise FileRejected(
+        key,
+        f"the time column is ambiguous: {described} are equally good and give different times",
+        f"say which one is the time column in datasets.yaml:\n{dataset}:\n"
+        f"  time_column: {tied[0].column}",
+        column=tied[0].column,
+    )
+
+
+def _time_column_warnings(choice: TimeChoice, config: DatasetConfig, dataset: str) -> list[str]:
+    if choice.column is None:
         return [
             f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}; set "
             f"time_column for dataset {dataset!r} in the dataset config if the data has one"
         ]
-    if config.time_column is None:
-        return [f"time column auto-detected: {time_column!r}"]
+    if config.time_column is None and choice.warning:
+        return [choice.warning]
     return []
 
 

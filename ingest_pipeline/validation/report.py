@@ -136,6 +136,7 @@ class BatchTally:
         time_column: str | None,
         warnings: Sequence[str],
         null_ratio_warn: float,
+        time_choice: Sequence[dict[str, Any]] = (),
     ) -> ValidationSummary:
         """The report over every batch (at least one kept row: rejection is decided before)."""
         schema, time_min, time_max = self._schema, self._time_min, self._time_max
@@ -161,6 +162,8 @@ class BatchTally:
             "min": iso_utc(time_min),
             "max": iso_utc(time_max),
         }
+        if time_choice:  # the time column candidates, the winner first, each with its reason
+            report[TIME_COLUMN]["candidates"] = list(time_choice)
         empty = pl.DataFrame(
             schema={
                 TIME_COLUMN: UTC_MS,

@@ -1,4 +1,6 @@
-"""The time column: which column it is (by name) and how its values become UTC timestamps.
+"""The time column: names that hint at it and how its values become UTC timestamps.
+
+Which column it is, without a configured one, is decided by its values: see `time_scoring`.
 
 Time parsing is split in two so that a file can be parsed batch by batch with the same result
 as in one piece: a *plan* holds what depends on the whole column (the epoch unit, from the
@@ -20,7 +22,8 @@ ISO_MS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"  # Polars (chrono) pattern for D
 
 # --------------------------------------------------------------------------- which column
 
-# Auto-detection of the time column: exact names first (in priority order), then name shapes.
+# Names that hint at the time column (tie-breakers of `time_scoring`): exact names first (in
+# priority order), then name shapes.
 # `time_original` is what a user column called `__time` becomes: the strongest hint of all.
 TIME_NAME_HINTS: Final[tuple[str, ...]] = (
     "time_original",
@@ -44,7 +47,7 @@ AUTO_DETECT_MIN_PARSE_SHARE: Final = 0.5
 
 
 def time_candidates(columns: Sequence[str]) -> list[str]:
-    """Columns that may be the time column, most likely first (by name only)."""
+    """Columns named like a time column, most likely first (by name only)."""
     by_lower = {c.lower(): c for c in reversed(columns)}  # first column wins on clashes
     ordered = [by_lower[h] for h in TIME_NAME_HINTS if h in by_lower]
     ordered += [c for c in columns if _TIME_NAME_PATTERN.search(c.lower()) and c not in ordered]
@@ -75,7 +78,7 @@ def epoch_unit(max_abs: float) -> EpochUnit:
     return "ns"
 
 
-def _epoch_unit_of(max_abs: Any) -> EpochUnit:
+def epoch_unit_of(max_abs: Any) -> EpochUnit:
     return epoch_unit(float(max_abs) if isinstance(max_abs, int | float) else 0.0)
 
 
@@ -173,9 +176,9 @@ def time_plan(dtype: pl.DataType, time_format: str | None, stats: Mapping[str, A
         ):
             return TimePlan("yyyymmdd")
     if dtype.is_numeric() and time_format is None:
-        return TimePlan("epoch", _epoch_unit_of(stats["max_abs"]))
+        return TimePlan("epoch", epoch_unit_of(stats["max_abs"]))
     if dtype == pl.String or dtype.is_numeric():
-        return TimePlan("text", _epoch_unit_of(stats.get("max_abs")))
+        return TimePlan("text", epoch_unit_of(stats.get("max_abs")))
     return TimePlan("none")
 
 

@@ -1,14 +1,21 @@
-"""Whole-file decisions: which columns are written."""
+"""Whole-file decisions: which columns are written, which column is the time."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
-from ingest_pipeline_tests.unit.validation.helpers import validate_csv
+from ingest_pipeline_tests.flights_shaped import flights_csv
+from ingest_pipeline_tests.unit.validation.helpers import (
+    read_csv_text,
+    stream_to_files,
+    validate_csv,
+)
 
 
 def test_configured_dimensions_restrict_the_output(tmp_path: Path) -> None:
@@ -19,3 +26,51 @@ def test_configured_dimensions_restrict_the_output(tmp_path: Path) -> None:
     assert result.frame.columns == [TIME_COLUMN, "a", "c", SOURCE_KEY_COLUMN]
     with pytest.raises(FileRejected, match=r"\['zz'\]"):
         validate_csv(tmp_path, "a\n1\n", DatasetConfig(dimensions=["a", "zz"]))
+
+
+# --------------------------------------------------------------------------- the time column
+
+
+def test_a_flights_shaped_file_gets_every_row_its_time_hour(tmp_path: Path) -> None:
+    rows = 300_500
+    body, expected = flights_csv(rows)
+    parsed = read_csv_text(tmp_path, body.decode())
+    summary = stream_to_files(tmp_path, parsed, None, batch_rows=120_000)
+    assert summary.time_column == "time_hour"
+    assert summary.row_count == rows and summary.rejected == []
+    written = pl.read_parquet(tmp_path / "stream.parquet")
+    assert written[TIME_COLUMN].to_list() == expected
+    assert (summary.time_min, summary.time_max) == (min(expected), max(expected))
+    reasons = {e["column"]: e["reason"] for e in summary.report[TIME_COLUMN]["candidates"]}
+    assert "HHMM" in reasons["dep_time"] and "HHMM" in reasons["sched_arr_time"]
+    assert "durations" in reasons["dep_delay"] and "durations" in reasons["air_time"]
+    assert all("date part" in reasons[p] for p in ("year", "month", "day", "hour", "minute"))
+    warning = next(w for w in summary.warnings if "auto-detected" in w)
+    assert warning.startswith("time column auto-detected: 'time_hour'")
+    assert "'dep_time': clock times" in warning and "ds:\n  time_column: <name>" in warning
+
+
+def test_equally_good_neutral_columns_that_disagree_reject_the_file(tmp_path: Path) -> None:
+    text = "sent_ms,received_ms,v\n1704067200000,1704067200500,1\n1704067300000,1704067300100,2\n"
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, text)
+    message = str(caught.value)
+    assert "ambiguous" in message and "'sent_ms'" in message and "'received_ms'" in message
+    assert "datasets.yaml:\nds:\n  time_column: sent_ms" in message
+    # The same times in both: nothing to choose, the first wins.
+    same = "sent_ms,copy_ms,v\n1704067200000,1704067200000,1\n"
+    assert validate_csv(tmp_path, same).time_column == "sent_ms"
+    # Said in the config: no question.
+    config = DatasetConfig(time_column="received_ms")
+    assert validate_csv(tmp_path, text, config).time_column == "received_ms"
+
+
+def test_a_configured_time_column_always_wins(tmp_path: Path) -> None:
+    text = "dep_time,time_hour\n1704067200,2013-01-01T05:00:00Z\n"
+    result = validate_csv(tmp_path, text, DatasetConfig(time_column="dep_time"))
+    assert result.time_column == "dep_time"
+    assert result.frame[TIME_COLUMN].to_list() == [datetime(2024, 1, 1, tzinfo=UTC)]
+    assert result.report[TIME_COLUMN]["candidates"] == [
+        {"column": "dep_time", "verdict": "chosen", "reason": "the configured time_column"}
+    ]
+    assert not any("auto-detected" in w for w in result.warnings)

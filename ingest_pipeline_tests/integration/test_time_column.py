@@ -1,0 +1,61 @@
+"""The time column chosen by its values, through the real stack (issue #11)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.vocabulary import iso_utc
+from ingest_pipeline_tests.flights_shaped import NARROW_COLUMNS, flights_csv, is_cancelled
+from ingest_pipeline_tests.integration.test_pipeline import (
+    assert_success,
+    materialize,
+    unique_dataset,
+    upload,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def instance(dagster_home) -> dg.DagsterInstance:
+    return dg.DagsterInstance.get()
+
+
+def test_a_flights_shaped_file_lands_whole_with_time_hour_as_time(
+    instance: dg.DagsterInstance, druid: DruidResource, s3
+) -> None:
+    rows = 300_000
+    body, expected = flights_csv(rows, NARROW_COLUMNS)
+    dataset = unique_dataset("flights")
+    result = materialize(instance, upload(s3, dataset, "flights.csv", body))
+    assert_success(result)
+    metadata = result.asset_materializations_for_node("validated_frame")[0].metadata
+    assert metadata["time_column"].value == "time_hour"
+
+    cancelled = sum(1 for i in range(rows) if is_cancelled(i))
+    totals = druid.sql(
+        f"SELECT COUNT(*) AS n, COUNT(dep_time) AS with_dep_time, MIN(__time) AS t0, "
+        f'MAX(__time) AS t1 FROM "{dataset}"'
+    )
+    assert totals == [
+        {
+            "n": rows,
+            "with_dep_time": rows - cancelled,
+            "t0": iso_utc(min(expected)),
+            "t1": iso_utc(max(expected)),
+        }
+    ]
+    sample = [0, 100, 123, 12_345, 200_001, rows - 1]  # 123: a cancelled flight
+    found = druid.sql(  # a scan: Druid SQL orders it by __time only, so sort here
+        f'SELECT flight_id, __time AS t, dep_time, time_hour FROM "{dataset}" '
+        f"WHERE flight_id IN ({', '.join('?' * len(sample))})",
+        sample,
+    )
+    found.sort(key=lambda r: r["flight_id"])
+    assert [(r["flight_id"], r["t"]) for r in found] == [(i, iso_utc(expected[i])) for i in sample]
+    assert [r["time_hour"] for r in found] == [
+        expected[i].strftime("%Y-%m-%dT%H:%M:%SZ") for i in sample
+    ]
+    assert found[2]["dep_time"] is None and found[0]["dep_time"] is not None

@@ -1,0 +1,239 @@
+"""The time column chosen by its values: each shape of column, who wins, why the others lose."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.validation import validate
+from ingest_pipeline.validation.time_scoring import (
+    TimeCandidate,
+    losing_reason,
+    rank_candidates,
+    screen_candidate,
+)
+from ingest_pipeline.validation.timing import TimePlan
+from ingest_pipeline.vocabulary import CONSTANT_TIME, TIME_COLUMN
+
+KEY = "uploads/ds/upload.csv"
+ROWS = 6
+EPOCH_S = [1_704_067_200 + 3_601 * i for i in range(ROWS)]  # 2024-01-01T00:00:00Z onwards
+AS_DATETIMES = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=3_601 * i) for i in range(6)]
+ISO_Z = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in AS_DATETIMES]
+DATES = [f"2024-02-{d:02d}" for d in range(1, ROWS + 1)]
+
+# Column shapes (6 rows each). Each case: the columns, the expected winner (None: the constant
+# time), and for other columns a word their reason in the report must contain.
+SHAPES: dict[str, list[Any]] = {
+    "iso_z": ISO_Z,
+    "dates": DATES,
+    "epoch_s": EPOCH_S,
+    "epoch_ms": [s * 1000 + 7 for s in EPOCH_S],
+    "epoch_us": [s * 1_000_000 + 7_000 for s in EPOCH_S],
+    "epoch_ns": [s * 1_000_000_000 + 7_000_000 for s in EPOCH_S],
+    "hhmm_nulls": [517, 2359, 0, None, 1230, None],
+    "delay": [-5, 0, 12, 300, None, 7],
+    "air_time": [30.5, 227.0, None, 45.0, 60.0, 95.25],
+    "year": [2013] * ROWS,
+    "month": [1, 2, 3, 10, 11, 12],
+    "day": [1, 5, 9, 17, 28, 31],
+    "hour": [0, 5, 9, 13, 17, 23],
+    "minute": [0, 15, 30, 45, 59, 1],
+    "years": [1990, 1999, 2005, 2010, 2017, 2024],
+    "mixed": [ISO_Z[0], "soon", ISO_Z[2], ISO_Z[3], "later", ISO_Z[5]],
+    "mostly_bad": ["n/a yet", "soon", ISO_Z[2], "later", "never", "?"],
+    "all_null": [None] * ROWS,
+    "ids": [1_700_000_000 + i for i in range(ROWS)],
+    "words": ["a", "b", "c", "d", "e", "f"],
+}
+
+
+def _frame(columns: dict[str, str]) -> pl.DataFrame:
+    """`{name: shape}` as a frame; an all-null shape is a text column."""
+    return pl.DataFrame(
+        {
+            name: pl.Series(name, SHAPES[shape], dtype=pl.String if shape == "all_null" else None)
+            for name, shape in columns.items()
+        }
+    )
+
+
+CASES = [
+    # (columns {name: shape}, winner, {loser: word of its reason})
+    ({"dep_time": "hhmm_nulls", "time_hour": "iso_z"}, "time_hour", {"dep_time": "HHMM"}),
+    ({"sched_dep_time": "hhmm_nulls", "when": "iso_z"}, "when", {"sched_dep_time": "HHMM"}),
+    ({"day_of": "dates", "at": "iso_z"}, "at", {"day_of": "dates only"}),
+    ({"day_of": "dates", "n": "words"}, "day_of", {}),
+    ({"sent": "epoch_s", "n": "words"}, "sent", {}),
+    ({"event_ms": "epoch_ms", "wait_secs": "delay"}, "event_ms", {"wait_secs": "durations"}),
+    ({"event_ms": "epoch_ms", "qty": "delay"}, "event_ms", {}),  # plain numbers: not listed
+    ({"e_us": "epoch_us"}, "e_us", {}),
+    ({"e_ns": "epoch_ns"}, "e_ns", {}),
+    ({"ts": "epoch_s", "iso": "iso_z"}, "iso", {"ts": "epoch numbers rank below"}),
+    ({"dep_time": "hhmm_nulls", "arr_time": "hhmm_nulls"}, None, {"arr_time": "HHMM"}),
+    ({"dep_delay": "delay", "air_time": "air_time"}, None, {"dep_delay": "durations"}),
+    ({"air_time": "air_time", "at": "iso_z"}, "at", {"air_time": "durations"}),
+    (
+        {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute"},
+        None,
+        {p: "date part" for p in ("year", "month", "day", "hour", "minute")},
+    ),
+    ({"yr": "years", "at": "epoch_ms"}, "at", {"yr": "years"}),
+    ({"changed": "mixed", "on": "dates"}, "on", {"changed": "fewer rows"}),
+    ({"changed": "mixed"}, "changed", {}),  # the only one: its bad rows are rejected later
+    ({"date": "mostly_bad", "x": "words"}, None, {"date": "values"}),
+    ({"ts": "all_null", "at": "iso_z"}, "at", {"ts": "all values are null"}),
+    ({"user_id": "ids", "at": "dates"}, "at", {"user_id": "identifier"}),
+    ({"created_at": "iso_z", "updated_at": "epoch_s"}, "created_at", {"updated_at": "rank"}),
+    ({"timestamp": "epoch_s", "sent": "epoch_ms"}, "timestamp", {"sent": "named more like"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("columns", "winner", "losers"), CASES, ids=[",".join(c[0]) for c in CASES]
+)
+def test_the_best_column_by_its_values_wins_and_the_others_say_why(
+    columns: dict[str, str], winner: str | None, losers: dict[str, str]
+) -> None:
+    # the mixed column alone: 2 of 6 rows have no time, accepted once rejected rows are allowed
+    config = DatasetConfig(max_rejected_share=0.5) if winner == "changed" else None
+    result = validate(_frame(columns), KEY, "ds", config)
+    assert result.time_column == winner
+    entries = {e["column"]: e for e in result.report[TIME_COLUMN].get("candidates", [])}
+    for loser, word in losers.items():
+        assert entries[loser]["verdict"] in ("lost", "not a time")
+        assert word in entries[loser]["reason"], entries[loser]
+    if winner is None:
+        assert result.frame[TIME_COLUMN].unique().to_list() == [CONSTANT_TIME]
+        assert any("no time column found" in w for w in result.warnings)
+        return
+    assert entries[winner]["verdict"] == "chosen"
+    assert next(iter(entries)) == winner  # the winner first
+    warning = next(w for w in result.warnings if w.startswith("time column auto-detected"))
+    if losers:  # a real choice: the warning names the others and the config line
+        assert all(repr(loser) in warning for loser in losers)
+        assert "ds:\n  time_column: <name>" in warning
+    expected = _expected_times(columns[winner])
+    kept = [t for t in expected if t is not None]
+    assert result.frame[TIME_COLUMN].to_list() == kept
+
+
+def _expected_times(shape: str) -> list[datetime | None]:
+    """The times of a shape, computed with plain Python."""
+    ms = {"epoch_ms": 7, "epoch_us": 7, "epoch_ns": 7}.get(shape, 0)
+    if shape in ("iso_z", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns"):
+        return [t + timedelta(milliseconds=ms) for t in AS_DATETIMES]
+    if shape == "dates":
+        return [datetime(2024, 2, d, tzinfo=UTC) for d in range(1, ROWS + 1)]
+    if shape == "mixed":
+        return [
+            t if v != "soon" and v != "later" else None
+            for t, v in zip(AS_DATETIMES, SHAPES["mixed"], strict=True)
+        ]
+    raise AssertionError(shape)
+
+
+def test_event_ms_under_a_neutral_name_is_exact() -> None:
+    millis = [1_704_067_200_000 + 1_234_567 * i for i in range(1000)]
+    frame = pl.DataFrame({"event_ms": millis, "value": list(range(1000))})
+    result = validate(frame, KEY, "ds")
+    assert result.time_column == "event_ms"
+    expected = [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=m) for m in millis]
+    assert result.frame[TIME_COLUMN].to_list() == expected
+    assert result.frame[TIME_COLUMN].min() == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _stats(**stats: Any) -> dict[str, Any]:
+    return {"n": 5, **stats}
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "stats", "expected"),
+    [
+        (
+            "x",
+            pl.Int64,
+            _stats(min=1_600_000_000, max=1_700_000_000, max_abs=1.7e9, hhmm_bad=5),
+            TimePlan("epoch", "s"),
+        ),
+        (
+            "x",
+            pl.Int64,
+            _stats(min=1, max=336_776, max_abs=336_776.0, hhmm_bad=3),
+            "outside 1971..2099",
+        ),
+        (
+            "x",
+            pl.Int64,
+            _stats(min=20240101, max=20241231, max_abs=2e7, hhmm_bad=0),
+            TimePlan("yyyymmdd"),
+        ),
+        ("dep_time", pl.Int64, _stats(min=1, max=2400, max_abs=2400.0, hhmm_bad=0), "HHMM"),
+        ("hour", pl.Int64, _stats(min=0, max=23, max_abs=23.0, hhmm_bad=0), "date part"),
+        (
+            "x",
+            pl.Int64,
+            _stats(min=0, max=4_200_000_000_000, max_abs=4.2e12, hhmm_bad=1),
+            "1970-01-01 .. 2103",
+        ),  # one zero (and a year-2103 value) as epoch ms
+        ("x", pl.Float64, _stats(min=1.6e9, max=1.7e9, max_abs=1.7e9), TimePlan("epoch", "s")),
+        (
+            "order_no",
+            pl.Int64,
+            _stats(min=1_600_000_000, max=1_700_000_000, max_abs=1.7e9, hhmm_bad=1),
+            "identifier",
+        ),
+        ("x", pl.Float64, _stats(min=float("nan"), max=float("nan"), max_abs=float("nan")), "NaN"),
+        ("qty", pl.Int64, _stats(min=1, max=40, max_abs=40.0, hhmm_bad=0), "numbers (1..40)"),
+        ("x", pl.String, _stats(iso_like=5, timed=0), TimePlan("text", "s")),
+        ("x", pl.String, _stats(iso_like=2, timed=2), "2 of 5 values"),
+        ("x", pl.String, _stats(n=0), "all values are null"),
+        ("x", pl.Datetime("us"), _stats(), TimePlan("datetime")),
+        ("x", pl.Date, _stats(), TimePlan("date")),
+    ],
+)
+def test_screen_candidate(
+    name: str, dtype: pl.DataType, stats: dict[str, Any], expected: TimePlan | str
+) -> None:
+    verdict = screen_candidate(name, dtype, stats)
+    if isinstance(expected, TimePlan):
+        assert verdict == expected
+    else:
+        assert isinstance(verdict, str) and expected in verdict, verdict
+
+
+def _candidate(name: str, kind: str | None, evidence: str, parsed: int, rank: int = 0):
+    return TimeCandidate(name, kind, evidence, 10, parsed, "r", rank)  # type: ignore[arg-type]
+
+
+def test_rank_candidates_orders_rows_kind_evidence_then_name() -> None:
+    cands = [
+        _candidate("epoch", "timestamp", "epoch", 10),
+        _candidate("dates", "date", "typed", 10),
+        _candidate("sparse", "timestamp", "typed", 9),
+        _candidate("iso", "timestamp", "text", 10),
+        _candidate("named_iso", "timestamp", "text", 10, rank=1),
+        _candidate("none", None, "none", 0),
+    ]
+    ranking = rank_candidates(cands)
+    order = [c.column for c in ranking.usable]
+    assert order == ["named_iso", "iso", "epoch", "dates", "sparse"]
+    assert ranking.tied == []
+    assert "named more like a time" in losing_reason(ranking.usable[1], ranking.usable[0])
+    assert "fewer rows" in losing_reason(ranking.usable[4], ranking.usable[0])
+    assert "dates only" in losing_reason(ranking.usable[3], ranking.usable[0])
+
+
+def test_equally_good_neutral_names_are_tied_named_ones_are_not() -> None:
+    neutral = [_candidate("a", "timestamp", "text", 10), _candidate("b", "timestamp", "text", 10)]
+    assert [c.column for c in rank_candidates(neutral).tied] == ["a", "b"]
+    named = [_candidate(c.column, "timestamp", "text", 10, rank=1) for c in neutral]
+    assert rank_candidates(named).tied == []
+    assert rank_candidates(named).usable[0].column == "a"  # the first in name order
