@@ -140,9 +140,7 @@ def test_a_successful_run_is_ingested_with_rows_task_and_link() -> None:
     verdict = verdict_from_run("sales/a.csv", succeeded(ok), UI, "/tmp/a.csv")
     assert verdict.outcome == INGESTED and not verdict.bad
     assert verdict.rows == 1234
-    assert verdict.detail == (
-        "Druid task index_parallel_sales_abc; queryable 17.3s after submit"
-    )
+    assert verdict.detail == ("Druid task index_parallel_sales_abc; queryable 17.3s after submit")
     assert verdict.url == f"{UI}/runs/r-ok"
 
 
@@ -208,7 +206,9 @@ def test_the_verdict_table_has_one_row_per_file() -> None:
             RunFacts(
                 "r-bad",
                 "FAILURE",
-                checks=[CheckFact("file_is_ingestible", "validated_frame", False, "ERROR", problem)],
+                checks=[
+                    CheckFact("file_is_ingestible", "validated_frame", False, "ERROR", problem)
+                ],
             ),
             UI,
         ),
