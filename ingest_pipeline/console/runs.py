@@ -84,7 +84,16 @@ def failure_message(data: object) -> str:
     cause = error
     while getattr(cause, "cause", None) is not None and "Error occurred while" in cause.message:
         cause = cause.cause  # Dagster wraps user code errors; the cause says what went wrong
-    return cause.message.strip()
+    return one_line_error(cause.message, getattr(cause, "cls_name", None))
+
+
+def one_line_error(message: str, cls_name: str | None) -> str:
+    """'dagster._core.errors.XError: what\nmore' -> 'XError: what more'."""
+    text = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+    head, sep, rest = text.partition(": ")
+    if sep and cls_name and head.endswith(cls_name) and " " not in head:
+        return f"{cls_name}: {rest}"
+    return text
 
 
 def materialization_text(asset: str, metadata: dict) -> str:

@@ -251,3 +251,17 @@ def test_query_rows_become_a_table() -> None:
         ["│", "t1", "│", "3", "│"],
         ["│", "│", "12", "│"],
     ]
+
+
+def test_step_errors_read_as_one_line_without_the_module_path() -> None:
+    from ingest_pipeline.console.runs import one_line_error
+
+    message = (
+        "dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check failed "
+        "with ERROR severity:\nvalidated_frame: file_is_ingestible\n"
+    )
+    assert one_line_error(message, "DagsterAssetCheckFailedError") == (
+        "DagsterAssetCheckFailedError: 1 blocking asset check failed with ERROR severity: "
+        "validated_frame: file_is_ingestible"
+    )
+    assert one_line_error("Druid said: no\n", "Failure") == "Druid said: no"
