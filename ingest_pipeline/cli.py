@@ -141,10 +141,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not statuses:
         console.print("no uploads seen yet")
         return 0
-    if args.dataset and not statuses[0].files and statuses[0].druid is None:
+    known = statuses[0].files or statuses[0].druid is not None or statuses[0].druid_error
+    if args.dataset and not known:
         console.print(f"[red]error:[/] no dataset {args.dataset!r}: no uploads and not in Druid")
         return 1
     console.print(status_table(statuses))
+    for error in sorted({s.druid_error for s in statuses if s.druid_error}):
+        console.print(f"[red]Druid:[/] {error}")
     failures = failures_table(statuses, args.failures)
     if failures is not None:
         console.print(failures)

@@ -27,7 +27,7 @@ from ingest_pipeline.console.verdicts import (
     verdict_from_run,
 )
 from ingest_pipeline.partitions import upload_partitions
-from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.resources.druid import DruidError, DruidResource
 
 FINISHED_BAD = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
@@ -47,6 +47,7 @@ class DatasetStatus:
     dataset: str
     files: list[FileState] = field(default_factory=list)
     druid: dict[str, Any] | None = None  # DruidResource.datasource_summary
+    druid_error: str | None = None  # Druid could not be asked
 
     def count(self, outcome: str) -> int:
         return sum(1 for f in self.files if f.outcome == outcome)
@@ -83,7 +84,10 @@ def collect_status(
         status.files.append(file_state(instance, partition, latest.get(partition), ui_base))
     if druid is not None:
         for status in statuses.values():
-            status.druid = druid.datasource_summary(status.dataset)
+            try:
+                status.druid = druid.datasource_summary(status.dataset)
+            except DruidError as error:
+                status.druid_error = str(error)
     return [statuses[name] for name in sorted(statuses)]
 
 
@@ -115,6 +119,12 @@ def time_range(summary: dict[str, Any] | None) -> str:
     return f"{summary['t0']} .. {summary['t1']}"
 
 
+def in_druid(status: DatasetStatus) -> Text:
+    if status.druid_error:
+        return Text("Druid unreachable", style="red")
+    return Text("not in Druid")
+
+
 def status_table(statuses: Sequence[DatasetStatus]) -> Table:
     table = Table(title="datasets", title_justify="left")
     for name, justify in (
@@ -140,7 +150,7 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
             ),
             Text(str(status.count(FAILED)), style=STYLE[FAILED] if status.count(FAILED) else ""),
             str(status.count(PENDING)),
-            f"{druid['rows']:,}" if druid else "not in Druid",
+            f"{druid['rows']:,}" if druid else in_druid(status),
             time_range(druid),
             str(druid["segments"]) if druid else "0",
         )

@@ -265,3 +265,35 @@ def test_step_errors_read_as_one_line_without_the_module_path() -> None:
         "validated_frame: file_is_ingestible"
     )
     assert one_line_error("Druid said: no\n", "Failure") == "Druid said: no"
+
+
+def test_the_status_table_counts_files_and_shows_druid() -> None:
+    from ingest_pipeline.console.status import DatasetStatus, FileState, status_table
+
+    sales = DatasetStatus(
+        "sales",
+        files=[
+            FileState("sales/a.csv", INGESTED),
+            FileState("sales/b.csv", INGESTED),
+            FileState("sales/c.csv", REJECTED, detail="no data rows"),
+            FileState("sales/d.csv", FAILED),
+            FileState("sales/e.csv", PENDING),
+        ],
+        druid={"rows": 12345, "t0": "2024-01-01", "t1": "2024-02-01", "segments": 3},
+    )
+    down = DatasetStatus("teams", files=[FileState("teams/x.csv", PENDING)], druid_error="no")
+    lines = render(status_table([sales, down])).splitlines()
+    (row,) = [line for line in lines if "sales" in line]
+    assert [cell.strip() for cell in row.split("│")[1:-1]] == [
+        "sales",
+        "5",
+        "2",
+        "1",
+        "1",
+        "1",
+        "12,345",
+        "2024-01-01 .. 2024-02-01",
+        "3",
+    ]
+    (row,) = [line for line in lines if "teams" in line]
+    assert "Druid unreachable" in row
