@@ -102,7 +102,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         return 2
     use_stack_env(args.stack_dir)
     from ingest_pipeline.console.upload import follow_runs, upload_items
-    from ingest_pipeline.console.verdicts import summary_line, verdict_table
+    from ingest_pipeline.console.verdicts import run_links, summary_line, verdict_table
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
@@ -121,6 +121,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
         dg.DagsterInstance.get(), uploaded, args.wait, console, dagster_ui_url(args.stack_dir)
     )
     console.print(verdict_table(verdicts))
+    links = run_links((v.partition, v.url) for v in verdicts)
+    if links:
+        console.print("runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True)
     console.print(summary_line(verdicts))
     return 1 if any(v.bad for v in verdicts) else 0
 
@@ -130,7 +133,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     use_stack_env(args.stack_dir)
     import dagster as dg
 
-    from ingest_pipeline.console.status import collect_status, failures_table, status_table
+    from ingest_pipeline.console.status import (
+        collect_status,
+        failure_links,
+        failures_table,
+        status_table,
+    )
+    from ingest_pipeline.console.verdicts import run_links
     from ingest_pipeline.resources import build_resources, resolved_env
 
     console = make_console()
@@ -151,6 +160,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     failures = failures_table(statuses, args.failures)
     if failures is not None:
         console.print(failures)
+        links = run_links(failure_links(statuses, args.failures))
+        console.print("runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True)
     return 0
 
 

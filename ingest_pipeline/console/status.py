@@ -116,7 +116,12 @@ def file_state(
 def time_range(summary: dict[str, Any] | None) -> str:
     if not summary or not summary.get("rows"):
         return ""
-    return f"{summary['t0']} .. {summary['t1']}"
+    return f"{short_time(summary['t0'])} .. {short_time(summary['t1'])}"
+
+
+def short_time(timestamp: str) -> str:
+    """Druid's '2024-07-01T00:00:00.000Z' without the zero milliseconds."""
+    return timestamp.replace(".000Z", "Z")
 
 
 def in_druid(status: DatasetStatus) -> Text:
@@ -129,7 +134,7 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
     table = Table(title="datasets", title_justify="left")
     for name, justify in (
         ("dataset", "left"),
-        ("files seen", "right"),
+        ("seen", "right"),  # files seen: the dataset's upload partitions
         ("ingested", "right"),
         ("rejected", "right"),
         ("failed", "right"),
@@ -157,6 +162,10 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
     return table
 
 
+def failure_links(statuses: Sequence[DatasetStatus], limit: int) -> list[tuple[str, str | None]]:
+    return [(f.partition, f.url) for s in statuses for f in s.failures(limit)]
+
+
 def failures_table(statuses: Sequence[DatasetStatus], limit: int) -> Table | None:
     rows = [(s.dataset, f) for s in statuses for f in s.failures(limit)]
     if not rows:
@@ -166,7 +175,7 @@ def failures_table(statuses: Sequence[DatasetStatus], limit: int) -> Table | Non
     table.add_column("verdict")
     table.add_column("when (UTC)")
     table.add_column("reason", overflow="fold", ratio=3)
-    table.add_column("run", overflow="fold")
+    table.add_column("run", no_wrap=True)
     for _, state in rows:
         when = (
             datetime.fromtimestamp(state.finished_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -178,6 +187,6 @@ def failures_table(statuses: Sequence[DatasetStatus], limit: int) -> Table | Non
             Text(state.outcome, style=STYLE[state.outcome]),
             when,
             state.detail,
-            state.url or state.run_id or "",
+            (state.run_id or "")[:8],
         )
     return table

@@ -166,21 +166,28 @@ def timed_out(verdict: Verdict | None, partition: str, seconds: float) -> Verdic
 
 
 def verdict_table(verdicts: Sequence[Verdict], title: str = "verdicts") -> Table:
+    """One row per file; the run column is the run id's first 8 characters, as the UI shows
+    it (`run_links` lists the full links, which must not be cut by a narrow terminal)."""
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("file", overflow="fold")
-    table.add_column("verdict")
-    table.add_column("rows", justify="right")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
     table.add_column("details", overflow="fold", ratio=3)
-    table.add_column("run", overflow="fold")
+    table.add_column("run", no_wrap=True)
     for verdict in verdicts:
         table.add_row(
             verdict.partition,
             Text(verdict.outcome, style=STYLE.get(verdict.outcome, "")),
             "" if verdict.rows is None else f"{verdict.rows:,}",
             verdict.detail,
-            verdict.url or (verdict.run_id or ""),
+            (verdict.run_id or "")[:8],
         )
     return table
+
+
+def run_links(rows: Iterable[tuple[str, str | None]]) -> list[str]:
+    """'<file>  <url>' lines for the rows that have a run link, one link per line, uncut."""
+    return [f"{partition}  {url}" for partition, url in rows if url]
 
 
 def summary_line(verdicts: Sequence[Verdict]) -> str:

@@ -27,7 +27,7 @@ def run_cli(auto: Automation, *argv: str, timeout: float = 600) -> subprocess.Co
         # The code under test, whichever checkout the venv was installed from.
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), auto.env.get("PYTHONPATH", "")]),
         "INGEST_DAGSTER_UI_URL": f"http://127.0.0.1:{auto.web_port}",
-        "COLUMNS": "1000",  # one table row per line, to read rows back
+        "COLUMNS": "400",  # one table row per line, to read rows back
     }
     result = subprocess.run(
         [CLI, *argv], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT
@@ -84,11 +84,13 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     good = table_row(out, f"{dataset}/good.csv")
     assert good[1:3] == ["ingested", "25"]
     assert good[3].startswith("Druid task index_parallel_") and "s after submit" in good[3]
-    assert good[4] == f"{ui}/runs/{good_run.run_id}"
+    assert good[4] == good_run.run_id[:8]
+    assert f"  {dataset}/good.csv  {ui}/runs/{good_run.run_id}\n" in out
     bad = table_row(out, f"{dataset}/header_only.csv")
     assert bad[1:3] == ["rejected", ""]
     assert "header_only.csv" in bad[3] and "no data rows" in bad[3] and "Fix:" in bad[3]
-    assert bad[4] == f"{ui}/runs/{bad_run.run_id}"
+    assert bad[4] == bad_run.run_id[:8]
+    assert f"  {dataset}/header_only.csv  {ui}/runs/{bad_run.run_id}\n" in out
     empty = table_row(out, f"{dataset}/empty.csv")
     assert empty[1:4] == ["skipped", "", "not ingested by the sensor: zero bytes"]
     blob = table_row(out, f"{dataset}/blob.bin")
@@ -101,12 +103,13 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     row = table_row(status.stdout, dataset)
     # dataset, files seen, ingested, rejected, failed, pending, rows, time range, segments
     assert row[1:7] == ["2", "1", "1", "0", "0", "25"]
-    assert row[7] == "2024-07-01T00:00:00.000Z .. 2024-07-01T00:24:00.000Z"
+    assert row[7] == "2024-07-01T00:00:00Z .. 2024-07-01T00:24:00Z"
     assert int(row[8]) >= 1
     failure = table_row(status.stdout, f"{dataset}/header_only.csv")
     assert failure[1] == "rejected"
     assert "no data rows" in failure[3] and "Fix:" in failure[3]
-    assert failure[4] == f"{ui}/runs/{bad_run.run_id}"
+    assert failure[4] == bad_run.run_id[:8]
+    assert f"  {dataset}/header_only.csv  {ui}/runs/{bad_run.run_id}\n" in status.stdout
 
     everything = run_cli(automation, "status")
     assert table_row(everything.stdout, dataset)[1:4] == ["2", "1", "1"]

@@ -19,6 +19,7 @@ from ingest_pipeline.console.verdicts import (
     TIMED_OUT,
     CheckFact,
     RunFacts,
+    run_links,
     skipped_verdict,
     summary_line,
     timed_out,
@@ -217,12 +218,16 @@ def test_the_verdict_table_has_one_row_per_file() -> None:
     text = render(verdict_table(verdicts))
     lines = text.splitlines()
     (good,) = [line for line in lines if "s/a.csv" in line]
-    assert "ingested" in good and "1,234" in good and f"{UI}/runs/r-ok" in good
+    assert "ingested" in good and "1,234" in good and good.split("│")[5].strip() == "r-ok"
     (bad,) = [line for line in lines if "s/h.csv" in line]
-    assert "rejected" in bad and problem in bad and f"{UI}/runs/r-bad" in bad
+    assert "rejected" in bad and problem in bad and bad.split("│")[5].strip() == "r-bad"
     (empty,) = [line for line in lines if "s/empty.csv" in line]
     assert "skipped" in empty and "not ingested by the sensor: zero bytes" in empty
     assert summary_line(verdicts) == "1 ingested, 1 rejected, 1 skipped"
+    assert run_links((v.partition, v.url) for v in verdicts) == [
+        f"s/a.csv  {UI}/runs/r-ok",
+        f"s/h.csv  {UI}/runs/r-bad",
+    ]
     assert [v.bad for v in verdicts] == [False, True, False]
     assert verdicts[2].outcome == SKIPPED
 
