@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ingest_pipeline.stack import druid_conf
 from ingest_pipeline.stack.services import Stack, StackError
@@ -98,7 +100,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     try:
         items = expand_upload_paths(args.paths, args.dataset, args.name)
     except PathError as error:
-        console.print(f"[red]error:[/] {error}")
+        console.print(f"[red]error:[/] {escape(str(error))}")
         return 2
     use_stack_env(args.stack_dir)
     from ingest_pipeline.console.upload import follow_runs, upload_items
@@ -110,9 +112,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     skipped = [u for u in uploaded if u.skipped]
     if args.wait is None:
         for upload in skipped:
-            console.print(
-                f"[yellow]skipped by the sensor:[/] {upload.item.partition}: {upload.skipped}"
-            )
+            name = escape(upload.item.partition)
+            console.print(f"[yellow]skipped by the sensor:[/] {name}: {upload.skipped}")
         console.print(f"{len(uploaded) - len(skipped)} file(s) for the sensor to ingest")
         return 0
     import dagster as dg
@@ -123,7 +124,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
     console.print(verdict_table(verdicts))
     links = run_links((v.partition, v.url) for v in verdicts)
     if links:
-        console.print("runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True)
+        console.print(
+            "runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True, markup=False
+        )
     console.print(summary_line(verdicts))
     return 1 if any(v.bad for v in verdicts) else 0
 
@@ -152,16 +155,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     known = statuses[0].files or statuses[0].druid is not None or statuses[0].druid_error
     if args.dataset and not known:
-        console.print(f"[red]error:[/] no dataset {args.dataset!r}: no uploads and not in Druid")
+        console.print(
+            f"[red]error:[/] no dataset {escape(repr(args.dataset))}: no uploads and not in Druid"
+        )
         return 1
     console.print(status_table(statuses))
     for error in sorted({s.druid_error for s in statuses if s.druid_error}):
-        console.print(f"[red]Druid:[/] {error}")
+        console.print(f"[red]Druid:[/] {escape(error)}")
     failures = failures_table(statuses, args.failures)
     if failures is not None:
         console.print(failures)
         links = run_links(failure_links(statuses, args.failures))
-        console.print("runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True)
+        console.print(
+            "runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True, markup=False
+        )
     return 0
 
 
@@ -178,7 +185,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     s3 = build_resources(resolved_env)["s3"]
     partition = f"{args.dataset}/{args.name or args.file.name}"
     uri = s3.upload_file(args.file, s3.uploads_bucket, s3.upload_key(partition))
-    console.print(f"uploaded {args.file} -> {uri}")
+    console.print(f"uploaded {args.file} -> {uri}", markup=False)
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(upload_partitions.name, [partition])
     job = defs.resolve_job_def("ingest_upload")
@@ -200,12 +207,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             else f"[red]FAILED ({evaluation.severity.value})[/]"
         )
         detail = "" if evaluation.passed else (evaluation.description or "")
-        table.add_row(f"check {evaluation.check_name}", verdict, detail)
+        table.add_row(f"check {evaluation.check_name}", verdict, Text(detail))
     console.print(table)
     failures = [e for e in result.all_events if e.is_step_failure]
     for failure in failures:
         message = failure.event_specific_data.error.message.strip()
-        console.print(f"[red]error:[/] {message}")
+        console.print(f"[red]error:[/] {escape(message)}")
     console.print(f"run {result.run_id}: {'success' if result.success else 'failed'}")
     return 0 if result.success else 1
 
@@ -229,7 +236,7 @@ def rows_table(rows: list[dict]) -> Table:
         numeric = all(isinstance(r[column], int | float) for r in rows if r[column] is not None)
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
     return table
 
 

@@ -147,7 +147,7 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
     for status in statuses:
         druid = status.druid
         table.add_row(
-            status.dataset,
+            Text(status.dataset),
             str(len(status.files)),
             Text(str(status.count(INGESTED)), style=STYLE[INGESTED]),
             Text(
@@ -183,10 +183,10 @@ def failures_table(statuses: Sequence[DatasetStatus], limit: int) -> Table | Non
             else ""
         )
         table.add_row(
-            state.partition,
+            Text(state.partition),
             Text(state.outcome, style=STYLE[state.outcome]),
             when,
-            state.detail,
+            Text(state.detail),
             (state.run_id or "")[:8],
         )
     return table

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -93,7 +94,7 @@ def upload_items(s3: S3Storage, items: Sequence[UploadItem], console: Console) -
             uploaded.append(Uploaded(item, info, reason))
             progress.advance(files)
             progress.console.print(
-                f"uploaded {item.local} -> {info.uri}"
+                f"uploaded {escape(str(item.local))} -> {escape(info.uri)}"
                 + (f" [yellow](will be skipped: {reason})[/]" if reason else ""),
                 highlight=False,
             )
@@ -135,7 +136,7 @@ def follow_runs(
             for version, run in runs_for_versions(instance, pending).items():
                 followed[version] = FollowedRun(RunFacts(run.run_id, run.status.value))
                 progress.console.print(
-                    f"{version[0]}: run {run.run_id} ({run_url_text(ui_base, run.run_id)})",
+                    f"{escape(version[0])}: run {run.run_id} ({run_url_text(ui_base, run.run_id)})",
                     highlight=False,
                 )
             for version, run in followed.items():
@@ -178,4 +179,6 @@ def show_news(progress: Progress, partition: str, news: StepNews) -> None:
         mark = "[green]✓[/]"
     else:
         mark = "[red]✗[/]"
-    progress.console.print(f"{partition}: {mark} {news.step} {news.text}", highlight=False)
+    progress.console.print(
+        f"{escape(partition)}: {mark} {news.step} {escape(news.text)}", highlight=False
+    )

@@ -176,10 +176,10 @@ def verdict_table(verdicts: Sequence[Verdict], title: str = "verdicts") -> Table
     table.add_column("run", no_wrap=True)
     for verdict in verdicts:
         table.add_row(
-            verdict.partition,
+            Text(verdict.partition),
             Text(verdict.outcome, style=STYLE.get(verdict.outcome, "")),
             "" if verdict.rows is None else f"{verdict.rows:,}",
-            verdict.detail,
+            Text(verdict.detail),
             (verdict.run_id or "")[:8],
         )
     return table

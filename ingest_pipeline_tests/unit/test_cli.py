@@ -302,3 +302,14 @@ def test_the_status_table_counts_files_and_shows_druid() -> None:
     ]
     (row,) = [line for line in lines if "teams" in line]
     assert "Druid unreachable" in row
+
+
+def test_names_and_messages_with_brackets_are_shown_as_they_are() -> None:
+    verdict = verdict_from_run(
+        "s/[raw] data.csv",
+        RunFacts("r", "FAILURE", failures=["Dependencies failed: ['validated_frame'] [bold]x"]),
+        UI,
+    )
+    text = render(verdict_table([verdict]))
+    assert "s/[raw] data.csv" in text
+    assert "Dependencies failed: ['validated_frame'] [bold]x" in text
