@@ -5,6 +5,7 @@ the runs the CLI follows)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -71,6 +72,9 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     for name in ("good.csv", "header_only.csv", "empty.csv", "blob.bin"):
         assert f"uploaded {folder / name} -> s3://ingest-uploads/{automation.prefix}" in out
     assert "(will be skipped: zero bytes)" in out
+    # The byte bar advances only through boto3's upload callback: it reached every byte.
+    assert re.search(r"^bytes +━+ 100% 1\.6/1\.6 MB", out, re.MULTILINE), out
+    assert re.search(r"^uploading +━+ 100% 4/4 files", out, re.MULTILINE), out
     assert f"{dataset}/good.csv: run {good_run.run_id} ({ui}/runs/{good_run.run_id})" in out
     for step in ("raw_file", "validated_frame", "druid_spec", "druid_datasource"):
         assert f"{dataset}/good.csv: … {step} started" in out
