@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -122,7 +122,6 @@ class FollowedRun:
     facts: RunFacts
     cursor: str | None = None
     done: bool = False
-    news: list[StepNews] = field(default_factory=list)
 
 
 def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list[StepNews]:
@@ -179,6 +178,3 @@ def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:
     followed = FollowedRun(RunFacts(run_id=run.run_id, status=run.status.value))
     read_new_events(instance, followed)
     return followed.facts
-
-
-Reporter = Callable[[str, StepNews], None]
