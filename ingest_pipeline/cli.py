@@ -7,6 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
 from ingest_pipeline.stack import druid_conf
 from ingest_pipeline.stack.base import StackError
 from ingest_pipeline.stack.settings import load_settings
@@ -75,46 +80,97 @@ def use_stack_env(stack_dir: Path | None) -> None:
             os.environ[key] = value
 
 
+def make_console() -> Console:
+    """Rich console; piped output keeps long messages on one line unless COLUMNS says otherwise."""
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=200 if wide else None)
+
+
+def dagster_ui_url(stack_dir: Path | None) -> str:
+    """The Dagster webserver a person opens: $INGEST_DAGSTER_UI_URL, else the stack's port."""
+    return os.environ.get("INGEST_DAGSTER_UI_URL") or (
+        f"http://127.0.0.1:{load_settings(stack_dir).dagster_port}"
+    )
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
+    """Upload files, folders and globs; with --wait follow each file's run to its verdict."""
+    from ingest_pipeline.console.paths import PathError, expand_upload_paths
+
+    console = make_console()
+    try:
+        items = expand_upload_paths(args.paths, args.dataset, args.name)
+    except PathError as error:
+        console.print(f"[red]error:[/] {escape(str(error))}")
+        return 2
     use_stack_env(args.stack_dir)
+    from ingest_pipeline.console.upload import follow_runs, upload_items
+    from ingest_pipeline.console.verdicts import run_links, summary_line, verdict_table
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
-    name = args.name or args.file.name
-    key = s3.upload_key(f"{args.dataset}/{name}")
-    uri = s3.upload_file(args.file, s3.uploads_bucket, key)
-    print(f"uploaded {args.file} -> {uri}")
-    if getattr(args, "wait", None):
-        etag = s3.head(s3.uploads_bucket, key).etag
-        return wait_for_sensor_run(f"{args.dataset}/{name}", etag, args.wait)
-    return 0
-
-
-def wait_for_sensor_run(partition: str, etag: str, timeout: float) -> int:
-    """Follow the run the upload sensor starts for this version of the file."""
-    import time
-
+    uploaded = upload_items(s3, items, console)
+    skipped = [u for u in uploaded if u.skipped]
+    if args.wait is None:
+        for upload in skipped:
+            name = escape(upload.item.partition)
+            console.print(f"[yellow]skipped by the sensor:[/] {name}: {upload.skipped}")
+        console.print(f"{len(uploaded) - len(skipped)} file(s) for the sensor to ingest")
+        return 0
     import dagster as dg
 
-    instance = dg.DagsterInstance.get()
-    deadline = time.monotonic() + timeout
-    announced = False
-    while time.monotonic() < deadline:
-        records = instance.get_run_records(
-            filters=dg.RunsFilter(tags={"dagster/partition": partition, "ingest/etag": etag}),
-            limit=1,
+    verdicts = follow_runs(
+        dg.DagsterInstance.get(), uploaded, args.wait, console, dagster_ui_url(args.stack_dir)
+    )
+    console.print(verdict_table(verdicts))
+    links = run_links((v.partition, v.url) for v in verdicts)
+    if links:
+        console.print(
+            "runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True, markup=False
         )
-        if records:
-            run = records[0].dagster_run
-            if not announced:
-                print(f"sensor started run {run.run_id} for {partition}")
-                announced = True
-            if run.is_finished:
-                print(f"run {run.run_id}: {run.status.value}")
-                return 0 if run.status == dg.DagsterRunStatus.SUCCESS else 1
-        time.sleep(2)
-    print(f"error: no finished run for {partition} within {timeout:.0f}s", file=sys.stderr)
-    return 1
+    console.print(summary_line(verdicts))
+    return 1 if any(v.bad for v in verdicts) else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Per dataset: files seen, ingested, rejected, failed, pending; rows and time in Druid."""
+    use_stack_env(args.stack_dir)
+    import dagster as dg
+
+    from ingest_pipeline.console.status import (
+        collect_status,
+        failure_links,
+        failures_table,
+        status_table,
+    )
+    from ingest_pipeline.console.verdicts import run_links
+    from ingest_pipeline.resources import build_resources, resolved_env
+
+    console = make_console()
+    druid = build_resources(resolved_env)["druid"]
+    statuses = collect_status(
+        dg.DagsterInstance.get(), druid, args.dataset, dagster_ui_url(args.stack_dir)
+    )
+    if not statuses:
+        console.print("no uploads seen yet")
+        return 0
+    known = statuses[0].files or statuses[0].druid is not None or statuses[0].druid_error
+    if args.dataset and not known:
+        console.print(
+            f"[red]error:[/] no dataset {escape(repr(args.dataset))}: no uploads and not in Druid"
+        )
+        return 1
+    console.print(status_table(statuses))
+    for error in sorted({s.druid_error for s in statuses if s.druid_error}):
+        console.print(f"[red]Druid:[/] {escape(error)}")
+    failures = failures_table(statuses, args.failures)
+    if failures is not None:
+        console.print(failures)
+        links = run_links(failure_links(statuses, args.failures))
+        console.print(
+            "runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True, markup=False
+        )
+    return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -124,9 +180,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from ingest_pipeline.definitions import defs
     from ingest_pipeline.partitions import upload_partitions
+    from ingest_pipeline.resources import build_resources, resolved_env
 
-    cmd_upload(args)
+    console = make_console()
+    s3 = build_resources(resolved_env)["s3"]
     partition = f"{args.dataset}/{args.name or args.file.name}"
+    uri = s3.upload_file(args.file, s3.uploads_bucket, s3.upload_key(partition))
+    console.print(f"uploaded {args.file} -> {uri}", markup=False)
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(upload_partitions.name, [partition])
     job = defs.resolve_job_def("ingest_upload")
@@ -134,19 +194,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     result = job.execute_in_process(
         partition_key=partition, instance=instance, run_config=quiet, raise_on_error=False
     )
+    table = Table(title=f"run {result.run_id}", title_justify="left")
+    table.add_column("step or check")
+    table.add_column("result")
+    table.add_column("details", overflow="fold")
     for step in ("raw_file", "validated_frame", "druid_spec", "druid_datasource"):
-        materializations = result.asset_materializations_for_node(step)
-        status = "materialized" if materializations else "not materialized"
-        print(f"  {step:<18} {status}")
+        done = bool(result.asset_materializations_for_node(step))
+        table.add_row(step, "[green]materialized[/]" if done else "[red]not materialized[/]", "")
     for evaluation in result.get_asset_check_evaluations():
-        verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
-        print(f"  check {evaluation.check_name:<36} {verdict}")
-        if not evaluation.passed and evaluation.description:
-            print(f"      {evaluation.description}")
+        verdict = (
+            "[green]passed[/]"
+            if evaluation.passed
+            else f"[red]FAILED ({evaluation.severity.value})[/]"
+        )
+        detail = "" if evaluation.passed else (evaluation.description or "")
+        table.add_row(f"check {evaluation.check_name}", verdict, Text(detail))
+    console.print(table)
     failures = [e for e in result.all_events if e.is_step_failure]
     for failure in failures:
-        print(f"error: {failure.event_specific_data.error.message.strip()}", file=sys.stderr)
-    print(f"run {result.run_id}: {'success' if result.success else 'failed'}")
+        message = failure.event_specific_data.error.message.strip()
+        console.print(f"[red]error:[/] {escape(message)}")
+    console.print(f"run {result.run_id}: {'success' if result.success else 'failed'}")
     return 0 if result.success else 1
 
 
@@ -155,15 +223,22 @@ def cmd_query(args: argparse.Namespace) -> int:
     from ingest_pipeline.resources import build_resources, resolved_env
 
     rows = build_resources(resolved_env)["druid"].sql(args.sql, [typed(p) for p in args.param])
+    console = make_console()
     if not rows:
-        print("(no rows)")
+        console.print("(no rows)")
         return 0
-    columns = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    console.print(rows_table(rows))
     return 0
+
+
+def rows_table(rows: list[dict]) -> Table:
+    table = Table()
+    for column in rows[0]:
+        numeric = all(isinstance(r[column], int | float) for r in rows if r[column] is not None)
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
+    return table
 
 
 def typed(value: str) -> int | float | str:
@@ -207,23 +282,41 @@ def build_parser() -> argparse.ArgumentParser:
     stack_commands.add_parser(
         "compose-env", help="regenerate druid/docker/*.env from druid/conf"
     ).set_defaults(func=cmd_stack_compose_env)
-    for command, help_text, func in (
-        ("upload", "upload a file to the uploads prefix (the sensor picks it up)", cmd_upload),
-        ("ingest", "upload a file and ingest it now (in this process)", cmd_ingest),
-    ):
-        sub = commands.add_parser(command, help=help_text)
-        sub.add_argument("file", type=Path)
-        sub.add_argument("--dataset", required=True, help="dataset = Druid datasource name")
-        sub.add_argument("--name", help="object name (default: the file's name)")
-        sub.add_argument("--stack-dir", type=Path, default=None)
-        sub.set_defaults(func=func)
-        if command == "upload":
-            sub.add_argument(
-                "--wait",
-                type=float,
-                metavar="SECONDS",
-                help="wait for the sensor's run of this upload to finish",
-            )
+    upload = commands.add_parser(
+        "upload",
+        help="upload files, folders or globs to the uploads prefix (the sensor ingests them)",
+    )
+    upload.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, folders (recursively) or globs"
+    )
+    upload.add_argument(
+        "--dataset", help="dataset = Druid datasource name (default for a folder: its name)"
+    )
+    upload.add_argument("--name", help="object name of a single file (default: its name)")
+    upload.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="follow each file's sensor run and print a verdict per file (exit 1 if any "
+        "file was rejected, failed or did not finish in time)",
+    )
+    upload.add_argument("--stack-dir", type=Path, default=None)
+    upload.set_defaults(func=cmd_upload)
+    ingest = commands.add_parser("ingest", help="upload a file and ingest it now (in this process)")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--dataset", required=True, help="dataset = Druid datasource name")
+    ingest.add_argument("--name", help="object name (default: the file's name)")
+    ingest.add_argument("--stack-dir", type=Path, default=None)
+    ingest.set_defaults(func=cmd_ingest)
+    status = commands.add_parser(
+        "status", help="per dataset: files seen, ingested, rejected, failed; rows in Druid"
+    )
+    status.add_argument("dataset", nargs="?", help="one dataset (default: all)")
+    status.add_argument(
+        "--failures", type=int, default=5, metavar="N", help="failures listed per dataset"
+    )
+    status.add_argument("--stack-dir", type=Path, default=None)
+    status.set_defaults(func=cmd_status)
     query = commands.add_parser("query", help="run Druid SQL (values as ? parameters)")
     query.add_argument("sql")
     query.add_argument("--param", action="append", default=[], help="a ? parameter, in order")

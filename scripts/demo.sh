@@ -21,6 +21,7 @@ cat <<MSG
 
 Dagster UI:  http://127.0.0.1:3000  (asset lineage, runs, checks; partition demo_orders/orders.csv)
 Druid:       $INGEST_DRUID_ROUTER_URL
-More files:  ingest-pipeline upload <file> --dataset <name> [--wait 300]
+More files:  ingest-pipeline upload <files|folders|globs> [--dataset <name>] [--wait 300]
+Status:      ingest-pipeline status [<dataset>]
 Stop:        source .venv/bin/activate && INGEST_STACK_DIR=$INGEST_STACK_DIR ingest-pipeline stack down
 MSG

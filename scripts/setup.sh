@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian machine: Java 17, Maven and PostgreSQL's
-# server from apt (only what is missing), a Go able to build the S3 store, and the project with
-# its test extras in .venv. Druid is resolved by Maven and the S3 store (SeaweedFS) is built by
-# scripts/build_s3_store.sh on the first `ingest-pipeline stack up`, both into ~/.cache.
+# Installs what the project needs on a fresh Debian machine: Java 17, Maven, PostgreSQL's server
+# and chromium (browser tests) from apt (only what is missing), a Go able to build the S3 store,
+# and the project with its test extras in .venv. Druid is resolved by Maven and the S3 store
+# (SeaweedFS) is built by scripts/build_s3_store.sh on the first `ingest-pipeline stack up`,
+# both into ~/.cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# the browser test (ingest_pipeline_tests/integration/test_ui.py) drives Debian's chromium
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 if ((${#missing[@]})); then
   if [[ -n "${INGEST_STACK_POSTGRES_HOST:-}" && "${missing[*]}" == "postgresql" ]]; then
     echo "[setup] using the existing Postgres at $INGEST_STACK_POSTGRES_HOST"

@@ -281,6 +281,23 @@ class DruidResource(dg.ConfigurableResource):
             return SourceRows(0, None, None)
         return SourceRows(count, parse_druid_time(row["t0"]), parse_druid_time(row["t1"]))
 
+    def datasource_summary(self, datasource: str) -> dict[str, Any] | None:
+        """{rows, t0, t1, source_files, segments} of a datasource; None if the broker has no
+        such table (never ingested, or every segment dropped)."""
+        if not self.broker_sees(datasource):
+            return None
+        summary = self.sql(
+            'SELECT COUNT(*) AS "rows", MIN(__time) AS t0, MAX(__time) AS t1, '
+            f'COUNT(DISTINCT "__source_key") AS source_files FROM {quote_identifier(datasource)}',
+            context={"useApproximateCountDistinct": False},
+        )[0]
+        segments = self.sql(
+            "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
+            "AND is_overshadowed = 0",
+            [datasource],
+        )[0]["n"]
+        return {**summary, "segments": int(segments)}
+
     def wait_for_source_rows(
         self, datasource: str, source_key: str, expected: int, timeout_seconds: float
     ) -> SourceRows:

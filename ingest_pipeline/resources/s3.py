@@ -6,7 +6,7 @@ workers use (they may differ, e.g. `localhost` here and `minio` inside docker-co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +130,11 @@ class S3Storage(dg.ConfigurableResource):
         response = self.client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")
         return bytes(response["Body"].read())
 
-    def upload_file(self, path: Path, bucket: str, key: str) -> str:
-        self.client().upload_file(str(path), bucket, key)
+    def upload_file(
+        self, path: Path, bucket: str, key: str, callback: Callable[[int], None] | None = None
+    ) -> str:
+        """Upload a local file (multipart when large); `callback(bytes)` as parts are sent."""
+        self.client().upload_file(str(path), bucket, key, Callback=callback)
         return f"s3://{bucket}/{key}"
 
     def put_bytes(self, bucket: str, key: str, body: bytes) -> str:

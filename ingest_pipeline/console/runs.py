@@ -1,0 +1,180 @@
+"""Reading runs of uploads from the Dagster instance: find them, follow their events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from ingest_pipeline.console.verdicts import CheckFact, RunFacts, plain_metadata
+
+PARTITION_TAG = "dagster/partition"
+ETAG_TAG = "ingest/etag"  # set by upload_sensor on each run it requests
+JOB_NAME = "ingest_upload"
+
+FOLLOWED = {
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.RUN_FAILURE,
+}
+
+
+@dataclass(frozen=True)
+class StepNews:
+    """One thing that happened in a run, as a line to show."""
+
+    step: str
+    ok: bool | None  # None: started; True: done/passed; False: failed
+    text: str
+
+
+def apply_event(facts: RunFacts, entry: dg.EventLogEntry) -> StepNews | None:
+    """Add one event to the facts; what to tell the person about it (None: nothing)."""
+    event = entry.dagster_event
+    if event is None:
+        return None
+    kind = event.event_type
+    if kind == dg.DagsterEventType.STEP_START:
+        step = event.step_key or "?"
+        facts.steps_started.append(step)
+        return StepNews(step, None, "started")
+    if kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        asset = event.asset_key.to_user_string() if event.asset_key else "?"
+        metadata = plain_metadata(event.event_specific_data.materialization.metadata)
+        facts.materialized[asset] = metadata
+        return StepNews(asset, True, materialization_text(asset, metadata))
+    if kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        data = event.event_specific_data
+        check = CheckFact(
+            name=data.check_name,
+            asset=data.asset_key.to_user_string(),
+            passed=bool(data.passed),
+            severity=data.severity.value if data.severity else "ERROR",
+            description=data.description,
+        )
+        facts.checks.append(check)
+        text = f"check {check.name} " + ("passed" if check.passed else f"FAILED ({check.severity})")
+        if not check.passed and check.description:
+            text += f": {check.description}"
+        return StepNews(check.asset, check.passed, text)
+    if kind == dg.DagsterEventType.STEP_FAILURE:
+        data = event.event_specific_data
+        message = failure_message(data)
+        facts.failures.append(message)
+        return StepNews(event.step_key or "?", False, f"failed: {message}")
+    if kind == dg.DagsterEventType.RUN_FAILURE:
+        message = (entry.message or "").strip()
+        if message and not facts.failures:
+            facts.failures.append(message)
+        return None
+    return None
+
+
+def failure_message(data: object) -> str:
+    """A step failure's description (dg.Failure) or its error's first line."""
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and getattr(user, "description", None):
+        return str(user.description).strip()
+    error = getattr(data, "error", None)
+    if error is None:
+        return "step failed"
+    cause = error
+    while getattr(cause, "cause", None) is not None and "Error occurred while" in cause.message:
+        cause = cause.cause  # Dagster wraps user code errors; the cause says what went wrong
+    return one_line_error(cause.message, getattr(cause, "cls_name", None))
+
+
+def one_line_error(message: str, cls_name: str | None) -> str:
+    """'dagster._core.errors.XError: what\nmore' -> 'XError: what more'."""
+    text = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+    head, sep, rest = text.partition(": ")
+    if sep and cls_name and head.endswith(cls_name) and " " not in head:
+        return f"{cls_name}: {rest}"
+    return text
+
+
+def materialization_text(asset: str, metadata: dict) -> str:
+    if asset == "druid_datasource":
+        parts = [f"{metadata.get('dagster/row_count', '?')} rows in Druid"]
+        if metadata.get("druid_task_id"):
+            parts.append(f"task {metadata['druid_task_id']}")
+        if metadata.get("seconds_submit_to_queryable") is not None:
+            parts.append(f"queryable in {metadata['seconds_submit_to_queryable']}s")
+        return "materialized: " + ", ".join(parts)
+    if asset == "validated_frame" and "dagster/row_count" in metadata:
+        return f"materialized: {metadata['dagster/row_count']} rows validated"
+    if asset == "validated_frame" and metadata.get("accepted") is False:
+        return "materialized (file not ingestible)"
+    if asset == "druid_spec" and metadata.get("mode"):
+        return f"materialized: {metadata['mode']}"
+    if asset == "raw_file" and metadata.get("size_bytes") is not None:
+        return f"materialized: {metadata['size_bytes']} bytes, {metadata.get('format', '?')}"
+    return "materialized"
+
+
+@dataclass
+class FollowedRun:
+    """A run being followed: its facts so far and where its event log was last read."""
+
+    facts: RunFacts
+    cursor: str | None = None
+    done: bool = False
+
+
+def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list[StepNews]:
+    """Apply the run's events since the last call; marks it done once finished and read."""
+    status = instance.get_run_by_id(followed.facts.run_id)
+    finished = status is not None and status.is_finished
+    news = []
+    while True:
+        connection = instance.get_records_for_run(
+            followed.facts.run_id, cursor=followed.cursor, of_type=FOLLOWED, limit=200
+        )
+        for record in connection.records:
+            item = apply_event(followed.facts, record.event_log_entry)
+            if item is not None:
+                news.append(item)
+        followed.cursor = connection.cursor
+        if not connection.has_more:
+            break
+    if status is not None:
+        followed.facts.status = status.status.value
+    # Events are written before the run is marked finished, so reading after seeing it finished
+    # leaves nothing behind.
+    followed.done = finished
+    return news
+
+
+def runs_for_versions(
+    instance: dg.DagsterInstance, versions: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dg.DagsterRun]:
+    """The newest sensor run of each (partition, etag) that has one."""
+    if not versions:
+        return {}
+    wanted = set(versions)
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name=JOB_NAME,
+            tags={
+                PARTITION_TAG: sorted({p for p, _ in versions}),
+                ETAG_TAG: sorted({e for _, e in versions}),
+            },
+        )
+    )
+    found: dict[tuple[str, str], dg.DagsterRun] = {}
+    for record in records:  # newest first
+        run = record.dagster_run
+        key = (run.tags.get(PARTITION_TAG, ""), run.tags.get(ETAG_TAG, ""))
+        if key in wanted and key not in found:
+            found[key] = run
+    return found
+
+
+def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:
+    """Everything a verdict needs about a finished (or current) run."""
+    followed = FollowedRun(RunFacts(run_id=run.run_id, status=run.status.value))
+    read_new_events(instance, followed)
+    return followed.facts
