@@ -35,7 +35,8 @@ from ingest_pipeline.console.verdicts import (
     timed_out,
     verdict_from_run,
 )
-from ingest_pipeline.resources.s3 import ObjectInfo, S3Storage
+from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.sensors import skip_reason
 
 #: Files at least this big get a byte progress bar of their own.
