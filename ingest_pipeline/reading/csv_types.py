@@ -1,12 +1,13 @@
-"""The normalised CSV read back by Polars: in bounded chunks, with types inferred from all of it.
+"""The CSV as text columns, written once to an Arrow IPC file while its types are inferred.
 
 Column types are inferred over the whole file, by us, from text, so late `NA`s or decimals
-cannot break the read the way Polars' 100-row inference does.
+cannot break the read the way Polars' 100-row inference does. The inference and the Arrow
+copy come from the same streaming pass (`pl.collect_all`): the CSV is parsed once, and every
+later pass (validation plans, then converts) reads the Arrow file, memory-mapped, in slices.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -15,11 +16,11 @@ import polars as pl
 
 from ingest_pipeline.vocabulary import NULL_MARKERS
 
-_INFER_ROWS: Final = 200_000  # rows per chunk of the type inference pass
+IPC_BATCH_ROWS: Final = 64_000  # rows per record batch of the Arrow copy (slices read few)
 
 
 def csv_options() -> dict[str, Any]:
-    """How Polars reads the normalised CSV, scanned whole or in chunks: every column as text."""
+    """How Polars reads a CSV: every column as text, the usual null markers."""
     return {
         "infer_schema": False,
         "null_values": list(NULL_MARKERS),
@@ -28,37 +29,7 @@ def csv_options() -> dict[str, Any]:
     }
 
 
-def csv_chunks(path: Path, rows: int) -> Iterator[pl.DataFrame]:
-    """The normalised CSV at `path`, `rows` records at a time, as text columns.
-
-    Python finds the record ends (every field is quoted, so a line ends a record when the quotes
-    so far are balanced) and Polars parses each chunk: memory stays at about one chunk.
-    """
-    with path.open("rb") as source:
-        header = source.readline()
-        lines: list[bytes] = []
-        records = quotes = 0
-        for line in source:
-            lines.append(line)
-            quotes += line.count(b'"')
-            if quotes % 2 == 0:
-                records += 1
-                if records == rows:
-                    yield pl.read_csv(io.BytesIO(header + b"".join(lines)), **csv_options())
-                    lines, records = [], 0
-        if lines:
-            yield pl.read_csv(io.BytesIO(header + b"".join(lines)), **csv_options())
-
-
-def infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
-    """Casts of text columns to Int64/Float64 where every non-null value in the file allows it.
-
-    One pass over the whole file decides, chunk by chunk; nothing is guessed from a prefix.
-    Values with leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no
-    digits are lost.
-    """
-    if not columns:
-        return []
+def _inference_checks(columns: list[str]) -> list[pl.Expr]:
     checks = []
     for i, name in enumerate(columns):
         text = pl.col(name)
@@ -69,16 +40,13 @@ def infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
             text.cast(pl.Float64, strict=False).is_not_null().sum().alias(f"float{i}"),
             text.str.contains(r"^[+-]?0\d").any().alias(f"zero{i}"),
         ]
-    stats: dict[str, Any] = {}
-    for chunk in csv_chunks(out, _INFER_ROWS):
-        for name, value in chunk.select(checks).row(0, named=True).items():
-            if name.startswith("zero"):
-                stats[name] = stats.get(name, False) or value
-            else:
-                stats[name] = stats.get(name, 0) + value
+    return checks
+
+
+def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
     casts = []
     for i, name in enumerate(columns):
-        present = stats.get(f"n{i}", 0)
+        present = stats.get(f"n{i}") or 0
         if present == 0 or stats[f"zero{i}"]:
             continue
         if stats[f"intlike{i}"] == present:
@@ -87,3 +55,26 @@ def infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
         elif stats[f"float{i}"] == present:
             casts.append(pl.col(name).cast(pl.Float64))
     return casts
+
+
+def materialise_csv(text: pl.LazyFrame, columns: list[str], arrow: Path) -> list[pl.Expr]:
+    """Write `text` (a CSV scan, all columns text) to `arrow` and infer the column types.
+
+    Returns casts of text columns to Int64/Float64 where every non-null value in the file
+    allows it. Values with leading zeros ("007", zip codes) and integers beyond Int64 stay
+    text, so no digits are lost. One streaming pass: the CSV is parsed once.
+    """
+    sink = text.sink_ipc(arrow, record_batch_size=IPC_BATCH_ROWS, lazy=True)
+    if not columns:
+        pl.collect_all([sink], engine="streaming")
+        return []
+    _, stats = pl.collect_all([sink, text.select(_inference_checks(columns))], engine="streaming")
+    return _casts(columns, stats.row(0, named=True))
+
+
+def arrow_slices(arrow: Path, rows: int) -> Iterator[pl.LazyFrame]:
+    """The Arrow copy, `rows` at a time, in order (each slice reads only its record batches)."""
+    frame = pl.scan_ipc(arrow)
+    total = frame.select(pl.len()).collect().item()
+    for offset in range(0, total, rows):
+        yield frame.slice(offset, rows)

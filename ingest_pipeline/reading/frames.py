@@ -13,8 +13,9 @@ from pathlib import Path
 import polars as pl
 
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names
-from ingest_pipeline.reading.csv_types import csv_chunks, csv_options, infer_csv_types
+from ingest_pipeline.reading.csv_types import arrow_slices, csv_options, materialise_csv
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
+from ingest_pipeline.reading.layout import clean_csv_header
 from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -67,26 +68,50 @@ def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None)
         raise
 
 
-def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
-    out = workdir / f"{path.name}.normalized.csv"
-    try:
-        raw_header, header, rejected, blank_rows = normalise_csv(path, key, fmt, out)
-    except csv.Error as error:
-        raise FileRejected(
-            key, f"the CSV cannot be parsed ({error})", "check the quoting"
-        ) from None
-    casts = infer_csv_types(out, header)
+def _read_csv(
+    path: Path, key: str, fmt: DetectedFormat, workdir: Path, careful: bool = False
+) -> ReadResult:
+    """Plain files go to Polars as they are (see `layout`); others through `normalise_csv`."""
+    clean = None if careful else clean_csv_header(path, fmt)
+    rejected: list[RejectedRow] = []
+    blank_rows = 0
+    if clean is not None:
+        raw_header, header = clean.header, druid_safe_column_names(clean.header)
+        text = pl.scan_csv(
+            path,
+            **{**csv_options(), "has_header": False},
+            separator=fmt.delimiter or ",",
+            skip_rows=1,
+            schema=dict.fromkeys(header, pl.String),
+            row_index_name=LINE_COLUMN,
+            row_index_offset=2,  # line 1 is the header; no record spans lines here
+        )
+    else:
+        normalized = workdir / f"{path.name}.normalized.csv"
+        try:
+            raw_header, header, rejected, blank_rows = normalise_csv(path, key, fmt, normalized)
+        except csv.Error as error:
+            raise FileRejected(
+                key, f"the CSV cannot be parsed ({error})", "check the quoting"
+            ) from None
+        text = pl.scan_csv(normalized, **csv_options())
+    arrow = workdir / f"{path.name}.text.arrow"
+    casts = materialise_csv(text, header, arrow)
+    if clean is None:
+        normalized.unlink()
+    elif pl.scan_ipc(arrow).select(pl.len()).collect().item() != clean.data_lines:
+        # Polars read the lines differently from the layout check: take the careful path.
+        return _read_csv(path, key, fmt, workdir, careful=True)
 
     def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
         return frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)).with_columns(casts)
 
     def batches(rows: int) -> Iterator[pl.DataFrame]:
-        for chunk in csv_chunks(out, rows):
-            yield typed(chunk.lazy()).collect()
+        for part in arrow_slices(arrow, rows):
+            yield typed(part).collect()
 
-    frame = typed(pl.scan_csv(out, **csv_options()))
     notes = _notes(raw_header, header, blank_rows)
-    return ReadResult(frame, fmt, rejected, notes, blank_rows, out, batches)
+    return ReadResult(typed(pl.scan_ipc(arrow)), fmt, rejected, notes, blank_rows, arrow, batches)
 
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
