@@ -119,14 +119,38 @@ def _text_time_expr(values: pl.Expr, time_format: str | None, unit: EpochUnit | 
             UTC_MS if zoned else pl.Datetime("ms"), time_format, strict=False
         )
         return parsed if zoned else parsed.dt.replace_time_zone("UTC")
-    text = _normalised_time_text(values)
+    return values.map_batches(
+        lambda text: _parse_text_times(text, unit or "s"), return_dtype=UTC_MS, is_elementwise=True
+    )
+
+
+def _text_time_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
+    """Normalised time text parsed by each format in turn: the first non-null one wins."""
     candidates = [text.str.strptime(UTC_MS, fmt, strict=False) for fmt in _ZONED_FORMATS]
     candidates += [
         text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
         for fmt in _NAIVE_FORMATS
     ]
-    candidates.append(_epoch_expr(_epoch_text(text), False, unit or "s"))
-    return pl.coalesce(candidates)
+    candidates.append(_epoch_expr(_epoch_text(text), False, unit))
+    return candidates
+
+
+def _parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
+    """`pl.coalesce(_text_time_candidates(...))`, but each format parses only the values that
+    the formats before it left null (the same result; most values parse with the first)."""
+    frame = pl.DataFrame({"t": values}).select(_normalised_time_text(pl.col("t")))
+    parsed: pl.Series | None = None
+    for candidate in _text_time_candidates(pl.col("t"), unit):
+        if parsed is None:
+            parsed = frame.select(candidate.cast(UTC_MS)).to_series()
+            continue
+        missing = (parsed.is_null() & frame["t"].is_not_null()).arg_true()
+        if missing.len() == 0:
+            break
+        rest = frame[missing].select(candidate.cast(UTC_MS)).to_series()
+        parsed = parsed.scatter(missing, rest)
+    assert parsed is not None
+    return parsed.alias(values.name)
 
 
 def _yyyymmdd_expr(name: str) -> pl.Expr:
@@ -149,7 +173,9 @@ def time_stat_exprs(name: str, dtype: pl.DataType, time_format: str | None) -> d
     if dtype.is_numeric():
         return {"max_abs": column.cast(pl.Float64, strict=False).abs().max()}
     if dtype == pl.String:
-        epoch = _epoch_text(_normalised_time_text(column))
+        # Stripping is all `_normalised_time_text` does to text that looks like an epoch
+        # number (its other rewrites add "-", "T" or "+00:00"): the same values, 3 regexes less.
+        epoch = _epoch_text(column.str.strip_chars())
         return {"max_abs": epoch.cast(pl.Float64, strict=False).abs().max()}
     return {}
 
