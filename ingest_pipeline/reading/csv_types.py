@@ -57,19 +57,23 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
     return casts
 
 
-def materialise_csv(text: pl.LazyFrame, columns: list[str], arrow: Path) -> list[pl.Expr]:
+def materialise_csv(
+    text: pl.LazyFrame, columns: list[str], arrow: Path, also: pl.LazyFrame | None = None
+) -> tuple[list[pl.Expr], pl.DataFrame | None]:
     """Write `text` (a CSV scan, all columns text) to `arrow` and infer the column types.
 
     Returns casts of text columns to Int64/Float64 where every non-null value in the file
-    allows it. Values with leading zeros ("007", zip codes) and integers beyond Int64 stay
-    text, so no digits are lost. One streaming pass: the CSV is parsed once.
+    allows it, and `also` collected in the same streaming pass (None without it). Values with
+    leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no digits are lost.
     """
-    sink = text.sink_ipc(arrow, record_batch_size=IPC_BATCH_ROWS, lazy=True)
-    if not columns:
-        pl.collect_all([sink], engine="streaming")
-        return []
-    _, stats = pl.collect_all([sink, text.select(_inference_checks(columns))], engine="streaming")
-    return _casts(columns, stats.row(0, named=True))
+    queries = [text.sink_ipc(arrow, record_batch_size=IPC_BATCH_ROWS, lazy=True)]
+    if columns:
+        queries.append(text.select(_inference_checks(columns)))
+    if also is not None:
+        queries.append(also)
+    results = pl.collect_all(queries, engine="streaming")
+    casts = _casts(columns, results[1].row(0, named=True)) if columns else []
+    return casts, results[-1] if also is not None else None
 
 
 def arrow_slices(arrow: Path, rows: int) -> Iterator[pl.LazyFrame]:

@@ -15,7 +15,7 @@ import polars as pl
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names
 from ingest_pipeline.reading.csv_types import arrow_slices, csv_options, materialise_csv
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
-from ingest_pipeline.reading.layout import clean_csv_header
+from ingest_pipeline.reading.layout import count_lines, is_plain, line_check, plain_csv_header
 from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -72,20 +72,35 @@ def _read_csv(
     path: Path, key: str, fmt: DetectedFormat, workdir: Path, careful: bool = False
 ) -> ReadResult:
     """Plain files go to Polars as they are (see `layout`); others through `normalise_csv`."""
-    clean = None if careful else clean_csv_header(path, fmt)
-    rejected: list[RejectedRow] = []
-    blank_rows = 0
-    if clean is not None:
-        raw_header, header = clean.header, druid_safe_column_names(clean.header)
+    arrow = workdir / f"{path.name}.text.arrow"
+    plain = None if careful else plain_csv_header(path, fmt)
+    if plain is not None:
+        raw_header, header = plain, druid_safe_column_names(plain)
+        delimiter = fmt.delimiter or ","
         text = pl.scan_csv(
             path,
             **{**csv_options(), "has_header": False},
-            separator=fmt.delimiter or ",",
+            separator=delimiter,
             skip_rows=1,
             schema=dict.fromkeys(header, pl.String),
             row_index_name=LINE_COLUMN,
-            row_index_offset=2,  # line 1 is the header; no record spans lines here
+            row_index_offset=2,  # line 1 is the header; in a plain file no record spans lines
         )
+        try:
+            casts, check = materialise_csv(
+                text, header, arrow, line_check(path, delimiter, len(header))
+            )
+        except pl.exceptions.PolarsError:
+            check = None  # invalid UTF-8, a NUL byte, ragged lines: the careful path says
+        lines = count_lines(path, fmt)
+        if (
+            check is None
+            or not is_plain(check, lines)
+            or pl.scan_ipc(arrow).select(pl.len()).collect().item() != lines - 1
+        ):
+            return _read_csv(path, key, fmt, workdir, careful=True)
+        rejected: list[RejectedRow] = []
+        blank_rows = 0
     else:
         normalized = workdir / f"{path.name}.normalized.csv"
         try:
@@ -94,14 +109,8 @@ def _read_csv(
             raise FileRejected(
                 key, f"the CSV cannot be parsed ({error})", "check the quoting"
             ) from None
-        text = pl.scan_csv(normalized, **csv_options())
-    arrow = workdir / f"{path.name}.text.arrow"
-    casts = materialise_csv(text, header, arrow)
-    if clean is None:
+        casts, _ = materialise_csv(pl.scan_csv(normalized, **csv_options()), header, arrow)
         normalized.unlink()
-    elif pl.scan_ipc(arrow).select(pl.len()).collect().item() != clean.data_lines:
-        # Polars read the lines differently from the layout check: take the careful path.
-        return _read_csv(path, key, fmt, workdir, careful=True)
 
     def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
         return frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)).with_columns(casts)

@@ -1,17 +1,18 @@
-"""A cheap, vectorised check that a CSV can go to Polars as it is, without normalising it.
+"""Whether a CSV can go to Polars as it is, without the Python normalisation pass.
 
-`normalisation.normalise_csv` (a Python pass per line) is needed for what Polars cannot do:
-latin-1/UTF-16, ragged rows reported by line, blank rows, quoted newlines (row index is then
-not line number), stray quotes. Most uploads have none of these. `clean_csv_header` scans the
-raw bytes with numpy, a few MiB at a time, and answers the header when the file is plain:
+`normalisation.normalise_csv` (Python, per line) does what Polars cannot: latin-1/UTF-16 and
+gzip, ragged rows and blank rows reported by line, quoted line breaks (row index is then not
+line number), stray quotes. Most uploads have none of these. A file is *plain* when:
 
-- uncompressed UTF-8 (with or without BOM), valid throughout, no NUL bytes;
-- every quote opens at a field start and closes at a field end (RFC 4180, "" inside quotes);
-- no line break inside quotes, no CR other than in CRLF (line n is record n-1, exactly);
-- every line has the header's field count (delimiters outside quotes), none is blank
-  (only delimiters, quotes or CR), and there is at least one data line.
+- it is uncompressed UTF-8 (with or without BOM), valid throughout (Polars refuses otherwise);
+- every line (split at LF only) is one complete record with the header's field count, by the
+  RFC 4180 grammar (`_record_pattern`): quotes only around whole fields, "" inside them, no
+  CR except in a final CRLF; so no record spans lines and line n holds record n - 1;
+- no line is blank (only delimiters, quotes, CR), and Polars saw every line of the file.
 
-Any doubt answers None, and the careful path runs: the answer never changes what is read.
+The check is a Polars pass over the lines (`line_check`), run together with the pass that
+reads the file (see `frames`); `is_plain` judges its result. Any doubt answers "not plain" and
+the careful path runs: the verdict never changes what is read, only how fast.
 """
 
 from __future__ import annotations
@@ -19,148 +20,78 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
-import numpy as np
+import polars as pl
 
 from ingest_pipeline.reading.detection import DetectedFormat
 
-CHUNK_BYTES: Final = 4 * 1024 * 1024  # numpy temporaries are ~6x this: bounded memory
-_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
+_HEADER_BYTES: Final = 1 << 20  # a longer header line takes the careful path
+_COUNT_BYTES: Final = 1 << 22
+_LINE: Final = "line"
 
 
-class CleanCsv(NamedTuple):
-    header: list[str]  # the header's fields, as the csv module reads them
-    data_lines: int  # lines after the header: exactly the rows Polars will read
-
-
-def clean_csv_header(path: Path, fmt: DetectedFormat) -> CleanCsv | None:
-    """The header and data line count if Polars can read `path` as it is, else None."""
+def plain_csv_header(path: Path, fmt: DetectedFormat) -> list[str] | None:
+    """The header's fields if the file may be plain (its first line is read), else None."""
     delimiter = fmt.delimiter or ","
     if (
         fmt.format != "csv"
         or fmt.compression is not None
         or fmt.encoding not in ("utf-8", "utf-8-sig")
         or len(delimiter.encode()) != 1
+        or delimiter in '"\r\n'
     ):
         return None
-    scan = _LayoutScan(ord(delimiter))
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    first_line = bytearray()
+    with path.open("rb") as source:
+        first = source.readline(_HEADER_BYTES)
+    if not first.endswith(b"\n"):
+        return None  # no data line, or a giant header
+    try:
+        text = first.decode(fmt.encoding)
+    except UnicodeDecodeError:
+        return None
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    return header or None
+
+
+def _record_pattern(delimiter: str, fields: int) -> str:
+    d = re.escape(delimiter)
+    field = f'(?:[^"{d}\\r\\n]*|"(?:[^"\\r]|"")*")'
+    return f"^{field}(?:{d}{field}){{{fields - 1}}}\\r?$"
+
+
+def line_check(path: Path, delimiter: str, fields: int) -> pl.LazyFrame:
+    """One row: how many lines Polars read, and whether each is a record of `fields` fields."""
+    lines = pl.scan_csv(
+        path,
+        has_header=False,
+        separator="\x00",  # never in a text file: each line is one value
+        quote_char=None,
+        schema={_LINE: pl.String},
+    )
+    line = pl.col(_LINE).fill_null("")
+    return lines.select(
+        lines=pl.len(),
+        records=line.str.contains(_record_pattern(delimiter, fields)).all(),
+        blank=line.str.contains(f'^[{re.escape(delimiter)}"\\r]*$').any(),
+    )
+
+
+def count_lines(path: Path, fmt: DetectedFormat) -> int:
+    """Lines in the file: line feeds, plus one for a last line without one."""
+    count, last = 0, b"\n"
     with path.open("rb") as source:
         if fmt.encoding == "utf-8-sig":
             source.read(len(codecs.BOM_UTF8))
-        while chunk := source.read(CHUNK_BYTES):
-            if len(first_line) < 1 << 20 and not scan.lines:
-                first_line += chunk[: chunk.find(b"\n") + 1 or len(chunk)]
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                return None
-            if not scan.feed(np.frombuffer(chunk, dtype=np.uint8)):
-                return None
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return None
-    if not scan.finish() or scan.lines < 2:
-        return None
-    header_text = bytes(first_line).decode("utf-8").rstrip("\r\n")
-    header = next(csv.reader(io.StringIO(header_text, newline=""), delimiter=delimiter), [])
-    if len(header) != scan.fields:
-        return None
-    return CleanCsv(header, scan.lines - 1)
+        while chunk := source.read(_COUNT_BYTES):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
 
 
-class _LayoutScan:
-    """The state carried from one chunk of bytes to the next."""
-
-    def __init__(self, delimiter: int) -> None:
-        self.delimiter = delimiter
-        self.inside = 0  # 1: the last byte seen is inside quotes
-        self.previous = _LF  # the last byte seen (the start of the file acts as a line start)
-        self.line_delimiters = 0  # delimiters outside quotes on the current, unfinished line
-        self.line_content = 0  # bytes other than delimiters, quotes, CR on that line
-        self.line_bytes = 0
-        self.pending_quote_close = False  # the chunk ended on a closing quote: check next byte
-        self.pending_cr = False  # the chunk ended on CR: the next byte must be LF
-        self.fields: int | None = None  # the header's field count
-        self.lines = 0  # complete lines (a final line without LF counts at `finish`)
-
-    def feed(self, b: np.ndarray) -> bool:
-        if not len(b):
-            return True
-        if (b == 0).any():
-            return False
-        if self.pending_cr and b[0] != _LF:
-            return False
-        if self.pending_quote_close and b[0] not in (self.delimiter, _CR, _LF, _QUOTE):
-            return False
-        is_quote = b == _QUOTE
-        # parity after each byte: 1 inside a quoted field (a quote byte counts itself)
-        inside = np.bitwise_xor.accumulate(is_quote.view(np.uint8)) ^ np.uint8(self.inside)
-        quotes = np.flatnonzero(is_quote)
-        if len(quotes):
-            before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], self.previous)
-            after_pos = quotes + 1
-            has_after = after_pos < len(b)
-            after = b[np.minimum(after_pos, len(b) - 1)]
-            opens = inside[quotes] == 1
-            start_ok = (before == self.delimiter) | (before == _LF) | (before == _QUOTE)
-            if not start_ok[opens].all():
-                return False
-            closes = ~opens & has_after
-            end_ok = (after == self.delimiter) | (after == _CR) | (after == _LF) | (after == _QUOTE)
-            if not end_ok[closes].all():
-                return False
-            self.pending_quote_close = bool(not opens[-1] and not has_after[-1])
-        else:
-            self.pending_quote_close = False
-        crs = np.flatnonzero(b == _CR)
-        if len(crs):
-            following = crs + 1
-            inner = following < len(b)
-            if not (b[following[inner]] == _LF).all():
-                return False
-            self.pending_cr = bool(not inner[-1])
-        else:
-            self.pending_cr = False
-        ends = np.flatnonzero(b == _LF)
-        if len(ends) and inside[ends].any():
-            return False  # a line break inside quotes
-        delimiters = np.cumsum((b == self.delimiter) & (inside == 0), dtype=np.int64)
-        content = np.cumsum(
-            ~((b == self.delimiter) | is_quote | (b == _CR) | (b == _LF)), dtype=np.int64
-        )
-        if len(ends):
-            per_line_delimiters = np.diff(delimiters[ends], prepend=0)
-            per_line_content = np.diff(content[ends], prepend=0)
-            per_line_delimiters[0] += self.line_delimiters
-            per_line_content[0] += self.line_content
-            if not self._lines_ok(per_line_delimiters, per_line_content):
-                return False
-            last = ends[-1]
-            self.line_delimiters = int(delimiters[-1] - delimiters[last])
-            self.line_content = int(content[-1] - content[last])
-            self.line_bytes = len(b) - last - 1
-        else:
-            self.line_delimiters += int(delimiters[-1])
-            self.line_content += int(content[-1])
-            self.line_bytes += len(b)
-        self.inside = int(inside[-1])
-        self.previous = int(b[-1])
-        return True
-
-    def _lines_ok(self, delimiters: np.ndarray, content: np.ndarray) -> bool:
-        if self.fields is None:
-            self.fields = int(delimiters[0]) + 1
-        self.lines += len(delimiters)
-        return bool((delimiters == self.fields - 1).all() and (content > 0).all())
-
-    def finish(self) -> bool:
-        if self.inside or self.pending_cr:
-            return False
-        if self.line_bytes:  # a last line without a line feed
-            return self._lines_ok(np.array([self.line_delimiters]), np.array([self.line_content]))
-        return self.fields is not None
+def is_plain(check: pl.DataFrame, lines: int) -> bool:
+    """Judge `line_check`'s result against `count_lines`: at least one data line, all sound."""
+    row = check.row(0, named=True)
+    return row["lines"] == lines >= 2 and bool(row["records"]) and not row["blank"]
