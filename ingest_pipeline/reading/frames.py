@@ -96,7 +96,7 @@ def _read_csv(
         if (
             check is None
             or not is_plain(check, lines)
-            or pl.scan_ipc(arrow).select(pl.len()).collect().item() != lines - 1
+            or pl.scan_ipc(arrow).select(pl.len()).collect().item() != (lines or 0) - 1
         ):
             return _read_csv(path, key, fmt, workdir, careful=True)
         rejected: list[RejectedRow] = []

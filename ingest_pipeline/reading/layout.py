@@ -8,7 +8,7 @@ line number), stray quotes. Most uploads have none of these. A file is *plain* w
 - every line (split at LF only) is one complete record with the header's field count, by the
   RFC 4180 grammar (`_record_pattern`): quotes only around whole fields, "" inside them, no
   CR except in a final CRLF; so no record spans lines and line n holds record n - 1;
-- no line is blank (only delimiters, quotes, CR), and Polars saw every line of the file.
+- no line is blank (only delimiters, quotes, CR), no byte is NUL, and Polars saw every line.
 
 The check is a Polars pass over the lines (`line_check`), run together with the pass that
 reads the file (see `frames`); `is_plain` judges its result. Any doubt answers "not plain" and
@@ -79,19 +79,27 @@ def line_check(path: Path, delimiter: str, fields: int) -> pl.LazyFrame:
     )
 
 
-def count_lines(path: Path, fmt: DetectedFormat) -> int:
-    """Lines in the file: line feeds, plus one for a last line without one."""
+def count_lines(path: Path, fmt: DetectedFormat) -> int | None:
+    """Lines in the file (line feeds, plus one for a last line without one); None if the file
+    holds a NUL byte (text never does; Polars and the csv module would disagree on it)."""
     count, last = 0, b"\n"
     with path.open("rb") as source:
         if fmt.encoding == "utf-8-sig":
             source.read(len(codecs.BOM_UTF8))
         while chunk := source.read(_COUNT_BYTES):
+            if b"\x00" in chunk:
+                return None
             count += chunk.count(b"\n")
             last = chunk[-1:]
     return count + (last != b"\n")
 
 
-def is_plain(check: pl.DataFrame, lines: int) -> bool:
+def is_plain(check: pl.DataFrame, lines: int | None) -> bool:
     """Judge `line_check`'s result against `count_lines`: at least one data line, all sound."""
     row = check.row(0, named=True)
-    return row["lines"] == lines >= 2 and bool(row["records"]) and not row["blank"]
+    return (
+        lines is not None
+        and row["lines"] == lines >= 2
+        and bool(row["records"])
+        and not row["blank"]
+    )
