@@ -1,9 +1,11 @@
-"""The CSV as text columns, written once to an Arrow IPC file while its types are inferred.
+"""The CSV as text columns, written once to Arrow IPC files while its types are inferred.
 
 Column types are inferred over the whole file, by us, from text, so late `NA`s or decimals
-cannot break the read the way Polars' 100-row inference does. The inference and the Arrow
-copy come from the same streaming pass (`pl.collect_all`): the CSV is parsed once, and every
-later pass (validation plans, then converts) reads the Arrow file, memory-mapped, in slices.
+cannot break the read the way Polars' 100-row inference does. Python cuts the CSV into blocks of
+whole records (`csv_blocks`, ~16 MiB: memory stays bounded, where Polars' own streaming CSV scan
+holds memory that grows with the file); Polars parses each block on all cores, the inference
+counts are added up, and the block is written as one Arrow file. The CSV is parsed once: every
+later pass (validation plans, then converts) reads the Arrow files, memory-mapped, in slices.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import polars as pl
 
 from ingest_pipeline.vocabulary import NULL_MARKERS
 
-IPC_BATCH_ROWS: Final = 64_000  # rows per record batch of the Arrow copy (slices read few)
+BLOCK_BYTES: Final = 16 * 1024 * 1024  # CSV bytes per block parsed at once
 
 
 def csv_options() -> dict[str, Any]:
@@ -57,28 +59,85 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
     return casts
 
 
-def materialise_csv(
-    text: pl.LazyFrame, columns: list[str], arrow: Path, also: pl.LazyFrame | None = None
-) -> tuple[list[pl.Expr], pl.DataFrame | None]:
-    """Write `text` (a CSV scan, all columns text) to `arrow` and infer the column types.
+def csv_blocks(path: Path, start: int = 0) -> Iterator[bytes]:
+    """The bytes of `path` from `start` on, in blocks of whole records.
 
-    Returns casts of text columns to Int64/Float64 where every non-null value in the file
-    allows it, and `also` collected in the same streaming pass (None without it). Values with
-    leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no digits are lost.
+    A block ends at a line feed with an even number of quotes before it in the block (each
+    block starts at a record start, so that line feed is outside quotes).
     """
-    queries = [text.sink_ipc(arrow, record_batch_size=IPC_BATCH_ROWS, lazy=True)]
-    if columns:
-        queries.append(text.select(_inference_checks(columns)))
-    if also is not None:
-        queries.append(also)
-    results = pl.collect_all(queries, engine="streaming")
-    casts = _casts(columns, results[1].row(0, named=True)) if columns else []
-    return casts, results[-1] if also is not None else None
+    with path.open("rb") as source:
+        source.seek(start)
+        rest = b""
+        while chunk := source.read(BLOCK_BYTES):
+            data = rest + chunk
+            cut = _record_end(data)
+            if cut is None:
+                rest = data  # one record longer than a block: read on
+                continue
+            yield data[:cut]
+            rest = data[cut:]
+        if rest:
+            yield rest
 
 
-def arrow_slices(arrow: Path, rows: int) -> Iterator[pl.LazyFrame]:
-    """The Arrow copy, `rows` at a time, in order (each slice reads only its record batches)."""
-    frame = pl.scan_ipc(arrow)
+def _record_end(data: bytes) -> int | None:
+    """Just after the last line feed of `data` outside quotes (None: there is none)."""
+    quotes, end = data.count(b'"'), len(data)
+    while (feed := data.rfind(b"\n", 0, end)) >= 0:
+        quotes -= data.count(b'"', feed + 1, end)
+        if quotes % 2 == 0:
+            return feed + 1
+        end = feed
+    return None
+
+
+class ArrowCopy:
+    """Text blocks written as Arrow files, with the inference counts added up."""
+
+    def __init__(self, folder: Path, columns: list[str]) -> None:
+        self.folder, self.columns = folder, columns
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.arrow"):
+            old.unlink()
+        self.rows = 0
+        self._stats: dict[str, Any] = {}
+        self._checks = _inference_checks(columns)
+
+    def add(self, block: pl.DataFrame) -> None:
+        block.write_ipc(self.folder / f"{len(self.parts()):06d}.arrow", compression="uncompressed")
+        self.rows += block.height
+        if self._checks and block.height:
+            for name, value in block.select(self._checks).row(0, named=True).items():
+                if name.startswith("zero"):
+                    self._stats[name] = self._stats.get(name, False) or bool(value)
+                else:
+                    self._stats[name] = self._stats.get(name, 0) + value
+
+    def parts(self) -> list[Path]:
+        return sorted(self.folder.glob("*.arrow"))
+
+    def casts(self) -> list[pl.Expr]:
+        """Casts of text columns to Int64/Float64 where every non-null value allows it.
+
+        Values with leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no
+        digits are lost.
+        """
+        return _casts(self.columns, self._stats) if self.rows else []
+
+    def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        parts = self.parts()
+        return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
+
+
+def read_block(block: bytes, schema: dict[str, pl.DataType], delimiter: str) -> pl.DataFrame:
+    """One block of whole records (no header) as text columns."""
+    return pl.read_csv(
+        block, **{**csv_options(), "has_header": False}, separator=delimiter, schema=schema
+    )
+
+
+def arrow_slices(frame: pl.LazyFrame, rows: int) -> Iterator[pl.LazyFrame]:
+    """The Arrow copy, `rows` at a time, in order (each slice reads only its own parts)."""
     total = frame.select(pl.len()).collect().item()
     for offset in range(0, total, rows):
         yield frame.slice(offset, rows)

@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names
-from ingest_pipeline.reading.csv_types import arrow_slices, csv_options, materialise_csv
+from ingest_pipeline.reading.csv_types import ArrowCopy, arrow_slices, csv_blocks, read_block
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
-from ingest_pipeline.reading.layout import count_lines, is_plain, line_check, plain_csv_header
+from ingest_pipeline.reading.layout import LineCheck, plain_csv_header
 from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -71,33 +71,33 @@ def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None)
 def _read_csv(
     path: Path, key: str, fmt: DetectedFormat, workdir: Path, careful: bool = False
 ) -> ReadResult:
-    """Plain files go to Polars as they are (see `layout`); others through `normalise_csv`."""
-    arrow = workdir / f"{path.name}.text.arrow"
+    """Plain files go to Polars as they are (see `layout`); others through `normalise_csv`.
+
+    Either way the records are parsed block by block into Arrow files (`csv_types`).
+    """
+    folder = workdir / f"{path.name}.arrow"
     plain = None if careful else plain_csv_header(path, fmt)
     if plain is not None:
-        raw_header, header = plain, druid_safe_column_names(plain)
+        raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
         delimiter = fmt.delimiter or ","
-        text = pl.scan_csv(
-            path,
-            **{**csv_options(), "has_header": False},
-            separator=delimiter,
-            skip_rows=1,
-            schema=dict.fromkeys(header, pl.String),
-            row_index_name=LINE_COLUMN,
-            row_index_offset=2,  # line 1 is the header; in a plain file no record spans lines
-        )
-        try:
-            casts, check = materialise_csv(
-                text, header, arrow, line_check(path, delimiter, len(header))
-            )
-        except pl.exceptions.PolarsError:
-            check = None  # invalid UTF-8, a NUL byte, ragged lines: the careful path says
-        lines = count_lines(path, fmt)
-        if (
-            check is None
-            or not is_plain(check, lines)
-            or pl.scan_ipc(arrow).select(pl.len()).collect().item() != (lines or 0) - 1
-        ):
+        copy = ArrowCopy(folder, header)
+        check = LineCheck(delimiter, len(header))
+        schema: dict[str, pl.DataType] = dict.fromkeys(header, pl.String())
+        for block in csv_blocks(path, plain.size):
+            if not check.check(block):
+                break
+            try:
+                text = read_block(block, schema, delimiter)
+            except pl.exceptions.PolarsError:
+                check.sound = False
+                break
+            if text.height != check.block_lines:
+                check.sound = False
+                break
+            # line 1 is the header; in a plain file record n is on line n + 1
+            lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
+            copy.add(text.select(lines.alias(LINE_COLUMN), pl.all()))
+        if not check.plain:
             return _read_csv(path, key, fmt, workdir, careful=True)
         rejected: list[RejectedRow] = []
         blank_rows = 0
@@ -109,18 +109,26 @@ def _read_csv(
             raise FileRejected(
                 key, f"the CSV cannot be parsed ({error})", "check the quoting"
             ) from None
-        casts, _ = materialise_csv(pl.scan_csv(normalized, **csv_options()), header, arrow)
+        copy = ArrowCopy(folder, header)
+        schema = dict.fromkeys([LINE_COLUMN, *header], pl.String())
+        for i, block in enumerate(csv_blocks(normalized)):
+            text = read_block(block, schema, ",")
+            text = text.slice(1) if i == 0 else text  # the header
+            copy.add(text.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)))
         normalized.unlink()
+    casts = copy.casts()
 
     def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)).with_columns(casts)
+        return frame.with_columns(casts)
+
+    text_frame = copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())})
 
     def batches(rows: int) -> Iterator[pl.DataFrame]:
-        for part in arrow_slices(arrow, rows):
+        for part in arrow_slices(text_frame, rows):
             yield typed(part).collect()
 
     notes = _notes(raw_header, header, blank_rows)
-    return ReadResult(typed(pl.scan_ipc(arrow)), fmt, rejected, notes, blank_rows, arrow, batches)
+    return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches)
 
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:

@@ -10,31 +10,35 @@ line number), stray quotes. Most uploads have none of these. A file is *plain* w
   CR except in a final CRLF; so no record spans lines and line n holds record n - 1;
 - no line is blank (only delimiters, quotes, CR), no byte is NUL, and Polars saw every line.
 
-The check is a Polars pass over the lines (`line_check`), run together with the pass that
-reads the file (see `frames`); `is_plain` judges its result. Any doubt answers "not plain" and
-the careful path runs: the verdict never changes what is read, only how fast.
+The check (`LineCheck`) runs on each block of lines as the reader parses it (see
+`csv_types.csv_blocks`), so the file is read once; a failed block stops the plain read. Any
+doubt answers "not plain" and the careful path runs: the verdict never changes what is read,
+only how fast.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import polars as pl
 
 from ingest_pipeline.reading.detection import DetectedFormat
 
 _HEADER_BYTES: Final = 1 << 20  # a longer header line takes the careful path
-_COUNT_BYTES: Final = 1 << 22
 _LINE: Final = "line"
 
 
-def plain_csv_header(path: Path, fmt: DetectedFormat) -> list[str] | None:
-    """The header's fields if the file may be plain (its first line is read), else None."""
+class PlainHeader(NamedTuple):
+    fields: list[str]
+    size: int  # bytes of the header line, BOM included: where the data starts
+
+
+def plain_csv_header(path: Path, fmt: DetectedFormat) -> PlainHeader | None:
+    """The header if the file may be plain (only its first line is read), else None."""
     delimiter = fmt.delimiter or ","
     if (
         fmt.format != "csv"
@@ -53,7 +57,7 @@ def plain_csv_header(path: Path, fmt: DetectedFormat) -> list[str] | None:
     except UnicodeDecodeError:
         return None
     header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-    return header or None
+    return PlainHeader(header, len(first)) if header else None
 
 
 def _record_pattern(delimiter: str, fields: int) -> str:
@@ -62,44 +66,46 @@ def _record_pattern(delimiter: str, fields: int) -> str:
     return f"^{field}(?:{d}{field}){{{fields - 1}}}\\r?$"
 
 
-def line_check(path: Path, delimiter: str, fields: int) -> pl.LazyFrame:
-    """One row: how many lines Polars read, and whether each is a record of `fields` fields."""
-    lines = pl.scan_csv(
-        path,
-        has_header=False,
-        separator="\x00",  # never in a text file: each line is one value
-        quote_char=None,
-        schema={_LINE: pl.String},
-    )
-    line = pl.col(_LINE).fill_null("")
-    return lines.select(
-        lines=pl.len(),
-        records=line.str.contains(_record_pattern(delimiter, fields)).all(),
-        blank=line.str.contains(f'^[{re.escape(delimiter)}"\\r]*$').any(),
-    )
+class LineCheck:
+    """`check` every block of the data lines (after the header); `plain` is the verdict."""
 
+    def __init__(self, delimiter: str, fields: int) -> None:
+        self._delimiter = delimiter
+        self._record = _record_pattern(delimiter, fields)
+        self._blank = f'^[{re.escape(delimiter)}"\\r]*$'
+        self.lines = 0
+        self.block_lines = 0  # lines of the last block checked
+        self.sound = True
 
-def count_lines(path: Path, fmt: DetectedFormat) -> int | None:
-    """Lines in the file (line feeds, plus one for a last line without one); None if the file
-    holds a NUL byte (text never does; Polars and the csv module would disagree on it)."""
-    count, last = 0, b"\n"
-    with path.open("rb") as source:
-        if fmt.encoding == "utf-8-sig":
-            source.read(len(codecs.BOM_UTF8))
-        while chunk := source.read(_COUNT_BYTES):
-            if b"\x00" in chunk:
-                return None
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
+    def check(self, block: bytes) -> bool:
+        """Whether every line of `block` (whole lines) is a plain record; False is final."""
+        if not self.sound:
+            return False
+        expected = block.count(b"\n") + (not block.endswith(b"\n"))
+        if b"\x00" in block:  # text never holds NUL; Polars and the csv module disagree on it
+            self.sound = False
+            return False
+        try:
+            lines = pl.read_csv(
+                block,
+                has_header=False,
+                separator="\x00",  # never in the block: each line is one value
+                quote_char=None,
+                schema={_LINE: pl.String},
+            )
+        except pl.exceptions.PolarsError:  # e.g. invalid UTF-8
+            self.sound = False
+            return False
+        line = pl.col(_LINE).fill_null("")
+        row = lines.select(
+            records=line.str.contains(self._record).all(),
+            blank=line.str.contains(self._blank).any(),
+        ).row(0)
+        self.lines += lines.height
+        self.block_lines = lines.height
+        self.sound = lines.height == expected and bool(row[0]) and not row[1]
+        return self.sound
 
-
-def is_plain(check: pl.DataFrame, lines: int | None) -> bool:
-    """Judge `line_check`'s result against `count_lines`: at least one data line, all sound."""
-    row = check.row(0, named=True)
-    return (
-        lines is not None
-        and row["lines"] == lines >= 2
-        and bool(row["records"])
-        and not row["blank"]
-    )
+    @property
+    def plain(self) -> bool:
+        return self.sound and self.lines >= 1
