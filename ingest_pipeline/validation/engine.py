@@ -87,21 +87,20 @@ def validate_to_files(
     """
     config = config or DatasetConfig()
     check_upload_key(key, dataset)
-    plan = plan_validation(
-        parsed.frame,
-        key,
-        dataset,
-        config,
-        parsed.rejected,
-        parsed.warnings,
-        batch_rows,
-        parsed.batches,
-    )
-    with (
-        DruidFiles(Path(ndjson_path), Path(parquet_path)) as files,
-        tempfile.TemporaryDirectory(prefix="distinct-", dir=Path(ndjson_path).parent) as spill,
-    ):
-        return _run(plan, files.write, preview_rows, Path(spill))
+    with tempfile.TemporaryDirectory(prefix="distinct-", dir=Path(ndjson_path).parent) as spill:
+        plan = plan_validation(
+            parsed.frame,
+            key,
+            dataset,
+            config,
+            parsed.rejected,
+            parsed.warnings,
+            batch_rows,
+            parsed.batches,
+            keep_dir=Path(spill),
+        )
+        with DruidFiles(Path(ndjson_path), Path(parquet_path)) as files:
+            return _run(plan, files.write, preview_rows, Path(spill))
 
 
 def _run(
@@ -113,8 +112,11 @@ def _run(
     """Check, type and measure each batch, pass its output rows to `write`, sum up the report."""
     rejected = list(plan.reader_rejected)
     tally = BatchTally(plan.columns, preview_rows, spill_dir)
+    times = plan.time_values.batches() if plan.time_values is not None else None
     for batch in plan.source.batches():
-        data, bad = split_by_time(batch, plan.time, plan.time_column)
+        # the time column's values were parsed while choosing it: the same batches, in order
+        time = plan.time if times is None else pl.lit(next(times))
+        data, bad = split_by_time(batch, time, plan.time_column)
         rejected += bad
         if data.height == 0:
             continue

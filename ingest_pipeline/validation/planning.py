@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -24,7 +25,14 @@ from ingest_pipeline.validation.rejections import (
     split_by_time,
     too_many_rejected,
 )
-from ingest_pipeline.validation.source import BatchSource, Combine, aggregate, unreadable_error
+from ingest_pipeline.validation.source import (
+    BatchSource,
+    Combine,
+    KeptColumn,
+    aggregate,
+    keep,
+    unreadable_error,
+)
 from ingest_pipeline.validation.timing import (
     AUTO_DETECT_MIN_PARSE_SHARE,
     UTC_MS,
@@ -54,6 +62,8 @@ class ValidationPlan:
     reader_rejected: list[RejectedRow]  # sorted by line
     time_column: str | None  # None: CONSTANT_TIME
     time: pl.Expr  # __time of a row; null rejects the row
+    # `time` evaluated over the source's batches already (by the time column choice), if so
+    time_values: KeptColumn | None
     columns: list[str]  # output user columns, in order (after `dimensions`)
     uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
     warnings: list[str]
@@ -65,6 +75,7 @@ class TimeChoice(NamedTuple):
     column: str | None  # None: every row gets CONSTANT_TIME
     expr: pl.Expr
     kept: int
+    values: KeptColumn | None = None  # `expr` over every batch, computed while choosing
 
 
 def plan_validation(
@@ -76,10 +87,15 @@ def plan_validation(
     notes: Iterable[str],
     batch_rows: int | None,
     raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None,
+    keep_dir: Path | None = None,
 ) -> ValidationPlan:
-    """Decide names, time column, time parsing and whole-file verdicts from cheap passes."""
+    """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
+
+    `keep_dir`: where the parsed time values wait for the conversion pass (None: in memory).
+    """
     warnings = list(notes)
     source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
+    source.keep_dir = keep_dir
     if renamed:
         warnings.append(renamed)
     user_columns = list(dtypes)
@@ -109,6 +125,7 @@ def plan_validation(
         reader_rejected=rejected_by_reader,
         time_column=choice.column,
         time=choice.expr,
+        time_values=choice.values,
         columns=columns,
         uint_as_string=_uints_beyond_druid_long(source, columns, dtypes, choice.expr),
         warnings=warnings,
@@ -213,14 +230,15 @@ def _choose_time_column(
         column_stats = {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
         plan = time_plan(dtypes[name], config.time_format, column_stats)
         exprs[i] = time_expr(name, dtypes[name], config.time_format, plan)
-    counts = aggregate(source, {str(i): (e.count(), "sum") for i, e in exprs.items()})
+    # Parsed once: the values of the chosen column wait for the conversion pass.
+    kept = keep(source, {str(i): e for i, e in exprs.items()})
     for i, expr in exprs.items():
-        parsed = counts[str(i)]
+        parsed = sum(values.count() for values in kept[str(i)].batches())
         if (
             config.time_column is not None
             or parsed / stats[f"{i}.n"] >= AUTO_DETECT_MIN_PARSE_SHARE
         ):
-            return TimeChoice(candidates[i], expr, parsed)
+            return TimeChoice(candidates[i], expr, parsed, kept[str(i)])
     return TimeChoice(None, pl.lit(CONSTANT_TIME, dtype=UTC_MS), stats["rows"])
 
 

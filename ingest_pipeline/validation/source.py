@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
@@ -30,6 +31,8 @@ class BatchSource:
     # a bounded-memory way; otherwise the frame is streamed with `collect_batches`.
     raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
     prepare: Callable[[pl.LazyFrame], pl.LazyFrame] = _identity
+    # Where `keep` writes the columns it keeps for a later pass (None: they stay in memory).
+    keep_dir: Path | None = field(default=None)
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
         def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -78,3 +81,31 @@ def aggregate(
             elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
                 result[k] = min(old, value) if how == "min" else max(old, value)
     return result
+
+
+class KeptColumn:
+    """One column computed by `keep`, read back batch by batch (the batches of its source)."""
+
+    def __init__(self, parts: Sequence[pl.DataFrame | Path], name: str) -> None:
+        self._parts, self._name = parts, name
+
+    def batches(self) -> Iterator[pl.Series]:
+        for part in self._parts:
+            frame = pl.read_ipc(part, columns=[self._name]) if isinstance(part, Path) else part
+            yield frame[self._name]
+
+
+def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptColumn]:
+    """Evaluate `exprs` (row-wise) over every batch once, keeping the values for a later pass
+    over the same batches: on disk under `source.keep_dir` if set, else in memory."""
+    parts: list[pl.DataFrame | Path] = []
+    if exprs:
+        for number, batch in enumerate(source.batches()):
+            values = batch.select(**exprs)
+            if source.keep_dir is None:
+                parts.append(values)
+            else:
+                path = source.keep_dir / f"kept-{id(parts)}-{number:06d}.arrow"
+                values.write_ipc(path, compression="uncompressed")
+                parts.append(path)
+    return {name: KeptColumn(parts, name) for name in exprs}
