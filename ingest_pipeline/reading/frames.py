@@ -6,7 +6,7 @@ import csv
 import gzip
 import shutil
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,10 +30,10 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
     blank_rows: int = 0
     normalized_path: Path | None = None
-    # The rows of `frame` in order, at most n per DataFrame, read from the normalised file in
-    # bounded memory (CSV only: Polars' streaming CSV scan holds memory that grows with the
-    # file). None: use `frame.collect_batches`.
-    batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    # The rows of `frame` in order, at most n per DataFrame (only the given columns, if any),
+    # read from the Arrow copy in bounded memory (CSV only: Polars' streaming CSV scan holds
+    # memory that grows with the file). None: use `frame.collect_batches`.
+    batches: Callable[..., Iterator[pl.DataFrame]] | None = None
 
 
 def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None) -> ReadResult:
@@ -123,9 +123,10 @@ def _read_csv(
 
     text_frame = copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())})
 
-    def batches(rows: int) -> Iterator[pl.DataFrame]:
+    def batches(rows: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
         for part in arrow_slices(text_frame, rows):
-            yield typed(part).collect()
+            frame = typed(part)
+            yield (frame if columns is None else frame.select(columns)).collect()
 
     notes = _notes(raw_header, header, blank_rows)
     return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches)

@@ -86,7 +86,7 @@ def plan_validation(
     reader_rejected: Iterable[RejectedRow],
     notes: Iterable[str],
     batch_rows: int | None,
-    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None,
+    raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None,
     keep_dir: Path | None = None,
 ) -> ValidationPlan:
     """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
@@ -139,7 +139,7 @@ def _open_source(
     frame: pl.LazyFrame,
     key: str,
     batch_rows: int | None,
-    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None,
+    raw_batches: Callable[..., Iterator[pl.DataFrame]] | None,
 ) -> tuple[BatchSource, dict[str, pl.DataType], str | None]:
     """Batches with line numbers and Druid-safe names: (source, dtype by name, rename warning)."""
     try:
@@ -157,10 +157,12 @@ def _open_source(
     def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
         frame = frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
         if renamed:
-            frame = frame.rename(dict(zip(raw_columns, user_columns, strict=True)))
+            # strict=False: a batch may hold only some of the columns
+            frame = frame.rename(dict(zip(raw_columns, user_columns, strict=True)), strict=False)
         return frame
 
     source = BatchSource(prepare(frame), key, batch_rows, raw_batches, prepare)
+    source.raw_names = dict(zip(user_columns, raw_columns, strict=True))
     dtypes = {new: source_schema[old] for old, new in zip(raw_columns, user_columns, strict=True)}
     return source, dtypes, renamed
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from ingest_pipeline.vocabulary import FileRejected
+from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
 
 
 def unreadable_error(key: str, error: Exception) -> FileRejected:
@@ -29,10 +29,13 @@ class BatchSource:
     batch_rows: int | None
     # Raw batches of the frame before `prepare` (see `ReadResult.batches`), if the reader has
     # a bounded-memory way; otherwise the frame is streamed with `collect_batches`.
-    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None
     prepare: Callable[[pl.LazyFrame], pl.LazyFrame] = _identity
     # Where `keep` writes the columns it keeps for a later pass (None: they stay in memory).
     keep_dir: Path | None = field(default=None)
+    # Raw name of each column `prepare` renames: `raw_batches` can then read only the columns
+    # a pass needs (it takes the raw names to read as a second argument).
+    raw_names: Mapping[str, str] = field(default_factory=dict)
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
         def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -43,7 +46,12 @@ class BatchSource:
             return
         try:
             if self.raw_batches is not None:
-                for raw in self.raw_batches(self.batch_rows):
+                wanted = None
+                if columns is not None:
+                    wanted = [LINE_COLUMN] + [
+                        self.raw_names.get(c, c) for c in columns if c != LINE_COLUMN
+                    ]
+                for raw in self.raw_batches(self.batch_rows, wanted):
                     yield pick(self.prepare(raw.lazy())).collect()
             else:
                 frame = pick(self.frame)
@@ -56,6 +64,14 @@ class BatchSource:
             return frame.collect(engine="streaming")
         except pl.exceptions.PolarsError as error:
             raise unreadable_error(self.key, error) from None
+
+
+def needed_columns(exprs: Iterable[pl.Expr]) -> list[str]:
+    """The columns `exprs` read, and LINE_COLUMN (so a batch keeps its height)."""
+    names = {LINE_COLUMN}
+    for expr in exprs:
+        names.update(expr.meta.root_names())
+    return sorted(names)
 
 
 Combine = Literal["sum", "min", "max"]  # how one batch's aggregate joins the running one
@@ -71,7 +87,7 @@ def aggregate(
     exprs = {k: expr for k, (expr, _) in aggregations.items()}
     if not exprs:
         return result
-    for batch in source.batches():
+    for batch in source.batches(needed_columns(exprs.values())):
         for k, value in batch.select(**exprs).row(0, named=True).items():
             how, old = aggregations[k][1], result[k]
             if how == "sum":
@@ -100,7 +116,7 @@ def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptCol
     over the same batches: on disk under `source.keep_dir` if set, else in memory."""
     parts: list[pl.DataFrame | Path] = []
     if exprs:
-        for number, batch in enumerate(source.batches()):
+        for number, batch in enumerate(source.batches(needed_columns(exprs.values()))):
             values = batch.select(**exprs)
             if source.keep_dir is None:
                 parts.append(values)
