@@ -137,35 +137,48 @@ def _text_time_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
 
 # ISO 8601 in UTC with a "Z", the commonest time text: `_normalised_time_text` would only turn
 # its "Z" into "+00:00" for the first zoned format, so parsing it as it is gives the same time.
-_ISO_Z_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+# Fixed-width shapes first: Polars parses those ~4x faster than the general `%.f`.
+_ISO_Z_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S.%3fZ",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+)
+
+
+def _parse_in_turn(
+    text: pl.DataFrame, candidates: Sequence[pl.Expr], parsed: pl.Series | None = None
+) -> pl.Series:
+    """Column "t" of `text` parsed by the first of `candidates` that gives a value: each
+    candidate parses only the values the ones before it left null (what `pl.coalesce` of them
+    all gives, without parsing every value every way)."""
+    for candidate in candidates:
+        if parsed is None:
+            parsed = text.select(candidate.cast(UTC_MS)).to_series()
+            continue
+        missing = (parsed.is_null() & text["t"].is_not_null()).arg_true()
+        if missing.len() == 0:
+            break
+        found = text[missing].select(candidate.cast(UTC_MS)).to_series()
+        parsed = parsed.scatter(missing, found)
+    assert parsed is not None
+    return parsed
 
 
 def _parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
-    """`pl.coalesce(_text_time_candidates(...))` over the normalised text, but each format
-    parses only the values that the formats before it left null (the same result; most values
-    parse at the first try), and ISO "...Z" text skips the normalising regexes."""
+    """`pl.coalesce(_text_time_candidates(...))` over the normalised text, without parsing
+    every value every way (see `_parse_in_turn`); ISO "...Z" text skips the normalising."""
     text = pl.DataFrame({"t": values}).select(pl.col("t").str.strip_chars())
-    parsed = text.select(
-        pl.col("t")
-        .str.strptime(pl.Datetime("ms"), _ISO_Z_FORMAT, strict=False)
-        .dt.replace_time_zone("UTC")
-        .cast(UTC_MS)
-    ).to_series()
+    direct = [
+        pl.col("t").str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
+        for fmt in _ISO_Z_FORMATS
+    ]
+    parsed = _parse_in_turn(text, direct)
     todo = (parsed.is_null() & text["t"].is_not_null()).arg_true()
     if todo.len():
         rest = text[todo].select(_normalised_time_text(pl.col("t")))
-        rest_parsed: pl.Series | None = None
-        for candidate in _text_time_candidates(pl.col("t"), unit):
-            if rest_parsed is None:
-                rest_parsed = rest.select(candidate.cast(UTC_MS)).to_series()
-                continue
-            missing = (rest_parsed.is_null() & rest["t"].is_not_null()).arg_true()
-            if missing.len() == 0:
-                break
-            found = rest[missing].select(candidate.cast(UTC_MS)).to_series()
-            rest_parsed = rest_parsed.scatter(missing, found)
-        assert rest_parsed is not None
-        parsed = parsed.scatter(todo, rest_parsed)
+        parsed = parsed.scatter(
+            todo, _parse_in_turn(rest, _text_time_candidates(pl.col("t"), unit))
+        )
     return parsed.alias(values.name)
 
 
