@@ -174,6 +174,13 @@ def report(
         line(f"  {stage}", pipeline["stages"][stage], None)
     for name, result in (("baseline", baseline), ("pandas", pandas), ("pipeline", pipeline)):
         print(f"  {name} walls: {', '.join(f'{w:.2f}' for w in result['walls'])}")
+    # Round by round (each round runs baseline, pandas, pipeline back to back): the ratio of
+    # neighbours is less exposed to load drift than the ratio of medians.
+    paired = [p / b for p, b in zip(pipeline["walls"], baseline["walls"], strict=True)]
+    print(
+        f"  pipeline / baseline per round: {', '.join(f'{r:.2f}' for r in paired)}; "
+        f"median {statistics.median(paired):.2f}"
+    )
     print(
         f"(RSS after imports only: baseline {baseline['import_rss']:.0f} MB, pipeline "
         f"{pipeline['import_rss']:.0f} MB; stage MB/s is input MB / stage seconds)"
