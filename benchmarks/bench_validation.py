@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from common import current_rss_mb, generate_csv, peak_rss_mb
 
 KEY_PREFIX = "uploads/bench/"
 DATASET = "bench"
-STAGES = ("read_frame", "validate", "write_druid_ndjson")
+STAGES = ("read_frame", "validate_to_files")
 
 
 def rows_for_bytes(target: int, workdir: Path) -> int:
@@ -57,9 +58,19 @@ def run_baseline(path: Path) -> dict[str, Any]:
     return {"wall": wall, "stages": {}, "rows": frame.height, "import_rss": imported}
 
 
+def run_pandas(path: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    imported = current_rss_mb()
+    started = time.perf_counter()
+    frame = pd.read_csv(path)
+    wall = time.perf_counter() - started
+    return {"wall": wall, "stages": {}, "rows": len(frame), "import_rss": imported}
+
+
 def run_pipeline(path: Path, workdir: Path) -> dict[str, Any]:
     from ingest_pipeline.reading import read_frame
-    from ingest_pipeline.validation import validate, write_druid_ndjson
+    from ingest_pipeline.validation import validate_to_files
 
     imported = current_rss_mb()
     key = KEY_PREFIX + path.name
@@ -68,21 +79,23 @@ def run_pipeline(path: Path, workdir: Path) -> dict[str, Any]:
     parsed = read_frame(path, key, workdir=workdir)
     stages["read_frame"] = time.perf_counter() - started
     mark = time.perf_counter()
-    result = validate(parsed.frame, key, DATASET, rejected=parsed.rejected, notes=parsed.warnings)
-    stages["validate"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    out = write_druid_ndjson(result.frame, workdir / f"{path.name}.ndjson.gz")
-    stages["write_druid_ndjson"] = time.perf_counter() - mark
+    ndjson, parquet = workdir / "rows.ndjson.gz", workdir / "rows.parquet"
+    summary = validate_to_files(
+        parsed, key, DATASET, ndjson_path=ndjson, parquet_path=parquet, preview_rows=10
+    )
+    stages["validate_to_files"] = time.perf_counter() - mark
     wall = time.perf_counter() - started
-    assert not result.rejected, result.rejected[:3]
+    assert not summary.rejected, summary.rejected[:3]
     return {
         "wall": wall,
         "stages": stages,
-        "rows": result.row_count,
+        "rows": summary.row_count,
         "import_rss": imported,
-        "schema": result.schema,
-        "time_column": result.time_column,
-        "output_bytes": out.stat().st_size,
+        "schema": summary.schema,
+        "time_column": summary.time_column,
+        "duplicates": summary.duplicate_rows,
+        "output_bytes": ndjson.stat().st_size,
+        "parquet_bytes": parquet.stat().st_size,
     }
 
 
@@ -90,7 +103,13 @@ def child(mode: str, path: Path, repeat: int) -> None:
     runs = []
     for i in range(repeat):
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-{mode}-{i}-", dir=path.parent))
-        runs.append(run_baseline(path) if mode == "baseline" else run_pipeline(path, workdir))
+        if mode == "baseline":
+            runs.append(run_baseline(path))
+        elif mode == "pandas":
+            runs.append(run_pandas(path))
+        else:
+            runs.append(run_pipeline(path, workdir))
+        shutil.rmtree(workdir, ignore_errors=True)
     summary = dict(runs[-1])
     summary["wall"] = statistics.median(r["wall"] for r in runs)
     summary["stages"] = {
@@ -112,7 +131,25 @@ def measure(mode: str, path: Path, repeat: int = 1) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def report(title: str, size: int, baseline: dict[str, Any], pipeline: dict[str, Any]) -> None:
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-key medians of several children's summaries (wall, stages, peak RSS)."""
+    summary = dict(runs[-1])
+    summary["wall"] = statistics.median(r["wall"] for r in runs)
+    summary["peak_rss"] = statistics.median(r["peak_rss"] for r in runs)
+    summary["stages"] = {
+        stage: statistics.median(r["stages"][stage] for r in runs) for stage in runs[0]["stages"]
+    }
+    summary["walls"] = [r["wall"] for r in runs]
+    return summary
+
+
+def report(
+    title: str,
+    size: int,
+    baseline: dict[str, Any],
+    pandas: dict[str, Any],
+    pipeline: dict[str, Any],
+) -> None:
     mb = size / 1e6
     print(f"\n{title}: {pipeline['rows']:,} rows, {mb:.2f} MB")
     header = (
@@ -131,9 +168,19 @@ def report(title: str, size: int, baseline: dict[str, Any], pipeline: dict[str, 
         )
 
     line("baseline polars.read_csv", base_wall, base_rss)
+    line("pandas.read_csv", pandas["wall"], pandas["peak_rss"])
     line("pipeline total", pipeline["wall"], pipeline["peak_rss"])
     for stage in STAGES:
         line(f"  {stage}", pipeline["stages"][stage], None)
+    for name, result in (("baseline", baseline), ("pandas", pandas), ("pipeline", pipeline)):
+        print(f"  {name} walls: {', '.join(f'{w:.2f}' for w in result['walls'])}")
+    # Round by round (each round runs baseline, pandas, pipeline back to back): the ratio of
+    # neighbours is less exposed to load drift than the ratio of medians.
+    paired = [p / b for p, b in zip(pipeline["walls"], baseline["walls"], strict=True)]
+    print(
+        f"  pipeline / baseline per round: {', '.join(f'{r:.2f}' for r in paired)}; "
+        f"median {statistics.median(paired):.2f}"
+    )
     print(
         f"(RSS after imports only: baseline {baseline['import_rss']:.0f} MB, pipeline "
         f"{pipeline['import_rss']:.0f} MB; stage MB/s is input MB / stage seconds)"
@@ -145,6 +192,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small-bytes", type=int, default=1_000_000)
     parser.add_argument("--small-repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per mode")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -166,22 +214,34 @@ def main() -> int:
         small = workdir / "small.csv"
         generate_csv(small, rows_for_bytes(args.small_bytes, workdir))
 
-        base_big = measure("baseline", big)
-        pipe_big = measure("pipeline", big)
-        assert base_big["rows"] == pipe_big["rows"] == args.rows
-        base_small = measure("baseline", small, args.small_repeat)
-        pipe_small = measure("pipeline", small, args.small_repeat)
-
-        report(f"{args.rows:,}-row CSV (1 run each)", big.stat().st_size, base_big, pipe_big)
+        modes = ("baseline", "pandas", "pipeline")
+        big_runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+        small_runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+        for _ in range(args.repeat):  # interleaved: load drift hits every mode alike
+            for mode in modes:
+                big_runs[mode].append(measure(mode, big))
+            for mode in modes:
+                small_runs[mode].append(measure(mode, small, args.small_repeat))
+        big_result = {m: median_of(r) for m, r in big_runs.items()}
+        small_result = {m: median_of(r) for m, r in small_runs.items()}
+        assert {r["rows"] for r in big_result.values()} == {args.rows}, big_result
         report(
-            f"~1 MB CSV (median of {args.small_repeat} runs in one process)",
-            small.stat().st_size,
-            base_small,
-            pipe_small,
+            f"{args.rows:,}-row CSV (median of {args.repeat} interleaved runs)",
+            big.stat().st_size,
+            *(big_result[m] for m in modes),
         )
+        report(
+            f"~1 MB CSV (median of {args.repeat} interleaved runs, each the median of "
+            f"{args.small_repeat} in one process)",
+            small.stat().st_size,
+            *(small_result[m] for m in modes),
+        )
+        pipe_big = big_result["pipeline"]
         print(
             f"\npipeline schema: {pipe_big['schema']}; time column: {pipe_big['time_column']}; "
-            f"NDJSON.gz out: {pipe_big['output_bytes'] / 1e6:.1f} MB"
+            f"duplicates: {pipe_big['duplicates']}; NDJSON.gz out: "
+            f"{pipe_big['output_bytes'] / 1e6:.1f} MB; Parquet out: "
+            f"{pipe_big['parquet_bytes'] / 1e6:.1f} MB"
         )
     return 0
 

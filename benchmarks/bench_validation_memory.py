@@ -1,9 +1,10 @@
 """Does validation memory stay bounded as files grow? Peak RSS and speed of three paths.
 
-For each N in --rows (default 250k, 1M, 2M) a typed CSV (ISO time, category, int, float, a
-quoted string with quotes and commas) is generated into a temporary directory, and each path
-runs in its own subprocess so its peak RSS (VmHWM from /proc/self/status, or ru_maxrss) is its
-own:
+A series of typed CSVs (ISO time, category, int, float, a quoted string with quotes and commas)
+of growing size, doubling from --min-mb up to --max-gb (default 25 MB .. 1 GB; `--max-gb 5`
+for the 5 GB point), or exactly --rows N..., is generated into a temporary directory, and each
+path runs in its own subprocess so its peak RSS (VmHWM from /proc/self/status, or ru_maxrss) is
+its own:
 
   (a) baseline  polars.read_csv(path, infer_schema_length=None)
   (b) old       reading.read_frame + validation.validate + write_druid_ndjson + write_parquet
@@ -12,9 +13,11 @@ own:
 Wall seconds are measured inside the child after its imports; MB/s is input bytes / wall.
 Peak RSS includes the imports (shown separately). (c) should stay flat as N grows: it holds
 about one batch, and the exact distinct/duplicate counts spill their hashes to disk past 1M.
-(b) holds the whole file, so it runs only up to --old-max-rows.
+(b) holds the whole file, so it runs only up to --old-max-rows, and (a) only up to
+--baseline-max-gb (it needs several times the file in memory). The summary prints (c)'s peak
+RSS and MB/s per size: flat RSS and steady MB/s mean bounded memory and linear time.
 
-    python benchmarks/bench_validation_memory.py [--rows 250000 1000000 4000000 8000000]
+    python benchmarks/bench_validation_memory.py [--max-gb 5] [--rows 250000 1000000 ...]
 """
 
 from __future__ import annotations
@@ -104,10 +107,11 @@ def measure(mode: str, path: Path, batch_rows: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--rows", type=int, nargs="+", default=[250_000, 1_000_000, 4_000_000, 8_000_000]
-    )
-    parser.add_argument("--old-max-rows", type=int, default=2_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", help="row counts (default: by size)")
+    parser.add_argument("--min-mb", type=float, default=25)
+    parser.add_argument("--max-gb", type=float, default=1)
+    parser.add_argument("--baseline-max-gb", type=float, default=1.0)
+    parser.add_argument("--old-max-rows", type=int, default=1_000_000)
     parser.add_argument("--batch-rows", type=int, default=200_000)
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,26 +133,44 @@ def main() -> int:
     )
     lines = [header, "-" * len(header)]
     imports: dict[str, float] = {}
-    for rows in args.rows:
-        modes = [m for m in MODES if m != "old" or rows <= args.old_max_rows]
+    bytes_per_row = 79.1  # generate_csv's rows, measured
+    series = args.rows or []
+    if not series:
+        mb = args.min_mb
+        while mb <= args.max_gb * 1000 * 1.01:
+            series.append(round(mb * 1e6 / bytes_per_row))
+            mb *= 2
+        if series[-1] * bytes_per_row < args.max_gb * 1e9 * 0.99:
+            series.append(round(args.max_gb * 1e9 / bytes_per_row))
+    stream_points: list[tuple[int, float, float, float]] = []
+    for rows in series:
         with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
             path = Path(tmp) / "upload.csv"
             generate_csv(path, rows)
             mb = path.stat().st_size / 1e6
+            modes = [
+                m
+                for m in MODES
+                if (m != "old" or rows <= args.old_max_rows)
+                and (m != "baseline" or mb <= args.baseline_max_gb * 1000)
+            ]
             results = {mode: measure(mode, path, args.batch_rows) for mode in modes}
         assert all(r["rows"] == rows for r in results.values()), results
         a, b, c = (results.get(m) for m in MODES)
-        assert a is not None and c is not None
+        assert c is not None
+        stream_points.append((rows, mb, c["wall"], c["peak_rss"]))
         for mode in modes:
             r = results[mode]
             imports[mode] = r["import_rss"]
             ratios = ""
             if mode == "stream":
-                ratios = f"{c['wall'] / a['wall']:>9.2f} {c['peak_rss'] / a['peak_rss']:>8.2f}"
-                if b is not None:
-                    ratios += (
-                        f" {c['wall'] / b['wall']:>9.2f} {c['peak_rss'] / b['peak_rss']:>8.2f}"
-                    )
+                ratios = (
+                    f"{c['wall'] / a['wall']:>9.2f} {c['peak_rss'] / a['peak_rss']:>8.2f}"
+                    if a is not None
+                    else f"{'':>9} {'':>8}"
+                )
+            if mode == "stream" and b is not None:
+                ratios += f" {c['wall'] / b['wall']:>9.2f} {c['peak_rss'] / b['peak_rss']:>8.2f}"
             lines.append(
                 f"{rows:>10,} {mb:>7.1f} {LABELS[mode]:<24} {r['wall']:>8.2f} "
                 f"{mb / r['wall']:>7.1f} {r['peak_rss']:>12.0f} {ratios}".rstrip()
@@ -159,6 +181,16 @@ def main() -> int:
         "(RSS after imports only: "
         + ", ".join(f"{LABELS[m][:3]} {imports[m]:.0f} MB" for m in MODES if m in imports)
         + ")"
+    )
+    print("\n(c) validate_to_files over the series: peak RSS and speed per size")
+    print(f"{'rows':>12} {'MB':>9} {'wall s':>9} {'MB/s':>8} {'peak RSS MB':>12}")
+    for rows, mb, wall, rss in stream_points:
+        print(f"{rows:>12,} {mb:>9.1f} {wall:>9.2f} {mb / wall:>8.1f} {rss:>12.0f}")
+    peaks = [p[3] for p in stream_points]
+    speeds = [p[1] / p[2] for p in stream_points]
+    print(
+        f"peak RSS: max {max(peaks):.0f} MB (limit 1024), largest/smallest "
+        f"{peaks[-1] / peaks[0]:.2f}; MB/s: min {min(speeds):.1f}, max {max(speeds):.1f}"
     )
     return 0
 

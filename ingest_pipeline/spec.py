@@ -339,9 +339,7 @@ def _check_intervals(
     # Rows outside granularitySpec.intervals are thrown away by Druid: the new data must fit.
     for ts in (_utc(time_min), _utc(time_max)):
         if not any(start <= ts < end for start, end in spans):
-            raise ValueError(
-                f"intervals {list(intervals)} do not cover the data at {iso_utc(ts)}"
-            )
+            raise ValueError(f"intervals {list(intervals)} do not cover the data at {iso_utc(ts)}")
 
 
 def redact_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

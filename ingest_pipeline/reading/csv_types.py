@@ -1,12 +1,15 @@
-"""The normalised CSV read back by Polars: in bounded chunks, with types inferred from all of it.
+"""The CSV as text columns, written once to Arrow IPC files while its types are inferred.
 
 Column types are inferred over the whole file, by us, from text, so late `NA`s or decimals
-cannot break the read the way Polars' 100-row inference does.
+cannot break the read the way Polars' 100-row inference does. Python cuts the CSV into blocks of
+whole records (`csv_blocks`, ~16 MiB: memory stays bounded, where Polars' own streaming CSV scan
+holds memory that grows with the file); Polars parses each block on all cores, the inference
+counts are added up, and the block is written as one Arrow file. The CSV is parsed once: every
+later pass (validation plans, then converts) reads the Arrow files, memory-mapped, in slices.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -15,11 +18,11 @@ import polars as pl
 
 from ingest_pipeline.vocabulary import NULL_MARKERS
 
-_INFER_ROWS: Final = 200_000  # rows per chunk of the type inference pass
+BLOCK_BYTES: Final = 16 * 1024 * 1024  # CSV bytes per block parsed at once
 
 
 def csv_options() -> dict[str, Any]:
-    """How Polars reads the normalised CSV, scanned whole or in chunks: every column as text."""
+    """How Polars reads a CSV: every column as text, the usual null markers."""
     return {
         "infer_schema": False,
         "null_values": list(NULL_MARKERS),
@@ -28,37 +31,7 @@ def csv_options() -> dict[str, Any]:
     }
 
 
-def csv_chunks(path: Path, rows: int) -> Iterator[pl.DataFrame]:
-    """The normalised CSV at `path`, `rows` records at a time, as text columns.
-
-    Python finds the record ends (every field is quoted, so a line ends a record when the quotes
-    so far are balanced) and Polars parses each chunk: memory stays at about one chunk.
-    """
-    with path.open("rb") as source:
-        header = source.readline()
-        lines: list[bytes] = []
-        records = quotes = 0
-        for line in source:
-            lines.append(line)
-            quotes += line.count(b'"')
-            if quotes % 2 == 0:
-                records += 1
-                if records == rows:
-                    yield pl.read_csv(io.BytesIO(header + b"".join(lines)), **csv_options())
-                    lines, records = [], 0
-        if lines:
-            yield pl.read_csv(io.BytesIO(header + b"".join(lines)), **csv_options())
-
-
-def infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
-    """Casts of text columns to Int64/Float64 where every non-null value in the file allows it.
-
-    One pass over the whole file decides, chunk by chunk; nothing is guessed from a prefix.
-    Values with leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no
-    digits are lost.
-    """
-    if not columns:
-        return []
+def _inference_checks(columns: list[str]) -> list[pl.Expr]:
     checks = []
     for i, name in enumerate(columns):
         text = pl.col(name)
@@ -69,16 +42,13 @@ def infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
             text.cast(pl.Float64, strict=False).is_not_null().sum().alias(f"float{i}"),
             text.str.contains(r"^[+-]?0\d").any().alias(f"zero{i}"),
         ]
-    stats: dict[str, Any] = {}
-    for chunk in csv_chunks(out, _INFER_ROWS):
-        for name, value in chunk.select(checks).row(0, named=True).items():
-            if name.startswith("zero"):
-                stats[name] = stats.get(name, False) or value
-            else:
-                stats[name] = stats.get(name, 0) + value
+    return checks
+
+
+def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
     casts = []
     for i, name in enumerate(columns):
-        present = stats.get(f"n{i}", 0)
+        present = stats.get(f"n{i}") or 0
         if present == 0 or stats[f"zero{i}"]:
             continue
         if stats[f"intlike{i}"] == present:
@@ -87,3 +57,87 @@ def infer_csv_types(out: Path, columns: list[str]) -> list[pl.Expr]:
         elif stats[f"float{i}"] == present:
             casts.append(pl.col(name).cast(pl.Float64))
     return casts
+
+
+def csv_blocks(path: Path, start: int = 0) -> Iterator[bytes]:
+    """The bytes of `path` from `start` on, in blocks of whole records.
+
+    A block ends at a line feed with an even number of quotes before it in the block (each
+    block starts at a record start, so that line feed is outside quotes).
+    """
+    with path.open("rb") as source:
+        source.seek(start)
+        rest = b""
+        while chunk := source.read(BLOCK_BYTES):
+            data = rest + chunk
+            cut = _record_end(data)
+            if cut is None:
+                rest = data  # one record longer than a block: read on
+                continue
+            yield data[:cut]
+            rest = data[cut:]
+        if rest:
+            yield rest
+
+
+def _record_end(data: bytes) -> int | None:
+    """Just after the last line feed of `data` outside quotes (None: there is none)."""
+    quotes, end = data.count(b'"'), len(data)
+    while (feed := data.rfind(b"\n", 0, end)) >= 0:
+        quotes -= data.count(b'"', feed + 1, end)
+        if quotes % 2 == 0:
+            return feed + 1
+        end = feed
+    return None
+
+
+class ArrowCopy:
+    """Text blocks written as Arrow files, with the inference counts added up."""
+
+    def __init__(self, folder: Path, columns: list[str]) -> None:
+        self.folder, self.columns = folder, columns
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.arrow"):
+            old.unlink()
+        self.rows = 0
+        self._stats: dict[str, Any] = {}
+        self._checks = _inference_checks(columns)
+
+    def add(self, block: pl.DataFrame) -> None:
+        block.write_ipc(self.folder / f"{len(self.parts()):06d}.arrow", compression="uncompressed")
+        self.rows += block.height
+        if self._checks and block.height:
+            for name, value in block.select(self._checks).row(0, named=True).items():
+                if name.startswith("zero"):
+                    self._stats[name] = self._stats.get(name, False) or bool(value)
+                else:
+                    self._stats[name] = self._stats.get(name, 0) + value
+
+    def parts(self) -> list[Path]:
+        return sorted(self.folder.glob("*.arrow"))
+
+    def casts(self) -> list[pl.Expr]:
+        """Casts of text columns to Int64/Float64 where every non-null value allows it.
+
+        Values with leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no
+        digits are lost.
+        """
+        return _casts(self.columns, self._stats) if self.rows else []
+
+    def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        parts = self.parts()
+        return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
+
+
+def read_block(block: bytes, schema: dict[str, pl.DataType], delimiter: str) -> pl.DataFrame:
+    """One block of whole records (no header) as text columns."""
+    return pl.read_csv(
+        block, **{**csv_options(), "has_header": False}, separator=delimiter, schema=schema
+    )
+
+
+def arrow_slices(frame: pl.LazyFrame, rows: int) -> Iterator[pl.LazyFrame]:
+    """The Arrow copy, `rows` at a time, in order (each slice reads only its own parts)."""
+    total = frame.select(pl.len()).collect().item()
+    for offset in range(0, total, rows):
+        yield frame.slice(offset, rows)

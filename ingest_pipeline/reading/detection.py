@@ -6,6 +6,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -119,9 +120,9 @@ def sniff_delimiter(sample: str, truncated: bool, prefer_tab: bool) -> str:
     order = ("\t", *[d for d in DELIMITERS if d != "\t"]) if prefer_tab else DELIMITERS
     for rank, delimiter in enumerate(order):
         try:
-            records = [
-                r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r
-            ]
+            # One record more than judged: the last may be cut short by the sample's end.
+            reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+            records = list(itertools.islice((r for r in reader if r), _SNIFF_RECORDS + 1))
         except csv.Error:
             continue
         if truncated and len(records) > 1:

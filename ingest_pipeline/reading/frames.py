@@ -6,15 +6,16 @@ import csv
 import gzip
 import shutil
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names
-from ingest_pipeline.reading.csv_types import csv_chunks, csv_options, infer_csv_types
+from ingest_pipeline.reading.csv_types import ArrowCopy, arrow_slices, csv_blocks, read_block
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
+from ingest_pipeline.reading.layout import LineCheck, plain_csv_header
 from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -29,10 +30,10 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
     blank_rows: int = 0
     normalized_path: Path | None = None
-    # The rows of `frame` in order, at most n per DataFrame, read from the normalised file in
-    # bounded memory (CSV only: Polars' streaming CSV scan holds memory that grows with the
-    # file). None: use `frame.collect_batches`.
-    batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    # The rows of `frame` in order, at most n per DataFrame (only the given columns, if any),
+    # read from the Arrow copy in bounded memory (CSV only: Polars' streaming CSV scan holds
+    # memory that grows with the file). None: use `frame.collect_batches`.
+    batches: Callable[..., Iterator[pl.DataFrame]] | None = None
 
 
 def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None) -> ReadResult:
@@ -67,26 +68,68 @@ def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None)
         raise
 
 
-def _read_csv(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
-    out = workdir / f"{path.name}.normalized.csv"
-    try:
-        raw_header, header, rejected, blank_rows = normalise_csv(path, key, fmt, out)
-    except csv.Error as error:
-        raise FileRejected(
-            key, f"the CSV cannot be parsed ({error})", "check the quoting"
-        ) from None
-    casts = infer_csv_types(out, header)
+def _read_csv(
+    path: Path, key: str, fmt: DetectedFormat, workdir: Path, careful: bool = False
+) -> ReadResult:
+    """Plain files go to Polars as they are (see `layout`); others through `normalise_csv`.
+
+    Either way the records are parsed block by block into Arrow files (`csv_types`).
+    """
+    folder = workdir / f"{path.name}.arrow"
+    plain = None if careful else plain_csv_header(path, fmt)
+    if plain is not None:
+        raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
+        delimiter = fmt.delimiter or ","
+        copy = ArrowCopy(folder, header)
+        check = LineCheck(delimiter, len(header))
+        schema: dict[str, pl.DataType] = dict.fromkeys(header, pl.String())
+        for block in csv_blocks(path, plain.size):
+            if not check.check(block):
+                break
+            try:
+                text = read_block(block, schema, delimiter)
+            except pl.exceptions.PolarsError:
+                check.sound = False
+                break
+            if text.height != check.block_lines:
+                check.sound = False
+                break
+            # line 1 is the header; in a plain file record n is on line n + 1
+            lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
+            copy.add(text.select(lines.alias(LINE_COLUMN), pl.all()))
+        if not check.plain:
+            return _read_csv(path, key, fmt, workdir, careful=True)
+        rejected: list[RejectedRow] = []
+        blank_rows = 0
+    else:
+        normalized = workdir / f"{path.name}.normalized.csv"
+        try:
+            raw_header, header, rejected, blank_rows = normalise_csv(path, key, fmt, normalized)
+        except csv.Error as error:
+            raise FileRejected(
+                key, f"the CSV cannot be parsed ({error})", "check the quoting"
+            ) from None
+        copy = ArrowCopy(folder, header)
+        schema = dict.fromkeys([LINE_COLUMN, *header], pl.String())
+        for i, block in enumerate(csv_blocks(normalized)):
+            text = read_block(block, schema, ",")
+            text = text.slice(1) if i == 0 else text  # the header
+            copy.add(text.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)))
+        normalized.unlink()
+    casts = copy.casts()
 
     def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)).with_columns(casts)
+        return frame.with_columns(casts)
 
-    def batches(rows: int) -> Iterator[pl.DataFrame]:
-        for chunk in csv_chunks(out, rows):
-            yield typed(chunk.lazy()).collect()
+    text_frame = copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())})
 
-    frame = typed(pl.scan_csv(out, **csv_options()))
+    def batches(rows: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        for part in arrow_slices(text_frame, rows):
+            frame = typed(part)
+            yield (frame if columns is None else frame.select(columns)).collect()
+
     notes = _notes(raw_header, header, blank_rows)
-    return ReadResult(frame, fmt, rejected, notes, blank_rows, out, batches)
+    return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches)
 
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:

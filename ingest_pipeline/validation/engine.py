@@ -8,7 +8,8 @@ time, convert to Druid types, add __source_key) and adds up the report.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,21 +88,20 @@ def validate_to_files(
     """
     config = config or DatasetConfig()
     check_upload_key(key, dataset)
-    plan = plan_validation(
-        parsed.frame,
-        key,
-        dataset,
-        config,
-        parsed.rejected,
-        parsed.warnings,
-        batch_rows,
-        parsed.batches,
-    )
-    with (
-        DruidFiles(Path(ndjson_path), Path(parquet_path)) as files,
-        tempfile.TemporaryDirectory(prefix="distinct-", dir=Path(ndjson_path).parent) as spill,
-    ):
-        return _run(plan, files.write, preview_rows, Path(spill))
+    with tempfile.TemporaryDirectory(prefix="distinct-", dir=Path(ndjson_path).parent) as spill:
+        plan = plan_validation(
+            parsed.frame,
+            key,
+            dataset,
+            config,
+            parsed.rejected,
+            parsed.warnings,
+            batch_rows,
+            parsed.batches,
+            keep_dir=Path(spill),
+        )
+        with DruidFiles(Path(ndjson_path), Path(parquet_path)) as files:
+            return _run(plan, files.write, preview_rows, Path(spill))
 
 
 def _run(
@@ -113,8 +113,11 @@ def _run(
     """Check, type and measure each batch, pass its output rows to `write`, sum up the report."""
     rejected = list(plan.reader_rejected)
     tally = BatchTally(plan.columns, preview_rows, spill_dir)
-    for batch in plan.source.batches():
-        data, bad = split_by_time(batch, plan.time, plan.time_column)
+    times = plan.time_values.batches() if plan.time_values is not None else None
+    for batch in _prefetched(plan.source.batches()):
+        # the time column's values were parsed while choosing it: the same batches, in order
+        time = plan.time if times is None else pl.lit(next(times))
+        data, bad = split_by_time(batch, time, plan.time_column)
         rejected += bad
         if data.height == 0:
             continue
@@ -136,6 +139,16 @@ def _run(
         plan.config.null_ratio_warn,
         plan.time_choice,
     )
+
+
+def _prefetched(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """`batches`, the next one read on a thread while the caller works on the current one
+    (Polars releases the GIL while it reads): one batch ahead, so memory grows by one batch."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-batch") as reader:
+        ahead = reader.submit(next, batches, None)
+        while (batch := ahead.result()) is not None:
+            ahead = reader.submit(next, batches, None)
+            yield batch
 
 
 def _convert(data: pl.DataFrame, plan: ValidationPlan) -> list[ConvertedColumn]:

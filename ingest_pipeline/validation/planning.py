@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -25,7 +26,14 @@ from ingest_pipeline.validation.rejections import (
     split_by_time,
     too_many_rejected,
 )
-from ingest_pipeline.validation.source import BatchSource, Combine, aggregate, unreadable_error
+from ingest_pipeline.validation.source import (
+    BatchSource,
+    Combine,
+    KeptColumn,
+    aggregate,
+    keep,
+    unreadable_error,
+)
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     assess_candidate,
@@ -64,6 +72,8 @@ class ValidationPlan:
     reader_rejected: list[RejectedRow]  # sorted by line
     time_column: str | None  # None: CONSTANT_TIME
     time: pl.Expr  # __time of a row; null rejects the row
+    # `time` evaluated over the source's batches already (by the time column choice), if so
+    time_values: KeptColumn | None
     columns: list[str]  # output user columns, in order (after `dimensions`)
     uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
     warnings: list[str]
@@ -78,6 +88,7 @@ class TimeChoice(NamedTuple):
     kept: int
     report: list[dict[str, Any]] = []  # each candidate scored, the winner first
     warning: str | None = None  # auto-detected: what was chosen over what
+    values: KeptColumn | None = None  # `expr` over every batch, computed while choosing
 
 
 def plan_validation(
@@ -88,11 +99,16 @@ def plan_validation(
     reader_rejected: Iterable[RejectedRow],
     notes: Iterable[str],
     batch_rows: int | None,
-    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None,
+    raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None,
+    keep_dir: Path | None = None,
 ) -> ValidationPlan:
-    """Decide names, time column, time parsing and whole-file verdicts from cheap passes."""
+    """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
+
+    `keep_dir`: where the parsed time values wait for the conversion pass (None: in memory).
+    """
     warnings = list(notes)
     source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
+    source.keep_dir = keep_dir
     if renamed:
         warnings.append(renamed)
     user_columns = list(dtypes)
@@ -125,6 +141,7 @@ def plan_validation(
         reader_rejected=rejected_by_reader,
         time_column=choice.column,
         time=choice.expr,
+        time_values=choice.values,
         columns=columns,
         uint_as_string=_uints_beyond_druid_long(source, columns, dtypes, choice.expr),
         warnings=warnings,
@@ -139,7 +156,7 @@ def _open_source(
     frame: pl.LazyFrame,
     key: str,
     batch_rows: int | None,
-    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None,
+    raw_batches: Callable[..., Iterator[pl.DataFrame]] | None,
 ) -> tuple[BatchSource, dict[str, pl.DataType], str | None]:
     """Batches with line numbers and Druid-safe names: (source, dtype by name, rename warning)."""
     try:
@@ -157,10 +174,12 @@ def _open_source(
     def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
         frame = frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
         if renamed:
-            frame = frame.rename(dict(zip(raw_columns, user_columns, strict=True)))
+            # strict=False: a batch may hold only some of the columns
+            frame = frame.rename(dict(zip(raw_columns, user_columns, strict=True)), strict=False)
         return frame
 
     source = BatchSource(prepare(frame), key, batch_rows, raw_batches, prepare)
+    source.raw_names = dict(zip(user_columns, raw_columns, strict=True))
     dtypes = {new: source_schema[old] for old, new in zip(raw_columns, user_columns, strict=True)}
     return source, dtypes, renamed
 
@@ -233,9 +252,10 @@ def _configured_time_column(
     """The configured column, parsed by `time_format` or by its values; it always wins."""
     plan = time_plan(dtypes[name], config.time_format, _stats_of(0, stats))
     expr = time_expr(name, dtypes[name], config.time_format, plan)
-    parsed = aggregate(source, {"parsed": (expr.count(), "sum")})["parsed"]
+    kept = keep(source, {"time": expr})["time"]
+    parsed = sum(values.count() for values in kept.batches())
     report = [{"column": name, "verdict": "chosen", "reason": "the configured time_column"}]
-    return TimeChoice(name, expr, parsed, report)
+    return TimeChoice(name, expr, parsed, report, None, kept)
 
 
 def _choose_time_column(
@@ -258,7 +278,9 @@ def _choose_time_column(
         screened[i] = plan = screen_candidate(name, dtypes[name], _stats_of(i, stats))
         if isinstance(plan, TimePlan):
             exprs[i] = time_expr(name, dtypes[name], None, plan)
-    counts = aggregate(source, {str(i): (e.count(), "sum") for i, e in exprs.items()})
+    # Parsed once: the values of the chosen column wait for the conversion pass.
+    kept = keep(source, {str(i): e for i, e in exprs.items()})
+    counts = {k: sum(values.count() for values in column.batches()) for k, column in kept.items()}
     scored: list[TimeCandidate] = []
     for i, name in enumerate(candidates):
         verdict = screened[i]
@@ -294,8 +316,8 @@ def _choose_time_column(
             f" over {'; '.join(lines)}. To use another column set in datasets.yaml:\n"
             f"{dataset}:\n  time_column: <name>"
         )
-    expr = exprs[candidates.index(winner.column)]
-    return TimeChoice(winner.column, expr, winner.parsed, report, warning)
+    index = candidates.index(winner.column)
+    return TimeChoice(winner.column, exprs[index], winner.parsed, report, warning, kept[str(index)])
 
 
 def _is_time_like(reason: str) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from ingest_pipeline.vocabulary import FileRejected
+from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
 
 
 def unreadable_error(key: str, error: Exception) -> FileRejected:
@@ -28,8 +29,13 @@ class BatchSource:
     batch_rows: int | None
     # Raw batches of the frame before `prepare` (see `ReadResult.batches`), if the reader has
     # a bounded-memory way; otherwise the frame is streamed with `collect_batches`.
-    raw_batches: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None
     prepare: Callable[[pl.LazyFrame], pl.LazyFrame] = _identity
+    # Where `keep` writes the columns it keeps for a later pass (None: they stay in memory).
+    keep_dir: Path | None = field(default=None)
+    # Raw name of each column `prepare` renames: `raw_batches` can then read only the columns
+    # a pass needs (it takes the raw names to read as a second argument).
+    raw_names: Mapping[str, str] = field(default_factory=dict)
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
         def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -40,7 +46,12 @@ class BatchSource:
             return
         try:
             if self.raw_batches is not None:
-                for raw in self.raw_batches(self.batch_rows):
+                wanted = None
+                if columns is not None:
+                    wanted = [LINE_COLUMN] + [
+                        self.raw_names.get(c, c) for c in columns if c != LINE_COLUMN
+                    ]
+                for raw in self.raw_batches(self.batch_rows, wanted):
                     yield pick(self.prepare(raw.lazy())).collect()
             else:
                 frame = pick(self.frame)
@@ -53,6 +64,14 @@ class BatchSource:
             return frame.collect(engine="streaming")
         except pl.exceptions.PolarsError as error:
             raise unreadable_error(self.key, error) from None
+
+
+def needed_columns(exprs: Iterable[pl.Expr]) -> list[str]:
+    """The columns `exprs` read, and LINE_COLUMN (so a batch keeps its height)."""
+    names = {LINE_COLUMN}
+    for expr in exprs:
+        names.update(expr.meta.root_names())
+    return sorted(names)
 
 
 Combine = Literal["sum", "min", "max"]  # how one batch's aggregate joins the running one
@@ -68,7 +87,7 @@ def aggregate(
     exprs = {k: expr for k, (expr, _) in aggregations.items()}
     if not exprs:
         return result
-    for batch in source.batches():
+    for batch in source.batches(needed_columns(exprs.values())):
         for k, value in batch.select(**exprs).row(0, named=True).items():
             how, old = aggregations[k][1], result[k]
             if how == "sum":
@@ -78,3 +97,31 @@ def aggregate(
             elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
                 result[k] = min(old, value) if how == "min" else max(old, value)
     return result
+
+
+class KeptColumn:
+    """One column computed by `keep`, read back batch by batch (the batches of its source)."""
+
+    def __init__(self, parts: Sequence[pl.DataFrame | Path], name: str) -> None:
+        self._parts, self._name = parts, name
+
+    def batches(self) -> Iterator[pl.Series]:
+        for part in self._parts:
+            frame = pl.read_ipc(part, columns=[self._name]) if isinstance(part, Path) else part
+            yield frame[self._name]
+
+
+def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptColumn]:
+    """Evaluate `exprs` (row-wise) over every batch once, keeping the values for a later pass
+    over the same batches: on disk under `source.keep_dir` if set, else in memory."""
+    parts: list[pl.DataFrame | Path] = []
+    if exprs:
+        for number, batch in enumerate(source.batches(needed_columns(exprs.values()))):
+            values = batch.select(**exprs)
+            if source.keep_dir is None:
+                parts.append(values)
+            else:
+                path = source.keep_dir / f"kept-{id(parts)}-{number:06d}.arrow"
+                values.write_ipc(path, compression="uncompressed")
+                parts.append(path)
+    return {name: KeptColumn(parts, name) for name in exprs}

@@ -122,14 +122,67 @@ def _text_time_expr(values: pl.Expr, time_format: str | None, unit: EpochUnit | 
             UTC_MS if zoned else pl.Datetime("ms"), time_format, strict=False
         )
         return parsed if zoned else parsed.dt.replace_time_zone("UTC")
-    text = _normalised_time_text(values)
+    return values.map_batches(
+        lambda text: _parse_text_times(text, unit or "s"), return_dtype=UTC_MS, is_elementwise=True
+    )
+
+
+def _text_time_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
+    """Normalised time text parsed by each format in turn: the first non-null one wins."""
     candidates = [text.str.strptime(UTC_MS, fmt, strict=False) for fmt in _ZONED_FORMATS]
     candidates += [
         text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
         for fmt in _NAIVE_FORMATS
     ]
-    candidates.append(_epoch_expr(_epoch_text(text), False, unit or "s"))
-    return pl.coalesce(candidates)
+    candidates.append(_epoch_expr(_epoch_text(text), False, unit))
+    return candidates
+
+
+# ISO 8601 in UTC with a "Z", the commonest time text: `_normalised_time_text` would only turn
+# its "Z" into "+00:00" for the first zoned format, so parsing it as it is gives the same time.
+# Fixed-width shapes first: Polars parses those ~4x faster than the general `%.f`.
+_ISO_Z_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S.%3fZ",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+)
+
+
+def _parse_in_turn(
+    text: pl.DataFrame, candidates: Sequence[pl.Expr], parsed: pl.Series | None = None
+) -> pl.Series:
+    """Column "t" of `text` parsed by the first of `candidates` that gives a value: each
+    candidate parses only the values the ones before it left null (what `pl.coalesce` of them
+    all gives, without parsing every value every way)."""
+    for candidate in candidates:
+        if parsed is None:
+            parsed = text.select(candidate.cast(UTC_MS)).to_series()
+            continue
+        missing = (parsed.is_null() & text["t"].is_not_null()).arg_true()
+        if missing.len() == 0:
+            break
+        found = text[missing].select(candidate.cast(UTC_MS)).to_series()
+        parsed = parsed.scatter(missing, found)
+    assert parsed is not None
+    return parsed
+
+
+def _parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
+    """`pl.coalesce(_text_time_candidates(...))` over the normalised text, without parsing
+    every value every way (see `_parse_in_turn`); ISO "...Z" text skips the normalising."""
+    text = pl.DataFrame({"t": values}).select(pl.col("t").str.strip_chars())
+    direct = [
+        pl.col("t").str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
+        for fmt in _ISO_Z_FORMATS
+    ]
+    parsed = _parse_in_turn(text, direct)
+    todo = (parsed.is_null() & text["t"].is_not_null()).arg_true()
+    if todo.len():
+        rest = text[todo].select(_normalised_time_text(pl.col("t")))
+        parsed = parsed.scatter(
+            todo, _parse_in_turn(rest, _text_time_candidates(pl.col("t"), unit))
+        )
+    return parsed.alias(values.name)
 
 
 def _yyyymmdd_expr(name: str) -> pl.Expr:
@@ -152,7 +205,9 @@ def time_stat_exprs(name: str, dtype: pl.DataType, time_format: str | None) -> d
     if dtype.is_numeric():
         return {"max_abs": column.cast(pl.Float64, strict=False).abs().max()}
     if dtype == pl.String:
-        epoch = _epoch_text(_normalised_time_text(column))
+        # Stripping is all `_normalised_time_text` does to text that looks like an epoch
+        # number (its other rewrites add "-", "T" or "+00:00"): the same values, 3 regexes less.
+        epoch = _epoch_text(column.str.strip_chars())
         return {"max_abs": epoch.cast(pl.Float64, strict=False).abs().max()}
     return {}
 
