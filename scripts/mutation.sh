@@ -16,24 +16,27 @@ fi
 rm -rf mutants
 # No PYTHONPATH: the tests must import the mutated copy in mutants/, never this tree.
 env -u PYTHONPATH "$VENV/bin/mutmut" run --max-children "${MUTMUT_CHILDREN:-2}" > /dev/null
-env -u PYTHONPATH "$VENV/bin/mutmut" results --all true | "$VENV/bin/python" -c '
-import collections, re, sys
+env -u PYTHONPATH "$VENV/bin/mutmut" results --all true > mutants/results.txt
+"$VENV/bin/python" - mutants/results.txt <<'PY'
+import collections
+import re
+import sys
 
 counts = collections.defaultdict(collections.Counter)
 survivors = []
-for line in sys.stdin:
-    match = re.match(r"\s*ingest_pipeline\.(\w+)\.x_(\w+?)__mutmut_\d+: (.+)", line)
+for line in open(sys.argv[1]):
+    match = re.match(r"\s*ingest_pipeline\.(\w+)\.x_\w+?__mutmut_\d+: (.+)", line)
     if not match:
         continue
-    module, _, status = match.groups()
-    counts[module][status.strip()] += 1
-    if status.strip() != "killed":
+    module, status = match.group(1), match.group(2).strip()
+    counts[module][status] += 1
+    if status != "killed":
         survivors.append(line.strip())
-print(f"{\"module\":<12} {\"killed\":>7} {\"total\":>6} {\"score\":>7}  other outcomes")
+print(f"{'module':<12} {'killed':>7} {'total':>6} {'score':>7}  not killed")
 for module, outcome in sorted(counts.items()):
     total = sum(outcome.values())
     other = ", ".join(f"{n} {s}" for s, n in sorted(outcome.items()) if s != "killed")
-    print(f"{module:<12} {outcome[\"killed\"]:>7} {total:>6} {outcome[\"killed\"] / total:>7.1%}  {other}")
+    print(f"{module:<12} {outcome['killed']:>7} {total:>6} {outcome['killed'] / total:>7.1%}  {other}")
 print("\nnot killed (mutmut show <name> for the diff):")
 print("\n".join(survivors) or "(none)")
-'
+PY
