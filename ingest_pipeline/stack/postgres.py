@@ -210,14 +210,14 @@ class Postgres(Service):
     def stop(self) -> bool:
         if self.external or not self.pid():
             return False
-        subprocess.run(
+        stopped = subprocess.run(
             self._as_user(
                 [postgres_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
             ),
             check=False,
             stdout=subprocess.DEVNULL,
         )
-        return True
+        return stopped.returncode == 0  # pg_ctl failed: the server may well still be running
 
     def wipe(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)

@@ -10,6 +10,12 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.scheduler.instigation import (
+    InstigatorState,
+    InstigatorTick,
+    InstigatorType,
+    TickStatus,
+)
 
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.stack.processes import tail
@@ -125,6 +131,55 @@ def wait_for_runs(
             return found
         time.sleep(2)
     raise AssertionError(f"runs did not finish in {timeout}s: {found}\n{auto.logs()}")
+
+
+#: A tick that ran to its end: it listed the uploads and decided (requested runs or not).
+COMPLETED_TICK = [TickStatus.SUCCESS, TickStatus.SKIPPED]
+
+
+def sensor_state(instance: dg.DagsterInstance, name: str = "upload_sensor") -> InstigatorState:
+    """The sensor's stored state: its origin and selector ids key its ticks."""
+    states = [
+        s
+        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if s.instigator_name == name
+    ]
+    assert len(states) == 1, states
+    return states[0]
+
+
+def completed_ticks_since(instance: dg.DagsterInstance, since: float) -> list[InstigatorTick]:
+    """upload_sensor's ticks that started at or after `since` (epoch seconds) and completed."""
+    state = sensor_state(instance)
+    return list(
+        instance.get_ticks(
+            state.instigator_origin_id, state.selector_id, after=since, statuses=COMPLETED_TICK
+        )
+    )
+
+
+def wait_for_completed_ticks(
+    auto: Automation, since: float, count: int = 1, timeout: float = 120
+) -> list[InstigatorTick]:
+    """Until `count` ticks that started after `since` have completed: a window in which the
+    sensor really looked again (instead of a sleep that may hold no tick at all)."""
+    instance = auto.instance()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ticks = completed_ticks_since(instance, since)
+        if len(ticks) >= count:
+            return ticks
+        time.sleep(1)
+    raise AssertionError(f"no {count} completed sensor ticks in {timeout}s\n{auto.logs()}")
+
+
+def assert_no_more_runs(auto: Automation, expected: dict[str, int]) -> list[InstigatorTick]:
+    """After at least one more completed tick, each partition still has `expected` runs."""
+    ticks = wait_for_completed_ticks(auto, since=time.time())
+    instance = auto.instance()
+    found = {p: len(runs_for(instance, p)) for p in expected}
+    assert found == expected, (found, [t.status for t in ticks])
+    return ticks
 
 
 def source_rows(druid: DruidResource, dataset: str, auto: Automation, name: str) -> int:

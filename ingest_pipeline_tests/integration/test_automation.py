@@ -15,6 +15,7 @@ import pytest
 
 from ingest_pipeline.sensors import decode_cursor
 from ingest_pipeline_tests.integration.automation import (
+    assert_no_more_runs,
     check_results,
     csv,
     put,
@@ -68,8 +69,7 @@ def test_uploads_are_ingested_without_manual_action(automation, s3, druid) -> No
     put(s3, automation, f"{scores}/a.csv", csv(12, 1000))
     runs = wait_for_runs(automation, {f"{scores}/a.csv": 2})
     assert len(runs[f"{scores}/a.csv"]) == 2
-    time.sleep(8)  # two more ticks: still no third run
-    assert len(runs_for(instance, f"{scores}/a.csv")) == 2
+    assert_no_more_runs(automation, {f"{scores}/a.csv": 2})  # a later tick: no third run
     assert source_rows(druid, scores, automation, "a.csv") == 12
     assert source_rows(druid, scores, automation, "b.csv") == 20
 
@@ -83,8 +83,7 @@ def test_upload_while_the_daemon_is_down_is_ingested_once(automation, s3, druid)
     automation.start_daemon()
     (run,) = wait_for_runs(automation, {f"{dataset}/late.csv": 1})[f"{dataset}/late.csv"]
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    time.sleep(8)
-    assert len(runs_for(automation.instance(), f"{dataset}/late.csv")) == 1
+    assert_no_more_runs(automation, {f"{dataset}/late.csv": 1})
     assert source_rows(druid, dataset, automation, "late.csv") == 1_000
 
 

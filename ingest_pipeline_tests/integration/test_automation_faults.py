@@ -10,13 +10,18 @@ import os
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import dagster as dg
+import psycopg2
 import pytest
 
 from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.stack.settings import StackSettings
 from ingest_pipeline.stack.stack import Stack
 from ingest_pipeline_tests.integration.automation import (
+    assert_no_more_runs,
+    completed_ticks_since,
     csv,
     put,
     runs_for,
@@ -55,6 +60,11 @@ class RunningTaskSampler(threading.Thread):
             time.sleep(0.5)
 
 
+def runs_created_since(instance: dg.DagsterInstance, since: datetime) -> int:
+    """Runs created after `since` (the automation's database holds only this module's runs)."""
+    return instance.get_runs_count(dg.RunsFilter(created_after=since))
+
+
 def test_burst_with_the_daemon_killed_mid_tick_ingests_each_file_once(
     automation, s3, druid
 ) -> None:
@@ -64,31 +74,39 @@ def test_burst_with_the_daemon_killed_mid_tick_ingests_each_file_once(
     }
     sampler = RunningTaskSampler(druid, dataset_prefix)
     sampler.start()
+    instance = automation.instance()
+    # The whole burst is in S3 before the daemon's next tick: that one tick requests all of it.
+    automation.stop_daemon()
+    created_after = datetime.now(UTC)
     started = time.monotonic()
     for partition, body in uploads.items():
         put(s3, automation, partition, body)
+    automation.start_daemon()
 
-    # Kill the daemon as soon as the sensor has submitted its first run of the burst: the
-    # tick is still submitting the others (or has just stored its cursor).
-    instance = automation.instance()
-    deadline = time.monotonic() + 120
-    while not any(runs_for(instance, p) for p in uploads):
+    # Kill the daemon as soon as the tick has submitted its first run of the burst: it is still
+    # submitting the others, so its cursor is not stored.
+    deadline = time.monotonic() + 180
+    while runs_created_since(instance, created_after) == 0:
         assert time.monotonic() < deadline, automation.logs()
         time.sleep(0.05)
     automation.stop_daemon(kill=True)  # SIGKILL the daemon process alone
-    requested_before_kill = sum(1 for p in uploads if runs_for(instance, p))
-    time.sleep(2)
+    requested_before_kill = runs_created_since(instance, created_after)
+    assert 0 < requested_before_kill < BURST, (requested_before_kill, automation.logs())
+    # the tick that was cut never completed: no tick requested the burst to its end
+    cut = [t for t in completed_ticks_since(instance, created_after.timestamp()) if t.run_ids]
+    assert cut == [], [(t.status, len(t.run_ids)) for t in cut]
     automation.start_daemon()
 
-    runs = wait_for_runs(automation, {p: 1 for p in uploads}, timeout=120 + 20 * BURST)
+    runs = wait_for_runs(automation, {p: 1 for p in uploads}, timeout=300 + 30 * BURST)
     elapsed = time.monotonic() - started
-    time.sleep(8)  # two more ticks: nothing is requested twice
+    assert_no_more_runs(automation, {p: 1 for p in uploads})  # a later tick asks for none again
     sampler.done.set()
     sampler.join(timeout=30)
     for partition in uploads:
         (run,) = runs_for(instance, partition)
         assert run.status == dg.DagsterRunStatus.SUCCESS, (partition, automation.logs())
     assert len(runs) == BURST
+    assert runs_created_since(instance, created_after) == BURST
     for partition, body in uploads.items():
         dataset, name = partition.split("/")
         assert source_rows(druid, dataset, automation, name) == body.count(b"\n") - 1, partition
@@ -98,10 +116,18 @@ def test_burst_with_the_daemon_killed_mid_tick_ingests_each_file_once(
         assert total == sum(10 + j for j in range(BURST) if j % 3 == i)
     assert 1 <= sampler.peak <= DRUID_POOL_LIMIT, sampler.peak
     print(
-        f"\n{BURST} uploads, daemon SIGKILLed after {requested_before_kill} runs were requested: "
-        f"all ingested once in {elapsed:.0f}s; peak concurrent Druid tasks {sampler.peak} "
-        f"({sampler.samples} samples)"
+        f"\n{BURST} uploads, daemon SIGKILLed after {requested_before_kill} of them were "
+        f"requested: all ingested once in {elapsed:.0f}s; peak concurrent Druid tasks "
+        f"{sampler.peak} ({sampler.samples} samples)"
     )
+
+
+def postgres_answers(stack: StackSettings) -> bool:
+    try:
+        psycopg2.connect(stack.postgres_url("postgres"), connect_timeout=3).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
 
 
 def test_postgres_restarted_between_runs_loses_and_repeats_nothing(
@@ -112,17 +138,18 @@ def test_postgres_restarted_between_runs_loses_and_repeats_nothing(
     wait_for_runs(automation, {f"{dataset}/before.csv": 1})
 
     services = Stack(stack)
+    assert postgres_answers(stack)
     assert services.postgres.stop()
+    assert not postgres_answers(stack), "Postgres still accepts connections after stop()"
     time.sleep(3)  # the daemon's ticks meet a closed database meanwhile
     services.postgres.start()
+    assert postgres_answers(stack)
 
     put(s3, automation, f"{dataset}/after.csv", csv(20, 500))
     put(s3, automation, f"{dataset}/before.csv", csv(15, 900))  # an overwrite: one new run
-    runs = wait_for_runs(automation, {f"{dataset}/after.csv": 1, f"{dataset}/before.csv": 2})
-    time.sleep(8)
-    instance = automation.instance()
-    assert len(runs_for(instance, f"{dataset}/after.csv")) == 1
-    assert len(runs_for(instance, f"{dataset}/before.csv")) == 2
+    expected = {f"{dataset}/after.csv": 1, f"{dataset}/before.csv": 2}
+    runs = wait_for_runs(automation, expected)
+    assert_no_more_runs(automation, expected)
     for partition_runs in runs.values():
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in partition_runs), (
             automation.logs()

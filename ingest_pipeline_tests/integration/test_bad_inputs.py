@@ -14,6 +14,7 @@ import uuid
 import dagster as dg
 import polars as pl
 import pytest
+from botocore.exceptions import ClientError
 
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 from ingest_pipeline_tests.integration.automation import (
@@ -112,8 +113,10 @@ REJECTED = {
         b"ts,blob\n2024-01-01," + b"x" * (50 << 20) + b"\n",
         "52,428,800 bytes is longer than the 1,048,576",
     ),
-    "../escape.csv": (b"ts,v\n2024-01-01,1\n", "'..' path segment"),
 }
+#: A key with a '.'/'..' segment: AWS keeps it literally (and the pipeline rejects it, see
+#: unit/test_naming.py), the local store refuses it at upload, so nothing can reach a run.
+DOT_SEGMENT_KEY = "../escape.csv"
 
 
 def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, druid) -> None:
@@ -165,6 +168,15 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
         s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"{automation.prefix}{datasets[name]}/{name}")
     # A zero-byte object is not a file to ingest: the sensor skips it (and logs why).
     assert runs_for(instance, f"odd_{run_id}_empty/empty.csv") == []
+
+
+def test_the_local_store_refuses_keys_with_dot_segments(automation, s3) -> None:
+    key = f"{automation.prefix}odd_dots/{DOT_SEGMENT_KEY}"
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=UPLOADS_BUCKET, Key=key, Body=b"ts,v\n2024-01-01,1\n")
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    listed = s3.list_objects_v2(Bucket=UPLOADS_BUCKET, Prefix=f"{automation.prefix}odd_dots")
+    assert listed.get("KeyCount", 0) == 0
 
 
 def test_an_object_deleted_between_the_tick_and_the_run_fails_clearly(

@@ -13,9 +13,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
 
 from ingest_pipeline.assets.druid_datasource import druid_datasource
@@ -100,20 +102,82 @@ def rerun_leaves_one_copy(
     return rerun
 
 
+def answers(url: str) -> bool:
+    """True if something accepts HTTP at `url` (any status): the probe of a stopped service."""
+    try:
+        httpx.get(url, timeout=5)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def stopped(service: JavaService) -> None:
+    """Stop a Druid service and prove it: stop() stopped a process and its port is closed."""
+    assert service.stop(), f"{service.name} was not running"
+    assert not answers(f"{service.url}/status"), f"{service.name} still answers after stop()"
+
+
+@dataclass
+class Attempt:
+    method: str
+    path: str
+    at: float  # time.monotonic() when the request left
+    status: int | None = None  # None: no HTTP answer (connection refused, timeout)
+
+
+#: Every HTTP request CountingDruid made. Dagster rebuilds a resource from its config for a
+#: run, so the record lives here rather than on the instance passed in.
+ATTEMPTS: list[Attempt] = []
+
+
+def _record_request(request: httpx.Request) -> None:
+    attempt = Attempt(request.method, request.url.path, time.monotonic())
+    request.extensions["attempt"] = attempt
+    ATTEMPTS.append(attempt)
+
+
+def _record_response(response: httpx.Response) -> None:
+    response.request.extensions["attempt"].status = response.status_code
+
+
+class CountingDruid(DruidResource):
+    """DruidResource whose HTTP client records each attempt (request, then its status)."""
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            client = super()._http()
+            client.event_hooks = {"request": [_record_request], "response": [_record_response]}
+        return super()._http()
+
+
+def submit_attempts() -> list[Attempt]:
+    return [a for a in ATTEMPTS if a.method == "POST" and a.path == "/druid/indexer/v1/task"]
+
+
+def assert_backed_off(attempts: list[Attempt], base_delay: float) -> None:
+    """Attempt i+1 left at least the jittered backoff (0.8 * base * 2**i) after attempt i."""
+    for i, (before, after) in enumerate(zip(attempts, attempts[1:], strict=False)):
+        assert after.at - before.at >= 0.8 * base_delay * 2**i, (i, attempts)
+
+
 def test_overlord_down_at_submit_is_retried_until_it_returns(
     stack, s3, dagster_home, restored
 ) -> None:
     instance = dg.DagsterInstance.get()
     key = prepared_upload(s3, instance, "retry")
-    restored.java["coordinator-overlord"].stop()
+    stopped(restored.java["coordinator-overlord"])
+    restart: dict[str, float] = {}
 
     def bring_back() -> None:
         time.sleep(10)
+        restart["began"] = time.monotonic()
         restored.up()
+        restart["done"] = time.monotonic()
 
     returning = threading.Thread(target=bring_back)
     returning.start()
-    patient = DruidResource(
+    ATTEMPTS.clear()
+    patient = CountingDruid(
         router_url=stack.druid_url("router"), max_retries=7, retry_base_delay_seconds=2.0
     )
     result = materialize(instance, key, ["druid_datasource"], druid=patient)
@@ -121,20 +185,33 @@ def test_overlord_down_at_submit_is_retried_until_it_returns(
     assert result.success, failure_message(result)
     assert rows_of(stack, key) == ROWS
 
+    # The submit really met the outage and was retried: refused while the overlord was down,
+    # accepted once it was back, with the backoff between attempts.
+    posts = submit_attempts()
+    assert len(posts) >= 2, posts
+    assert posts[0].at < restart["began"], (posts, restart)
+    assert all(a.status not in (200, 202) for a in posts[:-1]), posts
+    assert posts[-1].status == 200 and posts[-1].at > restart["began"], (posts, restart)
+    assert_backed_off(posts, 2.0)
+
 
 def test_overlord_down_past_the_retry_budget_fails_clearly_and_reruns_once(
     stack, s3, dagster_home, restored
 ) -> None:
     instance = dg.DagsterInstance.get()
     key = prepared_upload(s3, instance, "budget")
-    restored.java["coordinator-overlord"].stop()
-    impatient = DruidResource(
+    stopped(restored.java["coordinator-overlord"])
+    ATTEMPTS.clear()
+    impatient = CountingDruid(
         router_url=stack.druid_url("router"), max_retries=2, retry_base_delay_seconds=0.5
     )
     result = materialize(instance, key, ["druid_datasource"], druid=impatient)
     assert not result.success
     message = failure_message(result)
     assert "/druid/indexer/v1/task" in message and "after 3 attempts" in message, message
+    posts = submit_attempts()  # 1 + max_retries, each refused, none more
+    assert len(posts) == 3 and all(a.status not in (200, 202) for a in posts), posts
+    assert_backed_off(posts, 0.5)
 
     restored.up()
     rerun_leaves_one_copy(stack, instance, key)
@@ -145,7 +222,7 @@ def test_historical_down_times_out_clearly_and_a_rerun_keeps_one_copy(
 ) -> None:
     instance = dg.DagsterInstance.get()
     key = prepared_upload(s3, instance, "historical")
-    restored.java["historical"].stop()
+    stopped(restored.java["historical"])
     short_wait = PipelineSettings(segment_load_timeout_seconds=15)
     result = materialize(instance, key, ["druid_datasource"], pipeline_settings=short_wait)
     assert not result.success
@@ -169,13 +246,27 @@ class Ingestion:
             )
         )
         self.thread.start()
-        druid = DruidResource(router_url=stack.druid_url("router"))
-        url = f"{druid.router_url}/druid/indexer/v1/runningTasks"
+        self.druid = DruidResource(router_url=stack.druid_url("router"))
+        url = f"{self.druid.router_url}/druid/indexer/v1/runningTasks"
         dataset = key.split("/")[0]
         deadline = time.monotonic() + 120
-        while not any(t.get("dataSource") == dataset for t in druid.request("GET", url).json()):
+        while True:
+            ours = [t for t in self.druid.request("GET", url).json() if t["dataSource"] == dataset]
+            if ours:
+                break
             assert time.monotonic() < deadline and self.thread.is_alive(), "the task never ran"
             time.sleep(0.2)
+        (task,) = ours
+        self.task_id: str = task["id"]
+
+    def status(self) -> dict:
+        """The overlord's status of the task: status (RUNNING/SUCCESS/FAILED), runnerStatusCode."""
+        return self.druid.task_status(self.task_id)
+
+    def assert_running(self) -> None:
+        """The task is RUNNING on a worker (not waiting, pending or done)."""
+        status = self.status()
+        assert (status["status"], status.get("runnerStatusCode")) == ("RUNNING", "RUNNING"), status
 
     def result(self) -> dg.ExecuteInProcessResult:
         self.thread.join(timeout=600)
@@ -189,6 +280,10 @@ def crash(service: JavaService, druid_home: Path) -> None:
     os.killpg(pid, signal.SIGKILL)
     stop_orphan_peons(druid_home)
     service.pid_file.unlink(missing_ok=True)
+    deadline = time.monotonic() + 30
+    while answers(f"{service.url}/status"):  # SIGKILL lands asynchronously
+        assert time.monotonic() < deadline, f"{service.name} still answers after SIGKILL"
+        time.sleep(0.2)
 
 
 def test_middle_manager_killed_mid_task_fails_with_druids_status_and_reruns_once(
@@ -197,6 +292,7 @@ def test_middle_manager_killed_mid_task_fails_with_druids_status_and_reruns_once
     instance = dg.DagsterInstance.get()
     key = prepared_upload(s3, instance, "mm")
     ingestion = Ingestion(stack, instance, key)  # returns once Druid runs the task
+    ingestion.assert_running()  # the kill below hits a running task
     crash(restored.java["middleManager"], stack.stack_dir / "druid")
     restored.up()  # the middleManager comes back without the task
     result = ingestion.result()
@@ -205,6 +301,36 @@ def test_middle_manager_killed_mid_task_fails_with_druids_status_and_reruns_once
     assert "FAILED" in message and "disappeared" in message, message
 
     rerun_leaves_one_copy(stack, instance, key)
+
+
+class TaskWindows(threading.Thread):
+    """Samples the overlord's task list of one datasource: which tasks were active together."""
+
+    def __init__(self, stack: StackSettings, dataset: str) -> None:
+        super().__init__(daemon=True)
+        self.druid = DruidResource(router_url=stack.druid_url("router"))
+        self.dataset = dataset
+        self.samples: list[dict[str, str]] = []  # active task id -> runner status, per sample
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        url = f"{self.druid.router_url}/druid/indexer/v1/tasks"
+        while not self.done.is_set():
+            tasks = self.druid.request("GET", url, params={"datasource": self.dataset}).json()
+            self.samples.append(
+                {
+                    t["id"]: str(t.get("runnerStatusCode"))
+                    for t in tasks
+                    if t.get("statusCode") == "RUNNING" and t.get("type") == "index_parallel"
+                }
+            )
+            time.sleep(0.2)
+
+    def overlapping(self) -> list[dict[str, str]]:
+        return [sample for sample in self.samples if len(sample) >= 2]
+
+    def active_ids(self) -> set[str]:
+        return {task_id for sample in self.samples for task_id in sample}
 
 
 def test_a_replace_and_an_append_in_the_same_interval_at_once_both_land(
@@ -220,14 +346,31 @@ def test_a_replace_and_an_append_in_the_same_interval_at_once_both_land(
     s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{second}", Body=body.encode())
     instance.add_dynamic_partitions(upload_partitions.name, [second])
 
+    windows = TaskWindows(stack, dataset)
+    windows.start()
     # Two processes: Dagster's in-process execution does not run two jobs in one process.
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool:
         # the first is re-run (replace), the second is new (append)
         keys = (first, second)
         outcomes = dict(zip(keys, pool.map(materialize_in_child, keys), strict=True))
+    windows.done.set()
+    windows.join(timeout=30)
     for key, (success, message, _) in outcomes.items():
         assert success, (key, message)
+
+    # The two tasks really were in Druid at the same time (one may wait for the other's lock),
+    # and both ended SUCCESS.
+    overlapping = windows.overlapping()
+    assert overlapping, windows.samples
+    (pair,) = {frozenset(sample) for sample in overlapping}
+    assert pair == windows.active_ids(), windows.samples
+    druid = DruidResource(router_url=stack.druid_url("router"))
+    assert {druid.task_status(task_id)["status"] for task_id in pair} == {"SUCCESS"}
+    # Druid's time chunk lock: while both were there, one ran and the other waited for it.
+    for sample in overlapping:
+        assert sorted(sample.values()) in (["PENDING", "WAITING"], ["RUNNING", "WAITING"]), sample
+    print(f"\ntwo tasks active together in {len(overlapping)} samples, one waiting: {pair}")
     assert outcomes[first][2].startswith("replace"), outcomes
     assert outcomes[second][2].startswith("append"), outcomes
     assert rows_of(stack, first) == ROWS
@@ -241,8 +384,14 @@ def test_s3_restarted_mid_task_loses_nothing_and_a_rerun_keeps_one_copy(
     key = prepared_upload(s3, instance, "s3")
     upload = s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}")
     ingestion = Ingestion(stack, instance, key)
+    ingestion.assert_running()
     assert restored.s3.stop()  # the peon is reading (or about to read) the validated file
+    assert not answers(stack.s3_endpoint), "S3 still answers after stop()"
+    during = ingestion.status()  # the overlord is up: it reports the task while S3 is down
     restored.s3.start()  # the same data folder: every object is back
+    assert answers(stack.s3_endpoint)
+    # The outage began while the task ran: it was RUNNING before the stop and still after it.
+    assert during["status"] == "RUNNING", during
     result = ingestion.result()
 
     # Nothing stored is lost: the upload is back with the same content.

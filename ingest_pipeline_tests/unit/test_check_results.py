@@ -1,0 +1,330 @@
+"""Asset check results in full: the asset, check, verdict, severity, description and metadata a
+person sees in the UI, for passing and failing values (test_checks.py covers each verdict).
+
+Every expected value is written out by hand from the inputs here.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import dagster as dg
+
+from ingest_pipeline import checks
+from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
+from ingest_pipeline_tests.unit.records_factory import T0, T1, outcome, plan, upload, validated
+
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+FRAME, DATASOURCE = dg.AssetKey("validated_frame"), dg.AssetKey("druid_datasource")
+M = dg.MetadataValue
+
+
+def shown(result: dg.AssetCheckResult) -> tuple[Any, ...]:
+    """What the UI shows of a check result."""
+    return (
+        result.asset_key,
+        result.check_name,
+        result.passed,
+        result.severity,
+        result.description,
+        dict(result.metadata),
+    )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_a_rejected_file_in_full() -> None:
+    problem = "a.csv: the file has no data rows. Fix: add rows under the header"
+    results = checks.validation_check_results(RejectedUpload(upload(), problem), {}, 0.5)
+    assert [shown(r) for r in results] == [
+        (
+            FRAME,
+            "file_is_ingestible",
+            False,
+            ERROR,
+            problem,
+            {"file": M.text("s3://ingest-uploads/uploads/sales/a.csv"), "problem": M.text(problem)},
+        )
+    ]
+
+
+def test_a_clean_file_in_full() -> None:
+    existing = {"__time": "TIMESTAMP", "__source_key": "VARCHAR", "region": "VARCHAR"}
+    existing["qty"] = "BIGINT"
+    results = checks.validation_check_results(validated(), existing, 0.25)
+    assert [shown(r) for r in results] == [
+        (
+            FRAME,
+            "file_is_ingestible",
+            True,
+            ERROR,
+            None,
+            {
+                "rows": M.int(3),
+                "rejected_rows": M.int(0),
+                "rejected_sample": M.json([]),
+                "time_column": M.text("ts"),
+            },
+        ),
+        (
+            FRAME,
+            "null_ratios_within_threshold",
+            True,
+            WARN,
+            None,
+            {"null_ratio_warn": M.float(0.25), "offending": M.json({})},
+        ),
+        (FRAME, "no_duplicate_rows", True, WARN, None, {"duplicate_rows": M.int(0)}),
+        (
+            FRAME,
+            "schema_matches_datasource",
+            True,
+            WARN,
+            None,
+            {"datasource_columns": M.json(existing), "differences": M.json([])},
+        ),
+    ]
+
+
+def test_a_file_with_every_warning_in_full() -> None:
+    rejected = tuple(RejectedRow(line, f"bad value on line {line}") for line in range(2, 27))
+    report = {
+        "region": {"null_ratio": 0.75},
+        "qty": {"null_ratio": 0.3},
+        "note": {"null_ratio": 0.2},  # at or under 0.2 is fine
+        "x": {"null_ratio": 1},  # not a float ratio: not judged
+    }
+    existing = {"region": "BIGINT", "qty": "BIGINT", "city": "VARCHAR", "zip": "VARCHAR"}
+    result = checks.validation_check_results(
+        validated(
+            rejected_rows=rejected,
+            time_column=None,
+            column_report=report,
+            duplicate_rows=1,
+        ),
+        existing,
+        0.2,
+    )
+    ingestible, nulls, duplicates, schema = (shown(r) for r in result)
+    sample = [[line, f"bad value on line {line}"] for line in range(2, 22)]  # the first 20 of 25
+    assert ingestible == (
+        FRAME,
+        "file_is_ingestible",
+        True,
+        ERROR,
+        None,
+        {
+            "rows": M.int(3),
+            "rejected_rows": M.int(25),
+            "rejected_sample": M.json(sample),
+            "time_column": M.text("(none: constant time)"),
+        },
+    )
+    assert nulls == (
+        FRAME,
+        "null_ratios_within_threshold",
+        False,
+        WARN,
+        "columns above 20% null: region (75%), qty (30%)",
+        {"null_ratio_warn": M.float(0.2), "offending": M.json({"region": 0.75, "qty": 0.3})},
+    )
+    assert duplicates == (
+        FRAME,
+        "no_duplicate_rows",
+        False,
+        WARN,
+        "1 rows repeat an earlier row exactly",
+        {"duplicate_rows": M.int(1)},
+    )
+    differences = [
+        "column 'region' is string here, BIGINT in Druid",
+        "columns missing from this file: city, zip",
+    ]
+    assert schema == (
+        FRAME,
+        "schema_matches_datasource",
+        False,
+        WARN,
+        "column 'region' is string here, BIGINT in Druid; "
+        "columns missing from this file: city, zip",
+        {"datasource_columns": M.json(existing), "differences": M.json(differences)},
+    )
+
+
+def test_a_type_without_a_sql_name_is_not_called_drift() -> None:
+    # a column Druid stores as a complex type: no SQL name to compare, so no claim of drift
+    schema = (("payload", "json"), ("n", "long"))
+    assert checks.schema_drift(schema, {"payload": "COMPLEX<json>", "n": "BIGINT"}) == []  # type: ignore[arg-type]
+    assert checks.schema_drift(schema, {"payload": "OTHER", "n": "VARCHAR"}) == [  # type: ignore[arg-type]
+        "column 'n' is long here, VARCHAR in Druid"
+    ]
+
+
+def test_schema_drift_lists_every_difference_in_order() -> None:
+    schema = (("a", "string"), ("b", "long"), ("c", "double"), ("d", "string"))
+    existing = {"__time": "TIMESTAMP", "b": "VARCHAR", "c": "DOUBLE", "y": "BIGINT", "x": "DOUBLE"}
+    assert checks.schema_drift(schema, existing) == [  # type: ignore[arg-type]
+        "new column 'a' (string)",
+        "column 'b' is long here, VARCHAR in Druid",
+        "new column 'd' (string)",
+        "columns missing from this file: x, y",
+    ]
+
+
+# --------------------------------------------------------------------------- ingestion
+
+COLUMNS = {"__time": "TIMESTAMP", "region": "VARCHAR", "qty": "BIGINT"}
+
+
+def test_a_clean_ingestion_in_full() -> None:
+    results = checks.ingestion_check_results(
+        plan(validated_rows=3),
+        SourceRows(3, T0, T1),
+        outcome(processed=3),
+        SegmentsServed(4, 4),
+        COLUMNS,
+    )
+    no_bad_rows = {"unparseable": M.int(0), "processedWithError": M.int(0), "thrownAway": M.int(0)}
+    assert [shown(r) for r in results] == [
+        (
+            DATASOURCE,
+            "rows_in_druid_match_validated",
+            True,
+            ERROR,
+            None,
+            {"rows_in_druid": M.int(3), "validated_rows": M.int(3)},
+        ),
+        (
+            DATASOURCE,
+            "no_unparseable_or_thrown_away_rows",
+            True,
+            ERROR,
+            None,
+            {**no_bad_rows, "processed": M.int(3)},
+        ),
+        (
+            DATASOURCE,
+            "segments_loaded",
+            True,
+            ERROR,
+            None,
+            {
+                "published_segments": M.int(4),
+                "available_segments": M.int(4),
+                "loaded_percent": M.float(100.0),
+            },
+        ),
+        (DATASOURCE, "columns_as_specified", True, WARN, None, {"differences": M.json({})}),
+    ]
+
+
+def test_a_bad_ingestion_in_full() -> None:
+    task = outcome(unparseable=2, thrownAway=1)
+    task = type(task)(task.task_id, task.status, None, {"unparseable": 2, "thrownAway": 1})
+    results = checks.ingestion_check_results(
+        plan(validated_rows=3),
+        SourceRows(7, T0, T1),
+        task,  # no "processed" in the report
+        SegmentsServed(3, 2),
+        {"region": "VARCHAR"},
+    )
+    rows, bad, segments, columns = (shown(r) for r in results)
+    assert rows == (
+        DATASOURCE,
+        "rows_in_druid_match_validated",
+        False,
+        ERROR,
+        "Druid holds 7 rows of this file, validation produced 3: re-materialize the file's "
+        "partition to replace its rows",
+        {"rows_in_druid": M.int(7), "validated_rows": M.int(3)},
+    )
+    assert bad == (
+        DATASOURCE,
+        "no_unparseable_or_thrown_away_rows",
+        False,
+        ERROR,
+        "Druid's task index_parallel_sales_x reported bad rows: "
+        "{'unparseable': 2, 'processedWithError': 0, 'thrownAway': 1}",
+        {
+            "unparseable": M.int(2),
+            "processedWithError": M.int(0),
+            "thrownAway": M.int(1),
+            "processed": M.int(0),
+        },
+    )
+    assert segments == (
+        DATASOURCE,
+        "segments_loaded",
+        False,
+        ERROR,
+        "2 of 3 segments over this file's time range are queryable: check the historicals "
+        "(load queue, disk, logs)",
+        {
+            "published_segments": M.int(3),
+            "available_segments": M.int(2),
+            "loaded_percent": M.float(66.7),
+        },
+    )
+    differences = {"qty": {"specified": "BIGINT", "in_druid": "(missing)"}}
+    assert columns == (
+        DATASOURCE,
+        "columns_as_specified",
+        False,
+        WARN,
+        f"columns differ: {differences}",
+        {"differences": M.json(differences)},
+    )
+
+
+def test_a_processed_count_of_none_reads_as_zero_and_a_real_count_is_kept() -> None:
+    def processed(stats: dict[str, Any]) -> Any:
+        task = outcome()
+        task = type(task)(task.task_id, task.status, None, stats)
+        (_, bad, _, _) = checks.ingestion_check_results(
+            plan(), SourceRows(3, T0, T1), task, SegmentsServed(1, 1), COLUMNS
+        )
+        return bad.metadata["processed"]
+
+    assert processed({"processed": None}) == M.int(0)
+    assert processed({"processed": 5}) == M.int(5)
+    assert processed({}) == M.int(0)
+
+
+def test_a_column_of_another_type_is_reported_with_both_types() -> None:
+    (_, _, _, columns) = checks.ingestion_check_results(
+        plan(),
+        SourceRows(3, T0, T1),
+        outcome(),
+        SegmentsServed(1, 1),
+        {**COLUMNS, "qty": "VARCHAR"},
+    )
+    differences = {"qty": {"specified": "BIGINT", "in_druid": "VARCHAR"}}
+    assert columns.description == f"columns differ: {differences}"
+    assert columns.metadata["differences"] == M.json(differences)
+
+
+# --------------------------------------------------------------------------- selected
+
+
+def test_only_the_selected_checks_are_reported() -> None:
+    results = checks.validation_check_results(validated(), {}, 0.5)
+    context = SimpleNamespace(
+        selected_asset_check_keys={
+            dg.AssetCheckKey(FRAME, "null_ratios_within_threshold"),
+            dg.AssetCheckKey(FRAME, "schema_matches_datasource"),
+            dg.AssetCheckKey(DATASOURCE, "no_duplicate_rows"),  # same name, another asset
+        }
+    )
+    kept = checks.selected(context, results)  # type: ignore[arg-type]
+    assert [r.check_name for r in kept] == [
+        "null_ratios_within_threshold",
+        "schema_matches_datasource",
+    ]
+    everything = SimpleNamespace(
+        selected_asset_check_keys={dg.AssetCheckKey(FRAME, r.check_name) for r in results}
+    )
+    assert checks.selected(everything, results) == results  # type: ignore[arg-type]
+    nothing = SimpleNamespace(selected_asset_check_keys=set())
+    assert checks.selected(nothing, results) == []  # type: ignore[arg-type]
