@@ -43,7 +43,7 @@ def test_a_replace_reads_back_everything_but_this_file_s_old_rows() -> None:
         2, datetime(2024, 2, 3, 5, tzinfo=UTC), datetime(2024, 2, 3, 6, tzinfo=UTC)
     )
     plan = plan_ingestion(file, state(previous=previous, columns={"qty": "BIGINT"}), None, ACCESS)
-    granularity = "HOUR"  # none configured, no segments yet: chosen for a file of 8 hours
+    granularity = "YEAR"  # none configured, no segments yet: 3 rows fill no finer chunk
     assert plan.segment_granularity == granularity
     assert plan.spec["spec"]["dataSchema"]["granularitySpec"]["segmentGranularity"] == granularity
     druid_input = plan.spec["spec"]["ioConfig"]["inputSource"]["delegates"][0]
