@@ -170,8 +170,8 @@ def test_restart_keeps_every_object_segment_row_and_the_sensor_plans_nothing(
     assert totals["n"] == expected["n"] and totals["per_category"] == expected["per_category"]
 
     listed = [o for o in storage.list_uploads() if o.key.startswith(mine)]
-    requests, next_seen, skipped = plan_tick(listed, seen, storage, MAX_REQUESTS_PER_TICK)
-    assert requests == [] and skipped == [] and next_seen == seen
+    plan = plan_tick(listed, seen, storage.partition_key, MAX_REQUESTS_PER_TICK)
+    assert plan.requests == () and plan.skipped == () and plan.next_seen == seen
 
 
 class Burst:
