@@ -53,7 +53,9 @@ def druid_datasource(
         timeout_seconds=pipeline_settings.segment_load_timeout_seconds,
     )
     queryable_seconds = time.monotonic() - submitted
-    served = druid.segments_served(plan.datasource, *plan.validated_interval)
+    served = druid.wait_for_segments_served(
+        plan.datasource, *plan.validated_interval, pipeline_settings.segment_load_timeout_seconds
+    )
     # The broker refreshes its schema after segments load: a new column can lag behind rows.
     columns = druid.wait_for_columns(
         plan.datasource, list(plan.specified_columns), pipeline_settings.schema_wait_seconds

@@ -320,6 +320,19 @@ class DruidResource(dg.ConfigurableResource):
             return None
         return parse_druid_time(rows[0]["start"]), parse_druid_time(rows[0]["end"])
 
+    def wait_for_segments_served(
+        self, datasource: str, start: datetime, end: datetime, timeout_seconds: float
+    ) -> SegmentsServed:
+        """Poll `segments_served` until every live segment over [start, end] is queryable; the
+        last answer if not. A neighbour's append can publish a segment in the same time chunk a
+        moment before the historical loads it: that is a wait, not a failure."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            served = self.segments_served(datasource, start, end)
+            if served.all_available or time.monotonic() > deadline:
+                return served
+            time.sleep(1.0)
+
     def segments_served(self, datasource: str, start: datetime, end: datetime) -> SegmentsServed:
         """Live segments overlapping [start, end] and how many of them queries can reach now."""
         row = self.sql(
