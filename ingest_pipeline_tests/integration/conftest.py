@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import dagster as dg
 import psycopg2
 import pytest
 
@@ -33,3 +34,9 @@ def automation(
 @pytest.fixture(scope="module")
 def druid(stack: StackSettings) -> DruidResource:
     return DruidResource(router_url=stack.druid_url("router"))
+
+
+@pytest.fixture(scope="module")
+def instance(dagster_home) -> dg.DagsterInstance:
+    """The Dagster instance of DAGSTER_HOME (the project's dagster.yaml: Postgres storage)."""
+    return dg.DagsterInstance.get()

@@ -20,20 +20,10 @@ from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.stack.settings import UPLOADS_BUCKET, VALIDATED_BUCKET, StackSettings
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, VALIDATED_BUCKET
 
 pytestmark = pytest.mark.integration
 ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
-
-
-@pytest.fixture(scope="module")
-def instance(dagster_home) -> dg.DagsterInstance:
-    return dg.DagsterInstance.get()
-
-
-@pytest.fixture(scope="module")
-def druid(stack: StackSettings) -> DruidResource:
-    return DruidResource(router_url=stack.druid_url("router"))
 
 
 def unique_dataset(prefix: str) -> str:

@@ -113,11 +113,6 @@ def test_only_the_stacks_keys_are_accepted(stack: StackSettings) -> None:
     assert s3_client(stack).list_objects_v2(Bucket=UPLOADS_BUCKET, MaxKeys=1)
 
 
-@pytest.fixture(scope="module")
-def instance(dagster_home: Path) -> dg.DagsterInstance:
-    return dg.DagsterInstance.get()
-
-
 def test_restart_keeps_every_object_segment_row_and_the_sensor_plans_nothing(
     stack: StackSettings, s3: Any, instance: dg.DagsterInstance
 ) -> None:

@@ -9,7 +9,6 @@ import dagster as dg
 import pytest
 
 from ingest_pipeline.resources import build_resources
-from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline_tests.integration.test_pipeline import (
     ASSETS,
@@ -20,16 +19,6 @@ from ingest_pipeline_tests.integration.test_pipeline import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def instance(dagster_home) -> dg.DagsterInstance:
-    return dg.DagsterInstance.get()
-
-
-@pytest.fixture(scope="module")
-def druid(stack) -> DruidResource:
-    return DruidResource(router_url=stack.druid_url("router"))
 
 
 def test_a_year_of_hourly_rows_lands_in_one_segment_with_auto_compaction(

@@ -18,11 +18,6 @@ from ingest_pipeline_tests.integration.test_pipeline import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def instance(dagster_home) -> dg.DagsterInstance:
-    return dg.DagsterInstance.get()
-
-
 def test_a_flights_shaped_file_lands_whole_with_time_hour_as_time(
     instance: dg.DagsterInstance, druid: DruidResource, s3
 ) -> None:
