@@ -6,6 +6,7 @@ Expected figures are counted by plain Python from the rows these tests generate.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -179,9 +180,17 @@ def test_a_long_column_that_becomes_text_in_a_later_file(instance, druid, s3, tm
         (key + "numbers.csv", p) for _, _, p in numbers
     ] + [(key + "words.csv", None) for _ in words]
     # two segments in the one chunk: the appended file's beside the first one's
-    segments = druid.sql(
-        "SELECT num_rows FROM sys.segments WHERE datasource = ? ORDER BY segment_id", [dataset]
-    )
+    # sys.segments learns num_rows from the broker's segment metadata refresh, a moment after a
+    # segment is queryable (0 until then): wait for it, bounded, then assert exactly.
+    deadline = time.monotonic() + 60
+    while True:
+        segments = druid.sql(
+            "SELECT num_rows FROM sys.segments WHERE datasource = ? ORDER BY segment_id",
+            [dataset],
+        )
+        if all(s["num_rows"] for s in segments) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert [s["num_rows"] for s in segments] == [len(numbers), len(words)]
     # the text is stored as text: a native scan of the second segment's rows returns it
     scan = druid.request(
