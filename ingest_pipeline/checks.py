@@ -14,6 +14,7 @@ import dagster as dg
 
 from ingest_pipeline.records import (
     IngestionPlan,
+    PlannedFile,
     RejectedUpload,
     SegmentsServed,
     SourceRows,
@@ -64,16 +65,7 @@ def validation_check_results(
     """Check results for one file's validation: a rejected file fails only the blocking check
     (the others are not evaluated rather than invented)."""
     if isinstance(outcome, RejectedUpload):
-        return [
-            dg.AssetCheckResult(
-                asset_key=VALIDATED_FRAME_KEY,
-                check_name=INGESTIBLE,
-                passed=False,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=outcome.problem,
-                metadata={"file": outcome.upload.uri, "problem": outcome.problem},
-            )
-        ]
+        return [not_ingestible(outcome.upload.uri, outcome.problem)]
     null_heavy = null_heavy_columns(outcome.column_report, null_ratio_warn)
     drift = schema_drift(outcome.schema, existing_columns)
     rejected = [[row.line, row.reason] for row in outcome.rejected_rows]
@@ -129,6 +121,18 @@ def validation_check_results(
     ]
 
 
+def not_ingestible(file: str, problem: str) -> dg.AssetCheckResult:
+    """The failing verdict of a file that cannot be ingested (rejected, or gone)."""
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=INGESTIBLE,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=problem,
+        metadata={"file": file, "problem": problem},
+    )
+
+
 def null_heavy_columns(
     column_report: Mapping[str, Mapping[str, Any]], null_ratio_warn: float
 ) -> dict[str, float]:
@@ -179,7 +183,8 @@ INGESTION_CHECKS = [
     dg.AssetCheckSpec(
         SEGMENTS_LOADED,
         asset=DRUID_DATASOURCE_KEY,
-        description="Every live segment over this file's time range is queryable (sys.segments).",
+        description="Every live segment over the time range of this file's task is queryable "
+        "(sys.segments).",
     ),
     dg.AssetCheckSpec(
         COLUMNS_AS_SPECIFIED,
@@ -190,20 +195,23 @@ INGESTION_CHECKS = [
 
 
 def ingestion_check_results(
+    planned: PlannedFile,
     plan: IngestionPlan,
     rows_in_druid: SourceRows,
     outcome: TaskOutcome,
     served: SegmentsServed,
     actual_columns: Mapping[str, str],
 ) -> list[dg.AssetCheckResult]:
-    """Verdicts on what Druid holds for this file after its task, each from an observed value."""
+    """Verdicts on what Druid holds for one file after its task, each from an observed value."""
     bad_rows = outcome.bad_rows()
+    # The types the task's spec asked for (files of one task share them) for this file's columns.
+    specified = {name: plan.specified_columns[name] for name in planned.specified_columns}
     wrong_columns = {
         name: {"specified": DRUID_TO_SQL_TYPE[t], "in_druid": actual_columns.get(name, "(missing)")}
-        for name, t in plan.specified_columns.items()
+        for name, t in specified.items()
         if actual_columns.get(name) != DRUID_TO_SQL_TYPE[t]
     }
-    rows_match = rows_in_druid.count == plan.validated_rows
+    rows_match = rows_in_druid.count == planned.validated_rows
     return [
         dg.AssetCheckResult(
             asset_key=DRUID_DATASOURCE_KEY,
@@ -213,8 +221,12 @@ def ingestion_check_results(
             description=None
             if rows_match
             else f"Druid holds {rows_in_druid.count} rows of this file, validation produced "
-            f"{plan.validated_rows}: re-materialize the file's partition to replace its rows",
-            metadata={"rows_in_druid": rows_in_druid.count, "validated_rows": plan.validated_rows},
+            f"{planned.validated_rows}: re-materialize the file's partition to replace its rows",
+            metadata={
+                "rows_in_druid": rows_in_druid.count,
+                "validated_rows": planned.validated_rows,
+                "druid_task_id": outcome.task_id,
+            },
         ),
         dg.AssetCheckResult(
             asset_key=DRUID_DATASOURCE_KEY,
@@ -233,7 +245,7 @@ def ingestion_check_results(
             severity=dg.AssetCheckSeverity.ERROR,
             description=None
             if served.all_available
-            else f"{served.available} of {served.published} segments over this file's time "
+            else f"{served.available} of {served.published} segments over its task's time "
             "range are queryable: check the historicals (load queue, disk, logs)",
             metadata={
                 "published_segments": served.published,
@@ -252,9 +264,44 @@ def ingestion_check_results(
     ]
 
 
+def not_in_druid(file: str, problem: str) -> dg.AssetCheckResult:
+    """The failing verdict of a file whose rows did not reach Druid (refused, task failed)."""
+    return dg.AssetCheckResult(
+        asset_key=DRUID_DATASOURCE_KEY,
+        check_name=ROWS_MATCH,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=problem,
+        metadata={"file": file, "problem": problem},
+    )
+
+
 def selected(
     context: dg.AssetExecutionContext, results: Sequence[dg.AssetCheckResult]
 ) -> list[dg.AssetCheckResult]:
     """Only the results of checks this run selected (a subset run must not report others)."""
     keys = context.selected_asset_check_keys
     return [r for r in results if dg.AssetCheckKey(r.asset_key, r.check_name) in keys]
+
+
+def as_evaluation(result: dg.AssetCheckResult, partition: str) -> dg.AssetCheckEvaluation:
+    """A check result recorded on one file's partition (an AssetCheckResult yielded by a step
+    over many partitions would be recorded with none)."""
+    assert result.asset_key is not None and result.check_name is not None
+    return dg.AssetCheckEvaluation(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        severity=result.severity,
+        description=result.description,
+        partition=partition,
+    )
+
+
+def log_check_evaluations(
+    context: dg.AssetExecutionContext, partition: str, results: Sequence[dg.AssetCheckResult]
+) -> None:
+    """Record the selected checks' verdicts on this file's partition."""
+    for result in selected(context, results):
+        context.log_event(as_evaluation(result, partition))

@@ -58,6 +58,11 @@ class UploadedObject:
         """The dataset names the Druid datasource."""
         return self.dataset
 
+    @property
+    def partition_key(self) -> str:
+        """Its Dagster partition: "<dataset>/<name>"."""
+        return f"{self.dataset}/{self.name}"
+
 
 @dataclass(frozen=True)
 class DruidS3Access:
@@ -117,6 +122,22 @@ class RejectedUpload(ValidationOutcome):
     problem: str
 
 
+@dataclass(frozen=True)
+class RawFiles:
+    """raw_file over a run's partitions: the uploads found, and those gone (partition -> why)."""
+
+    uploads: Mapping[str, UploadedObject]
+    missing: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ValidationOutcomes:
+    """validated_frame over a run's partitions, keyed by partition."""
+
+    validated: Mapping[str, ValidatedUpload]
+    rejected: Mapping[str, RejectedUpload]
+
+
 # --------------------------------------------------------------------------- Druid
 
 
@@ -129,6 +150,9 @@ class SourceRows:
     last: datetime | None
 
 
+NO_ROWS = SourceRows(0, None, None)
+
+
 @dataclass(frozen=True)
 class DatasourceState:
     """What the ingestion planner needs to know of a datasource, gathered in one call."""
@@ -136,11 +160,14 @@ class DatasourceState:
     exists: bool
     columns: Mapping[str, str]  # column -> Druid SQL type (VARCHAR, BIGINT, ...)
     segment_interval: tuple[datetime, datetime] | None  # one live segment's interval
-    previous: SourceRows  # this file's rows already in it
+    previous: Mapping[str, SourceRows]  # per S3 key asked about: its rows already in it
 
     @classmethod
     def empty(cls) -> DatasourceState:
-        return cls(False, {}, None, SourceRows(0, None, None))
+        return cls(False, {}, None, {})
+
+    def previous_rows(self, source_key: str) -> SourceRows:
+        return self.previous.get(source_key, NO_ROWS)
 
 
 @dataclass(frozen=True)
@@ -195,12 +222,12 @@ class TaskOutcome:
 
 @dataclass(frozen=True)
 class Append:
-    """A file Druid has never seen: added beside other files' rows in these time chunks."""
+    """Files Druid has never seen: added beside other files' rows in these time chunks."""
 
     intervals: tuple[str, ...]
 
     def describe(self) -> str:
-        return "append (new file)"
+        return "append (new files)"
 
 
 @dataclass(frozen=True)
@@ -209,6 +236,7 @@ class Replace:
 
     intervals: tuple[str, ...]
     previous_rows: int
+    source_key: str  # the file whose old rows are dropped
 
     def describe(self) -> str:
         return "replace (combining reindex)"
@@ -218,24 +246,66 @@ IngestMode = Append | Replace
 
 
 @dataclass(frozen=True)
-class IngestionPlan:
-    """druid_spec: how one validated file goes into its datasource, and the task that does it."""
+class PlannedFile:
+    """One validated file inside an ingestion task: what Druid must hold of it afterwards."""
 
-    datasource: str
+    partition_key: str
     source_key: str
     etag: str
-    mode: IngestMode
-    segment_granularity: str
     validated_rows: int
     validated_interval: tuple[datetime, datetime]
     specified_columns: Mapping[str, DruidType]
+
+
+@dataclass(frozen=True)
+class IngestionPlan:
+    """One Druid task: the files it ingests into one datasource, and the task JSON."""
+
+    datasource: str
+    task_id: str  # derived from the spec: a retried run finds its task instead of a second one
+    mode: IngestMode
+    segment_granularity: str
+    files: tuple[PlannedFile, ...]
     spec: Mapping[str, Any]  # the Druid task JSON, as posted (credentials are providers)
+
+    @property
+    def validated_rows(self) -> int:
+        return sum(f.validated_rows for f in self.files)
+
+    @property
+    def specified_columns(self) -> dict[str, DruidType]:
+        columns: dict[str, DruidType] = {}
+        for planned in self.files:
+            for name, druid_type in planned.specified_columns.items():
+                # a clash between files is written as string (see spec.merge_dimensions)
+                columns[name] = (
+                    druid_type if columns.get(name, druid_type) == druid_type else "string"
+                )
+        return columns
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    """A validated file druid_spec would not submit (e.g. too many time chunks), and why."""
+
+    partition_key: str
+    source_key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestionPlans:
+    """druid_spec over a run's files: the tasks to run and the files refused before Druid."""
+
+    plans: tuple[IngestionPlan, ...]
+    refused: tuple[RefusedFile, ...]
 
 
 @dataclass(frozen=True)
 class IngestedFile:
-    """druid_datasource: this file's rows in Druid, queryable."""
+    """druid_datasource: one file's rows in Druid, queryable."""
 
+    partition_key: str
     datasource: str
     source_key: str
     task_id: str

@@ -1,20 +1,25 @@
 """upload_sensor: every new object, and every object overwritten with new content (new ETag),
-becomes a dynamic partition and one run, exactly once per version.
+becomes a dynamic partition and is run exactly once per version. New files of one dataset
+found in a tick become ONE run over their partition range (up to the batch caps), so a burst
+of uploads is one Druid task per dataset, not one per file; an overwrite runs alone.
 
 The cursor is the map key -> ETag of every version already requested (zlib-compressed JSON),
 so it does not depend on listing order or last-modified seconds: keys that sort before others,
 objects sharing a second, and thousands of objects (listed 1000 a page) are all compared
-against it. Each run key is key@etag, so even a cursor lost with a failed tick cannot request
-a version twice (Dagster never launches the same run key twice for a sensor).
+against it. Each run key is key@etag (a batch: a digest of its key@etag list), so a tick can never
+request the same versions twice (Dagster never launches the same run key twice for a sensor).
 """
 
+from __future__ import annotations
+
 import base64
+import hashlib
 import json
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import dagster as dg
@@ -31,13 +36,20 @@ FORBIDDEN_IN_PARTITION_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("INGEST_SENSOR_INTERVAL_SECONDS", "15"))
 #: Run requests per tick: the rest wait for the next tick, so a tick stays well inside its timeout.
 MAX_REQUESTS_PER_TICK = 500
+#: Run tags: which dataset a run ingests (one run per dataset at a time, see dagster.yaml) and
+#: how many files; the range tags make one run cover a batch of partitions.
+DATASET_TAG = "ingest/dataset"
+FILES_TAG = "ingest/files"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 ingest_job = dg.define_asset_job(
     "ingest_upload",
     selection=dg.AssetSelection.groups("ingest"),
     # The four steps run one after another anyway; one process saves a Python start per step.
     executor_def=dg.in_process_executor,
-    description="raw_file -> validated_frame -> druid_spec -> druid_datasource for one upload",
+    description="raw_file -> validated_frame -> druid_spec -> druid_datasource for one upload "
+    "or a batch of uploads (a partition range)",
 )
 
 
@@ -79,21 +91,90 @@ class VersionToIngest:
 
     partition_key: str
     etag: str
+    size: int = field(default=0, compare=False)  # counts against the batch's byte cap
+
+
+@dataclass(frozen=True)
+class RunToRequest:
+    """One run: a single version, or a batch of new files of one dataset whose partitions are
+    added together (contiguous), so the run covers them as one partition range."""
+
+    versions: tuple[VersionToIngest, ...]
+
+    @property
+    def dataset(self) -> str:
+        return self.versions[0].partition_key.partition("/")[0]
+
+    @property
+    def run_key(self) -> str:
+        """Deterministic: the same versions are never requested twice (Dagster refuses a run
+        key it has seen)."""
+        if len(self.versions) == 1:
+            only = self.versions[0]
+            return f"{only.partition_key}@{only.etag}"
+        text = "\n".join(f"{v.partition_key}@{v.etag}" for v in self.versions)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+        return f"{self.dataset}/batch of {len(self.versions)}@{digest}"
+
+    def run_request(self) -> dg.RunRequest:
+        tags = {DATASET_TAG: self.dataset, FILES_TAG: str(len(self.versions))}
+        if len(self.versions) == 1:
+            only = self.versions[0]
+            return dg.RunRequest(
+                partition_key=only.partition_key,
+                run_key=self.run_key,
+                tags={**tags, "ingest/etag": only.etag},
+            )
+        return dg.RunRequest(
+            run_key=self.run_key,
+            tags={
+                **tags,
+                RANGE_START_TAG: self.versions[0].partition_key,
+                RANGE_END_TAG: self.versions[-1].partition_key,
+            },
+        )
 
 
 @dataclass(frozen=True)
 class SkippedObject:
     key: str
     reason: str
+    partition_key: str | None = None  # its partition, when it gets one to carry the verdict
+
+
+@dataclass(frozen=True)
+class BatchCaps:
+    """How much one run may take: new files of one dataset are batched up to these."""
+
+    max_files: int = 200
+    max_bytes: int = 2 * 1024**3
+
+    @classmethod
+    def from_environment(cls) -> BatchCaps:
+        return cls(
+            max_files=max(1, int(os.environ.get("INGEST_BATCH_MAX_FILES", cls.max_files))),
+            max_bytes=max(1, int(os.environ.get("INGEST_BATCH_MAX_BYTES", cls.max_bytes))),
+        )
 
 
 @dataclass(frozen=True)
 class TickPlan:
-    """What one sensor tick decides: runs to request, the next cursor, objects skipped."""
+    """What one sensor tick decides: runs to request, partitions to add (in this order: each
+    batch's keys contiguous), the next cursor, objects skipped."""
 
-    requests: tuple[VersionToIngest, ...]
+    runs: tuple[RunToRequest, ...]
+    new_partitions: tuple[str, ...]
     next_seen: dict[str, str]
     skipped: tuple[SkippedObject, ...]
+
+    @property
+    def versions(self) -> list[VersionToIngest]:
+        return [v for run in self.runs for v in run.versions]
+
+
+#: Skips that still get a partition, so their verdict shows in the UI (folder markers,
+#: temporary names and keys Dagster cannot hold do not).
+VISIBLE_SKIPS = ("zero bytes", "unknown extension", "not under a dataset folder")
 
 
 def plan_tick(
@@ -101,9 +182,12 @@ def plan_tick(
     seen: dict[str, str],
     partition_key_of: Callable[[str], str],
     limit: int,
+    existing_partitions: Collection[str] = (),
+    caps: BatchCaps = BatchCaps(),
 ) -> TickPlan:
-    """Compare a listing with the cursor (key -> ETag already decided)."""
-    requests: list[VersionToIngest] = []
+    """Compare a listing with the cursor (key -> ETag already decided) and group the new
+    versions into runs: new files of a dataset in batches, a known partition alone."""
+    wanted: list[VersionToIngest] = []
     skipped: list[SkippedObject] = []
     next_seen = dict(seen)
     present = set()
@@ -115,51 +199,94 @@ def plan_tick(
         reason = skip_reason(obj, partition_key)
         if reason:
             if obj.key not in seen:
-                skipped.append(SkippedObject(obj.key, reason))
+                visible = reason.startswith(VISIBLE_SKIPS)
+                skipped.append(SkippedObject(obj.key, reason, partition_key if visible else None))
             next_seen[obj.key] = obj.etag  # decided; log it once, not every tick
             continue
-        if len(requests) >= limit:
+        if len(wanted) >= limit:
             continue  # next tick
-        requests.append(VersionToIngest(partition_key, obj.etag))
+        wanted.append(VersionToIngest(partition_key, obj.etag, obj.size))
         next_seen[obj.key] = obj.etag
     # Deleted objects leave the cursor (keeps it small); a later upload is new again.
     for key in set(next_seen) - present:
         del next_seen[key]
-    return TickPlan(tuple(requests), next_seen, tuple(skipped))
+    existing = set(existing_partitions)
+    runs = group_runs(wanted, existing, caps)
+    new_partitions = [v.partition_key for run in runs for v in run.versions]
+    new_partitions = [k for k in new_partitions if k not in existing]
+    new_partitions += sorted(
+        {s.partition_key for s in skipped if s.partition_key} - existing - set(new_partitions)
+    )
+    return TickPlan(tuple(runs), tuple(new_partitions), next_seen, tuple(skipped))
+
+
+def group_runs(
+    versions: Sequence[VersionToIngest], existing: Collection[str], caps: BatchCaps
+) -> list[RunToRequest]:
+    """New partitions of one dataset, sorted by key, in batches within the caps; a version of
+    a partition that exists already (an overwrite) alone: it cannot join a contiguous range."""
+    runs: list[RunToRequest] = []
+    by_dataset: dict[str, list[VersionToIngest]] = {}
+    for version in sorted(versions, key=lambda v: v.partition_key):
+        if version.partition_key in existing:
+            runs.append(RunToRequest((version,)))
+        else:
+            by_dataset.setdefault(version.partition_key.partition("/")[0], []).append(version)
+    for dataset_versions in by_dataset.values():
+        batch: list[VersionToIngest] = []
+        for version in dataset_versions:
+            too_many = len(batch) >= caps.max_files
+            too_big = batch and sum(v.size for v in batch) + version.size > caps.max_bytes
+            if too_many or too_big:
+                runs.append(RunToRequest(tuple(batch)))
+                batch = []
+            batch.append(version)
+        if batch:
+            runs.append(RunToRequest(tuple(batch)))
+    return runs
 
 
 @dg.sensor(
     job=ingest_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="New or changed objects under the uploads prefix -> partition + run.",
+    description="New or changed objects under the uploads prefix -> partitions + runs (new "
+    "files of a dataset batched into one run over their partition range).",
 )
 def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.SensorResult:
     started = time.monotonic()
     seen = decode_cursor(context.cursor)
     objects = list(s3.list_uploads())
-    plan = plan_tick(objects, seen, s3.partition_key, MAX_REQUESTS_PER_TICK)
+    existing = set(context.instance.get_dynamic_partitions(upload_partitions.name))
+    plan = plan_tick(
+        objects,
+        seen,
+        s3.partition_key,
+        MAX_REQUESTS_PER_TICK,
+        existing,
+        BatchCaps.from_environment(),
+    )
     for skipped in plan.skipped:
         context.log.info(f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason}")
-    new_keys = sorted(
-        {request.partition_key for request in plan.requests}
-        - set(context.instance.get_dynamic_partitions(upload_partitions.name))
-    )
     context.log.info(
-        f"listed {len(objects)} objects, requested {len(plan.requests)} runs, "
-        f"{len(new_keys)} new partitions in {time.monotonic() - started:.2f}s"
+        f"listed {len(objects)} objects, requested {len(plan.versions)} versions in "
+        f"{len(plan.runs)} runs, {len(plan.new_partitions)} new partitions in "
+        f"{time.monotonic() - started:.2f}s"
     )
     return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                partition_key=request.partition_key,
-                run_key=f"{request.partition_key}@{request.etag}",
-                tags={"ingest/etag": request.etag},
-            )
-            for request in plan.requests
-        ],
-        dynamic_partitions_requests=[upload_partitions.build_add_request(new_keys)]
-        if new_keys
+        run_requests=[run.run_request() for run in plan.runs],
+        dynamic_partitions_requests=[upload_partitions.build_add_request(list(plan.new_partitions))]
+        if plan.new_partitions
         else [],
+        # A skipped upload's verdict on its partition: a person sees it in the UI.
+        asset_events=[
+            dg.AssetObservation(
+                asset_key="raw_file",
+                partition=skipped.partition_key,
+                metadata={"verdict": "skipped", "reason": skipped.reason, "key": skipped.key},
+            )
+            for skipped in plan.skipped
+            if skipped.partition_key
+        ],
         cursor=encode_cursor(plan.next_seen),
     )

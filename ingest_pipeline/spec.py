@@ -109,6 +109,12 @@ def _parse_interval(interval: str) -> tuple[datetime, datetime]:
     return _utc(datetime.fromisoformat(start)), _utc(datetime.fromisoformat(end))
 
 
+def interval_span(interval: str) -> tuple[datetime, datetime]:
+    """An interval "start/end" as its first and last instant (end is exclusive)."""
+    start, end = _parse_interval(interval)
+    return start, end - timedelta(microseconds=1)
+
+
 def interval_cover(time_min: datetime, time_max: datetime, granularity: str) -> list[str]:
     """The granularity-aligned interval covering [time_min, time_max], as ["start/end"]."""
     granularity = granularity.upper()
@@ -218,8 +224,7 @@ def merge_dimensions(
 def build_index_spec(
     datasource: str,
     schema: Sequence[tuple[str, DruidType]],
-    input_uri: str,
-    source_key: str,
+    input_uris: Sequence[str],
     *,
     endpoint_url: str,
     region: str,
@@ -231,12 +236,14 @@ def build_index_spec(
     segment_granularity: str,
     existing_dimensions: Sequence[tuple[str, DruidType]] = (),
 ) -> dict[str, Any]:
-    """An `index_parallel` task for the validated NDJSON.gz at `input_uri`.
+    """An `index_parallel` task for the validated NDJSON.gz files at `input_uris` (their rows
+    carry `__source_key`).
 
     `schema`: (column, druid type) as `ValidationResult.schema`; `__source_key` is added.
     `time_min`/`time_max`: the data's time range (checked against the mode's intervals).
-    `mode`: `Append` for a key Druid has not seen; `Replace` when it was ingested before, with
-    intervals (aligned to the segment granularity, see `interval_cover`/`merge_intervals`)
+    `mode`: `Append` for keys Druid has not seen; `Replace` (one file) when it was ingested
+    before, with intervals (aligned to the segment granularity, see `interval_cover` and
+    `merge_intervals`)
     covering its old rows and its new rows. `existing_dimensions`: the datasource's current
     columns, so rewritten neighbours keep theirs.
     """
@@ -244,7 +251,7 @@ def build_index_spec(
     if granularity not in SEGMENT_GRANULARITIES:
         raise ValueError(f"segment granularity must be one of {SEGMENT_GRANULARITIES}")
     s3 = s3_input_source(
-        [input_uri],
+        input_uris,
         endpoint_url=endpoint_url,
         region=region,
         access_key_id=access_key_id,
@@ -262,7 +269,11 @@ def build_index_spec(
         _check_intervals(intervals, granularity, time_min, time_max)
         keep_others = {
             "type": "not",
-            "field": {"type": "selector", "dimension": SOURCE_KEY_COLUMN, "value": source_key},
+            "field": {
+                "type": "selector",
+                "dimension": SOURCE_KEY_COLUMN,
+                "value": mode.source_key,
+            },
         }
         delegates = [
             {"type": "druid", "dataSource": datasource, "interval": interval, "filter": keep_others}
@@ -284,7 +295,9 @@ def build_index_spec(
         # "Failed to get locks for intervals".
         granularity_spec["intervals"] = list(mode.intervals)
         _check_intervals(mode.intervals, granularity, time_min, time_max)
-        subtasks = 1  # sequential: no subtask start-up cost for one small file
+        # Sequential: no subtask start-up cost (a peon each) for a few small files; a batch of
+        # many files is still one JVM reading them one after another.
+        subtasks = 1
 
     dimensions = [
         {"type": druid_type, "name": name}

@@ -4,8 +4,9 @@ Writes to the validated bucket, beside nothing else of the file's:
   validated/<dataset>/<file>.parquet        typed data, for people and other tools
   validated/<dataset>/<file>.ndjson.gz      the same rows, the input of the Druid task
   validated/<dataset>/<file>.report.json    per-column report and rejected rows
-A file that cannot be ingested is not an error of the pipeline: the asset records why and its
-blocking check fails, which stops the spec and the ingestion of this file only.
+A file that cannot be ingested is not an error of the pipeline: the asset records why and the
+file's ingestible check fails on its partition; the spec takes only the validated files, so a
+bad file in a batch stops only itself.
 """
 
 import tempfile
@@ -14,18 +15,26 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
+from pydantic import TypeAdapter
 
+from ingest_pipeline.assets.handoff import RECORD_METADATA, load_handoffs, save_handoff
 from ingest_pipeline.assets.presentation import column_schema, markdown_preview
 from ingest_pipeline.assets.publishing import publish_validated
-from ingest_pipeline.checks import VALIDATION_CHECKS, selected, validation_check_results
+from ingest_pipeline.checks import (
+    VALIDATION_CHECKS,
+    log_check_evaluations,
+    not_ingestible,
+    validation_check_results,
+)
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.records import (
+    RawFiles,
     RejectedUpload,
     UploadedObject,
     ValidatedUpload,
-    ValidationOutcome,
+    ValidationOutcomes,
 )
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.s3 import ObjectChanged, ObjectGone, S3Storage
@@ -34,10 +43,13 @@ from ingest_pipeline.validation import ValidationSummary, validate_to_files
 from ingest_pipeline.vocabulary import FileRejected
 
 PREVIEW_ROWS = 10
+OUTCOMES = TypeAdapter(ValidationOutcomes)
+RAW_FILES = TypeAdapter(RawFiles)
 
 
-# A multi_asset only so the WARN checks may go unreported: a rejected file yields just the
-# failing blocking check, and the others show as not evaluated instead of as invented results.
+# A multi_asset so the checks are reported per file (one evaluation per partition) and none is
+# invented: a rejected file gets only the failing ingestible check. Blocking is per file: the
+# spec reads only the validated ones, so a bad file in a batch stops only itself.
 @dg.multi_asset(
     outs={
         "validated_frame": dg.AssetOut(
@@ -46,37 +58,82 @@ PREVIEW_ROWS = 10
         )
     },
     partitions_def=upload_partitions,
+    deps=["raw_file"],
     check_specs=VALIDATION_CHECKS,
     can_subset=True,
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def validated_frame(
     context: dg.AssetExecutionContext,
-    raw_file: UploadedObject,
     s3: S3Storage,
     druid: DruidResource,
     pipeline_settings: PipelineSettings,
-) -> Iterator[dg.Output[ValidationOutcome] | dg.AssetCheckResult]:
-    config = pipeline_settings.dataset_config(raw_file.dataset)
+) -> Iterator[dg.MaterializeResult]:
+    uploads: dict[str, UploadedObject] = {}
+    missing: dict[str, str] = {}
+    for record in load_handoffs(context, s3, "raw_file", RAW_FILES):
+        uploads.update(record.uploads)
+        missing.update(record.missing)
+    validated: dict[str, ValidatedUpload] = {}
+    rejected: dict[str, RejectedUpload] = {}
+    metadata: dict[str, dict[str, object]] = {}
+    for partition in context.partition_keys:
+        upload = uploads.get(partition)
+        if upload is None:
+            reason = missing.get(partition, f"raw_file has no record of {partition}: re-run it")
+            context.log.error(reason)
+            metadata[partition] = {"accepted": False, "problem": reason}
+            log_check_evaluations(context, partition, [not_ingestible(partition, reason)])
+            continue
+        outcome, metadata[partition] = validate_one(context, upload, s3, pipeline_settings)
+        if isinstance(outcome, ValidatedUpload):
+            validated[partition] = outcome
+        else:
+            rejected[partition] = outcome
+    record_uri = save_handoff(
+        s3, context.run_id, "validated_frame", ValidationOutcomes(validated, rejected), OUTCOMES
+    )
+    existing_by_datasource = {
+        datasource: druid.datasource_columns(datasource) if druid.broker_sees(datasource) else {}
+        for datasource in {v.upload.datasource for v in validated.values()}
+    }
+    for partition, outcome in [*validated.items(), *rejected.items()]:
+        config = pipeline_settings.dataset_config(outcome.upload.dataset)
+        existing = existing_by_datasource.get(outcome.upload.datasource, {})
+        results = validation_check_results(outcome, existing, config.null_ratio_warn)
+        log_check_evaluations(context, partition, results)
+    for partition, values in metadata.items():
+        values[RECORD_METADATA] = dg.MetadataValue.path(record_uri)
+        context.add_asset_metadata(values, partition_key=partition)
+    yield dg.MaterializeResult(
+        asset_key="validated_frame",
+        metadata={
+            "files_validated": len(validated),
+            "files_rejected": len(metadata) - len(validated),
+        },
+    )
+
+
+def validate_one(
+    context: dg.AssetExecutionContext,
+    upload: UploadedObject,
+    s3: S3Storage,
+    pipeline_settings: PipelineSettings,
+) -> tuple[ValidatedUpload | RejectedUpload, dict[str, object]]:
+    """One file's verdict and the metadata a person reads on its partition."""
+    config = pipeline_settings.dataset_config(upload.dataset)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="validate-") as workdir:
         try:
-            summary, ndjson_path, parquet_path = validate_upload(raw_file, s3, config, workdir)
+            summary, ndjson_path, parquet_path = validate_upload(upload, s3, config, workdir)
         except FileRejected as rejection:
             context.log.error(str(rejection))
-            rejected = RejectedUpload(raw_file, str(rejection))
-            yield dg.Output(
-                rejected,
-                output_name="validated_frame",
-                data_version=dg.DataVersion(raw_file.etag),
-                metadata={"accepted": False, "problem": rejected.problem},
-            )
-            yield from selected(context, validation_check_results(rejected, {}, 0.0))
-            return
+            rejected = RejectedUpload(upload, str(rejection))
+            return rejected, {"accepted": False, "problem": rejected.problem, "etag": upload.etag}
         validate_seconds = time.monotonic() - started
-        artifacts = publish_validated(s3, raw_file, summary, ndjson_path, parquet_path)
-
+        artifacts = publish_validated(s3, upload, summary, ndjson_path, parquet_path)
     validated = ValidatedUpload(
-        upload=raw_file,
+        upload=upload,
         row_count=summary.row_count,
         schema=tuple(summary.schema),
         time_column=summary.time_column,
@@ -88,30 +145,22 @@ def validated_frame(
         warnings=tuple(summary.warnings),
         artifacts=artifacts,
     )
-    yield dg.Output(
-        validated,
-        output_name="validated_frame",
-        data_version=dg.DataVersion(raw_file.etag),
-        metadata={
-            "accepted": True,
-            "dagster/row_count": validated.row_count,
-            "rejected_rows": len(validated.rejected_rows),
-            "duplicate_rows": validated.duplicate_rows,
-            "time_column": validated.time_column or "(none: constant time)",
-            "time_range": f"{validated.time_min.isoformat()} .. {validated.time_max.isoformat()}",
-            "dagster/column_schema": column_schema(validated.schema),
-            "preview": dg.MetadataValue.md(markdown_preview(summary.preview)),
-            "warnings": dg.MetadataValue.json(list(validated.warnings)),
-            "parquet": dg.MetadataValue.path(artifacts.parquet_uri),
-            "druid_input": dg.MetadataValue.path(artifacts.druid_input_uri),
-            "report": dg.MetadataValue.path(artifacts.report_uri),
-            "validate_seconds": round(validate_seconds, 3),
-        },
-    )
-    datasource = raw_file.datasource
-    existing = druid.datasource_columns(datasource) if druid.broker_sees(datasource) else {}
-    results = validation_check_results(validated, existing, config.null_ratio_warn)
-    yield from selected(context, results)
+    return validated, {
+        "accepted": True,
+        "etag": upload.etag,
+        "dagster/row_count": validated.row_count,
+        "rejected_rows": len(validated.rejected_rows),
+        "duplicate_rows": validated.duplicate_rows,
+        "time_column": validated.time_column or "(none: constant time)",
+        "time_range": f"{validated.time_min.isoformat()} .. {validated.time_max.isoformat()}",
+        "dagster/column_schema": column_schema(validated.schema),
+        "preview": dg.MetadataValue.md(markdown_preview(summary.preview)),
+        "warnings": dg.MetadataValue.json(list(validated.warnings)),
+        "parquet": dg.MetadataValue.path(artifacts.parquet_uri),
+        "druid_input": dg.MetadataValue.path(artifacts.druid_input_uri),
+        "report": dg.MetadataValue.path(artifacts.report_uri),
+        "validate_seconds": round(validate_seconds, 3),
+    }
 
 
 def validate_upload(

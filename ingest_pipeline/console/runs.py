@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from ingest_pipeline.console.verdicts import CheckFact, RunFacts, plain_metadata
 
 PARTITION_TAG = "dagster/partition"
-ETAG_TAG = "ingest/etag"  # set by upload_sensor on each run it requests
+ETAG_TAG = "ingest/etag"  # set by upload_sensor on each single-file run
+DATASET_TAG = "ingest/dataset"  # set by upload_sensor on every run
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITIONS_NAME = "uploads"
 JOB_NAME = "ingest_upload"
 
 FOLLOWED = {
@@ -31,10 +36,25 @@ class StepNews:
     text: str
 
 
-def apply_event(facts: RunFacts, entry: dg.EventLogEntry) -> StepNews | None:
-    """Add one event to the facts; what to tell the person about it (None: nothing)."""
+def event_partition(event: dg.DagsterEvent) -> str | None:
+    """The partition a materialization or check evaluation is about (None: the whole step)."""
+    data = event.event_specific_data
+    if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        return data.materialization.partition  # type: ignore[union-attr]
+    if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        return data.partition  # type: ignore[union-attr]
+    return None
+
+
+def apply_event(
+    facts: RunFacts, entry: dg.EventLogEntry, partition: str | None = None
+) -> StepNews | None:
+    """Add one event to the facts; what to tell the person about it (None: nothing). With
+    `partition`, a batch run's events about other files are left out."""
     event = entry.dagster_event
     if event is None:
+        return None
+    if partition is not None and event_partition(event) not in (None, partition):
         return None
     kind = event.event_type
     if kind == dg.DagsterEventType.STEP_START:
@@ -122,6 +142,7 @@ class FollowedRun:
     facts: RunFacts
     cursor: str | None = None
     done: bool = False
+    partition: str | None = None  # in a batch run: the one file followed
 
 
 def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list[StepNews]:
@@ -134,7 +155,7 @@ def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list
             followed.facts.run_id, cursor=followed.cursor, of_type=FOLLOWED, limit=200
         )
         for record in connection.records:
-            item = apply_event(followed.facts, record.event_log_entry)
+            item = apply_event(followed.facts, record.event_log_entry, followed.partition)
             if item is not None:
                 news.append(item)
         followed.cursor = connection.cursor
@@ -149,9 +170,10 @@ def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list
 
 
 def runs_for_versions(
-    instance: dg.DagsterInstance, versions: Sequence[tuple[str, str]]
+    instance: dg.DagsterInstance, versions: Sequence[tuple[str, str]], since: float = 0.0
 ) -> dict[tuple[str, str], dg.DagsterRun]:
-    """The newest sensor run of each (partition, etag) that has one."""
+    """The newest sensor run of each (partition, etag) that has one: a run of that version
+    alone, else the newest batch run created after `since` (epoch seconds) covering it."""
     if not versions:
         return {}
     wanted = set(versions)
@@ -170,7 +192,60 @@ def runs_for_versions(
         key = (run.tags.get(PARTITION_TAG, ""), run.tags.get(ETAG_TAG, ""))
         if key in wanted and key not in found:
             found[key] = run
+    missing = [v for v in versions if v not in found]
+    if missing:
+        for version in missing:
+            for run in batch_runs_covering(instance, version[0], since):
+                found[version] = run
+                break
     return found
+
+
+def batch_runs_covering(
+    instance: dg.DagsterInstance, partition: str, since: float = 0.0, limit: int = 50
+) -> list[dg.DagsterRun]:
+    """Batch runs (a partition range) that include `partition`, newest first."""
+    return [r.dagster_run for r in _batch_records(instance, partition, since, limit)]
+
+
+def _batch_records(
+    instance: dg.DagsterInstance, partition: str, since: float, limit: int
+) -> list[dg.RunRecord]:
+    dataset = partition.partition("/")[0]
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name=JOB_NAME, tags={DATASET_TAG: dataset}, created_after=_utc(since)
+        ),
+        limit=limit,
+    )
+    order: dict[str, int] | None = None
+    covering = []
+    for record in records:  # newest first
+        tags = record.dagster_run.tags
+        start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+        if start is None or end is None:
+            continue
+        if order is None:
+            keys = instance.get_dynamic_partitions(PARTITIONS_NAME)
+            order = {key: index for index, key in enumerate(keys)}
+        if partition in order and order.get(start, -1) <= order[partition] <= order.get(end, -1):
+            covering.append(record)
+    return covering
+
+
+def runs_covering(instance: dg.DagsterInstance, partition: str) -> list[dg.DagsterRun]:
+    """Every run of the ingest job that included `partition`, alone or in a batch, newest
+    first."""
+    single = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=JOB_NAME, tags={PARTITION_TAG: partition})
+    )
+    records = [*single, *_batch_records(instance, partition, 0.0, 1000)]
+    records.sort(key=lambda record: record.create_timestamp, reverse=True)
+    return [record.dagster_run for record in records]
+
+
+def _utc(epoch: float) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
 def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:

@@ -118,6 +118,8 @@ def follow_runs(
     }
     waiting = {(u.item.partition, u.info.etag): u for u in uploads if not u.skipped}
     followed: dict[tuple[str, str], FollowedRun] = {}
+    # A batch run is found by its partition range; one created before the uploads is older.
+    since = min((u.info.last_modified.timestamp() for u in uploads), default=0.0) - 5.0
     deadline = time.monotonic() + timeout
     with Progress(
         TextColumn("{task.description}"),
@@ -134,8 +136,9 @@ def follow_runs(
         }
         while True:
             pending = [v for v in waiting if v not in followed]
-            for version, run in runs_for_versions(instance, pending).items():
-                followed[version] = FollowedRun(RunFacts(run.run_id, run.status.value))
+            for version, run in runs_for_versions(instance, pending, since).items():
+                facts = RunFacts(run.run_id, run.status.value)
+                followed[version] = FollowedRun(facts, partition=version[0])
                 progress.console.print(
                     f"{escape(version[0])}: run {run.run_id} ({run_url_text(ui_base, run.run_id)})",
                     highlight=False,

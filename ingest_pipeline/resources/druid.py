@@ -8,10 +8,8 @@ segments are loaded before calling data queryable.
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,11 +19,9 @@ from pydantic import Field, PrivateAttr
 
 from ingest_pipeline.records import (
     DatasourceState,
-    SegmentsServed,
-    SegmentStats,
-    SourceRows,
     TaskOutcome,
 )
+from ingest_pipeline.resources.druid_queries import DruidQueries
 from ingest_pipeline.resources.druid_wire import (
     ALL_TIME,
     DruidError,
@@ -34,17 +30,14 @@ from ingest_pipeline.resources.druid_wire import (
     DruidUnavailable,
     extract_row_stats,
     is_transient,
-    iso_millis,
-    parse_druid_time,
-    quote_identifier,
     report_error,
     root_cause,
-    sql_parameter,
 )
 
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
-class DruidResource(dg.ConfigurableResource):
+
+class DruidResource(DruidQueries, dg.ConfigurableResource):
     """Druid's HTTP APIs. Every URL may be the router (it proxies the overlord and coordinator)."""
 
     router_url: str = Field(description="Druid router URL, e.g. http://127.0.0.1:8888")
@@ -61,6 +54,9 @@ class DruidResource(dg.ConfigurableResource):
     _client: httpx.Client | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ plumbing
+
+    def broker_base_url(self) -> str:
+        return self._url(self.broker_url)
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -141,8 +137,11 @@ class DruidResource(dg.ConfigurableResource):
         self.request("POST", url)
 
     def run_task(self, spec: Mapping[str, Any], timeout_seconds: float) -> TaskOutcome:
-        """Submit a task and wait for it; a failure raises DruidTaskFailed with Druid's reason."""
-        task_id = self.submit_task(spec)
+        """Run a task and wait for it; a failure raises DruidTaskFailed with Druid's reason.
+
+        A spec with an "id" that Druid already knows (a retried run) is not submitted again:
+        a running or successful task of that id is waited for and its outcome used."""
+        task_id = self.find_or_submit(spec)
         outcome = self.wait_for_task(task_id, timeout_seconds)
         if not outcome.succeeded:
             raise DruidTaskFailed(
@@ -151,6 +150,30 @@ class DruidResource(dg.ConfigurableResource):
                 outcome,
             )
         return outcome
+
+    def find_or_submit(self, spec: Mapping[str, Any], attempts: int = 5) -> str:
+        """The id of this spec's task: a known one that did not fail, else a new submission
+        (after failures, as "<id>_2", "<id>_3": Druid refuses to reuse an id)."""
+        base = spec.get("id")
+        if not base:
+            return self.submit_task(spec)
+        for attempt in range(1, attempts + 1):
+            task_id = base if attempt == 1 else f"{base}_{attempt}"
+            state = self.task_state(task_id)
+            if state is None:
+                return self.submit_task({**spec, "id": task_id})
+            if state != "FAILED":
+                return task_id
+        raise DruidTaskFailed(f"Druid task {base} failed {attempts} times; see its log", None)
+
+    def task_state(self, task_id: str) -> str | None:
+        """RUNNING, SUCCESS, FAILED, ... or None for an id Druid does not know."""
+        url = f"{self._url(self.overlord_url)}/druid/indexer/v1/task/{quote(task_id)}/status"
+        response = self.request("GET", url, ok_status=(200, 404))
+        status = response.json().get("status") if response.status_code == 200 else None
+        if not status:
+            return None
+        return str(status.get("statusCode") or status.get("status"))
 
     def wait_for_task(
         self, task_id: str, timeout_seconds: float, poll_seconds: float = 1.0
@@ -231,128 +254,10 @@ class DruidResource(dg.ConfigurableResource):
             f"{timeout_seconds:.0f}s: are the historicals up and do they have free space?"
         )
 
-    def broker_serves_all(self, datasource: str) -> bool:
-        """Every live segment of the datasource is available to queries, as the broker sees it."""
-        row = self.sql(
-            "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
-            "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
-            "AND is_overshadowed = 0",
-            [datasource],
-        )[0]
-        return bool(row["live"]) and row["live"] == row["available"]
-
     def has_segments(self, datasource: str) -> bool:
         """Whether the datasource has used segments, from the coordinator's metadata (not the
         broker, which forgets a datasource whose historicals are down)."""
         return self.load_status(datasource, force_refresh=True) is not None
-
-    def broker_sees(self, datasource: str) -> bool:
-        rows = self.sql(
-            "SELECT COUNT(*) AS n FROM INFORMATION_SCHEMA.TABLES "
-            "WHERE TABLE_SCHEMA = 'druid' AND TABLE_NAME = ?",
-            [datasource],
-        )
-        return bool(rows and rows[0]["n"] > 0)
-
-    def sql(
-        self,
-        query: str,
-        parameters: Sequence[object] = (),
-        context: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        url = f"{self._url(self.broker_url)}/druid/v2/sql"
-        body = {
-            "query": query,
-            "parameters": [sql_parameter(p) for p in parameters],
-            "resultFormat": "object",
-            "context": dict(context or {}),
-        }
-        return list(self.request("POST", url, json=body, ok_status=(200,)).json())
-
-    def source_rows(self, datasource: str, source_key: str) -> SourceRows:
-        """How many rows of one uploaded file the datasource holds, and their span."""
-        row = self.sql(
-            f"SELECT COUNT(*) AS n, MIN(__time) AS t0, MAX(__time) AS t1 "
-            f'FROM {quote_identifier(datasource)} WHERE "__source_key" = ?',
-            [source_key],
-        )[0]
-        count = int(row["n"])
-        if not count:
-            return SourceRows(0, None, None)
-        return SourceRows(count, parse_druid_time(row["t0"]), parse_druid_time(row["t1"]))
-
-    def datasource_summary(self, datasource: str) -> dict[str, Any] | None:
-        """{rows, t0, t1, source_files, segments} of a datasource; None if the broker has no
-        such table (never ingested, or every segment dropped)."""
-        if not self.broker_sees(datasource):
-            return None
-        summary = self.sql(
-            'SELECT COUNT(*) AS "rows", MIN(__time) AS t0, MAX(__time) AS t1, '
-            f'COUNT(DISTINCT "__source_key") AS source_files FROM {quote_identifier(datasource)}',
-            context={"useApproximateCountDistinct": False},
-        )[0]
-        segments = self.sql(
-            "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
-            "AND is_overshadowed = 0",
-            [datasource],
-        )[0]["n"]
-        return {**summary, "segments": int(segments)}
-
-    def wait_for_source_rows(
-        self, datasource: str, source_key: str, expected: int, timeout_seconds: float
-    ) -> SourceRows:
-        """Poll until the broker returns `expected` rows of the file; the last answer if not."""
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            rows = self.source_rows(datasource, source_key)
-            if rows.count == expected or time.monotonic() > deadline:
-                return rows
-            time.sleep(1.0)
-
-    def segment_interval(self, datasource: str) -> tuple[datetime, datetime] | None:
-        """(start, end) of one live segment of the datasource, or None if it has none."""
-        rows = self.sql(
-            'SELECT "start", "end" FROM sys.segments WHERE datasource = ? '
-            "AND is_published = 1 AND is_overshadowed = 0 LIMIT 1",
-            [datasource],
-        )
-        if not rows:
-            return None
-        return parse_druid_time(rows[0]["start"]), parse_druid_time(rows[0]["end"])
-
-    def wait_for_segments_served(
-        self, datasource: str, start: datetime, end: datetime, timeout_seconds: float
-    ) -> SegmentsServed:
-        """Poll `segments_served` until every live segment over [start, end] is queryable; the
-        last answer if not. A neighbour's append can publish a segment in the same time chunk a
-        moment before the historical loads it: that is a wait, not a failure."""
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            served = self.segments_served(datasource, start, end)
-            if served.all_available or time.monotonic() > deadline:
-                return served
-            time.sleep(1.0)
-
-    def segments_served(self, datasource: str, start: datetime, end: datetime) -> SegmentsServed:
-        """Live segments overlapping [start, end] and how many of them queries can reach now."""
-        row = self.sql(
-            "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
-            "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
-            'AND is_overshadowed = 0 AND "start" <= ? AND "end" > ?',
-            [datasource, iso_millis(end), iso_millis(start)],
-        )[0]
-        return SegmentsServed(published=int(row["live"]), available=int(row["available"]))
-
-    def segment_stats(self, datasource: str) -> SegmentStats:
-        """How many live segments the datasource has and how full they are (rows each)."""
-        rows = self.sql(
-            "SELECT num_rows FROM sys.segments WHERE datasource = ? "
-            "AND is_published = 1 AND is_overshadowed = 0 LIMIT 100000",
-            [datasource],
-        )
-        counts = sorted(int(row["num_rows"] or 0) for row in rows)
-        median = statistics.median(counts) if counts else 0
-        return SegmentStats(count=len(counts), median_rows=int(median))
 
     def ensure_auto_compaction(
         self, datasource: str, segment_granularity: str, max_rows_per_segment: int
@@ -379,11 +284,11 @@ class DruidResource(dg.ConfigurableResource):
         return None if response.status_code == 404 else dict(response.json())
 
     def datasource_state(
-        self, datasource: str, source_key: str, timeout_seconds: float
+        self, datasource: str, source_keys: Sequence[str], timeout_seconds: float
     ) -> DatasourceState:
-        """What the ingestion planner needs: columns, granularity, this file's earlier rows.
+        """What the ingestion planner needs: columns, granularity, these files' earlier rows.
 
-        Whether the file has rows already decides append vs replace, so the answer is taken
+        Whether a file has rows already decides append vs replace, so the answer is taken
         only once every segment is served: a historical that is down would otherwise turn a
         re-run into a duplicate (DruidUnavailable instead).
         """
@@ -394,25 +299,5 @@ class DruidResource(dg.ConfigurableResource):
             exists=True,
             columns=self.datasource_columns(datasource),
             segment_interval=self.segment_interval(datasource),
-            previous=self.source_rows(datasource, source_key),
+            previous=self.rows_by_source(datasource, source_keys),
         )
-
-    def datasource_columns(self, datasource: str) -> dict[str, str]:
-        rows = self.sql(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS "
-            "WHERE TABLE_SCHEMA = 'druid' AND TABLE_NAME = ?",
-            [datasource],
-        )
-        return {row["COLUMN_NAME"]: row["DATA_TYPE"] for row in rows}
-
-    def wait_for_columns(
-        self, datasource: str, names: Sequence[str], timeout_seconds: float
-    ) -> dict[str, str]:
-        """The datasource's columns once the broker's schema has all of `names` (it refreshes
-        its schema after segments load, so a just-ingested column can lag); the last answer."""
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            columns = self.datasource_columns(datasource)
-            if set(names) <= set(columns) or time.monotonic() > deadline:
-                return columns
-            time.sleep(1.0)

@@ -141,6 +141,16 @@ class S3Storage(dg.ConfigurableResource):
         self.client().put_object(Bucket=bucket, Key=key, Body=body)
         return f"s3://{bucket}/{key}"
 
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        """A whole (small) object, or None when there is none."""
+        try:
+            response = self.client().get_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if is_missing(error):
+                return None
+            raise
+        return bytes(response["Body"].read())
+
     # ------------------------------------------------------------------ Druid's view
 
     @property

@@ -10,6 +10,7 @@ from ingest_pipeline.records import (
     DatasourceState,
     IngestionPlan,
     ObjectInfo,
+    PlannedFile,
     SourceRows,
     TaskOutcome,
     UploadedObject,
@@ -48,22 +49,34 @@ def state(
     previous: SourceRows | None = None,
     columns: dict[str, str] | None = None,
     segment_interval: tuple[datetime, datetime] | None = None,
+    key: str = "uploads/sales/a.csv",
 ) -> DatasourceState:
+    """A datasource state; `previous`: the earlier rows of the file at `key`."""
     return DatasourceState(
-        bool(columns), columns or {}, segment_interval, previous or SourceRows(0, None, None)
+        bool(columns), columns or {}, segment_interval, {key: previous} if previous else {}
+    )
+
+
+def planned_file(
+    validated_rows: int = 3, columns: dict[str, str] | None = None, name: str = "a.csv"
+) -> PlannedFile:
+    return PlannedFile(
+        partition_key=f"sales/{name}",
+        source_key=f"uploads/sales/{name}",
+        etag="e1",
+        validated_rows=validated_rows,
+        validated_interval=(T0, T1),
+        specified_columns=columns or {"region": "string", "qty": "long"},
     )
 
 
 def plan(validated_rows: int = 3, columns: dict[str, str] | None = None) -> IngestionPlan:
     return IngestionPlan(
         datasource="sales",
-        source_key="uploads/sales/a.csv",
-        etag="e1",
+        task_id="ingest_sales_x",
         mode=Append(("2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",)),
         segment_granularity="HOUR",
-        validated_rows=validated_rows,
-        validated_interval=(T0, T1),
-        specified_columns=columns or {"region": "string", "qty": "long"},
+        files=(planned_file(validated_rows, columns),),
         spec={},
     )
 

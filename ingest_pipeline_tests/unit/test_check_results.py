@@ -13,7 +13,15 @@ import dagster as dg
 
 from ingest_pipeline import checks
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
-from ingest_pipeline_tests.unit.records_factory import T0, T1, outcome, plan, upload, validated
+from ingest_pipeline_tests.unit.records_factory import (
+    T0,
+    T1,
+    outcome,
+    plan,
+    planned_file,
+    upload,
+    validated,
+)
 
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 FRAME, DATASOURCE = dg.AssetKey("validated_frame"), dg.AssetKey("druid_datasource")
@@ -180,6 +188,7 @@ COLUMNS = {"__time": "TIMESTAMP", "region": "VARCHAR", "qty": "BIGINT"}
 
 def test_a_clean_ingestion_in_full() -> None:
     results = checks.ingestion_check_results(
+        planned_file(validated_rows=3),
         plan(validated_rows=3),
         SourceRows(3, T0, T1),
         outcome(processed=3),
@@ -194,7 +203,11 @@ def test_a_clean_ingestion_in_full() -> None:
             True,
             ERROR,
             None,
-            {"rows_in_druid": M.int(3), "validated_rows": M.int(3)},
+            {
+                "rows_in_druid": M.int(3),
+                "validated_rows": M.int(3),
+                "druid_task_id": M.text("index_parallel_sales_x"),
+            },
         ),
         (
             DATASOURCE,
@@ -224,6 +237,7 @@ def test_a_bad_ingestion_in_full() -> None:
     task = outcome(unparseable=2, thrownAway=1)
     task = type(task)(task.task_id, task.status, None, {"unparseable": 2, "thrownAway": 1})
     results = checks.ingestion_check_results(
+        planned_file(validated_rows=3),
         plan(validated_rows=3),
         SourceRows(7, T0, T1),
         task,  # no "processed" in the report
@@ -238,7 +252,11 @@ def test_a_bad_ingestion_in_full() -> None:
         ERROR,
         "Druid holds 7 rows of this file, validation produced 3: re-materialize the file's "
         "partition to replace its rows",
-        {"rows_in_druid": M.int(7), "validated_rows": M.int(3)},
+        {
+            "rows_in_druid": M.int(7),
+            "validated_rows": M.int(3),
+            "druid_task_id": M.text("index_parallel_sales_x"),
+        },
     )
     assert bad == (
         DATASOURCE,
@@ -259,7 +277,7 @@ def test_a_bad_ingestion_in_full() -> None:
         "segments_loaded",
         False,
         ERROR,
-        "2 of 3 segments over this file's time range are queryable: check the historicals "
+        "2 of 3 segments over its task's time range are queryable: check the historicals "
         "(load queue, disk, logs)",
         {
             "published_segments": M.int(3),
@@ -283,7 +301,7 @@ def test_a_processed_count_of_none_reads_as_zero_and_a_real_count_is_kept() -> N
         task = outcome()
         task = type(task)(task.task_id, task.status, None, stats)
         (_, bad, _, _) = checks.ingestion_check_results(
-            plan(), SourceRows(3, T0, T1), task, SegmentsServed(1, 1), COLUMNS
+            planned_file(), plan(), SourceRows(3, T0, T1), task, SegmentsServed(1, 1), COLUMNS
         )
         return bad.metadata["processed"]
 
@@ -294,6 +312,7 @@ def test_a_processed_count_of_none_reads_as_zero_and_a_real_count_is_kept() -> N
 
 def test_a_column_of_another_type_is_reported_with_both_types() -> None:
     (_, _, _, columns) = checks.ingestion_check_results(
+        planned_file(),
         plan(),
         SourceRows(3, T0, T1),
         outcome(),

@@ -7,7 +7,15 @@ import pytest
 
 from ingest_pipeline import checks
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
-from ingest_pipeline_tests.unit.records_factory import T0, T1, outcome, plan, upload, validated
+from ingest_pipeline_tests.unit.records_factory import (
+    T0,
+    T1,
+    outcome,
+    plan,
+    planned_file,
+    upload,
+    validated,
+)
 
 
 def by_name(results: list[dg.AssetCheckResult]) -> dict[str, dg.AssetCheckResult]:
@@ -107,6 +115,7 @@ def ingestion(
 ) -> dict[str, dg.AssetCheckResult]:
     return by_name(
         checks.ingestion_check_results(
+            planned_file(validated_rows=3),
             plan(validated_rows=3),
             SourceRows(rows, T0, T1),
             outcome(**row_stats),

@@ -21,15 +21,17 @@ ACCESS = DruidS3Access(
 
 def test_a_new_file_s_plan_names_its_datasource_key_region_and_interval() -> None:
     file = validated(upload=upload(dataset="orders", name="jan.csv", etag="e9"))
-    plan = plan_ingestion(file, state(), "DAY", ACCESS)
-    assert (plan.datasource, plan.source_key, plan.etag) == (
+    (plan,) = plan_ingestion([file], state(), "DAY", ACCESS).plans
+    (planned,) = plan.files
+    assert (plan.datasource, planned.source_key, planned.etag, planned.partition_key) == (
         "orders",
         "uploads/orders/jan.csv",
         "e9",
+        "orders/jan.csv",
     )
     assert plan.segment_granularity == "DAY"
-    assert plan.validated_interval == (T0, T1)
-    assert plan.validated_rows == 3
+    assert planned.validated_interval == (T0, T1)
+    assert planned.validated_rows == 3 and plan.validated_rows == 3
     schema = plan.spec["spec"]["dataSchema"]
     assert schema["dataSource"] == "orders"
     s3 = plan.spec["spec"]["ioConfig"]["inputSource"]
@@ -42,7 +44,8 @@ def test_a_replace_reads_back_everything_but_this_file_s_old_rows() -> None:
     previous = SourceRows(
         2, datetime(2024, 2, 3, 5, tzinfo=UTC), datetime(2024, 2, 3, 6, tzinfo=UTC)
     )
-    plan = plan_ingestion(file, state(previous=previous, columns={"qty": "BIGINT"}), None, ACCESS)
+    known = state(previous=previous, columns={"qty": "BIGINT"}, key="uploads/orders/jan.csv")
+    (plan,) = plan_ingestion([file], known, None, ACCESS).plans
     granularity = "YEAR"  # none configured, no segments yet: 3 rows fill no finer chunk
     assert plan.segment_granularity == granularity
     assert plan.spec["spec"]["dataSchema"]["granularitySpec"]["segmentGranularity"] == granularity

@@ -38,7 +38,8 @@ ACCESS = DruidS3Access(
 def test_choose_granularity(
     configured: str | None, segment: tuple[datetime, datetime] | None, expected: str
 ) -> None:
-    assert choose_granularity(validated(), state(segment_interval=segment), configured) == expected
+    chosen = choose_granularity([validated()], state(segment_interval=segment), configured)
+    assert chosen == expected
 
 
 def test_a_file_druid_has_not_seen_is_appended_over_its_own_chunks() -> None:
@@ -57,13 +58,16 @@ def test_a_file_seen_before_is_replaced_over_its_old_and_new_chunks() -> None:
             "2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",
         ),
         previous_rows=5,
+        source_key="uploads/sales/a.csv",
     )
 
 
 def test_overlapping_old_and_new_chunks_merge_into_one_interval() -> None:
     previous = SourceRows(2, T0, T1)
     mode = choose_mode(validated(), state(previous=previous), "HOUR")
-    assert mode == Replace(("2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",), 2)
+    assert mode == Replace(
+        ("2024-03-01T10:00:00.000Z/2024-03-01T19:00:00.000Z",), 2, "uploads/sales/a.csv"
+    )
 
 
 def test_previous_rows_without_a_time_range_are_refused() -> None:
@@ -82,11 +86,13 @@ def test_existing_dimensions_map_sql_types_and_leave_out_time_and_unknown_types(
 
 def test_plan_for_a_replace_reads_back_neighbours_and_keeps_their_columns() -> None:
     previous = SourceRows(4, T0, T0)
-    plan = plan_ingestion(
-        validated(), state(previous=previous, columns={"old_col": "VARCHAR"}), None, ACCESS
+    plans = plan_ingestion(
+        [validated()], state(previous=previous, columns={"old_col": "VARCHAR"}), None, ACCESS
     )
+    (plan,) = plans.plans
     assert isinstance(plan.mode, Replace) and plan.mode.previous_rows == 4
-    assert (plan.datasource, plan.source_key, plan.etag) == ("sales", "uploads/sales/a.csv", "e1")
+    (file,) = plan.files
+    assert (plan.datasource, file.source_key, file.etag) == ("sales", "uploads/sales/a.csv", "e1")
     assert plan.validated_rows == 3 and plan.specified_columns == {
         "region": "string",
         "qty": "long",
@@ -103,7 +109,7 @@ def test_plan_for_a_replace_reads_back_neighbours_and_keeps_their_columns() -> N
 
 
 def test_plan_for_a_new_file_appends_with_its_intervals() -> None:
-    plan = plan_ingestion(validated(), state(), "DAY", ACCESS)
+    (plan,) = plan_ingestion([validated()], state(), "DAY", ACCESS).plans
     assert plan.mode == Append(("2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",))
     granularity = plan.spec["spec"]["dataSchema"]["granularitySpec"]
     assert granularity["segmentGranularity"] == "DAY"
@@ -116,7 +122,7 @@ def test_a_span_of_centuries_at_day_granularity_is_refused_before_druid() -> Non
         time_min=datetime(1900, 1, 1, tzinfo=UTC), time_max=datetime(2200, 12, 31, tzinfo=UTC)
     )
     with pytest.raises(TooManyTimeChunks) as refused:
-        plan_ingestion(centuries, state(), "DAY", ACCESS)
+        check_time_chunks(centuries, "DAY")
     message = str(refused.value)
     assert "uploads/sales/a.csv" in message and "1900-01-01 to 2200-12-31" in message
     assert "109,938 DAY time chunks" in message and "segment_granularity" in message

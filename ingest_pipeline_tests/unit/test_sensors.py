@@ -186,7 +186,10 @@ def plan(objects: Iterable[ObjectInfo], seen: dict[str, str], limit: int = 500) 
 
 def test_new_objects_are_requested_once_each_and_enter_the_cursor() -> None:
     result = plan([obj("uploads/s/a.csv", "ea"), obj("uploads/t/b.json", "eb")], {})
-    assert result.requests == (VersionToIngest("s/a.csv", "ea"), VersionToIngest("t/b.json", "eb"))
+    assert tuple(result.versions) == (
+        VersionToIngest("s/a.csv", "ea"),
+        VersionToIngest("t/b.json", "eb"),
+    )
     assert result.next_seen == {"uploads/s/a.csv": "ea", "uploads/t/b.json": "eb"}
     assert result.skipped == ()
 
@@ -194,13 +197,13 @@ def test_new_objects_are_requested_once_each_and_enter_the_cursor() -> None:
 def test_unchanged_objects_are_not_requested_again() -> None:
     seen = {"uploads/s/a.csv": "ea", "uploads/s/b.csv": "eb"}
     result = plan([obj("uploads/s/a.csv", "ea"), obj("uploads/s/b.csv", "eb")], seen)
-    assert result == TickPlan((), seen, ())
+    assert result == TickPlan((), (), seen, ())
 
 
 def test_an_overwritten_object_is_requested_with_its_new_etag() -> None:
     seen = {"uploads/s/a.csv": "old", "uploads/s/b.csv": "eb"}
     result = plan([obj("uploads/s/a.csv", "new"), obj("uploads/s/b.csv", "eb")], seen)
-    assert result.requests == (VersionToIngest("s/a.csv", "new"),)
+    assert tuple(result.versions) == (VersionToIngest("s/a.csv", "new"),)
     assert result.next_seen == {"uploads/s/a.csv": "new", "uploads/s/b.csv": "eb"}
 
 
@@ -213,15 +216,15 @@ def test_the_cursor_passed_in_is_not_changed() -> None:
 def test_a_skipped_object_is_logged_once_and_not_again_on_a_new_etag() -> None:
     first = plan([obj("uploads/s/a.csv.part", "e1"), obj("uploads/s/b.csv", "eb")], {})
     assert first.skipped == (SkippedObject("uploads/s/a.csv.part", HIDDEN),)
-    assert first.requests == (VersionToIngest("s/b.csv", "eb"),)
+    assert tuple(first.versions) == (VersionToIngest("s/b.csv", "eb"),)
     assert first.next_seen == {"uploads/s/a.csv.part": "e1", "uploads/s/b.csv": "eb"}
 
     same = plan([obj("uploads/s/a.csv.part", "e1"), obj("uploads/s/b.csv", "eb")], first.next_seen)
-    assert same == TickPlan((), first.next_seen, ())
+    assert same == TickPlan((), (), first.next_seen, ())
 
     # the partial download grew: a new ETag, still skipped, not logged again, cursor follows
     grown = plan([obj("uploads/s/a.csv.part", "e2"), obj("uploads/s/b.csv", "eb")], same.next_seen)
-    assert grown.skipped == () and grown.requests == ()
+    assert grown.skipped == () and tuple(grown.versions) == ()
     assert grown.next_seen == {"uploads/s/a.csv.part": "e2", "uploads/s/b.csv": "eb"}
 
 
@@ -235,7 +238,7 @@ def test_each_skip_reason_reaches_the_plan() -> None:
         obj("uploads/s/a\tb.csv", "c"),
     ]
     result = plan(objects, {})
-    assert result.requests == ()
+    assert tuple(result.versions) == ()
     assert [(s.key, s.reason.split(" (")[0]) for s in result.skipped] == [
         ("uploads/s/", "folder marker"),
         ("uploads/s/empty.csv", "zero bytes"),
@@ -249,34 +252,42 @@ def test_each_skip_reason_reaches_the_plan() -> None:
 
 def test_a_skipped_object_renamed_to_a_data_file_is_requested() -> None:
     first = plan([obj("uploads/s/a.csv.tmp", "e1")], {})
-    assert first.requests == ()
+    assert tuple(first.versions) == ()
     second = plan([obj("uploads/s/a.csv", "e1")], first.next_seen)  # the rename: a new key
-    assert second.requests == (VersionToIngest("s/a.csv", "e1"),)
+    assert tuple(second.versions) == (VersionToIngest("s/a.csv", "e1"),)
     assert second.next_seen == {"uploads/s/a.csv": "e1"}  # the .tmp is gone from the cursor
 
 
 def test_a_skipped_object_that_became_empty_then_real_data_is_requested() -> None:
     # zero bytes first (skipped), then the real content under the same key: a new ETag
     first = plan([obj("uploads/s/a.csv", "empty", size=0)], {})
-    assert first.skipped == (SkippedObject("uploads/s/a.csv", "zero bytes"),)
+    # zero bytes gets a partition of its own, to carry the skipped verdict in the UI
+    assert first.skipped == (SkippedObject("uploads/s/a.csv", "zero bytes", "s/a.csv"),)
+    assert first.new_partitions == ("s/a.csv",)
     second = plan([obj("uploads/s/a.csv", "full", size=100)], first.next_seen)
-    assert second.requests == (VersionToIngest("s/a.csv", "full"),)
+    assert tuple(second.versions) == (VersionToIngest("s/a.csv", "full"),)
     assert second.skipped == ()
 
 
 def test_the_request_limit_leaves_the_rest_for_the_next_tick() -> None:
     objects = [obj(f"uploads/s/f{i}.csv", f"e{i}") for i in range(5)]
     first = plan(objects, {}, limit=2)
-    assert first.requests == (VersionToIngest("s/f0.csv", "e0"), VersionToIngest("s/f1.csv", "e1"))
+    assert tuple(first.versions) == (
+        VersionToIngest("s/f0.csv", "e0"),
+        VersionToIngest("s/f1.csv", "e1"),
+    )
     # the cursor is not advanced for the three left over
     assert first.next_seen == {"uploads/s/f0.csv": "e0", "uploads/s/f1.csv": "e1"}
 
     second = plan(objects, first.next_seen, limit=2)
-    assert second.requests == (VersionToIngest("s/f2.csv", "e2"), VersionToIngest("s/f3.csv", "e3"))
+    assert tuple(second.versions) == (
+        VersionToIngest("s/f2.csv", "e2"),
+        VersionToIngest("s/f3.csv", "e3"),
+    )
     third = plan(objects, second.next_seen, limit=2)
-    assert third.requests == (VersionToIngest("s/f4.csv", "e4"),)
+    assert tuple(third.versions) == (VersionToIngest("s/f4.csv", "e4"),)
     assert third.next_seen == {f"uploads/s/f{i}.csv": f"e{i}" for i in range(5)}
-    assert plan(objects, third.next_seen, limit=2).requests == ()
+    assert tuple(plan(objects, third.next_seen, limit=2).versions) == ()
 
 
 def test_the_request_limit_is_exact_and_skips_do_not_count_against_it() -> None:
@@ -284,13 +295,17 @@ def test_the_request_limit_is_exact_and_skips_do_not_count_against_it() -> None:
     objects += [obj(f"uploads/s/f{i}.csv", f"e{i}") for i in range(3)]
     objects += [obj("uploads/s/skip2.tmp", "s2")]
     exactly = plan(objects, {}, limit=3)
-    assert [r.partition_key for r in exactly.requests] == ["s/f0.csv", "s/f1.csv", "s/f2.csv"]
+    assert [r.partition_key for r in tuple(exactly.versions)] == [
+        "s/f0.csv",
+        "s/f1.csv",
+        "s/f2.csv",
+    ]
     # skipped objects past the limit are still decided (and logged) in this tick
     assert [s.key for s in exactly.skipped] == ["uploads/s/_skip1.csv", "uploads/s/skip2.tmp"]
     assert exactly.next_seen == {o.key: o.etag for o in objects}
 
     one = plan(objects, {}, limit=1)
-    assert one.requests == (VersionToIngest("s/f0.csv", "e0"),)
+    assert tuple(one.versions) == (VersionToIngest("s/f0.csv", "e0"),)
     assert one.next_seen == {
         "uploads/s/_skip1.csv": "s1",
         "uploads/s/f0.csv": "e0",
@@ -298,20 +313,20 @@ def test_the_request_limit_is_exact_and_skips_do_not_count_against_it() -> None:
     }
 
     none = plan(objects, {}, limit=0)
-    assert none.requests == ()
+    assert tuple(none.versions) == ()
     assert set(none.next_seen) == {"uploads/s/_skip1.csv", "uploads/s/skip2.tmp"}
 
 
 def test_deleted_objects_leave_the_cursor_and_a_later_upload_is_new_again() -> None:
     seen = {"uploads/s/a.csv": "ea", "uploads/s/gone.csv": "eg", "uploads/s/old.tmp": "et"}
     result = plan([obj("uploads/s/a.csv", "ea")], seen)
-    assert result == TickPlan((), {"uploads/s/a.csv": "ea"}, ())
+    assert result == TickPlan((), (), {"uploads/s/a.csv": "ea"}, ())
     again = plan([obj("uploads/s/a.csv", "ea"), obj("uploads/s/gone.csv", "eg")], result.next_seen)
-    assert again.requests == (VersionToIngest("s/gone.csv", "eg"),)
+    assert tuple(again.versions) == (VersionToIngest("s/gone.csv", "eg"),)
 
 
 def test_an_empty_listing_empties_the_cursor() -> None:
-    assert plan([], {"uploads/s/a.csv": "ea"}) == TickPlan((), {}, ())
+    assert plan([], {"uploads/s/a.csv": "ea"}) == TickPlan((), (), {}, ())
 
 
 # --------------------------------------------------------------------------- cursor
@@ -381,8 +396,16 @@ def test_a_tick_requests_runs_keyed_by_version_and_adds_only_new_partitions() ->
         result = tick(instance, objects, encode_cursor({"uploads/s/a.csv": "e1"}))
 
         assert [(r.partition_key, r.run_key, r.tags) for r in result.run_requests] == [
-            ("s/a.csv", "s/a.csv@e2", {"ingest/etag": "e2"}),
-            ("s/b.csv", "s/b.csv@eb", {"ingest/etag": "eb"}),
+            (
+                "s/a.csv",
+                "s/a.csv@e2",
+                {"ingest/dataset": "s", "ingest/files": "1", "ingest/etag": "e2"},
+            ),
+            (
+                "s/b.csv",
+                "s/b.csv@eb",
+                {"ingest/dataset": "s", "ingest/files": "1", "ingest/etag": "eb"},
+            ),
         ]
         (add,) = result.dynamic_partitions_requests
         assert isinstance(add, dg.AddDynamicPartitionsRequest)
@@ -418,8 +441,8 @@ def test_new_partitions_are_added_sorted_and_once() -> None:
 def test_the_sensor_honours_the_request_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sensors, "MAX_REQUESTS_PER_TICK", 2)
     with dg.DagsterInstance.ephemeral() as instance:
-        objects = [obj(f"uploads/s/f{i}.csv", f"e{i}") for i in range(3)]
+        objects = [obj(f"uploads/s{i}/f.csv", f"e{i}") for i in range(3)]
         first = tick(instance, objects, None)
-        assert [r.run_key for r in first.run_requests] == ["s/f0.csv@e0", "s/f1.csv@e1"]
+        assert [r.run_key for r in first.run_requests] == ["s0/f.csv@e0", "s1/f.csv@e1"]
         second = tick(instance, objects, first.cursor)
-        assert [r.run_key for r in second.run_requests] == ["s/f2.csv@e2"]
+        assert [r.run_key for r in second.run_requests] == ["s2/f.csv@e2"]

@@ -38,13 +38,13 @@ def _spec(replace_intervals: list[str] | None = None, **overrides: Any) -> dict[
         "time_min": T0,
         "time_max": T1,
         "segment_granularity": granularity,
-        "mode": Replace(tuple(replace_intervals), previous_rows=1)
+        "mode": Replace(tuple(replace_intervals), previous_rows=1, source_key=KEY)
         if replace_intervals
         else Append(tuple(interval_cover(T0, T1, granularity.upper()))),
     }
     arguments.update(overrides)
     return build_index_spec(
-        "sales", [("region", "string"), ("qty", "long"), ("price", "double")], URI, KEY, **arguments
+        "sales", [("region", "string"), ("qty", "long"), ("price", "double")], [URI], **arguments
     )
 
 
@@ -197,8 +197,7 @@ def test_uris_must_be_s3_and_encoded() -> None:
         build_index_spec(
             "sales",
             [],
-            "s3://b/a key.json.gz",
-            KEY,
+            ["s3://b/a key.json.gz"],
             endpoint_url="http://s",
             region="r",
             access_key_id="a",

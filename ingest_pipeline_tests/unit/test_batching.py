@@ -1,0 +1,131 @@
+"""The sensor's batching: new files of a dataset in one run over their partition range, the
+caps, overwrites alone, partitions added so each batch is contiguous, deterministic run keys,
+and skipped uploads given a partition and a visible verdict. Expected values are written out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from ingest_pipeline import sensors
+from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.sensors import BatchCaps, RunToRequest, VersionToIngest, plan_tick
+
+WHEN = datetime(2024, 3, 1, 10, tzinfo=UTC)
+
+
+def obj(key: str, etag: str = "e1", size: int = 10) -> ObjectInfo:
+    return ObjectInfo("ingest-uploads", f"uploads/{key}", size, etag, WHEN)
+
+
+def of(key: str) -> str:
+    return key.removeprefix("uploads/")
+
+
+def keys(run: RunToRequest) -> list[str]:
+    return [v.partition_key for v in run.versions]
+
+
+def test_new_files_of_each_dataset_become_one_run_each() -> None:
+    objects = [obj("b/2.csv"), obj("a/2.csv"), obj("b/1.csv"), obj("a/1.csv"), obj("c/x.csv")]
+    result = plan_tick(objects, {}, of, 500)
+    assert [keys(run) for run in result.runs] == [
+        ["a/1.csv", "a/2.csv"],
+        ["b/1.csv", "b/2.csv"],
+        ["c/x.csv"],
+    ]
+    # added in this order, so every batch is a contiguous range of the dynamic partitions
+    assert result.new_partitions == ("a/1.csv", "a/2.csv", "b/1.csv", "b/2.csv", "c/x.csv")
+
+
+def test_a_batch_run_carries_range_tags_and_a_single_file_a_partition_key() -> None:
+    batch = RunToRequest((VersionToIngest("a/1.csv", "e1"), VersionToIngest("a/2.csv", "e2")))
+    request = batch.run_request()
+    assert request.partition_key is None
+    assert request.tags == {
+        "ingest/dataset": "a",
+        "ingest/files": "2",
+        "dagster/asset_partition_range_start": "a/1.csv",
+        "dagster/asset_partition_range_end": "a/2.csv",
+    }
+    single = RunToRequest((VersionToIngest("a/1.csv", "e1"),)).run_request()
+    assert single.partition_key == "a/1.csv" and single.run_key == "a/1.csv@e1"
+
+
+def test_batch_run_keys_depend_on_every_version_and_nothing_else() -> None:
+    one = RunToRequest((VersionToIngest("a/1.csv", "e1"), VersionToIngest("a/2.csv", "e2")))
+    same = RunToRequest((VersionToIngest("a/1.csv", "e1", 99), VersionToIngest("a/2.csv", "e2")))
+    changed = RunToRequest((VersionToIngest("a/1.csv", "e1"), VersionToIngest("a/2.csv", "e3")))
+    assert one.run_key == same.run_key
+    assert one.run_key != changed.run_key
+    assert one.run_key.startswith("a/batch of 2@")
+
+
+def test_the_file_cap_splits_a_burst_into_runs_of_at_most_that_many() -> None:
+    objects = [obj(f"a/{i:02d}.csv") for i in range(7)]
+    result = plan_tick(objects, {}, of, 500, caps=BatchCaps(max_files=3))
+    assert [len(run.versions) for run in result.runs] == [3, 3, 1]
+    assert keys(result.runs[1]) == ["a/03.csv", "a/04.csv", "a/05.csv"]
+
+
+def test_the_byte_cap_closes_a_batch_before_it_would_overflow() -> None:
+    objects = [obj("a/1.csv", size=60), obj("a/2.csv", size=50), obj("a/3.csv", size=40)]
+    result = plan_tick(objects, {}, of, 500, caps=BatchCaps(max_bytes=100))
+    assert [keys(run) for run in result.runs] == [["a/1.csv"], ["a/2.csv", "a/3.csv"]]
+    # a file bigger than the cap still runs, alone
+    big = plan_tick([obj("a/big.csv", size=500)], {}, of, 500, caps=BatchCaps(max_bytes=100))
+    assert [keys(run) for run in big.runs] == [["a/big.csv"]]
+
+
+def test_an_overwritten_file_runs_alone_beside_the_batch_of_new_ones() -> None:
+    objects = [obj("a/1.csv", "new"), obj("a/2.csv"), obj("a/3.csv")]
+    seen = {"uploads/a/1.csv": "old"}
+    result = plan_tick(objects, seen, of, 500, existing_partitions={"a/1.csv"})
+    assert [keys(run) for run in result.runs] == [["a/1.csv"], ["a/2.csv", "a/3.csv"]]
+    assert result.runs[0].run_key == "a/1.csv@new"
+    assert result.new_partitions == ("a/2.csv", "a/3.csv")
+
+
+def test_skipped_uploads_get_a_partition_after_the_batches_but_temporary_ones_do_not() -> None:
+    objects = [obj("a/1.csv"), obj("a/empty.csv", size=0), obj("a/notes.xlsx"), obj("a/x.part")]
+    result = plan_tick(objects, {}, of, 500)
+    assert result.new_partitions == ("a/1.csv", "a/empty.csv", "a/notes.xlsx")
+    assert [(s.key, s.partition_key) for s in result.skipped] == [
+        ("uploads/a/empty.csv", "a/empty.csv"),
+        ("uploads/a/notes.xlsx", "a/notes.xlsx"),
+        ("uploads/a/x.part", None),
+    ]
+
+
+class Listing:
+    uploads_bucket = "ingest-uploads"
+
+    def __init__(self, objects: list[ObjectInfo]) -> None:
+        self.objects = objects
+
+    def list_uploads(self) -> list[ObjectInfo]:
+        return self.objects
+
+    def partition_key(self, key: str) -> str:
+        return of(key)
+
+
+def test_a_tick_emits_a_skipped_verdict_on_the_skipped_file_s_partition() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={"s3": Listing([obj("a/1.csv"), obj("a/2.csv"), obj("a/0.csv", size=0)])},
+        )
+        result = sensors.upload_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        (request,) = result.run_requests
+        assert request.tags["dagster/asset_partition_range_start"] == "a/1.csv"
+        assert request.tags["dagster/asset_partition_range_end"] == "a/2.csv"
+        (add,) = result.dynamic_partitions_requests
+        assert list(add.partition_keys) == ["a/1.csv", "a/2.csv", "a/0.csv"]
+        (event,) = result.asset_events
+        assert isinstance(event, dg.AssetObservation)
+        assert (event.asset_key, event.partition) == (dg.AssetKey("raw_file"), "a/0.csv")
+        assert event.metadata["verdict"] == dg.TextMetadataValue("skipped")
+        assert event.metadata["reason"] == dg.TextMetadataValue("zero bytes")
