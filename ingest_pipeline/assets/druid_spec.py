@@ -13,6 +13,7 @@ from ingest_pipeline.records import (
     IngestionPlan,
     IngestionPlans,
     RefusedFile,
+    Replace,
     ValidatedUpload,
     ValidationOutcomes,
 )
@@ -67,7 +68,7 @@ def druid_spec(
     for refusal in refused:
         context.log.error(f"not submitted to Druid: {refusal.reason}")
     record = IngestionPlans(tuple(plans), tuple(refused))
-    record_uri = save_handoff(s3, context.run_id, "druid_spec", record, PLANS)
+    record_uri = save_handoff(s3, context.run.run_id, "druid_spec", record, PLANS)
     link = dg.MetadataValue.path(record_uri)
     for plan in plans:
         spec_shown = (
@@ -80,6 +81,9 @@ def druid_spec(
                 {
                     "datasource": plan.datasource,
                     "mode": plan.mode.describe(),
+                    "previous_rows_of_this_file": plan.mode.previous_rows
+                    if isinstance(plan.mode, Replace)
+                    else 0,
                     "druid_task_id": plan.task_id,
                     "files_in_task": len(plan.files),
                     "segment_granularity": plan.segment_granularity,
@@ -127,7 +131,7 @@ def plan_datasource(
         state,
         configured,
         s3.druid_access(),
-        run_identity=context.dagster_run.root_run_id or context.run_id,
+        run_identity=context.run.root_run_id or context.run.run_id,
     )
     for plan in batch.plans:
         context.log.info(

@@ -35,7 +35,7 @@ def load_handoffs(
     context: dg.AssetExecutionContext, s3: S3Storage, asset: str, adapter: TypeAdapter[T]
 ) -> list[T]:
     """The upstream asset's records covering this run's partitions (this run's first)."""
-    own = s3.get_bytes(s3.validated_bucket, handoff_key(context.run_id, asset))
+    own = s3.get_bytes(s3.validated_bucket, handoff_key(context.run.run_id, asset))
     if own is not None:
         return [adapter.validate_json(own)]
     uris: list[str] = []

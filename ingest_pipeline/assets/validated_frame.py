@@ -91,7 +91,7 @@ def validated_frame(
         else:
             rejected[partition] = outcome
     record_uri = save_handoff(
-        s3, context.run_id, "validated_frame", ValidationOutcomes(validated, rejected), OUTCOMES
+        s3, context.run.run_id, "validated_frame", ValidationOutcomes(validated, rejected), OUTCOMES
     )
     existing_by_datasource = {
         datasource: druid.datasource_columns(datasource) if druid.broker_sees(datasource) else {}

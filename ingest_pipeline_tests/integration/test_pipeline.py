@@ -125,7 +125,7 @@ def test_csv_lands_in_druid_with_the_figures_polars_computes(instance, druid, s3
     assert checks["segments_loaded"] and checks["no_unparseable_or_thrown_away_rows"]
     metadata = result.asset_materializations_for_node("druid_datasource")[0].metadata
     assert metadata["dagster/row_count"].value == 300
-    assert metadata["druid_task_id"].value.startswith("index_parallel_")
+    assert metadata["druid_task_id"].value.startswith("ingest_")
 
 
 def test_reruns_replace_one_files_rows_and_leave_its_neighbour(instance, druid, s3) -> None:
@@ -199,7 +199,7 @@ def test_druid_task_failure_fails_the_run_with_druids_message(instance, s3) -> N
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.event_specific_data.error.to_string()  # type: ignore[union-attr]
-    assert "Druid task index_parallel_" in message and "FAILED" in message
+    assert "Druid task ingest_" in message and "FAILED" in message
     # Druid's own words: the URI it could not read, and the S3 root cause from the task log.
     assert f"s3://{VALIDATED_BUCKET}/validated/{dataset}/gone.csv.ndjson.gz" in message, message
     assert "NoSuchKey" in message, message

@@ -170,7 +170,7 @@ def test_an_ingested_files_partition_shows_rows_task_and_seconds_to_queryable(
     expect(page.get_by_text(ingested.good_run.run_id[:8], exact=True).first).to_be_visible()
     assert metadata_value(page, "dagster/row_count") == "40"
     task_id = ingested.druid_metadata["druid_task_id"]
-    assert task_id.startswith("index_parallel_")
+    assert task_id.startswith("ingest_")
     assert metadata_value(page, "druid_task_id") == task_id
     seconds = float(metadata_value(page, "seconds_submit_to_queryable"))
     assert seconds == ingested.druid_metadata["seconds_submit_to_queryable"] and seconds > 0
