@@ -17,6 +17,7 @@ from dagster._core.scheduler.instigation import (
     TickStatus,
 )
 
+from ingest_pipeline.console.runs import runs_covering
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.stack.processes import tail
 from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings, free_port
@@ -112,8 +113,8 @@ def put(s3, auto: Automation, partition: str, body: bytes) -> str:
 
 
 def runs_for(instance: dg.DagsterInstance, partition: str) -> list[dg.DagsterRun]:
-    records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/partition": partition}))
-    return [record.dagster_run for record in records]
+    """Every run that included the partition: alone, or in a batch (a partition range)."""
+    return runs_covering(instance, partition)
 
 
 def wait_for_runs(
@@ -186,9 +187,14 @@ def source_rows(druid: DruidResource, dataset: str, auto: Automation, name: str)
     return druid.source_rows(dataset, f"{auto.prefix}{dataset}/{name}").count
 
 
-def check_results(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, bool]:
+def check_results(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, partition: str | None = None
+) -> dict[str, bool]:
+    """check name -> passed, for the run's evaluations on `partition` (every one if None)."""
     events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    return {
-        e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
-        for e in events
-    }
+    found = {}
+    for event in events:
+        data = event.dagster_event.event_specific_data
+        if partition is None or data.partition == partition:
+            found[data.check_name] = data.passed
+    return found

@@ -42,7 +42,7 @@ def test_uploads_are_ingested_without_manual_action(automation, s3, druid) -> No
     instance = automation.instance()
     for partition, (run,) in runs.items():
         assert run.status == dg.DagsterRunStatus.SUCCESS, automation.logs()
-        checks = check_results(instance, run)
+        checks = check_results(instance, run, partition)
         assert checks and all(checks.values()), (partition, checks)
         assert "rows_in_druid_match_validated" in checks
     assert source_rows(druid, scores, automation, "a.csv") == 30

@@ -129,6 +129,7 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
         datasets[name] = dataset
         put(s3, automation, f"{dataset}/{name}", body)
     put(s3, automation, f"odd_{run_id}_empty/empty.csv", b"")
+    put(s3, automation, f"odd_{run_id}_noext/README", b"ts,v\n2024-01-01,1\n")
     bad_name = f"odd {run_id}!"
     put(s3, automation, f"{bad_name}/fine.csv", b"ts,v\n2024-01-01,1\n")
 
@@ -158,7 +159,8 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
     rejected["fine.csv"] = (b"", "dataset name")
     for name, run in rejected_runs.items():
         assert run.status == dg.DagsterRunStatus.FAILURE, name
-        assert check_results(instance, run) == {"file_is_ingestible": False}, name
+        partition = f"{bad_name}/fine.csv" if name == "fine.csv" else f"{datasets[name]}/{name}"
+        assert check_results(instance, run, partition) == {"file_is_ingestible": False}, name
         events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         message = events[0].dagster_event.event_specific_data.description
         assert name in message and rejected[name][1] in message and "Fix:" in message, message
@@ -166,8 +168,22 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
         assert not druid.broker_sees(datasets[name]), name
         # the upload itself is left as it was
         s3.head_object(Bucket=UPLOADS_BUCKET, Key=f"{automation.prefix}{datasets[name]}/{name}")
-    # A zero-byte object is not a file to ingest: the sensor skips it (and logs why).
-    assert runs_for(instance, f"odd_{run_id}_empty/empty.csv") == []
+    # A zero-byte object and one without an extension are not files to ingest: no run, but a
+    # verdict on their own partition that the UI (and Dagster's API) shows.
+    for partition, reason in [
+        (f"odd_{run_id}_empty/empty.csv", "zero bytes"),
+        (f"odd_{run_id}_noext/README", "unknown extension"),
+    ]:
+        assert runs_for(instance, partition) == []
+        assert partition in instance.get_dynamic_partitions("uploads")
+        records = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_file"), asset_partitions=[partition]),
+            limit=1,
+        ).records
+        assert records, partition
+        metadata = records[0].asset_observation.metadata
+        assert metadata["verdict"].value == "skipped", metadata
+        assert str(metadata["reason"].value).startswith(reason), metadata
 
 
 def test_the_local_store_refuses_keys_with_dot_segments(automation, s3) -> None:

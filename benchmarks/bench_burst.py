@@ -1,0 +1,188 @@
+"""A burst of uploads through the real sensor and daemon: batched runs against one run per file.
+
+Against the running local stack (settings from `ingest_pipeline.stack.settings.load_settings()`,
+i.e. $INGEST_STACK_DIR), for each mode in the same invocation:
+
+  batched   the sensor's default caps (INGEST_BATCH_MAX_FILES=200): one run per dataset and tick
+  cap 1     INGEST_BATCH_MAX_FILES=1: one run and one Druid task per file (the old behaviour)
+
+it starts a Dagster daemon on a database and uploads prefix of its own, uploads N files (default
+200, over 3 datasets, ~50 KB each) as fast as S3 takes them, and waits until every file's rows
+are queryable in Druid with its exact count. Then one more single file, alone: its upload ->
+queryable latency. Prints wall time, files/s, runs, Druid tasks, and the ratios.
+
+    python benchmarks/bench_burst.py --files 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import psycopg2
+
+from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settings
+from ingest_pipeline_tests.integration.automation import Automation
+
+DATASETS = 3
+
+
+@dataclass(frozen=True)
+class Figures:
+    mode: str
+    files: int
+    seconds: float
+    runs: int
+    druid_tasks: int
+    single_file_seconds: float
+
+
+def file_body(index: int, target_bytes: int = 50_000) -> bytes:
+    lines = ["ts,team,points,comment"]
+    size, i = 0, 0
+    while size < target_bytes:
+        line = (
+            f"2024-06-{1 + index % 28:02d}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z,"
+            f"t{i % 7},{i + index},note {i % 13}"
+        )
+        lines.append(line)
+        size += len(line) + 1
+        i += 1
+    return ("\n".join(lines) + "\n").encode()
+
+
+def start_automation(stack: StackSettings, home: Path, cap: int) -> Automation:
+    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    auto = Automation(stack, home)
+    auto.env["INGEST_BATCH_MAX_FILES"] = str(cap)
+    conn = psycopg2.connect(stack.postgres_url("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{auto.database}"')
+    conn.close()
+    auto.start_daemon()
+    return auto
+
+
+def wait_queryable(
+    druid: DruidResource, prefix: str, expected: dict[str, dict[str, int]], timeout: float
+) -> None:
+    """Until every dataset holds each file's exact row count (one GROUP BY per dataset)."""
+    deadline = time.monotonic() + timeout
+    pending = dict(expected)
+    while pending:
+        for dataset in list(pending):
+            if not druid.broker_sees(dataset):
+                continue
+            rows = druid.rows_by_source(dataset, [prefix + k for k in pending[dataset]])
+            if all(
+                rows.get(prefix + k) and rows[prefix + k].count == n
+                for k, n in pending[dataset].items()
+            ):
+                del pending[dataset]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not queryable within {timeout:.0f}s: {sorted(pending)}")
+        time.sleep(1.0)
+
+
+def druid_tasks(druid: DruidResource, datasets: list[str]) -> int:
+    url = f"{druid.router_url}/druid/indexer/v1/tasks"
+    return sum(
+        1
+        for dataset in datasets
+        for task in druid.request("GET", url, params={"datasource": dataset}).json()
+        if task.get("type") == "index_parallel"
+    )
+
+
+def run_mode(stack: StackSettings, mode: str, cap: int, files: int, timeout: float) -> Figures:
+    druid = DruidResource(router_url=stack.druid_url("router"))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.s3_endpoint,
+        aws_access_key_id=stack.s3_access_key,
+        aws_secret_access_key=stack.s3_secret_key,
+        region_name=stack.s3_region,
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-burst-") as home:
+        auto = start_automation(stack, Path(home), cap)
+        try:
+            tag = uuid.uuid4().hex[:6]
+            datasets = [f"burst_{mode.replace(' ', '')}_{tag}_{d}" for d in range(DATASETS)]
+            uploads = {f"{datasets[i % DATASETS]}/f{i:04d}.csv": file_body(i) for i in range(files)}
+            expected: dict[str, dict[str, int]] = {d: {} for d in datasets}
+            for key, body in uploads.items():
+                expected[key.split("/")[0]][key] = body.count(b"\n") - 1
+            time.sleep(5)  # the daemon's first tick has run: the burst lands on a live sensor
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(
+                    pool.map(
+                        lambda item: s3.put_object(
+                            Bucket="ingest-uploads", Key=auto.prefix + item[0], Body=item[1]
+                        ),
+                        uploads.items(),
+                    )
+                )
+            wait_queryable(druid, auto.prefix, expected, timeout)
+            seconds = time.monotonic() - started
+            runs = auto.instance().get_runs_count(dg.RunsFilter())
+            tasks = druid_tasks(druid, datasets)
+
+            single = f"{datasets[0]}/single.csv"
+            body = file_body(999)
+            started = time.monotonic()
+            s3.put_object(Bucket="ingest-uploads", Key=auto.prefix + single, Body=body)
+            wait_queryable(
+                druid, auto.prefix, {datasets[0]: {single: body.count(b"\n") - 1}}, timeout
+            )
+            single_seconds = time.monotonic() - started
+        finally:
+            auto.stop()
+    return Figures(mode, files, seconds, runs, tasks, single_seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--modes", default="batched,cap 1", help="comma-separated")
+    args = parser.parse_args()
+    stack = load_settings()
+    os.environ.setdefault("PYTHONPATH", str(REPO_ROOT))
+    figures = []
+    for mode in args.modes.split(","):
+        cap = 1 if mode.strip() == "cap 1" else 200
+        print(f"[{mode}] {args.files} files over {DATASETS} datasets ...", file=sys.stderr)
+        figures.append(run_mode(stack, mode.strip(), cap, args.files, args.timeout))
+    print(f"{args.files} uploads (~50 KB each, {DATASETS} datasets) -> queryable, exact counts")
+    print(f"{'mode':10} {'wall s':>8} {'files/s':>8} {'runs':>5} {'tasks':>6} {'1 file s':>9}")
+    for f in figures:
+        print(
+            f"{f.mode:10} {f.seconds:8.1f} {f.files / f.seconds:8.2f} {f.runs:5d} "
+            f"{f.druid_tasks:6d} {f.single_file_seconds:9.1f}"
+        )
+    if len(figures) == 2:
+        batched, single = figures
+        print(
+            f"burst speed-up (cap 1 wall / batched wall): {single.seconds / batched.seconds:.2f}x"
+        )
+        print(
+            "single file upload->queryable, batched / cap 1: "
+            f"{batched.single_file_seconds / single.single_file_seconds:.2f}"
+        )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
