@@ -37,7 +37,9 @@ def raw_file(context: dg.AssetExecutionContext, s3: S3Storage) -> dg.Materialize
         uploads[partition] = UploadedObject(dataset, name, info, file_format, compression)
     if not uploads:
         raise dg.Failure(description="; ".join(missing.values()))
-    record_uri = save_handoff(s3, context.run.run_id, "raw_file", RawFiles(uploads, missing), RAW_FILES)
+    record_uri = save_handoff(
+        s3, context.run.run_id, "raw_file", RawFiles(uploads, missing), RAW_FILES
+    )
     for partition, upload in uploads.items():
         info = upload.object
         context.add_asset_metadata(

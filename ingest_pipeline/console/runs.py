@@ -248,8 +248,12 @@ def _utc(epoch: float) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
-def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:
-    """Everything a verdict needs about a finished (or current) run."""
-    followed = FollowedRun(RunFacts(run_id=run.run_id, status=run.status.value))
+def run_facts(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, partition: str | None = None
+) -> RunFacts:
+    """Everything a verdict needs about a finished (or current) run (of one file in a batch)."""
+    followed = FollowedRun(
+        RunFacts(run_id=run.run_id, status=run.status.value), partition=partition
+    )
     read_new_events(instance, followed)
     return followed.facts

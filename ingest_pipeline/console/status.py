@@ -15,12 +15,20 @@ import dagster as dg
 from rich.table import Table
 from rich.text import Text
 
-from ingest_pipeline.console.runs import JOB_NAME, run_facts
+from ingest_pipeline.console.runs import (
+    DATASET_TAG,
+    JOB_NAME,
+    PARTITIONS_NAME,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    run_facts,
+)
 from ingest_pipeline.console.verdicts import (
     FAILED,
     INGESTED,
     PENDING,
     REJECTED,
+    SKIPPED,
     STYLE,
     RunFacts,
     run_url,
@@ -61,6 +69,17 @@ def dataset_of(partition: str) -> str:
     return partition.partition("/")[0]
 
 
+@dataclass(frozen=True)
+class LatestRun:
+    """A partition's newest run: alone, or a batch over a partition range."""
+
+    run_id: str
+    status: dg.DagsterRunStatus
+    start_time: float | None
+    end_time: float | None
+    batch: bool
+
+
 def collect_status(
     instance: dg.DagsterInstance,
     druid: DruidResource | None,
@@ -72,16 +91,18 @@ def collect_status(
         for p in instance.get_dynamic_partitions(upload_partitions.name)
         if dataset is None or dataset_of(p) == dataset
     ]
-    latest = {
-        data.partition: data
-        for data in instance.get_run_partition_data(dg.RunsFilter(job_name=JOB_NAME))
-    }
+    latest = latest_runs(instance, partitions)
+    skipped = skip_reasons(instance, [p for p in partitions if p not in latest])
     statuses: dict[str, DatasetStatus] = {}
     if dataset is not None:
         statuses[dataset] = DatasetStatus(dataset)
+    events: dict[str, RunFacts] = {}
     for partition in sorted(partitions):
         status = statuses.setdefault(dataset_of(partition), DatasetStatus(dataset_of(partition)))
-        status.files.append(file_state(instance, partition, latest.get(partition), ui_base))
+        if partition in skipped:
+            status.files.append(FileState(partition, SKIPPED, detail=skipped[partition]))
+            continue
+        status.files.append(file_state(instance, partition, latest.get(partition), ui_base, events))
     if druid is not None:
         for status in statuses.values():
             try:
@@ -91,23 +112,86 @@ def collect_status(
     return [statuses[name] for name in sorted(statuses)]
 
 
+def latest_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> dict[str, LatestRun]:
+    """Each partition's newest run, among runs of it alone and batch runs covering it."""
+    latest: dict[str, LatestRun] = {
+        data.partition: LatestRun(
+            data.run_id, data.status, data.start_time, data.end_time, batch=False
+        )
+        for data in instance.get_run_partition_data(dg.RunsFilter(job_name=JOB_NAME))
+    }
+    datasets = sorted({dataset_of(p) for p in partitions})
+    if not datasets:
+        return latest
+    order = {key: i for i, key in enumerate(instance.get_dynamic_partitions(PARTITIONS_NAME))}
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=JOB_NAME, tags={DATASET_TAG: datasets})
+    )
+    for record in records:
+        tags = record.dagster_run.tags
+        start, end = (
+            order.get(tags.get(RANGE_START_TAG, "")),
+            order.get(tags.get(RANGE_END_TAG, "")),
+        )
+        if start is None or end is None:
+            continue
+        run = LatestRun(
+            record.dagster_run.run_id,
+            record.dagster_run.status,
+            record.start_time,
+            record.end_time,
+            batch=True,
+        )
+        for partition in partitions:
+            index = order.get(partition)
+            if index is None or not start <= index <= end:
+                continue
+            known = latest.get(partition)
+            if known is None or (run.start_time or float("inf")) > (known.start_time or 0.0):
+                latest[partition] = run
+    return latest
+
+
+def skip_reasons(instance: dg.DagsterInstance, partitions: Sequence[str]) -> dict[str, str]:
+    """The sensor's skipped verdict (an observation on raw_file) of partitions without runs."""
+    reasons = {}
+    for partition in partitions:
+        records = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_file"), asset_partitions=[partition]),
+            limit=1,
+        ).records
+        observation = records[0].asset_observation if records else None
+        if observation is not None and "verdict" in observation.metadata:
+            reason = observation.metadata.get("reason")
+            reasons[partition] = f"skipped by the sensor: {reason.value if reason else '?'}"
+    return reasons
+
+
 def file_state(
-    instance: dg.DagsterInstance, partition: str, run: Any, ui_base: str | None
+    instance: dg.DagsterInstance,
+    partition: str,
+    run: LatestRun | None,
+    ui_base: str | None,
+    facts_cache: dict[str, RunFacts],
 ) -> FileState:
-    """The newest run of a partition decides: success, rejected/failed (and why), or pending."""
+    """The newest run of a partition decides: success, rejected/failed (and why), or pending.
+    A batch run's success is each file's own verdict (a file in it may have been rejected)."""
     if run is None:
         return FileState(partition, PENDING, detail="no run yet (the sensor requests one)")
     url = run_url(ui_base, run.run_id)
     finished_at = run.end_time or run.start_time
-    if run.status == dg.DagsterRunStatus.SUCCESS:
+    if run.status == dg.DagsterRunStatus.SUCCESS and not run.batch:
         return FileState(partition, INGESTED, run.run_id, finished_at, url=url)
-    if run.status in FINISHED_BAD:
-        dagster_run = instance.get_run_by_id(run.run_id)
-        facts = (
-            run_facts(instance, dagster_run)
-            if dagster_run is not None
-            else RunFacts(run.run_id, run.status.value)
-        )
+    if run.status == dg.DagsterRunStatus.SUCCESS or run.status in FINISHED_BAD:
+        facts = facts_cache.get(f"{run.run_id} {partition}")
+        if facts is None:
+            dagster_run = instance.get_run_by_id(run.run_id)
+            facts = (
+                run_facts(instance, dagster_run, partition)
+                if dagster_run is not None
+                else RunFacts(run.run_id, run.status.value)
+            )
+            facts_cache[f"{run.run_id} {partition}"] = facts
         verdict = verdict_from_run(partition, facts, ui_base)
         return FileState(partition, verdict.outcome, run.run_id, finished_at, verdict.detail, url)
     return FileState(partition, PENDING, run.run_id, None, f"run {run.status.value.lower()}", url)
@@ -138,6 +222,7 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
         ("ingested", "right"),
         ("rejected", "right"),
         ("failed", "right"),
+        ("skipped", "right"),
         ("pending", "right"),
         ("rows in Druid", "right"),
         ("time range in Druid", "left"),
@@ -154,6 +239,7 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
                 str(status.count(REJECTED)), style=STYLE[REJECTED] if status.count(REJECTED) else ""
             ),
             Text(str(status.count(FAILED)), style=STYLE[FAILED] if status.count(FAILED) else ""),
+            str(status.count(SKIPPED)),
             str(status.count(PENDING)),
             f"{druid['rows']:,}" if druid else in_druid(status),
             time_range(druid),

@@ -295,6 +295,7 @@ def test_the_status_table_counts_files_and_shows_druid() -> None:
         "2",
         "1",
         "1",
+        "0",
         "1",
         "12,345",
         "2024-01-01 .. 2024-02-01",
