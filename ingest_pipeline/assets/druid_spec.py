@@ -67,6 +67,11 @@ def druid_spec(
         refused.extend(batch.refused)
     for refusal in refused:
         context.log.error(f"not submitted to Druid: {refusal.reason}")
+    if not plans:
+        raise dg.Failure(
+            description="no file of this run can be ingested: "
+            + "; ".join(f"not submitted to Druid: {r.reason}" for r in refused)
+        )
     record = IngestionPlans(tuple(plans), tuple(refused))
     record_uri = save_handoff(s3, context.run.run_id, "druid_spec", record, PLANS)
     link = dg.MetadataValue.path(record_uri)

@@ -87,24 +87,35 @@ def test_upload_while_the_daemon_is_down_is_ingested_once(automation, s3, druid)
     assert source_rows(druid, dataset, automation, "late.csv") == 1_000
 
 
-def test_blocking_check_stops_a_bad_file_and_others_keep_flowing(automation, s3, druid) -> None:
+def test_a_bad_file_in_a_batch_stops_only_itself(automation, s3, druid) -> None:
     dataset = f"mixed_{uuid.uuid4().hex[:6]}"
+    automation.stop_daemon()  # both files in S3 before the next tick: one batch run
     put(s3, automation, f"{dataset}/header_only.csv", b"ts,team,points\n")
     put(s3, automation, f"{dataset}/good.csv", csv(5))
-    runs = wait_for_runs(automation, {f"{dataset}/header_only.csv": 1, f"{dataset}/good.csv": 1})
-    (bad,) = runs[f"{dataset}/header_only.csv"]
-    (good,) = runs[f"{dataset}/good.csv"]
-    assert good.status == dg.DagsterRunStatus.SUCCESS
-    assert bad.status == dg.DagsterRunStatus.FAILURE
+    automation.start_daemon()
+    bad_key, good_key = f"{dataset}/header_only.csv", f"{dataset}/good.csv"
+    runs = wait_for_runs(automation, {bad_key: 1, good_key: 1})
+    (run,) = runs[bad_key]
+    assert runs[good_key] == [run] and run.status == dg.DagsterRunStatus.SUCCESS
     instance = automation.instance()
-    assert check_results(instance, bad) == {"file_is_ingestible": False}
-    events = instance.all_logs(bad.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    description = events[0].dagster_event.event_specific_data.description
-    assert "header_only.csv" in description and "no data rows" in description
-    materialized = {
-        e.dagster_event.asset_key.to_user_string()
-        for e in instance.all_logs(bad.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-    }
-    assert materialized == {"raw_file", "validated_frame"}  # no spec, no ingestion
+    assert check_results(instance, run, bad_key) == {"file_is_ingestible": False}
+    good_checks = check_results(instance, run, good_key)
+    assert len(good_checks) == 8 and all(good_checks.values()), good_checks
+    events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    (failed,) = [
+        e.dagster_event.event_specific_data
+        for e in events
+        if not e.dagster_event.event_specific_data.passed
+    ]
+    assert failed.partition == bad_key
+    assert "header_only.csv" in failed.description and "no data rows" in failed.description
+    # the bad file's own partitions say what happened to it
+    materialized = [
+        e.dagster_event.event_specific_data.materialization
+        for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ]
+    by_asset = {m.asset_key.to_user_string(): m for m in materialized if m.partition == bad_key}
+    assert by_asset["validated_frame"].metadata["accepted"].value is False
+    assert by_asset["druid_datasource"].metadata["verdict"].value == "not ingested"
     assert source_rows(druid, dataset, automation, "header_only.csv") == 0
     assert source_rows(druid, dataset, automation, "good.csv") == 5

@@ -49,7 +49,8 @@ LAYOUTS = [
 
 def layout_csv(layout: int, rows: int, day: int) -> bytes:
     header, row = LAYOUTS[layout]
-    lines = [header] + [f"2024-08-{day:02d}T{i % 24:02d}:00:00Z,{row(i)}" for i in range(rows)]
+    lines = [header]
+    lines += [f"2024-08-{day:02d}T{i // 60:02d}:{i % 60:02d}:00Z,{row(i)}" for i in range(rows)]
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -166,7 +166,7 @@ def test_restart_keeps_every_object_segment_row_and_the_sensor_plans_nothing(
 
     listed = [o for o in storage.list_uploads() if o.key.startswith(mine)]
     plan = plan_tick(listed, seen, storage.partition_key, MAX_REQUESTS_PER_TICK)
-    assert plan.requests == () and plan.skipped == () and plan.next_seen == seen
+    assert plan.runs == () and plan.skipped == () and plan.next_seen == seen
 
 
 class Burst:

@@ -3,7 +3,7 @@
 Each test lists its own prefix (uploads_prefix=f"sensor-test-<uuid>/"), so it sees neither the
 other tests' objects nor the pipeline tests' uploads. `Daemon` plays the sensor daemon: it builds
 a context from the stored cursor, applies the tick's dynamic partition requests to the instance
-and carries the cursor forward.
+and carries the cursor forward. The batch cap is 1 here, so each request is one version.
 """
 
 from __future__ import annotations
@@ -95,6 +95,13 @@ def storage(stack: StackSettings, prefix: str) -> S3Storage:
         uploads_bucket=UPLOADS_BUCKET,
         uploads_prefix=prefix,
     )
+
+
+@pytest.fixture(autouse=True)
+def one_file_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests follow each version's request (run key <key>@<etag>): batches of one.
+    Batching is tested in unit/test_batching.py and integration/test_batching.py."""
+    monkeypatch.setenv("INGEST_BATCH_MAX_FILES", "1")
 
 
 @pytest.fixture
@@ -232,13 +239,15 @@ def test_skipped_objects_request_nothing_and_are_logged_once(
     assert sorted(skip_logs) == sorted(
         f"skipped s3://{UPLOADS_BUCKET}/{key}: {reason}" for key, reason in plans[0]
     )
-    assert daemon.partitions() == {"ds/good.csv"}
+    # the skips a person should see get a partition (for their verdict), temporary names not
+    visible = {"ds/good.csv", "ds/empty.csv", "ds/notes.docx", "toplevel.csv"}
+    assert daemon.partitions() == visible
 
     for _ in range(3):  # decided once: no request and no log line on later ticks
         assert daemon.tick() == []
         assert plans[-1] == []
         assert not [m for m in daemon.logs[-1] if m.startswith("skipped ")]
-    assert daemon.partitions() == {"ds/good.csv"}
+    assert daemon.partitions() == visible
 
     # A zero-byte placeholder that later gets content is a data file after all.
     filled = put(s3, prefix, "ds/empty.csv", body(7))

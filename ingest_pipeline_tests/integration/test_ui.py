@@ -51,7 +51,8 @@ class Ingested:
 @pytest.fixture(scope="module")
 def ingested(automation: Automation, s3) -> Ingested:
     dataset = f"ui_{uuid.uuid4().hex[:6]}"
-    good, rejected = f"{dataset}/orders.csv", f"{dataset}/header_only.csv"
+    # Two datasets: each file its own run (files of one dataset found together would share one)
+    good, rejected = f"{dataset}/orders.csv", f"{dataset}_bad/header_only.csv"
     put(s3, automation, good, csv(40))
     put(s3, automation, rejected, b"ts,team,points\n")
     runs = wait_for_runs(automation, {good: 1, rejected: 1})
