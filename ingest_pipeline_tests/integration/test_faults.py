@@ -165,8 +165,9 @@ def submit_attempts() -> list[Attempt]:
 
 
 def refused(attempts: list[Attempt]) -> list[Attempt]:
-    """Attempts the outage answered: no HTTP answer, or a 5xx from the router."""
-    return [a for a in attempts if a.status is None or a.status >= 500]
+    """Attempts the outage answered: no HTTP answer, or an error from the router (it says 400
+    or 5xx while the overlord is away); 404 is the overlord's own "no such task"."""
+    return [a for a in attempts if a.status not in (200, 202, 404)]
 
 
 def assert_backed_off(attempts: list[Attempt], base_delay: float) -> None:

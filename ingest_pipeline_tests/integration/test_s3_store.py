@@ -338,6 +338,10 @@ def test_down_stops_a_moto_server_left_by_a_stack_from_before_seaweedfs(tmp_path
     store = Stack(old).s3
     stand_in = [sys.executable, "-c", "import time; time.sleep(120)", "-m", "moto.server"]
     pid = processes.spawn(stand_in, pid_file=store.pid_file, log_file=store.log_file, cwd=tmp_path)
+    deadline = time.monotonic() + 10  # the child names itself once it has exec'd
+    while b"moto.server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     with pytest.raises(StackError, match=f"moto server from before SeaweedFS .* \\(pid {pid}\\)"):
         store.start()
     assert Stack(old).down() == ["s3"]

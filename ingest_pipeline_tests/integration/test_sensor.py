@@ -164,7 +164,9 @@ def test_2500_objects_over_pages_and_ticks_requested_exactly_once(
     assert ticks >= 2500 // limit
     assert daemon.partitions() == set(objects)
     assert set(decode_cursor(daemon.cursor)) == {f"{prefix}{key}" for key in objects}
-    assert daemon.logs[-1][-1].startswith("listed 2500 objects, requested 0 runs, 0 new")
+    assert daemon.logs[-1][-1].startswith(
+        "listed 2500 objects, requested 0 versions in 0 runs, 0 new"
+    )
 
     # Nothing new: nothing requested, tick after tick.
     assert daemon.tick() == []
@@ -184,7 +186,7 @@ def test_overwrite_requests_the_new_etag_once_and_same_content_nothing(
     tick = daemon.tick()
     assert run_keys(tick) == [f"sales/day.csv@{second}"]
     assert tick[0].partition_key == "sales/day.csv"
-    assert tick[0].tags == {"ingest/etag": second}
+    assert tick[0].tags["ingest/etag"] == second
     assert daemon.partitions() == {"sales/day.csv", "sales/other.csv"}  # no duplicate partition
 
     # The same bytes again: same ETag, nothing to do.
@@ -274,7 +276,7 @@ def test_deleted_object_leaves_the_cursor_and_new_content_is_requested_again(
     assert new != old
     tick = daemon.tick()
     assert run_keys(tick) == [f"ds/gone.csv@{new}"]
-    assert tick[0].tags == {"ingest/etag": new}
+    assert tick[0].tags["ingest/etag"] == new
     assert decode_cursor(daemon.cursor) == {
         f"{prefix}ds/gone.csv": new,
         f"{prefix}ds/kept.csv": kept,
