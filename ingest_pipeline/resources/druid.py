@@ -44,6 +44,7 @@ from ingest_pipeline.resources.druid_wire import (
 
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
+
 class DruidResource(dg.ConfigurableResource):
     """Druid's HTTP APIs. Every URL may be the router (it proxies the overlord and coordinator)."""
 
