@@ -11,6 +11,7 @@ later pass (validation plans, then converts) reads the Arrow files, memory-mappe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,10 +32,10 @@ def csv_options() -> dict[str, Any]:
     }
 
 
-def _inference_checks(columns: list[str]) -> list[pl.Expr]:
+def _inference_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
     checks = []
-    for i, name in enumerate(columns):
-        text = pl.col(name)
+    for i in which:
+        text = pl.col(columns[i])
         checks += [
             text.is_not_null().sum().alias(f"n{i}"),
             text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
@@ -57,6 +58,13 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
         elif stats[f"float{i}"] == present:
             casts.append(pl.col(name).cast(pl.Float64))
     return casts
+
+
+def _decided_text(i: int, stats: dict[str, Any]) -> bool:
+    """Whether column `i` stays text whatever the rest of the file holds (see `_casts`): a
+    leading zero, or values that are neither all integers nor all numbers."""
+    present = stats[f"n{i}"]
+    return bool(stats[f"zero{i}"]) or (stats[f"int{i}"] < present and stats[f"float{i}"] < present)
 
 
 def csv_blocks(path: Path, start: int = 0) -> Iterator[bytes]:
@@ -92,7 +100,13 @@ def _record_end(data: bytes) -> int | None:
 
 
 class ArrowCopy:
-    """Text blocks written as Arrow files, with the inference counts added up."""
+    """Text blocks written as Arrow files, with the inference counts added up.
+
+    A context manager: each block is written on a background thread while the caller parses
+    the next one (at most one write waits, so memory grows by one block); leaving the context
+    waits for the writes. A column whose counts already rule out a cast (see `_decided_text`)
+    is no longer counted: its verdict cannot change.
+    """
 
     def __init__(self, folder: Path, columns: list[str]) -> None:
         self.folder, self.columns = folder, columns
@@ -101,17 +115,39 @@ class ArrowCopy:
             old.unlink()
         self.rows = 0
         self._stats: dict[str, Any] = {}
-        self._checks = _inference_checks(columns)
+        self._open = list(range(len(columns)))  # columns whose type is not decided yet
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-copy")
+        self._written: Future[None] | None = None
+        self._parts = 0
+
+    def __enter__(self) -> ArrowCopy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self._writer.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        written, self._written = self._written, None
+        if written is not None:
+            written.result()  # raises what the write raised
 
     def add(self, block: pl.DataFrame) -> None:
-        block.write_ipc(self.folder / f"{len(self.parts()):06d}.arrow", compression="uncompressed")
+        self._wait()
+        path = self.folder / f"{self._parts:06d}.arrow"
+        self._parts += 1
+        self._written = self._writer.submit(block.write_ipc, path, compression="uncompressed")
         self.rows += block.height
-        if self._checks and block.height:
-            for name, value in block.select(self._checks).row(0, named=True).items():
+        checks = _inference_checks(self.columns, self._open)
+        if checks and block.height:
+            for name, value in block.select(checks).row(0, named=True).items():
                 if name.startswith("zero"):
                     self._stats[name] = self._stats.get(name, False) or bool(value)
                 else:
                     self._stats[name] = self._stats.get(name, 0) + value
+            self._open = [i for i in self._open if not _decided_text(i, self._stats)]
 
     def parts(self) -> list[Path]:
         return sorted(self.folder.glob("*.arrow"))
@@ -125,6 +161,7 @@ class ArrowCopy:
         return _casts(self.columns, self._stats) if self.rows else []
 
     def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        self._wait()
         parts = self.parts()
         return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
 
@@ -136,8 +173,8 @@ def read_block(block: bytes, schema: dict[str, pl.DataType], delimiter: str) -> 
     )
 
 
-def arrow_slices(frame: pl.LazyFrame, rows: int) -> Iterator[pl.LazyFrame]:
-    """The Arrow copy, `rows` at a time, in order (each slice reads only its own parts)."""
-    total = frame.select(pl.len()).collect().item()
+def arrow_slices(frame: pl.LazyFrame, rows: int, total: int) -> Iterator[pl.LazyFrame]:
+    """The Arrow copy of `total` rows, `rows` at a time, in order (each slice reads only its
+    own parts)."""
     for offset in range(0, total, rows):
         yield frame.slice(offset, rows)

@@ -7,6 +7,7 @@ import gzip
 import shutil
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -79,25 +80,9 @@ def _read_csv(
     plain = None if careful else plain_csv_header(path, fmt)
     if plain is not None:
         raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
-        delimiter = fmt.delimiter or ","
-        copy = ArrowCopy(folder, header)
-        check = LineCheck(delimiter, len(header))
-        schema: dict[str, pl.DataType] = dict.fromkeys(header, pl.String())
-        for block in csv_blocks(path, plain.size):
-            if not check.check(block):
-                break
-            try:
-                text = read_block(block, schema, delimiter)
-            except pl.exceptions.PolarsError:
-                check.sound = False
-                break
-            if text.height != check.block_lines:
-                check.sound = False
-                break
-            # line 1 is the header; in a plain file record n is on line n + 1
-            lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
-            copy.add(text.select(lines.alias(LINE_COLUMN), pl.all()))
-        if not check.plain:
+        with ArrowCopy(folder, header) as copy:
+            is_plain = _copy_plain_csv(path, plain.size, fmt.delimiter or ",", copy)
+        if not is_plain:  # (after the copy's last write finished)
             return _read_csv(path, key, fmt, workdir, careful=True)
         rejected: list[RejectedRow] = []
         blank_rows = 0
@@ -109,12 +94,12 @@ def _read_csv(
             raise FileRejected(
                 key, f"the CSV cannot be parsed ({error})", "check the quoting"
             ) from None
-        copy = ArrowCopy(folder, header)
         schema = dict.fromkeys([LINE_COLUMN, *header], pl.String())
-        for i, block in enumerate(csv_blocks(normalized)):
-            text = read_block(block, schema, ",")
-            text = text.slice(1) if i == 0 else text  # the header
-            copy.add(text.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)))
+        with ArrowCopy(folder, header) as copy:
+            for i, block in enumerate(csv_blocks(normalized)):
+                text = read_block(block, schema, ",")
+                text = text.slice(1) if i == 0 else text  # the header
+                copy.add(text.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)))
         normalized.unlink()
     casts = copy.casts()
 
@@ -124,12 +109,34 @@ def _read_csv(
     text_frame = copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())})
 
     def batches(rows: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-        for part in arrow_slices(text_frame, rows):
+        for part in arrow_slices(text_frame, rows, copy.rows):
             frame = typed(part)
             yield (frame if columns is None else frame.select(columns)).collect()
 
     notes = _notes(raw_header, header, blank_rows)
     return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches)
+
+
+def _copy_plain_csv(path: Path, start: int, delimiter: str, copy: ArrowCopy) -> bool:
+    """Parse the data lines of a plain CSV into `copy`; False as soon as a block is not plain.
+
+    Each block's `LineCheck` runs on a thread while Polars parses it (both release the GIL).
+    """
+    check = LineCheck(delimiter, len(copy.columns))
+    schema: dict[str, pl.DataType] = dict.fromkeys(copy.columns, pl.String())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-check") as checker:
+        for block in csv_blocks(path, start):
+            checked = checker.submit(check.check, block)
+            try:
+                text: pl.DataFrame | None = read_block(block, schema, delimiter)
+            except pl.exceptions.PolarsError:
+                text = None
+            if not checked.result() or text is None or text.height != check.block_lines:
+                return False
+            # line 1 is the header; in a plain file record n is on line n + 1
+            lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
+            copy.add(text.select(lines.alias(LINE_COLUMN), pl.all()))
+    return check.plain
 
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
