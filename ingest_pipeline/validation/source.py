@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import polars as pl
 
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
+
+# Kept values (see `keep`) held in memory before the rest go to disk: 8 bytes per row and
+# column, so the time values of 4M rows; memory stays bounded whatever the file's size.
+KEEP_MEMORY_BYTES: Final = 32 * 1024 * 1024
 
 
 def unreadable_error(key: str, error: Exception) -> FileRejected:
@@ -113,13 +117,17 @@ class KeptColumn:
 
 def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptColumn]:
     """Evaluate `exprs` (row-wise) over every batch once, keeping the values for a later pass
-    over the same batches: on disk under `source.keep_dir` if set, else in memory."""
+    over the same batches: in memory up to KEEP_MEMORY_BYTES, then on disk under
+    `source.keep_dir` if set (else all in memory)."""
     parts: list[pl.DataFrame | Path] = []
+    held = 0
     if exprs:
         for number, batch in enumerate(source.batches(needed_columns(exprs.values()))):
             values = batch.select(**exprs)
-            if source.keep_dir is None:
+            size = values.estimated_size()
+            if source.keep_dir is None or held + size <= KEEP_MEMORY_BYTES:
                 parts.append(values)
+                held += size
             else:
                 path = source.keep_dir / f"kept-{id(parts)}-{number:06d}.arrow"
                 values.write_ipc(path, compression="uncompressed")
