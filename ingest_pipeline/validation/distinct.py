@@ -73,9 +73,8 @@ class DistinctCount:
             self._pending, self._pending_rows = [], 0
 
     def count(self) -> int:
-        if self._buckets is None:
-            self._merge()
-            return len(self._seen)
+        if self._buckets is None:  # n_unique: no need to sort what is not kept
+            return pl.concat([self._seen, *self._pending]).n_unique()
         return sum(
             pl.Series(np.fromfile(path, dtype=np.uint64)).n_unique() for path in self._buckets
         )

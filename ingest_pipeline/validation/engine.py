@@ -123,8 +123,8 @@ def _run(
             continue
         converted = _convert(data, plan)
         output = _output_frame(data, converted, plan.key)
+        write(output)  # first: the writer threads work while the batch is counted
         tally.add(data, converted, output)
-        write(output)
 
     rejected.sort()
     if too_many_rejected(len(rejected), tally.rows, plan.rows_seen, plan.config):
