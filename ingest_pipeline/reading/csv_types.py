@@ -102,13 +102,13 @@ def _record_end(data: bytes) -> int | None:
 class ArrowCopy:
     """Text blocks written as Arrow files, with the inference counts added up.
 
-    A context manager: each block is written on a background thread while the caller parses
-    the next one (at most one write waits, so memory grows by one block); leaving the context
-    waits for the writes. A column whose counts already rule out a cast (see `_decided_text`)
-    is no longer counted: its verdict cannot change.
+    A context manager: with `background` (worth it past one block), each block is written on
+    a thread while the caller parses the next one (at most one write waits, so memory grows by
+    one block); leaving the context waits for the writes. A column whose counts already rule
+    out a cast (see `_decided_text`) is no longer counted: its verdict cannot change.
     """
 
-    def __init__(self, folder: Path, columns: list[str]) -> None:
+    def __init__(self, folder: Path, columns: list[str], background: bool = True) -> None:
         self.folder, self.columns = folder, columns
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.arrow"):
@@ -116,7 +116,11 @@ class ArrowCopy:
         self.rows = 0
         self._stats: dict[str, Any] = {}
         self._open = list(range(len(columns)))  # columns whose type is not decided yet
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-copy")
+        self._writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-copy")
+            if background
+            else None
+        )
         self._written: Future[None] | None = None
         self._parts = 0
 
@@ -127,7 +131,8 @@ class ArrowCopy:
         try:
             self._wait()
         finally:
-            self._writer.shutdown(wait=True)
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
 
     def _wait(self) -> None:
         written, self._written = self._written, None
@@ -138,7 +143,10 @@ class ArrowCopy:
         self._wait()
         path = self.folder / f"{self._parts:06d}.arrow"
         self._parts += 1
-        self._written = self._writer.submit(block.write_ipc, path, compression="uncompressed")
+        if self._writer is None:
+            block.write_ipc(path, compression="uncompressed")
+        else:
+            self._written = self._writer.submit(block.write_ipc, path, compression="uncompressed")
         self.rows += block.height
         checks = _inference_checks(self.columns, self._open)
         if checks and block.height:

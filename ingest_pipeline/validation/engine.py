@@ -99,6 +99,7 @@ def validate_to_files(
             batch_rows,
             parsed.batches,
             keep_dir=Path(spill),
+            rows=parsed.rows,
         )
         with DruidFiles(Path(ndjson_path), Path(parquet_path)) as files:
             return _run(plan, files.write, preview_rows, Path(spill))

@@ -101,14 +101,16 @@ def plan_validation(
     batch_rows: int | None,
     raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None,
     keep_dir: Path | None = None,
+    rows: int | None = None,
 ) -> ValidationPlan:
     """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
 
     `keep_dir`: where the parsed time values wait for the conversion pass (None: in memory).
+    `rows`: the rows of `frame`, if the reader knows (see `BatchSource.rows`).
     """
     warnings = list(notes)
     source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
-    source.keep_dir = keep_dir
+    source.keep_dir, source.rows = keep_dir, rows
     if renamed:
         warnings.append(renamed)
     user_columns = list(dtypes)

@@ -40,28 +40,49 @@ class BatchSource:
     # Raw name of each column `prepare` renames: `raw_batches` can then read only the columns
     # a pass needs (it takes the raw names to read as a second argument).
     raw_names: Mapping[str, str] = field(default_factory=dict)
+    # Rows of `frame` if known: at most `batch_rows` of them are read once, in one batch that
+    # every pass reuses (small files pay one read, not one per pass; memory: one batch).
+    rows: int | None = None
+    _whole: pl.DataFrame | None = field(default=None, init=False, repr=False)
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        if self.batch_rows is None:
+            yield self._collect(self.frame if columns is None else self.frame.select(columns))
+            return
+        try:
+            if self._one_batch():
+                if self._whole is None:
+                    self._whole = pl.concat(self._batches_of(None), how="vertical")
+                yield self._whole if columns is None else self._whole.select(columns)
+            else:
+                yield from self._batches_of(columns)
+        except pl.exceptions.PolarsError as error:
+            raise unreadable_error(self.key, error) from None
+
+    def _one_batch(self) -> bool:
+        return (
+            self.raw_batches is not None
+            and self.batch_rows is not None
+            and self.rows is not None
+            and 0 < self.rows <= self.batch_rows
+        )
+
+    def _batches_of(self, columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
         def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
             return frame if columns is None else frame.select(columns)
 
-        if self.batch_rows is None:
-            yield self._collect(pick(self.frame))
-            return
-        try:
-            if self.raw_batches is not None:
-                wanted = None
-                if columns is not None:
-                    wanted = [LINE_COLUMN] + [
-                        self.raw_names.get(c, c) for c in columns if c != LINE_COLUMN
-                    ]
-                for raw in self.raw_batches(self.batch_rows, wanted):
-                    yield pick(self.prepare(raw.lazy())).collect()
-            else:
-                frame = pick(self.frame)
-                yield from frame.collect_batches(chunk_size=self.batch_rows, engine="streaming")
-        except pl.exceptions.PolarsError as error:
-            raise unreadable_error(self.key, error) from None
+        if self.raw_batches is not None:
+            assert self.batch_rows is not None
+            wanted = None
+            if columns is not None:
+                wanted = [LINE_COLUMN] + [
+                    self.raw_names.get(c, c) for c in columns if c != LINE_COLUMN
+                ]
+            for raw in self.raw_batches(self.batch_rows, wanted):
+                yield pick(self.prepare(raw.lazy())).collect()
+        else:
+            frame = pick(self.frame)
+            yield from frame.collect_batches(chunk_size=self.batch_rows, engine="streaming")
 
     def _collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         try:
