@@ -18,7 +18,7 @@ import polars as pl
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.naming import check_upload_key
-from ingest_pipeline.validation.druid_types import to_druid_column
+from ingest_pipeline.validation.druid_types import druid_exprs, to_druid_column
 from ingest_pipeline.validation.outputs import DruidFiles
 from ingest_pipeline.validation.planning import ValidationPlan, plan_validation
 from ingest_pipeline.validation.rejections import rejection_error, split_by_time, too_many_rejected
@@ -29,7 +29,7 @@ from ingest_pipeline.validation.report import (
     ValidationSummary,
 )
 from ingest_pipeline.validation.source import unreadable_error
-from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, RejectedRow
+from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, DruidType, RejectedRow
 
 if TYPE_CHECKING:  # the type only: validation never imports the reader
     from ingest_pipeline.reading import ReadResult
@@ -122,8 +122,7 @@ def _run(
         rejected += bad
         if data.height == 0:
             continue
-        converted = _convert(data, plan)
-        output = _output_frame(data, converted, plan.key)
+        converted, output = _convert(data, plan)
         write(output)  # first: the writer threads work while the batch is counted
         tally.add(data, converted, output)
 
@@ -152,19 +151,31 @@ def _prefetched(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
             yield batch
 
 
-def _convert(data: pl.DataFrame, plan: ValidationPlan) -> list[ConvertedColumn]:
-    """The output user columns of a batch, each in its Druid type."""
-    converted = []
+def _convert(
+    data: pl.DataFrame, plan: ValidationPlan
+) -> tuple[list[ConvertedColumn], pl.DataFrame]:
+    """The output user columns of a batch, each in its Druid type, and the rows as written:
+    __time, those columns and __source_key (one query for the common types)."""
+    values: list[pl.Expr] = []
+    types: list[DruidType] = []
+    nulled: dict[str, pl.Expr] = {}
     for name in plan.columns:
-        values, druid_type, nulled = to_druid_column(
-            data[name], uint_as_string=name in plan.uint_as_string
-        )
-        converted.append(ConvertedColumn(name, values.alias(name), druid_type, nulled))
-    return converted
-
-
-def _output_frame(data: pl.DataFrame, converted: list[ConvertedColumn], key: str) -> pl.DataFrame:
-    """__time, the converted user columns and __source_key: the rows as written."""
-    source = pl.repeat(key, data.height, dtype=pl.String, eager=True)
-    values = [c.values for c in converted]
-    return pl.DataFrame([data[TIME_COLUMN], *values, source.alias(SOURCE_KEY_COLUMN)])
+        simple = druid_exprs(name, data.schema[name], name in plan.uint_as_string)
+        if simple is None:  # converted as a Series, then taken as it is
+            series, druid_type, count = to_druid_column(data[name], uint_as_string=False)
+            values.append(pl.lit(series.alias(name)))
+            nulled[name] = pl.lit(count, pl.UInt32)
+        else:
+            value, druid_type, count_expr = simple
+            values.append(value.alias(name))
+            if count_expr is not None:
+                nulled[name] = count_expr
+        types.append(druid_type)
+    source = pl.lit(plan.key, dtype=pl.String).alias(SOURCE_KEY_COLUMN)
+    output = data.select(pl.col(TIME_COLUMN), *values, source)
+    counts = data.select(**nulled).row(0, named=True) if nulled else {}
+    converted = [
+        ConvertedColumn(name, output[name], druid_type, counts.get(name, 0))
+        for name, druid_type in zip(plan.columns, types, strict=True)
+    ]
+    return converted, output
