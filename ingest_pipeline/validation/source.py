@@ -44,6 +44,8 @@ class BatchSource:
     # Rows of `frame` if known: at most `batch_rows` of them are read once, in one batch that
     # every pass reuses (small files pay one read, not one per pass; memory: one batch).
     rows: int | None = None
+    kept_bytes: int = 0  # kept values held in memory (see `keep`)
+    kept_files: int = 0  # kept values written to `keep_dir`
     _whole: pl.DataFrame | None = field(default=None, init=False, repr=False)
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
@@ -117,22 +119,46 @@ def aggregate(
     source: BatchSource, aggregations: Mapping[str, tuple[pl.Expr, Combine]]
 ) -> dict[str, Any]:
     """Evaluate aggregations over all batches, combining each batch's result by sum/min/max."""
+    return scan(source, aggregations, {})[0]
+
+
+def scan(
+    source: BatchSource,
+    aggregations: Mapping[str, tuple[pl.Expr, Combine]],
+    kept: Mapping[str, pl.Expr],
+) -> tuple[dict[str, Any], dict[str, KeptColumn]]:
+    """`aggregate` and `keep` in one pass: each batch's aggregates and kept values are two
+    queries run together (`pl.collect_all`, in parallel)."""
     result: dict[str, Any] = {
         k: 0 if how == "sum" else None for k, (_, how) in aggregations.items()
     }
     exprs = {k: expr for k, (expr, _) in aggregations.items()}
-    if not exprs:
-        return result
-    for batch in source.batches(needed_columns(exprs.values())):
-        for k, value in batch.select(**exprs).row(0, named=True).items():
-            how, old = aggregations[k][1], result[k]
-            if how == "sum":
-                result[k] = old + value
-            elif old is None or (old != old and value is not None):  # None or NaN: take any
-                result[k] = value
-            elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
-                result[k] = min(old, value) if how == "min" else max(old, value)
-    return result
+    parts: list[pl.DataFrame | Path] = []
+    if not exprs and not kept:
+        return result, {}
+    for batch in source.batches(needed_columns([*exprs.values(), *kept.values()])):
+        queries = [batch.lazy().select(**q) for q in (exprs, kept) if q]
+        found = pl.collect_all(queries)
+        if exprs:
+            _combine(result, aggregations, found[0].row(0, named=True))
+        if kept:
+            parts.append(_kept_part(source, found[-1]))
+    return result, {name: KeptColumn(parts, name) for name in kept}
+
+
+def _combine(
+    result: dict[str, Any],
+    aggregations: Mapping[str, tuple[pl.Expr, Combine]],
+    batch: Mapping[str, Any],
+) -> None:
+    for k, value in batch.items():
+        how, old = aggregations[k][1], result[k]
+        if how == "sum":
+            result[k] = old + value
+        elif old is None or (old != old and value is not None):  # None or NaN: take any
+            result[k] = value
+        elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
+            result[k] = min(old, value) if how == "min" else max(old, value)
 
 
 class KeptColumn:
@@ -149,19 +175,17 @@ class KeptColumn:
 
 def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptColumn]:
     """Evaluate `exprs` (row-wise) over every batch once, keeping the values for a later pass
-    over the same batches: in memory up to KEEP_MEMORY_BYTES, then on disk under
-    `source.keep_dir` if set (else all in memory)."""
-    parts: list[pl.DataFrame | Path] = []
-    held = 0
-    if exprs:
-        for number, batch in enumerate(source.batches(needed_columns(exprs.values()))):
-            values = batch.select(**exprs)
-            size = values.estimated_size()
-            if source.keep_dir is None or held + size <= KEEP_MEMORY_BYTES:
-                parts.append(values)
-                held += size
-            else:
-                path = source.keep_dir / f"kept-{id(parts)}-{number:06d}.arrow"
-                values.write_ipc(path, compression="uncompressed")
-                parts.append(path)
-    return {name: KeptColumn(parts, name) for name in exprs}
+    over the same batches: in memory while the source holds at most KEEP_MEMORY_BYTES of
+    them, then on disk under `source.keep_dir` if set (else all in memory)."""
+    return scan(source, {}, exprs)[1]
+
+
+def _kept_part(source: BatchSource, values: pl.DataFrame) -> pl.DataFrame | Path:
+    size = values.estimated_size()
+    if source.keep_dir is None or source.kept_bytes + size <= KEEP_MEMORY_BYTES:
+        source.kept_bytes += size
+        return values
+    source.kept_files += 1
+    path = source.keep_dir / f"kept-{source.kept_files:06d}.arrow"
+    values.write_ipc(path, compression="uncompressed")
+    return path
