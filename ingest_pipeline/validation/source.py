@@ -127,8 +127,8 @@ def scan(
     aggregations: Mapping[str, tuple[pl.Expr, Combine]],
     kept: Mapping[str, pl.Expr],
 ) -> tuple[dict[str, Any], dict[str, KeptColumn]]:
-    """`aggregate` and `keep` in one pass: each batch's aggregates and kept values are two
-    queries run together (`pl.collect_all`, in parallel)."""
+    """`aggregate` and `keep` in one pass over the batches (two queries per batch: running
+    them together with `pl.collect_all` measured no faster)."""
     result: dict[str, Any] = {
         k: 0 if how == "sum" else None for k, (_, how) in aggregations.items()
     }
@@ -137,12 +137,10 @@ def scan(
     if not exprs and not kept:
         return result, {}
     for batch in source.batches(needed_columns([*exprs.values(), *kept.values()])):
-        queries = [batch.lazy().select(**q) for q in (exprs, kept) if q]
-        found = pl.collect_all(queries)
         if exprs:
-            _combine(result, aggregations, found[0].row(0, named=True))
+            _combine(result, aggregations, batch.select(**exprs).row(0, named=True))
         if kept:
-            parts.append(_kept_part(source, found[-1]))
+            parts.append(_kept_part(source, batch.select(**kept)))
     return result, {name: KeptColumn(parts, name) for name in kept}
 
 
