@@ -32,16 +32,27 @@ def csv_options() -> dict[str, Any]:
     }
 
 
-def _inference_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
+def _number_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
+    """Values present, values that read as numbers, values with a leading zero."""
     checks = []
     for i in which:
         text = pl.col(columns[i])
         checks += [
             text.is_not_null().sum().alias(f"n{i}"),
-            text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
-            text.str.to_integer(strict=False).is_not_null().sum().alias(f"int{i}"),
             text.cast(pl.Float64, strict=False).is_not_null().sum().alias(f"float{i}"),
             text.str.contains(r"^[+-]?0\d").any().alias(f"zero{i}"),
+        ]
+    return checks
+
+
+def _integer_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
+    """Values written as integers, values that read as Int64 (only for columns of numbers)."""
+    checks = []
+    for i in which:
+        text = pl.col(columns[i])
+        checks += [
+            text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
+            text.str.to_integer(strict=False).is_not_null().sum().alias(f"int{i}"),
         ]
     return checks
 
@@ -50,21 +61,28 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
     casts = []
     for i, name in enumerate(columns):
         present = stats.get(f"n{i}") or 0
-        if present == 0 or stats[f"zero{i}"]:
+        if present == 0 or _decided_text(i, stats):
             continue
         if stats[f"intlike{i}"] == present:
             if stats[f"int{i}"] == present:
                 casts.append(pl.col(name).str.to_integer())
-        elif stats[f"float{i}"] == present:
+        else:
             casts.append(pl.col(name).cast(pl.Float64))
     return casts
 
 
 def _decided_text(i: int, stats: dict[str, Any]) -> bool:
-    """Whether column `i` stays text whatever the rest of the file holds (see `_casts`): a
-    leading zero, or values that are neither all integers nor all numbers."""
-    present = stats[f"n{i}"]
-    return bool(stats[f"zero{i}"]) or (stats[f"int{i}"] < present and stats[f"float{i}"] < present)
+    """Whether column `i` stays text whatever the rest of the file holds: a leading zero, or a
+    value that is no number (an Int64 is a number too; "007", zip codes, stay text)."""
+    return bool(stats[f"zero{i}"]) or stats[f"float{i}"] < stats[f"n{i}"]
+
+
+def _add_counts(stats: dict[str, Any], found: dict[str, Any]) -> None:
+    for name, value in found.items():
+        if name.startswith("zero"):
+            stats[name] = stats.get(name, False) or bool(value)
+        else:
+            stats[name] = stats.get(name, 0) + value
 
 
 def csv_blocks(path: Path, start: int = 0) -> Iterator[bytes]:
@@ -148,14 +166,15 @@ class ArrowCopy:
         else:
             self._written = self._writer.submit(block.write_ipc, path, compression="uncompressed")
         self.rows += block.height
-        checks = _inference_checks(self.columns, self._open)
-        if checks and block.height:
-            for name, value in block.select(checks).row(0, named=True).items():
-                if name.startswith("zero"):
-                    self._stats[name] = self._stats.get(name, False) or bool(value)
-                else:
-                    self._stats[name] = self._stats.get(name, 0) + value
+        if self._open and block.height:
+            # Integer syntax is counted only for columns of numbers so far: a column with a
+            # value that is no number stays text (Int64 text always reads as a number too).
+            checks = _number_checks(self.columns, self._open)
+            _add_counts(self._stats, block.select(checks).row(0, named=True))
             self._open = [i for i in self._open if not _decided_text(i, self._stats)]
+            if self._open:
+                checks = _integer_checks(self.columns, self._open)
+                _add_counts(self._stats, block.select(checks).row(0, named=True))
 
     def parts(self) -> list[Path]:
         return sorted(self.folder.glob("*.arrow"))

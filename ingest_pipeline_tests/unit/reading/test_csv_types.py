@@ -53,3 +53,20 @@ def test_csv_batches_give_the_frame_in_bounded_chunks(tmp_path: Path, rows: int)
     assert whole[LINE_COLUMN].to_list() == [2, 4, 5, 7, 8, 9]
     assert whole["text"].to_list()[:3] == ["two\nlines", 'say "hi"', '"\n"']
     assert whole.schema["amount"] == pl.Float64
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        (["5", "\u0663"], pl.String),  # an Arabic-Indic digit: integer syntax, no number
+        (["99999999999999999999", "1.5"], pl.Float64),  # beyond Int64, then a decimal
+        (["99999999999999999999", "7"], pl.String),  # beyond Int64, integers only
+        (["+5", "-7", "NA"], pl.Int64),
+        (["1.5", "x"], pl.String),
+    ],
+)
+def test_a_column_is_typed_by_all_of_its_values(
+    tmp_path: Path, values: list[str], dtype: pl.DataType
+) -> None:
+    frame, _ = read_upload(tmp_path, "v.csv", "v\n" + "\n".join(values) + "\n")
+    assert frame.schema["v"] == dtype
