@@ -5,7 +5,8 @@ cannot break the read the way Polars' 100-row inference does. Python cuts the CS
 whole records (`csv_blocks`, ~16 MiB: memory stays bounded, where Polars' own streaming CSV scan
 holds memory that grows with the file); Polars parses each block on all cores, the inference
 counts are added up, and the block is written as one Arrow file. The CSV is parsed once: every
-later pass (validation plans, then converts) reads the Arrow files, memory-mapped, in slices.
+later pass (validation plans, then converts) reads the Arrow files, memory-mapped, in slices
+(a CSV of at most one block is kept in memory instead: nothing to write and read back).
 """
 
 from __future__ import annotations
@@ -120,13 +121,14 @@ def _record_end(data: bytes) -> int | None:
 class ArrowCopy:
     """Text blocks written as Arrow files, with the inference counts added up.
 
-    A context manager: with `background` (worth it past one block), each block is written on
-    a thread while the caller parses the next one (at most one write waits, so memory grows by
-    one block); leaving the context waits for the writes. A column whose counts already rule
-    out a cast (see `_decided_text`) is no longer counted: its verdict cannot change.
+    A context manager: each block is written on a thread while the caller parses the next one
+    (at most one write waits, so memory grows by one block); leaving the context waits for the
+    writes. `in_memory` (a file of about one block) keeps the blocks instead: no file to write
+    and read back. A column whose counts already rule out a cast (see `_decided_text`) is no
+    longer counted: its verdict cannot change.
     """
 
-    def __init__(self, folder: Path, columns: list[str], background: bool = True) -> None:
+    def __init__(self, folder: Path, columns: list[str], in_memory: bool = False) -> None:
         self.folder, self.columns = folder, columns
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.arrow"):
@@ -135,10 +137,11 @@ class ArrowCopy:
         self._stats: dict[str, Any] = {}
         self._open = list(range(len(columns)))  # columns whose type is not decided yet
         self._writer = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-copy")
-            if background
-            else None
+            None
+            if in_memory
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-copy")
         )
+        self._blocks: list[pl.DataFrame] = []  # in memory: the blocks themselves
         self._written: Future[None] | None = None
         self._parts = 0
 
@@ -162,7 +165,7 @@ class ArrowCopy:
         path = self.folder / f"{self._parts:06d}.arrow"
         self._parts += 1
         if self._writer is None:
-            block.write_ipc(path, compression="uncompressed")
+            self._blocks.append(block)
         else:
             self._written = self._writer.submit(block.write_ipc, path, compression="uncompressed")
         self.rows += block.height
@@ -189,6 +192,8 @@ class ArrowCopy:
 
     def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
         self._wait()
+        if self._blocks:
+            return pl.concat(self._blocks, rechunk=False).lazy()
         parts = self.parts()
         return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
 

@@ -30,7 +30,8 @@ from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 @dataclass
 class ReadResult:
     # Druid-safe user column names plus LINE_COLUMN (source line of each row). Lazy: it scans
-    # the normalised file in the work directory, which must live until the frame is collected.
+    # the normalised file in the work directory, which must live until the frame is collected
+    # (a CSV of at most one block, 16 MiB, is held in memory instead).
     frame: pl.LazyFrame
     format: DetectedFormat
     rejected: list[RejectedRow] = field(default_factory=list)
@@ -87,8 +88,8 @@ def _read_csv(
     plain = None if careful else plain_csv_header(path, fmt)
     if plain is not None:
         raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
-        several = path.stat().st_size > BLOCK_BYTES  # threads pay off past one block
-        with ArrowCopy(folder, header, background=several) as copy:
+        several = path.stat().st_size > BLOCK_BYTES  # else kept in memory, without threads
+        with ArrowCopy(folder, header, in_memory=not several) as copy:
             is_plain = _copy_plain_csv(path, plain.size, fmt.delimiter or ",", copy, several)
         if not is_plain:  # (after the copy's last write finished)
             return _read_csv(path, key, fmt, workdir, careful=True)
@@ -104,7 +105,7 @@ def _read_csv(
             ) from None
         schema = dict.fromkeys([LINE_COLUMN, *header], pl.String())
         several = normalized.stat().st_size > BLOCK_BYTES
-        with ArrowCopy(folder, header, background=several) as copy:
+        with ArrowCopy(folder, header, in_memory=not several) as copy:
             for i, block in enumerate(csv_blocks(normalized)):
                 text = read_block(block, schema, ",")
                 text = text.slice(1) if i == 0 else text  # the header
