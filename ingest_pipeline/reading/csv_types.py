@@ -5,12 +5,14 @@ cannot break the read the way Polars' 100-row inference does. Python cuts the CS
 whole records (`csv_blocks`, ~16 MiB: memory stays bounded, where Polars' own streaming CSV scan
 holds memory that grows with the file); Polars parses each block on all cores, the inference
 counts are added up, and the block is written as one Arrow file. The CSV is parsed once: every
-later pass (validation plans, then converts) reads the Arrow files, memory-mapped, in slices.
+later pass (validation plans, then converts) reads the Arrow files, memory-mapped, in slices
+(a CSV of at most one block is kept in memory instead: nothing to write and read back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,16 +33,27 @@ def csv_options() -> dict[str, Any]:
     }
 
 
-def _inference_checks(columns: list[str]) -> list[pl.Expr]:
+def _number_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
+    """Values present, values that read as numbers, values with a leading zero."""
     checks = []
-    for i, name in enumerate(columns):
-        text = pl.col(name)
+    for i in which:
+        text = pl.col(columns[i])
         checks += [
             text.is_not_null().sum().alias(f"n{i}"),
-            text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
-            text.str.to_integer(strict=False).is_not_null().sum().alias(f"int{i}"),
             text.cast(pl.Float64, strict=False).is_not_null().sum().alias(f"float{i}"),
             text.str.contains(r"^[+-]?0\d").any().alias(f"zero{i}"),
+        ]
+    return checks
+
+
+def _integer_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
+    """Values written as integers, values that read as Int64 (only for columns of numbers)."""
+    checks = []
+    for i in which:
+        text = pl.col(columns[i])
+        checks += [
+            text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
+            text.str.to_integer(strict=False).is_not_null().sum().alias(f"int{i}"),
         ]
     return checks
 
@@ -49,14 +62,28 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
     casts = []
     for i, name in enumerate(columns):
         present = stats.get(f"n{i}") or 0
-        if present == 0 or stats[f"zero{i}"]:
+        if present == 0 or _decided_text(i, stats):
             continue
         if stats[f"intlike{i}"] == present:
             if stats[f"int{i}"] == present:
                 casts.append(pl.col(name).str.to_integer())
-        elif stats[f"float{i}"] == present:
+        else:
             casts.append(pl.col(name).cast(pl.Float64))
     return casts
+
+
+def _decided_text(i: int, stats: dict[str, Any]) -> bool:
+    """Whether column `i` stays text whatever the rest of the file holds: a leading zero, or a
+    value that is no number (an Int64 is a number too; "007", zip codes, stay text)."""
+    return bool(stats[f"zero{i}"]) or stats[f"float{i}"] < stats[f"n{i}"]
+
+
+def _add_counts(stats: dict[str, Any], found: dict[str, Any]) -> None:
+    for name, value in found.items():
+        if name.startswith("zero"):
+            stats[name] = stats.get(name, False) or bool(value)
+        else:
+            stats[name] = stats.get(name, 0) + value
 
 
 def csv_blocks(path: Path, start: int = 0) -> Iterator[bytes]:
@@ -92,26 +119,65 @@ def _record_end(data: bytes) -> int | None:
 
 
 class ArrowCopy:
-    """Text blocks written as Arrow files, with the inference counts added up."""
+    """Text blocks written as Arrow files, with the inference counts added up.
 
-    def __init__(self, folder: Path, columns: list[str]) -> None:
+    A context manager: each block is written on a thread while the caller parses the next one
+    (at most one write waits, so memory grows by one block); leaving the context waits for the
+    writes. `in_memory` (a file of about one block) keeps the blocks instead: no file to write
+    and read back. A column whose counts already rule out a cast (see `_decided_text`) is no
+    longer counted: its verdict cannot change.
+    """
+
+    def __init__(self, folder: Path, columns: list[str], in_memory: bool = False) -> None:
         self.folder, self.columns = folder, columns
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.arrow"):
             old.unlink()
         self.rows = 0
         self._stats: dict[str, Any] = {}
-        self._checks = _inference_checks(columns)
+        self._open = list(range(len(columns)))  # columns whose type is not decided yet
+        self._writer = (
+            None
+            if in_memory
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-copy")
+        )
+        self._blocks: list[pl.DataFrame] = []  # in memory: the blocks themselves
+        self._written: Future[None] | None = None
+        self._parts = 0
+
+    def __enter__(self) -> ArrowCopy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        written, self._written = self._written, None
+        if written is not None:
+            written.result()  # raises what the write raised
 
     def add(self, block: pl.DataFrame) -> None:
-        block.write_ipc(self.folder / f"{len(self.parts()):06d}.arrow", compression="uncompressed")
+        self._wait()
+        path = self.folder / f"{self._parts:06d}.arrow"
+        self._parts += 1
+        if self._writer is None:
+            self._blocks.append(block)
+        else:
+            self._written = self._writer.submit(block.write_ipc, path, compression="uncompressed")
         self.rows += block.height
-        if self._checks and block.height:
-            for name, value in block.select(self._checks).row(0, named=True).items():
-                if name.startswith("zero"):
-                    self._stats[name] = self._stats.get(name, False) or bool(value)
-                else:
-                    self._stats[name] = self._stats.get(name, 0) + value
+        if self._open and block.height:
+            # Integer syntax is counted only for columns of numbers so far: a column with a
+            # value that is no number stays text (Int64 text always reads as a number too).
+            checks = _number_checks(self.columns, self._open)
+            _add_counts(self._stats, block.select(checks).row(0, named=True))
+            self._open = [i for i in self._open if not _decided_text(i, self._stats)]
+            if self._open:
+                checks = _integer_checks(self.columns, self._open)
+                _add_counts(self._stats, block.select(checks).row(0, named=True))
 
     def parts(self) -> list[Path]:
         return sorted(self.folder.glob("*.arrow"))
@@ -125,6 +191,9 @@ class ArrowCopy:
         return _casts(self.columns, self._stats) if self.rows else []
 
     def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        self._wait()
+        if self._blocks:
+            return pl.concat(self._blocks, rechunk=False).lazy()
         parts = self.parts()
         return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
 
@@ -136,8 +205,8 @@ def read_block(block: bytes, schema: dict[str, pl.DataType], delimiter: str) -> 
     )
 
 
-def arrow_slices(frame: pl.LazyFrame, rows: int) -> Iterator[pl.LazyFrame]:
-    """The Arrow copy, `rows` at a time, in order (each slice reads only its own parts)."""
-    total = frame.select(pl.len()).collect().item()
+def arrow_slices(frame: pl.LazyFrame, rows: int, total: int) -> Iterator[pl.LazyFrame]:
+    """The Arrow copy of `total` rows, `rows` at a time, in order (each slice reads only its
+    own parts)."""
     for offset in range(0, total, rows):
         yield frame.slice(offset, rows)

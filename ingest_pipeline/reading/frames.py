@@ -7,13 +7,20 @@ import gzip
 import shutil
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names
-from ingest_pipeline.reading.csv_types import ArrowCopy, arrow_slices, csv_blocks, read_block
+from ingest_pipeline.reading.csv_types import (
+    BLOCK_BYTES,
+    ArrowCopy,
+    arrow_slices,
+    csv_blocks,
+    read_block,
+)
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
 from ingest_pipeline.reading.layout import LineCheck, plain_csv_header
 from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
@@ -23,7 +30,8 @@ from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 @dataclass
 class ReadResult:
     # Druid-safe user column names plus LINE_COLUMN (source line of each row). Lazy: it scans
-    # the normalised file in the work directory, which must live until the frame is collected.
+    # the normalised file in the work directory, which must live until the frame is collected
+    # (a CSV of at most one block, 16 MiB, is held in memory instead).
     frame: pl.LazyFrame
     format: DetectedFormat
     rejected: list[RejectedRow] = field(default_factory=list)
@@ -34,6 +42,7 @@ class ReadResult:
     # read from the Arrow copy in bounded memory (CSV only: Polars' streaming CSV scan holds
     # memory that grows with the file). None: use `frame.collect_batches`.
     batches: Callable[..., Iterator[pl.DataFrame]] | None = None
+    rows: int | None = None  # rows of `frame`, if known without a pass over it
 
 
 def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None) -> ReadResult:
@@ -79,25 +88,10 @@ def _read_csv(
     plain = None if careful else plain_csv_header(path, fmt)
     if plain is not None:
         raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
-        delimiter = fmt.delimiter or ","
-        copy = ArrowCopy(folder, header)
-        check = LineCheck(delimiter, len(header))
-        schema: dict[str, pl.DataType] = dict.fromkeys(header, pl.String())
-        for block in csv_blocks(path, plain.size):
-            if not check.check(block):
-                break
-            try:
-                text = read_block(block, schema, delimiter)
-            except pl.exceptions.PolarsError:
-                check.sound = False
-                break
-            if text.height != check.block_lines:
-                check.sound = False
-                break
-            # line 1 is the header; in a plain file record n is on line n + 1
-            lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
-            copy.add(text.select(lines.alias(LINE_COLUMN), pl.all()))
-        if not check.plain:
+        several = path.stat().st_size > BLOCK_BYTES  # else kept in memory, without threads
+        with ArrowCopy(folder, header, in_memory=not several) as copy:
+            is_plain = _copy_plain_csv(path, plain.size, fmt.delimiter or ",", copy, several)
+        if not is_plain:  # (after the copy's last write finished)
             return _read_csv(path, key, fmt, workdir, careful=True)
         rejected: list[RejectedRow] = []
         blank_rows = 0
@@ -109,12 +103,13 @@ def _read_csv(
             raise FileRejected(
                 key, f"the CSV cannot be parsed ({error})", "check the quoting"
             ) from None
-        copy = ArrowCopy(folder, header)
         schema = dict.fromkeys([LINE_COLUMN, *header], pl.String())
-        for i, block in enumerate(csv_blocks(normalized)):
-            text = read_block(block, schema, ",")
-            text = text.slice(1) if i == 0 else text  # the header
-            copy.add(text.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)))
+        several = normalized.stat().st_size > BLOCK_BYTES
+        with ArrowCopy(folder, header, in_memory=not several) as copy:
+            for i, block in enumerate(csv_blocks(normalized)):
+                text = read_block(block, schema, ",")
+                text = text.slice(1) if i == 0 else text  # the header
+                copy.add(text.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64)))
         normalized.unlink()
     casts = copy.casts()
 
@@ -124,12 +119,43 @@ def _read_csv(
     text_frame = copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())})
 
     def batches(rows: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-        for part in arrow_slices(text_frame, rows):
+        for part in arrow_slices(text_frame, rows, copy.rows):
             frame = typed(part)
             yield (frame if columns is None else frame.select(columns)).collect()
 
     notes = _notes(raw_header, header, blank_rows)
-    return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches)
+    return ReadResult(
+        typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, copy.rows
+    )
+
+
+def _copy_plain_csv(
+    path: Path, start: int, delimiter: str, copy: ArrowCopy, threaded: bool
+) -> bool:
+    """Parse the data lines of a plain CSV into `copy`; False as soon as a block is not plain.
+
+    If `threaded`, each block's `LineCheck` runs on a thread while Polars parses it (both
+    release the GIL); else first, so that a block that is not plain is not parsed.
+    """
+    check = LineCheck(delimiter, len(copy.columns))
+    schema: dict[str, pl.DataType] = dict.fromkeys(copy.columns, pl.String())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-check") as checker:
+        for block in csv_blocks(path, start):
+            checked = checker.submit(check.check, block) if threaded else None
+            if checked is None and not check.check(block):
+                return False
+            try:
+                text: pl.DataFrame | None = read_block(block, schema, delimiter)
+            except pl.exceptions.PolarsError:
+                text = None
+            if checked is not None and not checked.result():
+                return False
+            if text is None or text.height != check.block_lines:
+                return False
+            # line 1 is the header; in a plain file record n is on line n + 1
+            lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
+            copy.add(text.select(lines.alias(LINE_COLUMN), pl.all()))
+    return check.plain
 
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:

@@ -19,9 +19,10 @@ class DistinctCount:
 
     Two different values share a hash with negligible probability (~n²/2⁶⁵ for n values).
     With a `spill_dir`, memory stays bounded however many values there are: once more than
-    `memory_hashes` are held, hashes go to `SPILL_BUCKETS` files by their top bits, and the
-    count is the sum of each bucket's distinct count (a value's hash always lands in the
-    same bucket), loading one bucket at a time: 8 bytes per row on disk, 1/64 of them in memory.
+    `memory_hashes` distinct ones are held, hashes go to `SPILL_BUCKETS` files by their top
+    bits, and the count is the sum of each bucket's distinct count (a value's hash always lands
+    in the same bucket), loading one bucket at a time: 8 bytes per row on disk, 1/64 of them in
+    memory.
     """
 
     def __init__(self, spill_dir: Path | None = None, memory_hashes: int | None = None) -> None:
@@ -34,20 +35,21 @@ class DistinctCount:
         self._buckets: list[Path] | None = None  # set once spilled
 
     def add(self, hashes: pl.Series) -> None:
-        unique = hashes.unique()
         if self._buckets is not None:
-            self._spill(unique)
+            self._spill(hashes.unique())
             return
-        # sort() copies into an exact-size buffer: unique() alone keeps a buffer as large as its
-        # input alive (measured: ~1.6 MB held per 200k-row batch, even for 37 distinct values).
-        unique = unique.sort()
-        self._pending.append(unique)
-        self._pending_rows += len(unique)
-        if self._pending_rows > max(len(self._seen), 1_000_000):
-            self._merge()
-        held = len(self._seen) + self._pending_rows
-        if self._spill_dir is not None and held > self._memory_hashes:
-            self._merge()
+        # Held as given until they add up to more than the merged set (at least 1M hashes, at
+        # most `memory_hashes` with a spill folder): then one unique() over them all, not one
+        # per batch.
+        self._pending.append(hashes)
+        self._pending_rows += len(hashes)
+        merge_at = max(len(self._seen), 1_000_000)
+        if self._spill_dir is not None:
+            merge_at = min(merge_at, self._memory_hashes)
+        if self._pending_rows <= merge_at:
+            return
+        self._merge()
+        if self._spill_dir is not None and len(self._seen) > self._memory_hashes:
             prefix = self._spill_dir / f"distinct-{id(self)}"
             self._buckets = [Path(f"{prefix}-{bucket}.u64") for bucket in range(SPILL_BUCKETS)]
             for path in self._buckets:
@@ -69,13 +71,14 @@ class DistinctCount:
 
     def _merge(self) -> None:
         if self._pending:
+            # sort() copies into an exact-size buffer: unique() alone keeps a buffer as large as
+            # its input alive.
             self._seen = pl.concat([self._seen, *self._pending]).unique().sort()
             self._pending, self._pending_rows = [], 0
 
     def count(self) -> int:
-        if self._buckets is None:
-            self._merge()
-            return len(self._seen)
+        if self._buckets is None:  # n_unique: no need to sort what is not kept
+            return pl.concat([self._seen, *self._pending]).n_unique()
         return sum(
             pl.Series(np.fromfile(path, dtype=np.uint64)).n_unique() for path in self._buckets
         )

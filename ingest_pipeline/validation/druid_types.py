@@ -39,6 +39,26 @@ def overflows_druid_long(largest: int | None) -> bool:
     return (largest or 0) > _LONG_MAX
 
 
+def druid_exprs(
+    name: str, dtype: pl.DataType, uint_as_string: bool
+) -> tuple[pl.Expr, DruidType, pl.Expr | None] | None:
+    """Column `name` of `dtype` in its Druid type, as expressions: (values, type, count of
+    values nulled, if any can be). None: a type only `to_druid_column` converts (a Series)."""
+    column = pl.col(name)
+    if dtype.is_integer():
+        if dtype == pl.UInt64 and uint_as_string:
+            return column.cast(pl.String), "string", None  # would overflow Druid's long
+        return column.cast(pl.Int64), "long", None
+    if dtype.is_float() or dtype.is_decimal():
+        floats = column.cast(pl.Float64)
+        # NaN/inf are not valid JSON and Druid cannot store them: they become null.
+        finite = floats.is_finite() | floats.is_null()
+        return pl.when(finite).then(floats).alias(name), "double", (~finite).sum()
+    if dtype == pl.Boolean or dtype == pl.String:
+        return column.cast(pl.String), "string", None  # "true"/"false", as written
+    return None
+
+
 def to_druid_column(
     column: pl.Series, *, uint_as_string: bool | None = None
 ) -> tuple[pl.Series, DruidType, int]:
@@ -48,21 +68,14 @@ def to_druid_column(
     gives that verdict when `column` is one batch of a longer column (None: decide from it).
     """
     dtype = column.dtype
-    if dtype.is_integer():
-        if dtype == pl.UInt64:
-            if uint_as_string is None:
-                uint_as_string = overflows_druid_long(int(column.max() or 0))
-            if uint_as_string:
-                return column.cast(pl.String), "string", 0  # would overflow Druid's long
-        return column.cast(pl.Int64), "long", 0
-    if dtype.is_float() or dtype.is_decimal():
-        floats = column.cast(pl.Float64)
-        # NaN/inf are not valid JSON and Druid cannot store them: they become null.
-        finite = floats.is_finite() | floats.is_null()
-        nulled = int((~finite).sum())
-        return keep_where(floats, finite), "double", nulled
-    if dtype == pl.Boolean:
-        return column.cast(pl.String), "string", 0  # "true"/"false", as written
+    if uint_as_string is None:
+        uint_as_string = dtype == pl.UInt64 and overflows_druid_long(int(column.max() or 0))
+    simple = druid_exprs(column.name, dtype, uint_as_string)
+    if simple is not None:
+        values, druid_type, nulled = simple
+        frame = column.to_frame()
+        count = 0 if nulled is None else int(frame.select(nulled).item())
+        return frame.select(values).to_series().alias(column.name), druid_type, count
     if isinstance(dtype, pl.Datetime):
         utc = parse_time(column)
         return utc.dt.strftime(ISO_MS_FORMAT), "string", 0

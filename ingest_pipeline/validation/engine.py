@@ -8,8 +8,7 @@ time, convert to Druid types, add __source_key) and adds up the report.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ import polars as pl
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.naming import check_upload_key
-from ingest_pipeline.validation.druid_types import to_druid_column
+from ingest_pipeline.validation.druid_types import druid_exprs, to_druid_column
 from ingest_pipeline.validation.outputs import DruidFiles
 from ingest_pipeline.validation.planning import ValidationPlan, plan_validation
 from ingest_pipeline.validation.rejections import rejection_error, split_by_time, too_many_rejected
@@ -29,7 +28,7 @@ from ingest_pipeline.validation.report import (
     ValidationSummary,
 )
 from ingest_pipeline.validation.source import unreadable_error
-from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, RejectedRow
+from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, DruidType, RejectedRow
 
 if TYPE_CHECKING:  # the type only: validation never imports the reader
     from ingest_pipeline.reading import ReadResult
@@ -99,6 +98,7 @@ def validate_to_files(
             batch_rows,
             parsed.batches,
             keep_dir=Path(spill),
+            rows=parsed.rows,
         )
         with DruidFiles(Path(ndjson_path), Path(parquet_path)) as files:
             return _run(plan, files.write, preview_rows, Path(spill))
@@ -114,17 +114,16 @@ def _run(
     rejected = list(plan.reader_rejected)
     tally = BatchTally(plan.columns, preview_rows, spill_dir)
     times = plan.time_values.batches() if plan.time_values is not None else None
-    for batch in _prefetched(plan.source.batches()):
+    for batch in plan.source.batches():  # (read one batch ahead, on a thread)
         # the time column's values were parsed while choosing it: the same batches, in order
         time = plan.time if times is None else pl.lit(next(times))
         data, bad = split_by_time(batch, time, plan.time_column)
         rejected += bad
         if data.height == 0:
             continue
-        converted = _convert(data, plan)
-        output = _output_frame(data, converted, plan.key)
+        converted, output = _convert(data, plan)
+        write(output)  # first: the writer threads work while the batch is counted
         tally.add(data, converted, output)
-        write(output)
 
     rejected.sort()
     if too_many_rejected(len(rejected), tally.rows, plan.rows_seen, plan.config):
@@ -141,29 +140,31 @@ def _run(
     )
 
 
-def _prefetched(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """`batches`, the next one read on a thread while the caller works on the current one
-    (Polars releases the GIL while it reads): one batch ahead, so memory grows by one batch."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-batch") as reader:
-        ahead = reader.submit(next, batches, None)
-        while (batch := ahead.result()) is not None:
-            ahead = reader.submit(next, batches, None)
-            yield batch
-
-
-def _convert(data: pl.DataFrame, plan: ValidationPlan) -> list[ConvertedColumn]:
-    """The output user columns of a batch, each in its Druid type."""
-    converted = []
+def _convert(
+    data: pl.DataFrame, plan: ValidationPlan
+) -> tuple[list[ConvertedColumn], pl.DataFrame]:
+    """The output user columns of a batch, each in its Druid type, and the rows as written:
+    __time, those columns and __source_key (one query for the common types)."""
+    values: list[pl.Expr] = []
+    types: list[DruidType] = []
+    nulled: dict[str, pl.Expr] = {}
     for name in plan.columns:
-        values, druid_type, nulled = to_druid_column(
-            data[name], uint_as_string=name in plan.uint_as_string
-        )
-        converted.append(ConvertedColumn(name, values.alias(name), druid_type, nulled))
-    return converted
-
-
-def _output_frame(data: pl.DataFrame, converted: list[ConvertedColumn], key: str) -> pl.DataFrame:
-    """__time, the converted user columns and __source_key: the rows as written."""
-    source = pl.repeat(key, data.height, dtype=pl.String, eager=True)
-    values = [c.values for c in converted]
-    return pl.DataFrame([data[TIME_COLUMN], *values, source.alias(SOURCE_KEY_COLUMN)])
+        simple = druid_exprs(name, data.schema[name], name in plan.uint_as_string)
+        if simple is None:  # converted as a Series, then taken as it is
+            series, druid_type, count = to_druid_column(data[name], uint_as_string=False)
+            values.append(pl.lit(series.alias(name)))
+            nulled[name] = pl.lit(count, pl.UInt32)
+        else:
+            value, druid_type, count_expr = simple
+            values.append(value.alias(name))
+            if count_expr is not None:
+                nulled[name] = count_expr
+        types.append(druid_type)
+    source = pl.lit(plan.key, dtype=pl.String).alias(SOURCE_KEY_COLUMN)
+    output = data.select(pl.col(TIME_COLUMN), *values, source)
+    counts = data.select(**nulled).row(0, named=True) if nulled else {}
+    converted = [
+        ConvertedColumn(name, output[name], druid_type, counts.get(name, 0))
+        for name, druid_type in zip(plan.columns, types, strict=True)
+    ]
+    return converted, output

@@ -10,7 +10,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest_pipeline.validation.timing import ISO_MS_FORMAT
 from ingest_pipeline.vocabulary import TIME_COLUMN
 
 # gzip level of the NDJSON for Druid. Level 1 compresses ~3x faster than 6 for ~1.5x the bytes
@@ -19,11 +18,15 @@ NDJSON_GZIP_LEVEL: Final = 1
 PARQUET_ZSTD_LEVEL: Final = 1
 
 
+# ISO_MS_FORMAT's text, formatted from the naive UTC wall time: the same characters, and ~1/3
+# faster than formatting the zoned value (chrono works out no offset); `.%3f` beats `%.3f`.
+_ISO_MS_NAIVE_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%3fZ"
+
+
 def _druid_json(frame: pl.LazyFrame) -> pl.LazyFrame:
     # `__time` as ISO-8601 UTC with milliseconds, which the spec's timestampSpec ("iso") reads.
-    return frame.with_columns(
-        pl.col(TIME_COLUMN).dt.convert_time_zone("UTC").dt.strftime(ISO_MS_FORMAT)
-    )
+    utc = pl.col(TIME_COLUMN).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return frame.with_columns(utc.dt.strftime(_ISO_MS_NAIVE_FORMAT))
 
 
 def write_druid_ndjson(frame: pl.DataFrame, path: str | Path) -> Path:

@@ -1,10 +1,11 @@
 """The decisions that need the whole file, made before any batch is converted.
 
 `plan_validation` runs the steps below in order; each either narrows the plan or raises
-`FileRejected` with the message `validate` always gave. At most three aggregating passes
-(row count, text sizes and time statistics; time parse counts; UInt64 maxima, only if there
-are such columns) plus, for a rejected file only, a pass quoting its first rejected rows, and
-for equally good time columns without a time name, a pass comparing their times.
+`FileRejected` with the message `validate` always gave. One pass gathers row count, text sizes
+and time statistics and parses the likely time columns (`early_times`); a second parses the
+other time candidates, only if any (or a guess was wrong); a third reads UInt64 maxima, only if
+there are such columns; for a rejected file only, a pass quotes its first rejected rows, and
+for equally good time columns without a time name, a pass compares their times.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import polars as pl
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names, resolve_column
 from ingest_pipeline.validation.druid_types import overflows_druid_long
+from ingest_pipeline.validation.early_times import EarlyTimes
 from ingest_pipeline.validation.rejections import (
     QUOTED_REJECTIONS,
     oversized_value_error,
@@ -31,7 +33,7 @@ from ingest_pipeline.validation.source import (
     Combine,
     KeptColumn,
     aggregate,
-    keep,
+    scan,
     unreadable_error,
 )
 from ingest_pipeline.validation.time_scoring import (
@@ -101,20 +103,25 @@ def plan_validation(
     batch_rows: int | None,
     raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None,
     keep_dir: Path | None = None,
+    rows: int | None = None,
 ) -> ValidationPlan:
     """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
 
     `keep_dir`: where the parsed time values wait for the conversion pass (None: in memory).
+    `rows`: the rows of `frame`, if the reader knows (see `BatchSource.rows`).
     """
     warnings = list(notes)
     source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
-    source.keep_dir = keep_dir
+    source.keep_dir, source.rows = keep_dir, rows
     if renamed:
         warnings.append(renamed)
     user_columns = list(dtypes)
     texts = [name for name, dtype in dtypes.items() if dtype == pl.String]
     candidates = _time_column_candidates(config, dtypes)
-    stats = aggregate(source, _first_pass(candidates, texts, dtypes, config))
+    # The likely time columns are parsed in the first pass already (see `early_times`).
+    early = EarlyTimes(candidates, dtypes, config.time_format, config.time_column is not None)
+    stats, parsed = scan(source, _first_pass(candidates, texts, dtypes, config), early.exprs)
+    early.found(parsed)
 
     rejected_by_reader = sorted(reader_rejected)
     rows_seen = stats["rows"] + len(rejected_by_reader)
@@ -122,9 +129,9 @@ def plan_validation(
     _check_configured_time_column_found(key, config, candidates, user_columns)
 
     if config.time_column is not None:
-        choice = _configured_time_column(source, candidates[0], dtypes, config, stats)
+        choice = _configured_time_column(source, candidates[0], dtypes, config, stats, early)
     else:
-        choice = _choose_time_column(key, dataset, source, candidates, dtypes, stats)
+        choice = _choose_time_column(key, dataset, source, candidates, dtypes, stats, early)
     warnings += _time_column_warnings(choice, config, dataset)
     _reject_if_too_many_rows_fail(
         source, key, dataset, config, rejected_by_reader, rows_seen, stats["rows"], choice
@@ -248,11 +255,12 @@ def _configured_time_column(
     dtypes: Mapping[str, pl.DataType],
     config: DatasetConfig,
     stats: Mapping[str, Any],
+    early: EarlyTimes,
 ) -> TimeChoice:
     """The configured column, parsed by `time_format` or by its values; it always wins."""
     plan = time_plan(dtypes[name], config.time_format, _stats_of(0, stats))
     expr = time_expr(name, dtypes[name], config.time_format, plan)
-    kept = keep(source, {"time": expr})["time"]
+    kept = early.values(source, {0: plan}, {0: expr})[0]
     parsed = sum(values.count() for values in kept.batches())
     report = [{"column": name, "verdict": "chosen", "reason": "the configured time_column"}]
     return TimeChoice(name, expr, parsed, report, None, kept)
@@ -265,6 +273,7 @@ def _choose_time_column(
     candidates: Sequence[str],
     dtypes: Mapping[str, pl.DataType],
     stats: Mapping[str, Any],
+    early: EarlyTimes,
 ) -> TimeChoice:
     """The candidate whose values make the best time column (see `time_scoring.rank_candidates`).
 
@@ -279,7 +288,8 @@ def _choose_time_column(
         if isinstance(plan, TimePlan):
             exprs[i] = time_expr(name, dtypes[name], None, plan)
     # Parsed once: the values of the chosen column wait for the conversion pass.
-    kept = keep(source, {str(i): e for i, e in exprs.items()})
+    plans = {i: p for i, p in screened.items() if isinstance(p, TimePlan)}
+    kept = {str(i): v for i, v in early.values(source, plans, exprs).items()}
     counts = {k: sum(values.count() for values in column.batches()) for k, column in kept.items()}
     scored: list[TimeCandidate] = []
     for i, name in enumerate(candidates):

@@ -19,8 +19,8 @@ def split_by_time(
 ) -> tuple[pl.DataFrame, list[RejectedRow]]:
     """Add __time (`time`) to a batch: (rows with a time, rows rejected for their time)."""
     data = batch.with_columns(time.alias(TIME_COLUMN))
-    if time_column is None:
-        return data, []
+    if time_column is None or data[TIME_COLUMN].null_count() == 0:
+        return data, []  # (the common case: no filtering, no copy)
     bad = data.filter(pl.col(TIME_COLUMN).is_null()).select(LINE_COLUMN, time_column)
     rejected = [
         RejectedRow(

@@ -65,17 +65,29 @@ class ColumnTotals:
     low: Any = None
     high: Any = None
 
-    def add(self, values: pl.Series, druid_type: DruidType, nulled: int) -> None:
-        self.nulls += values.null_count()
-        self.nulled += nulled
+    @staticmethod
+    def batch_exprs(name: str, druid_type: DruidType) -> list[pl.Expr]:
+        """What `add` needs of one batch of the column, as expressions over the output batch."""
+        values = pl.col(name)
+        exprs = [values.null_count().alias(f"nulls.{name}")]
         if druid_type in ("long", "double"):
             # Non-finite floats were nulled by to_druid_column: min/max are JSON-safe numbers.
-            low, high = values.min(), values.max()
-            if low is not None:
-                self.low = low if self.low is None else min(self.low, low)
-                self.high = high if self.high is None else max(self.high, high)
+            exprs += [values.min().alias(f"min.{name}"), values.max().alias(f"max.{name}")]
         else:
-            self.distinct.add(values.drop_nulls().hash())
+            exprs.append(values.drop_nulls().hash().implode().alias(f"hash.{name}"))
+        return exprs
+
+    def add(self, name: str, found: pl.DataFrame, nulled: int) -> None:
+        """Add one batch's `batch_exprs` results (one row of `found`)."""
+        self.nulls += found.item(0, f"nulls.{name}")
+        self.nulled += nulled
+        if f"hash.{name}" in found.columns:
+            self.distinct.add(found.item(0, f"hash.{name}"))
+            return
+        low, high = found.item(0, f"min.{name}"), found.item(0, f"max.{name}")
+        if low is not None:
+            self.low = low if self.low is None else min(self.low, low)
+            self.high = high if self.high is None else max(self.high, high)
 
     def report(self, druid_type: DruidType, rows: int) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -114,14 +126,18 @@ class BatchTally:
     ) -> None:
         """Count one batch: `data` with __time and the user columns, as `converted` to `output`."""
         batch_schema = [(c.name, c.druid_type) for c in converted]
+        # One query for every column's counts (Polars runs them in parallel), not one each.
+        exprs = [e for c in converted for e in ColumnTotals.batch_exprs(c.name, c.druid_type)]
+        time = pl.col(TIME_COLUMN)
+        found = output.select(*exprs, time.min().alias("time.min"), time.max().alias("time.max"))
         for column in converted:
-            self._totals[column.name].add(column.values, column.druid_type, column.nulled)
+            self._totals[column.name].add(column.name, found, column.nulled)
         if self._schema is None:
             self._schema = batch_schema
         assert batch_schema == self._schema, (batch_schema, self._schema)  # dtypes fixed per file
         if self._columns:
             self._rows_distinct.add(data.select(self._columns).hash_rows())
-        low, high = data[TIME_COLUMN].min(), data[TIME_COLUMN].max()
+        low, high = found.item(0, "time.min"), found.item(0, "time.max")
         assert isinstance(low, datetime) and isinstance(high, datetime)  # height > 0
         self._time_min = low if self._time_min is None else min(self._time_min, low)
         self._time_max = high if self._time_max is None else max(self._time_max, high)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import polars as pl
 
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
+
+# Kept values (see `keep`) held in memory before the rest go to disk: 8 bytes per row and
+# column, so the time values of 4M rows; memory stays bounded whatever the file's size.
+KEEP_MEMORY_BYTES: Final = 32 * 1024 * 1024
 
 
 def unreadable_error(key: str, error: Exception) -> FileRejected:
@@ -36,34 +41,67 @@ class BatchSource:
     # Raw name of each column `prepare` renames: `raw_batches` can then read only the columns
     # a pass needs (it takes the raw names to read as a second argument).
     raw_names: Mapping[str, str] = field(default_factory=dict)
+    # Rows of `frame` if known: at most `batch_rows` of them are read once, in one batch that
+    # every pass reuses (small files pay one read, not one per pass; memory: one batch).
+    rows: int | None = None
+    kept_bytes: int = 0  # kept values held in memory (see `keep`)
+    kept_files: int = 0  # kept values written to `keep_dir`
+    _whole: pl.DataFrame | None = field(default=None, init=False, repr=False)
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        if self.batch_rows is None:
+            yield self._collect(self.frame if columns is None else self.frame.select(columns))
+            return
+        try:
+            if self._one_batch():
+                if self._whole is None:
+                    self._whole = pl.concat(self._batches_of(None), how="vertical")
+                yield self._whole if columns is None else self._whole.select(columns)
+            else:
+                yield from _prefetched(self._batches_of(columns))
+        except pl.exceptions.PolarsError as error:
+            raise unreadable_error(self.key, error) from None
+
+    def _one_batch(self) -> bool:
+        return (
+            self.raw_batches is not None
+            and self.batch_rows is not None
+            and self.rows is not None
+            and 0 < self.rows <= self.batch_rows
+        )
+
+    def _batches_of(self, columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
         def pick(frame: pl.LazyFrame) -> pl.LazyFrame:
             return frame if columns is None else frame.select(columns)
 
-        if self.batch_rows is None:
-            yield self._collect(pick(self.frame))
-            return
-        try:
-            if self.raw_batches is not None:
-                wanted = None
-                if columns is not None:
-                    wanted = [LINE_COLUMN] + [
-                        self.raw_names.get(c, c) for c in columns if c != LINE_COLUMN
-                    ]
-                for raw in self.raw_batches(self.batch_rows, wanted):
-                    yield pick(self.prepare(raw.lazy())).collect()
-            else:
-                frame = pick(self.frame)
-                yield from frame.collect_batches(chunk_size=self.batch_rows, engine="streaming")
-        except pl.exceptions.PolarsError as error:
-            raise unreadable_error(self.key, error) from None
+        if self.raw_batches is not None:
+            assert self.batch_rows is not None
+            wanted = None
+            if columns is not None:
+                wanted = [LINE_COLUMN] + [
+                    self.raw_names.get(c, c) for c in columns if c != LINE_COLUMN
+                ]
+            for raw in self.raw_batches(self.batch_rows, wanted):
+                yield pick(self.prepare(raw.lazy())).collect()
+        else:
+            frame = pick(self.frame)
+            yield from frame.collect_batches(chunk_size=self.batch_rows, engine="streaming")
 
     def _collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         try:
             return frame.collect(engine="streaming")
         except pl.exceptions.PolarsError as error:
             raise unreadable_error(self.key, error) from None
+
+
+def _prefetched(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """`batches`, the next one read on a thread while the caller works on the current one
+    (Polars releases the GIL while it reads): one batch ahead, so memory grows by one batch."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-batch") as reader:
+        ahead = reader.submit(next, batches, None)
+        while (batch := ahead.result()) is not None:
+            ahead = reader.submit(next, batches, None)
+            yield batch
 
 
 def needed_columns(exprs: Iterable[pl.Expr]) -> list[str]:
@@ -81,22 +119,44 @@ def aggregate(
     source: BatchSource, aggregations: Mapping[str, tuple[pl.Expr, Combine]]
 ) -> dict[str, Any]:
     """Evaluate aggregations over all batches, combining each batch's result by sum/min/max."""
+    return scan(source, aggregations, {})[0]
+
+
+def scan(
+    source: BatchSource,
+    aggregations: Mapping[str, tuple[pl.Expr, Combine]],
+    kept: Mapping[str, pl.Expr],
+) -> tuple[dict[str, Any], dict[str, KeptColumn]]:
+    """`aggregate` and `keep` in one pass over the batches (two queries per batch: running
+    them together with `pl.collect_all` measured no faster)."""
     result: dict[str, Any] = {
         k: 0 if how == "sum" else None for k, (_, how) in aggregations.items()
     }
     exprs = {k: expr for k, (expr, _) in aggregations.items()}
-    if not exprs:
-        return result
-    for batch in source.batches(needed_columns(exprs.values())):
-        for k, value in batch.select(**exprs).row(0, named=True).items():
-            how, old = aggregations[k][1], result[k]
-            if how == "sum":
-                result[k] = old + value
-            elif old is None or (old != old and value is not None):  # None or NaN: take any
-                result[k] = value
-            elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
-                result[k] = min(old, value) if how == "min" else max(old, value)
-    return result
+    parts: list[pl.DataFrame | Path] = []
+    if not exprs and not kept:
+        return result, {}
+    for batch in source.batches(needed_columns([*exprs.values(), *kept.values()])):
+        if exprs:
+            _combine(result, aggregations, batch.select(**exprs).row(0, named=True))
+        if kept:
+            parts.append(_kept_part(source, batch.select(**kept)))
+    return result, {name: KeptColumn(parts, name) for name in kept}
+
+
+def _combine(
+    result: dict[str, Any],
+    aggregations: Mapping[str, tuple[pl.Expr, Combine]],
+    batch: Mapping[str, Any],
+) -> None:
+    for k, value in batch.items():
+        how, old = aggregations[k][1], result[k]
+        if how == "sum":
+            result[k] = old + value
+        elif old is None or (old != old and value is not None):  # None or NaN: take any
+            result[k] = value
+        elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
+            result[k] = min(old, value) if how == "min" else max(old, value)
 
 
 class KeptColumn:
@@ -113,15 +173,17 @@ class KeptColumn:
 
 def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptColumn]:
     """Evaluate `exprs` (row-wise) over every batch once, keeping the values for a later pass
-    over the same batches: on disk under `source.keep_dir` if set, else in memory."""
-    parts: list[pl.DataFrame | Path] = []
-    if exprs:
-        for number, batch in enumerate(source.batches(needed_columns(exprs.values()))):
-            values = batch.select(**exprs)
-            if source.keep_dir is None:
-                parts.append(values)
-            else:
-                path = source.keep_dir / f"kept-{id(parts)}-{number:06d}.arrow"
-                values.write_ipc(path, compression="uncompressed")
-                parts.append(path)
-    return {name: KeptColumn(parts, name) for name in exprs}
+    over the same batches: in memory while the source holds at most KEEP_MEMORY_BYTES of
+    them, then on disk under `source.keep_dir` if set (else all in memory)."""
+    return scan(source, {}, exprs)[1]
+
+
+def _kept_part(source: BatchSource, values: pl.DataFrame) -> pl.DataFrame | Path:
+    size = values.estimated_size()
+    if source.keep_dir is None or source.kept_bytes + size <= KEEP_MEMORY_BYTES:
+        source.kept_bytes += size
+        return values
+    source.kept_files += 1
+    path = source.keep_dir / f"kept-{source.kept_files:06d}.arrow"
+    values.write_ipc(path, compression="uncompressed")
+    return path

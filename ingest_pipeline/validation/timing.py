@@ -237,6 +237,20 @@ def time_plan(dtype: pl.DataType, time_format: str | None, stats: Mapping[str, A
     return TimePlan("none")
 
 
+def likely_plan(
+    name: str, dtype: pl.DataType, time_format: str | None, configured: bool
+) -> TimePlan | None:
+    """`time_plan` guessed before any statistics, so that the pass gathering them can parse the
+    column already (None: no guess worth a parse). Exact for typed times and a `time_format`;
+    text (configured, or named like a time) is guessed to hold no epoch beyond seconds. The
+    planner checks the guess against the real plan and parses again if it was wrong."""
+    if time_format is not None or isinstance(dtype, pl.Datetime) or dtype == pl.Date:
+        return time_plan(dtype, time_format, {})
+    if dtype == pl.String and (configured or time_candidates([name])):
+        return TimePlan("text", "s")
+    return None
+
+
 def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: TimePlan) -> pl.Expr:
     """Column `name` parsed to UTC datetimes (ms) by `plan`; values that do not parse are null.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest_pipeline.reading import read_frame
+from ingest_pipeline.reading import csv_types, frames, read_frame
 from ingest_pipeline.vocabulary import LINE_COLUMN
 from ingest_pipeline_tests.unit.reading.helpers import read_upload, write_upload
 
@@ -53,3 +53,42 @@ def test_csv_batches_give_the_frame_in_bounded_chunks(tmp_path: Path, rows: int)
     assert whole[LINE_COLUMN].to_list() == [2, 4, 5, 7, 8, 9]
     assert whole["text"].to_list()[:3] == ["two\nlines", 'say "hi"', '"\n"']
     assert whole.schema["amount"] == pl.Float64
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        (["5", "\u0663"], pl.String),  # an Arabic-Indic digit: integer syntax, no number
+        (["99999999999999999999", "1.5"], pl.Float64),  # beyond Int64, then a decimal
+        (["99999999999999999999", "7"], pl.String),  # beyond Int64, integers only
+        (["+5", "-7", "NA"], pl.Int64),
+        (["1.5", "x"], pl.String),
+    ],
+)
+def test_a_column_is_typed_by_all_of_its_values(
+    tmp_path: Path, values: list[str], dtype: pl.DataType
+) -> None:
+    frame, _ = read_upload(tmp_path, "v.csv", "v\n" + "\n".join(values) + "\n")
+    assert frame.schema["v"] == dtype
+
+
+@pytest.mark.parametrize("late", ["", '9,"two\nlines",1.5\n', "9,ragged\n"])
+def test_files_of_many_blocks_read_as_files_of_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str
+) -> None:
+    """A file of one block is kept in memory; with 4 KiB blocks the same file is many blocks,
+    checked on a thread, written to Arrow files and read back: the very same rows and types
+    (also when a late block is not plain and the careful path takes over)."""
+    text = "id,text,amount\n" + "".join(f'{i},"say ""{i}""",{i / 4}\n' for i in range(3000))
+    path = tmp_path / "many.csv"
+    path.write_text(text + late, encoding="utf-8")
+    whole = read_frame(path, "uploads/many.csv", workdir=tmp_path / "one")
+    expected = whole.frame.collect()
+    monkeypatch.setattr(csv_types, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(frames, "BLOCK_BYTES", 4096)
+    many = read_frame(path, "uploads/many.csv", workdir=tmp_path / "many")
+    assert len(list((tmp_path / "many" / "many.csv.arrow").glob("*.arrow"))) > 10
+    assert many.frame.collect().equals(expected)
+    assert many.rejected == whole.rejected and many.rows == whole.rows == expected.height
+    assert many.batches is not None
+    assert pl.concat(list(many.batches(1000))).equals(expected)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
+from ingest_pipeline.validation import source
 from ingest_pipeline.vocabulary import NULL_MARKERS, TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import (
     KEY,
@@ -99,6 +100,24 @@ def test_streaming_matches_validate_across_many_batches(tmp_path: Path) -> None:
     assert summary.report["note"]["distinct"] == 59
     assert summary.report[TIME_COLUMN]["min"] == "1999-12-31T23:59:59.000Z"
     assert summary.report["qty"]["null_ratio"] == round(14 / 61, 6)  # row 45 was null
+
+
+@pytest.mark.parametrize("budget", [0, 100])
+def test_streaming_matches_validate_with_kept_times_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    """The parsed time values wait on disk past KEEP_MEMORY_BYTES (0: all; 100 bytes: the
+    first batch in memory, the rest on disk): the same rows, report and rejections."""
+    monkeypatch.setattr(source, "KEEP_MEMORY_BYTES", budget)
+    lines = ["ts,v"] + [f"2024-01-{i % 28 + 1:02d}T{i % 24:02d}:00:00Z,{i}" for i in range(40)]
+    lines[30] = "not a time,30"
+    summary = assert_streams_the_same(
+        tmp_path,
+        read_csv_text(tmp_path, lines_to_text(lines)),
+        DatasetConfig(max_rejected_share=0.1),
+    )
+    assert summary is not None and summary.row_count == 39
+    assert [r.line for r in summary.rejected] == [31]
 
 
 def test_streaming_reports_rejected_rows_of_later_batches_by_line(tmp_path: Path) -> None:

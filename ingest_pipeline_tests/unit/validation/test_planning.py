@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.validation import early_times, validate
 from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.flights_shaped import flights_csv
 from ingest_pipeline_tests.unit.validation.helpers import (
@@ -74,3 +75,32 @@ def test_a_configured_time_column_always_wins(tmp_path: Path) -> None:
         {"column": "dep_time", "verdict": "chosen", "reason": "the configured time_column"}
     ]
     assert not any("auto-detected" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("values", "reparsed"),
+    [
+        # ISO text under a time name: parsed in the first pass as guessed, kept
+        ([f"2024-01-01T00:00:{i:02d}Z" for i in range(30)], []),
+        # epoch milliseconds as text: the guess (seconds) was wrong, parsed again
+        ([f" {1_704_067_200_000 + i * 1000}" for i in range(30)], ["0"]),
+    ],
+)
+def test_time_column_parsed_in_the_first_pass_unless_the_guess_was_wrong(
+    monkeypatch: pytest.MonkeyPatch, values: list[str], reparsed: list[str]
+) -> None:
+    calls: list[list[str]] = []
+    real = early_times.keep
+
+    def spy(source: object, exprs: dict[str, pl.Expr]) -> object:
+        calls.append(sorted(exprs))
+        return real(source, exprs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(early_times, "keep", spy)
+    frame = pl.DataFrame({"ts": values, "v": list(range(30))}, schema_overrides={"ts": pl.String})
+    result = validate(frame, "uploads/ds/f.csv", "ds")
+    assert [c for c in calls if c] == ([reparsed] if reparsed else [])
+    assert result.time_column == "ts"
+    assert result.frame[TIME_COLUMN].to_list() == [
+        datetime(2024, 1, 1, 0, 0, i, tzinfo=UTC) for i in range(30)
+    ]
