@@ -121,16 +121,23 @@ def validation_check_results(
     ]
 
 
-def not_ingestible(file: str, problem: str) -> dg.AssetCheckResult:
-    """The failing verdict of a file that cannot be ingested (rejected, or gone)."""
+def failed_verdict(
+    asset_key: dg.AssetKey, check_name: str, file: str, problem: str
+) -> dg.AssetCheckResult:
+    """An ERROR check result for one file that went no further, saying why."""
     return dg.AssetCheckResult(
-        asset_key=VALIDATED_FRAME_KEY,
-        check_name=INGESTIBLE,
+        asset_key=asset_key,
+        check_name=check_name,
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
         description=problem,
         metadata={"file": file, "problem": problem},
     )
+
+
+def not_ingestible(file: str, problem: str) -> dg.AssetCheckResult:
+    """The failing verdict of a file that cannot be ingested (rejected, or gone)."""
+    return failed_verdict(VALIDATED_FRAME_KEY, INGESTIBLE, file, problem)
 
 
 def null_heavy_columns(
@@ -266,14 +273,7 @@ def ingestion_check_results(
 
 def not_in_druid(file: str, problem: str) -> dg.AssetCheckResult:
     """The failing verdict of a file whose rows did not reach Druid (refused, task failed)."""
-    return dg.AssetCheckResult(
-        asset_key=DRUID_DATASOURCE_KEY,
-        check_name=ROWS_MATCH,
-        passed=False,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=problem,
-        metadata={"file": file, "problem": problem},
-    )
+    return failed_verdict(DRUID_DATASOURCE_KEY, ROWS_MATCH, file, problem)
 
 
 def selected(

@@ -77,6 +77,8 @@ def validated_frame(
     validated: dict[str, ValidatedUpload] = {}
     rejected: dict[str, RejectedUpload] = {}
     metadata: dict[str, dict[str, object]] = {}
+    # Read datasets.yaml once per dataset, not once per file and again per check.
+    configs = {u.dataset: pipeline_settings.dataset_config(u.dataset) for u in uploads.values()}
     for partition in context.partition_keys:
         upload = uploads.get(partition)
         if upload is None:
@@ -85,7 +87,8 @@ def validated_frame(
             metadata[partition] = {"accepted": False, "problem": reason}
             log_check_evaluations(context, partition, [not_ingestible(partition, reason)])
             continue
-        outcome, metadata[partition] = validate_one(context, upload, s3, pipeline_settings)
+        config = configs[upload.dataset]
+        outcome, metadata[partition] = validate_one(context, upload, s3, config)
         if isinstance(outcome, ValidatedUpload):
             validated[partition] = outcome
         else:
@@ -98,9 +101,9 @@ def validated_frame(
         for datasource in {v.upload.datasource for v in validated.values()}
     }
     for partition, outcome in [*validated.items(), *rejected.items()]:
-        config = pipeline_settings.dataset_config(outcome.upload.dataset)
         existing = existing_by_datasource.get(outcome.upload.datasource, {})
-        results = validation_check_results(outcome, existing, config.null_ratio_warn)
+        warn = configs[outcome.upload.dataset].null_ratio_warn
+        results = validation_check_results(outcome, existing, warn)
         log_check_evaluations(context, partition, results)
     for partition, values in metadata.items():
         values[RECORD_METADATA] = dg.MetadataValue.path(record_uri)
@@ -118,10 +121,9 @@ def validate_one(
     context: dg.AssetExecutionContext,
     upload: UploadedObject,
     s3: S3Storage,
-    pipeline_settings: PipelineSettings,
+    config: DatasetConfig,
 ) -> tuple[ValidatedUpload | RejectedUpload, dict[str, object]]:
     """One file's verdict and the metadata a person reads on its partition."""
-    config = pipeline_settings.dataset_config(upload.dataset)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="validate-") as workdir:
         try:

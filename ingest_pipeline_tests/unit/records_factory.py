@@ -8,6 +8,7 @@ from typing import Any
 from ingest_pipeline.records import (
     Append,
     DatasourceState,
+    DruidS3Access,
     IngestionPlan,
     ObjectInfo,
     PlannedFile,
@@ -20,6 +21,13 @@ from ingest_pipeline.records import (
 
 T0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
 T1 = datetime(2024, 3, 1, 18, tzinfo=UTC)
+#: How the planner tells Druid's workers to reach S3: providers, never a secret.
+ACCESS = DruidS3Access(
+    "http://s3.local:9000",
+    "us-east-1",
+    {"type": "environment", "variable": "AWS_ACCESS_KEY_ID"},
+    {"type": "environment", "variable": "AWS_SECRET_ACCESS_KEY"},
+)
 
 
 def upload(dataset: str = "sales", name: str = "a.csv", etag: str = "e1") -> UploadedObject:

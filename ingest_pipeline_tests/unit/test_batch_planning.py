@@ -10,20 +10,12 @@ from ingest_pipeline.planning import merged_schema, plan_ingestion
 from ingest_pipeline.records import (
     Append,
     DatasourceState,
-    DruidS3Access,
     Replace,
     SourceRows,
     ValidatedArtifacts,
     ValidatedUpload,
 )
-from ingest_pipeline_tests.unit.records_factory import upload, validated
-
-ACCESS = DruidS3Access(
-    "http://s3.local:9000",
-    "us-east-1",
-    {"type": "environment", "variable": "AWS_ACCESS_KEY_ID"},
-    {"type": "environment", "variable": "AWS_SECRET_ACCESS_KEY"},
-)
+from ingest_pipeline_tests.unit.records_factory import ACCESS, upload, validated
 
 
 def day_file(name: str, day: int, rows: int = 10, schema=None) -> ValidatedUpload:  # noqa: ANN001

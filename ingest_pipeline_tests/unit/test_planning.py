@@ -14,15 +14,8 @@ from ingest_pipeline.planning import (
     existing_dimensions,
     plan_ingestion,
 )
-from ingest_pipeline.records import Append, DruidS3Access, Replace, SourceRows
-from ingest_pipeline_tests.unit.records_factory import T0, T1, state, validated
-
-ACCESS = DruidS3Access(
-    "http://s3.local:9000",
-    "us-east-1",
-    {"type": "environment", "variable": "AWS_ACCESS_KEY_ID"},
-    {"type": "environment", "variable": "AWS_SECRET_ACCESS_KEY"},
-)
+from ingest_pipeline.records import Append, Replace, SourceRows
+from ingest_pipeline_tests.unit.records_factory import ACCESS, T0, T1, state, validated
 
 
 @pytest.mark.parametrize(
