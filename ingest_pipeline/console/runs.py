@@ -15,6 +15,9 @@ ETAG_TAG = "ingest/etag"  # set by upload_sensor on each single-file run
 DATASET_TAG = "ingest/dataset"  # set by upload_sensor on every run
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+ROOT_RUN_TAG = "dagster/root_run_id"  # on a retry: the first attempt's run id
+WILL_RETRY_TAG = "dagster/will_retry"  # on a failed run: whether run_retries will retry it
+RETRY_RUN_TAG = "dagster/auto_retry_run_id"  # on a retried run: its retry's run id
 PARTITIONS_NAME = "uploads"
 JOB_NAME = "ingest_upload"
 
@@ -145,8 +148,22 @@ class FollowedRun:
     partition: str | None = None  # in a batch run: the one file followed
 
 
+def retry_state(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """A finished run's retry: its run id, "pending" while run_retries has yet to decide or to
+    launch it, None when the run is final (succeeded, or failed and not retried)."""
+    if run.status != dg.DagsterRunStatus.FAILURE or not instance.run_retries_enabled:
+        return None
+    will_retry = run.tags.get(WILL_RETRY_TAG)
+    if will_retry is None:  # the failure is stored a moment before the decision is
+        return "pending"
+    if will_retry != "true":
+        return None
+    return run.tags.get(RETRY_RUN_TAG) or "pending"
+
+
 def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list[StepNews]:
-    """Apply the run's events since the last call; marks it done once finished and read."""
+    """Apply the run's events since the last call; marks it done once finished and read. A run
+    that crashed and is retried (run_retries in dagster.yaml) is followed on into its retry."""
     status = instance.get_run_by_id(followed.facts.run_id)
     finished = status is not None and status.is_finished
     news = []
@@ -163,6 +180,15 @@ def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list
             break
     if status is not None:
         followed.facts.status = status.status.value
+    if status is not None and finished:
+        retry = retry_state(instance, status)
+        if retry is not None:
+            finished = False
+        if retry not in (None, "pending"):
+            failures = "; ".join(followed.facts.failures) or "the run failed"
+            news.append(StepNews("run", False, f"crashed ({failures}); retried as run {retry}"))
+            followed.facts = RunFacts(run_id=retry, status=dg.DagsterRunStatus.QUEUED.value)
+            followed.cursor = None
     # Events are written before the run is marked finished, so reading after seeing it finished
     # leaves nothing behind.
     followed.done = finished
@@ -242,6 +268,15 @@ def runs_covering(instance: dg.DagsterInstance, partition: str) -> list[dg.Dagst
     records = [*single, *_batch_records(instance, partition, 0.0, 1000)]
     records.sort(key=lambda record: record.create_timestamp, reverse=True)
     return [record.dagster_run for record in records]
+
+
+def latest_attempts(runs: Sequence[dg.DagsterRun]) -> list[dg.DagsterRun]:
+    """Runs (newest first) with each crashed-and-retried run replaced by its newest retry: one
+    run per request of the sensor (or of a person)."""
+    newest: dict[str, dg.DagsterRun] = {}
+    for run in runs:
+        newest.setdefault(run.tags.get(ROOT_RUN_TAG, run.run_id), run)
+    return list(newest.values())
 
 
 def _utc(epoch: float) -> datetime | None:

@@ -17,7 +17,7 @@ from dagster._core.scheduler.instigation import (
     TickStatus,
 )
 
-from ingest_pipeline.console.runs import runs_covering
+from ingest_pipeline.console.runs import ROOT_RUN_TAG, latest_attempts, retry_state, runs_covering
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.stack.processes import tail
 from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings, free_port
@@ -113,8 +113,14 @@ def put(s3, auto: Automation, partition: str, body: bytes) -> str:
 
 
 def runs_for(instance: dg.DagsterInstance, partition: str) -> list[dg.DagsterRun]:
-    """Every run that included the partition: alone, or in a batch (a partition range)."""
-    return runs_covering(instance, partition)
+    """Every run requested for the partition, alone or in a batch (a partition range), newest
+    first. A run that crashed and was retried (run_retries) counts once, as its newest retry."""
+    return latest_attempts(runs_covering(instance, partition))
+
+
+def settled(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Finished, and not about to be retried."""
+    return run.is_finished and retry_state(instance, run) is None
 
 
 def wait_for_runs(
@@ -126,9 +132,15 @@ def wait_for_runs(
     while time.monotonic() < deadline:
         found = {p: runs_for(instance, p) for p in expected}
         if all(
-            len(runs) >= expected[p] and all(r.is_finished for r in runs)
+            len(runs) >= expected[p] and all(settled(instance, r) for r in runs)
             for p, runs in found.items()
         ):
+            for partition, runs in found.items():
+                for run in runs:
+                    if ROOT_RUN_TAG in run.tags:  # seen in CI under load: say so in the output
+                        print(
+                            f"{partition}: run {run.tags[ROOT_RUN_TAG]} was retried as {run.run_id} ({run.status.value})"
+                        )
             return found
         time.sleep(2)
     raise AssertionError(f"runs did not finish in {timeout}s: {found}\n{auto.logs()}")
