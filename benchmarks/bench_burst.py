@@ -8,8 +8,10 @@ i.e. $INGEST_STACK_DIR), for each mode in the same invocation:
 
 it starts a Dagster daemon on a database and uploads prefix of its own, uploads N files (default
 200, over 3 datasets, ~50 KB each) as fast as S3 takes them, and waits until every file's rows
-are queryable in Druid with its exact count. Then one more single file, alone: its upload ->
-queryable latency. Prints wall time, files/s, runs, Druid tasks, and the ratios.
+are queryable in Druid with its exact count. Then single files, alone, one after the other: the
+median of their upload -> queryable latencies (the sensor ticks every 15 s, so one sample varies
+by up to a tick with the moment of upload). Prints wall time, files/s, runs, Druid tasks, and the
+ratios.
 
     python benchmarks/bench_burst.py --files 200
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import boto3
 import dagster as dg
@@ -35,6 +39,7 @@ from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settin
 from ingest_pipeline_tests.integration.automation import Automation
 
 DATASETS = 3
+SINGLE_FILE_SAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,11 @@ class Figures:
     seconds: float
     runs: int
     druid_tasks: int
-    single_file_seconds: float
+    single_file_samples: tuple[float, ...]
+
+    @property
+    def single_file_seconds(self) -> float:
+        return statistics.median(self.single_file_samples)
 
 
 def file_body(index: int, target_bytes: int = 50_000) -> bytes:
@@ -139,17 +148,42 @@ def run_mode(stack: StackSettings, mode: str, cap: int, files: int, timeout: flo
             runs = auto.instance().get_runs_count(dg.RunsFilter())
             tasks = druid_tasks(druid, datasets)
 
-            single = f"{datasets[0]}/single.csv"
-            body = file_body(999)
-            started = time.monotonic()
-            s3.put_object(Bucket="ingest-uploads", Key=auto.prefix + single, Body=body)
-            wait_queryable(
-                druid, auto.prefix, {datasets[0]: {single: body.count(b"\n") - 1}}, timeout
-            )
-            single_seconds = time.monotonic() - started
+            singles = []
+            for sample in range(SINGLE_FILE_SAMPLES):
+                single = f"{datasets[0]}/single{sample}.csv"
+                body = file_body(900 + sample)
+                started = time.monotonic()
+                s3.put_object(Bucket="ingest-uploads", Key=auto.prefix + single, Body=body)
+                wait_queryable(
+                    druid, auto.prefix, {datasets[0]: {single: body.count(b"\n") - 1}}, timeout
+                )
+                singles.append(time.monotonic() - started)
+            if runs <= 2 * DATASETS + SINGLE_FILE_SAMPLES:
+                print_timeline(auto.instance(), sys.stderr)
         finally:
             auto.stop()
-    return Figures(mode, files, seconds, runs, tasks, single_seconds)
+    return Figures(mode, files, seconds, runs, tasks, tuple(singles))
+
+
+def print_timeline(instance: dg.DagsterInstance, out: TextIO) -> None:
+    """Where a run's time went: queued, started, each step's duration, ended (seconds from the
+    first run's creation)."""
+    records = sorted(instance.get_run_records(), key=lambda r: r.create_timestamp.timestamp())
+    origin = records[0].create_timestamp.timestamp()
+    for record in records:
+        run = record.dagster_run
+        steps = ", ".join(
+            f"{step.step_key} {step.end_time - step.start_time:.1f}"
+            for step in instance.get_run_step_stats(run.run_id)
+            if step.start_time and step.end_time
+        )
+        print(
+            f"run {run.run_id[:8]} {run.status.value}: created "
+            f"{record.create_timestamp.timestamp() - origin:.1f}, start "
+            f"{(record.start_time or origin) - origin:.1f}, end "
+            f"{(record.end_time or origin) - origin:.1f}; {steps}",
+            file=out,
+        )
 
 
 def main() -> None:
@@ -172,6 +206,9 @@ def main() -> None:
             f"{f.mode:10} {f.seconds:8.1f} {f.files / f.seconds:8.2f} {f.runs:5d} "
             f"{f.druid_tasks:6d} {f.single_file_seconds:9.1f}"
         )
+    for f in figures:
+        samples = ", ".join(f"{s:.1f}" for s in f.single_file_samples)
+        print(f"{f.mode:10} single-file samples s: {samples}")
     if len(figures) == 2:
         batched, single = figures
         print(

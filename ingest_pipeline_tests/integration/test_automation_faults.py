@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import psycopg2
 import pytest
+import yaml
 
 from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.stack.settings import StackSettings
+from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings
 from ingest_pipeline.stack.stack import Stack
 from ingest_pipeline_tests.integration.automation import (
     assert_no_more_runs,
@@ -31,7 +32,8 @@ from ingest_pipeline_tests.integration.automation import (
 pytestmark = pytest.mark.integration
 # CI bursts 24 files (~4 min); INGEST_TEST_BURST_FILES=200 runs the full-size burst (~35 min).
 BURST = int(os.environ.get("INGEST_TEST_BURST_FILES", "24"))
-DRUID_POOL_LIMIT = 2  # dagster.yaml: concurrency.pools.default_limit
+INSTANCE_CONFIG = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+DRUID_POOL_LIMIT = int(INSTANCE_CONFIG["concurrency"]["pools"]["default_limit"])
 DATASETS = 3
 
 
