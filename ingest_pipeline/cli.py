@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,6 +17,11 @@ from ingest_pipeline.stack import druid_conf
 from ingest_pipeline.stack.base import StackError
 from ingest_pipeline.stack.settings import load_settings
 from ingest_pipeline.stack.stack import Stack
+
+if TYPE_CHECKING:  # dagster loads in a second: only commands that need it import it
+    import dagster as dg
+
+    from ingest_pipeline.console.upload import Uploaded
 
 
 def cmd_stack_up(args: argparse.Namespace) -> int:
@@ -104,8 +110,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/] {escape(str(error))}")
         return 2
     use_stack_env(args.stack_dir)
-    from ingest_pipeline.console.upload import follow_runs, upload_items
-    from ingest_pipeline.console.verdicts import run_links, summary_line, verdict_table
+    from ingest_pipeline.console.upload import upload_items
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
@@ -119,9 +124,21 @@ def cmd_upload(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
-    verdicts = follow_runs(
-        dg.DagsterInstance.get(), uploaded, args.wait, console, dagster_ui_url(args.stack_dir)
-    )
+    return report_verdicts(dg.DagsterInstance.get(), uploaded, args.wait, console, args.stack_dir)
+
+
+def report_verdicts(
+    instance: dg.DagsterInstance,
+    uploaded: list[Uploaded],
+    wait: float,
+    console: Console,
+    stack_dir: Path | None,
+) -> int:
+    """Follow each upload's sensor run to its verdict; a table of verdicts; exit status."""
+    from ingest_pipeline.console.upload import follow_runs
+    from ingest_pipeline.console.verdicts import run_links, summary_line, verdict_table
+
+    verdicts = follow_runs(instance, uploaded, wait, console, dagster_ui_url(stack_dir))
     console.print(verdict_table(verdicts))
     links = run_links((v.partition, v.url) for v in verdicts)
     if links:
@@ -174,47 +191,39 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Upload a file and run its partition now, in this process, recorded in Dagster."""
+    """Upload one file and ingest it now: followed through the upload sensor's run when a
+    daemon ticks the sensor (so it never runs twice), else run in this process."""
+    from ingest_pipeline.console.paths import PathError, expand_upload_paths
+
+    console = make_console()
+    try:
+        items = expand_upload_paths([args.file], args.dataset, args.name)
+    except PathError as error:
+        console.print(f"[red]error:[/] {escape(str(error))}")
+        return 2
+    if len(items) != 1:
+        console.print(
+            f"[red]error:[/] {escape(str(args.file))} holds {len(items)} files; `ingest` takes "
+            "one file. Fix: `ingest-pipeline upload <folder> --wait 600` for a folder"
+        )
+        return 2
     use_stack_env(args.stack_dir)
     import dagster as dg
 
-    from ingest_pipeline.definitions import defs
-    from ingest_pipeline.partitions import upload_partitions
+    from ingest_pipeline.console.ingest_now import ingest_here, print_result, upload_sensor_activity
+    from ingest_pipeline.console.upload import upload_items
     from ingest_pipeline.resources import build_resources, resolved_env
 
-    console = make_console()
     s3 = build_resources(resolved_env)["s3"]
-    partition = f"{args.dataset}/{args.name or args.file.name}"
-    uri = s3.upload_file(args.file, s3.uploads_bucket, s3.upload_key(partition))
-    console.print(f"uploaded {args.file} -> {uri}", markup=False)
     instance = dg.DagsterInstance.get()
-    instance.add_dynamic_partitions(upload_partitions.name, [partition])
-    job = defs.resolve_job_def("ingest_upload")
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(
-        partition_key=partition, instance=instance, run_config=quiet, raise_on_error=False
-    )
-    table = Table(title=f"run {result.run_id}", title_justify="left")
-    table.add_column("step or check")
-    table.add_column("result")
-    table.add_column("details", overflow="fold")
-    for step in ("raw_file", "validated_frame", "druid_spec", "druid_datasource"):
-        done = bool(result.asset_materializations_for_node(step))
-        table.add_row(step, "[green]materialized[/]" if done else "[red]not materialized[/]", "")
-    for evaluation in result.get_asset_check_evaluations():
-        verdict = (
-            "[green]passed[/]"
-            if evaluation.passed
-            else f"[red]FAILED ({evaluation.severity.value})[/]"
-        )
-        detail = "" if evaluation.passed else (evaluation.description or "")
-        table.add_row(f"check {evaluation.check_name}", verdict, Text(detail))
-    console.print(table)
-    failures = [e for e in result.all_events if e.is_step_failure]
-    for failure in failures:
-        message = failure.event_specific_data.error.message.strip()
-        console.print(f"[red]error:[/] {escape(message)}")
-    console.print(f"run {result.run_id}: {'success' if result.success else 'failed'}")
+    activity = upload_sensor_activity(instance)
+    if activity.ticking:
+        console.print(f"{activity.reason}: its run ingests the file; following it", markup=False)
+        uploaded = upload_items(s3, items, console)
+        return report_verdicts(instance, uploaded, args.wait, console, args.stack_dir)
+    console.print(f"{activity.reason}: running the file here", markup=False)
+    result = ingest_here(instance, s3, items[0], console)
+    print_result(result, console)
     return 0 if result.success else 1
 
 
@@ -302,8 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--stack-dir", type=Path, default=None)
     upload.set_defaults(func=cmd_upload)
-    ingest = commands.add_parser("ingest", help="upload a file and ingest it now (in this process)")
+    ingest = commands.add_parser(
+        "ingest",
+        help="upload a file and ingest it now (through the sensor's run when a daemon ticks "
+        "it, else in this process)",
+    )
     ingest.add_argument("file", type=Path)
+    ingest.add_argument(
+        "--wait",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to follow the sensor's run (default 600)",
+    )
     ingest.add_argument("--dataset", required=True, help="dataset = Druid datasource name")
     ingest.add_argument("--name", help="object name (default: the file's name)")
     ingest.add_argument("--stack-dir", type=Path, default=None)

@@ -40,6 +40,12 @@ MAX_REQUESTS_PER_TICK = 500
 #: how many files; the range tags make one run cover a batch of partitions.
 DATASET_TAG = "ingest/dataset"
 FILES_TAG = "ingest/files"
+ETAG_TAG = "ingest/etag"
+PARTITION_TAG = "dagster/partition"
+#: `ingest-pipeline ingest` runs a file in its own process (no queue, no sensor) and tags that
+#: run with this and the object's ETag; the sensor never runs such a version again.
+LAUNCHED_BY_TAG = "ingest/launched_by"
+LAUNCHED_BY_CLI = "ingest-pipeline ingest"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -123,7 +129,7 @@ class RunToRequest:
             return dg.RunRequest(
                 partition_key=only.partition_key,
                 run_key=self.run_key,
-                tags={**tags, "ingest/etag": only.etag},
+                tags={**tags, ETAG_TAG: only.etag},
             )
         return dg.RunRequest(
             run_key=self.run_key,
@@ -166,6 +172,7 @@ class TickPlan:
     new_partitions: tuple[str, ...]
     next_seen: dict[str, str]
     skipped: tuple[SkippedObject, ...]
+    ran_elsewhere: tuple[str, ...] = ()  # partitions whose version `ingest-pipeline ingest` ran
 
     @property
     def versions(self) -> list[VersionToIngest]:
@@ -184,11 +191,14 @@ def plan_tick(
     limit: int,
     existing_partitions: Collection[str] = (),
     caps: BatchCaps = BatchCaps(),
+    ran_elsewhere: Collection[tuple[str, str]] = (),
 ) -> TickPlan:
     """Compare a listing with the cursor (key -> ETag already decided) and group the new
-    versions into runs: new files of a dataset in batches, a known partition alone."""
+    versions into runs: new files of a dataset in batches, a known partition alone. Versions
+    in `ran_elsewhere` ((partition, ETag) run by `ingest-pipeline ingest`) are decided."""
     wanted: list[VersionToIngest] = []
     skipped: list[SkippedObject] = []
+    elsewhere: list[str] = []
     next_seen = dict(seen)
     present = set()
     for obj in objects:
@@ -202,6 +212,10 @@ def plan_tick(
                 visible = reason.startswith(VISIBLE_SKIPS)
                 skipped.append(SkippedObject(obj.key, reason, partition_key if visible else None))
             next_seen[obj.key] = obj.etag  # decided; log it once, not every tick
+            continue
+        if (partition_key, obj.etag) in ran_elsewhere:
+            elsewhere.append(partition_key)
+            next_seen[obj.key] = obj.etag
             continue
         if len(wanted) >= limit:
             continue  # next tick
@@ -217,7 +231,30 @@ def plan_tick(
     new_partitions += sorted(
         {s.partition_key for s in skipped if s.partition_key} - existing - set(new_partitions)
     )
-    return TickPlan(tuple(runs), tuple(new_partitions), next_seen, tuple(skipped))
+    return TickPlan(tuple(runs), tuple(new_partitions), next_seen, tuple(skipped), tuple(elsewhere))
+
+
+def versions_run_by_cli(
+    instance: dg.DagsterInstance,
+    objects: Iterable[ObjectInfo],
+    seen: dict[str, str],
+    partition_key_of: Callable[[str], str],
+    existing_partitions: Collection[str],
+) -> set[tuple[str, str]]:
+    """(partition, ETag) of the listed versions the sensor has not decided that
+    `ingest-pipeline ingest` already ran (only existing partitions can have been: the command
+    adds the partition before it uploads). One query, none when no such version is listed."""
+    etags = {
+        obj.etag
+        for obj in objects
+        if seen.get(obj.key) != obj.etag and partition_key_of(obj.key) in existing_partitions
+    }
+    if not etags:
+        return set()
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: LAUNCHED_BY_CLI, ETAG_TAG: sorted(etags)})
+    )
+    return {(run.tags.get(PARTITION_TAG, ""), run.tags[ETAG_TAG]) for run in runs}
 
 
 def group_runs(
@@ -265,9 +302,12 @@ def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.Sens
         MAX_REQUESTS_PER_TICK,
         existing,
         BatchCaps.from_environment(),
+        versions_run_by_cli(context.instance, objects, seen, s3.partition_key, existing),
     )
     for skipped in plan.skipped:
         context.log.info(f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason}")
+    for partition_key in plan.ran_elsewhere:
+        context.log.info(f"{partition_key}: this version was run by `{LAUNCHED_BY_CLI}`")
     context.log.info(
         f"listed {len(objects)} objects, requested {len(plan.versions)} versions in "
         f"{len(plan.runs)} runs, {len(plan.new_partitions)} new partitions in "

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ingest_pipeline.console.verdicts import CheckFact, RunFacts, plain_metadata
+from ingest_pipeline.sensors import (  # noqa: F401 - re-exported for the console and tests
+    DATASET_TAG,
+    ETAG_TAG,
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+)
 
-PARTITION_TAG = "dagster/partition"
-ETAG_TAG = "ingest/etag"  # set by upload_sensor on each single-file run
-DATASET_TAG = "ingest/dataset"  # set by upload_sensor on every run
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 ROOT_RUN_TAG = "dagster/root_run_id"  # on a retry: the first attempt's run id
 WILL_RETRY_TAG = "dagster/will_retry"  # on a failed run: whether run_retries will retry it
 RETRY_RUN_TAG = "dagster/auto_retry_run_id"  # on a retried run: its retry's run id

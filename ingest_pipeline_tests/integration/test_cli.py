@@ -8,14 +8,22 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from ingest_pipeline.console.ingest_now import upload_sensor_activity
 from ingest_pipeline.stack.settings import REPO_ROOT
-from ingest_pipeline_tests.integration.automation import Automation, csv, runs_for, source_rows
+from ingest_pipeline_tests.integration.automation import (
+    Automation,
+    assert_no_more_runs,
+    csv,
+    runs_for,
+    source_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +133,62 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     assert table_row(everything.stdout, dataset)[1:4] == ["4", "1", "1"]
     unknown = run_cli(automation, "status", f"nothing_{uuid.uuid4().hex[:6]}")
     assert unknown.returncode == 1 and "no uploads and not in Druid" in unknown.stdout
+
+
+def wait_until_sensor(auto: Automation, ticking: bool, timeout: float = 120) -> str:
+    """Until `ingest` sees upload_sensor ticking (a daemon that started has ticked) or not (a
+    stopped daemon's last tick is old enough); the reason it gives."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        activity = upload_sensor_activity(auto.instance())
+        if activity.ticking == ticking:
+            return activity.reason
+        time.sleep(1)
+    raise AssertionError(f"upload_sensor ticking is not {ticking} after {timeout}s")
+
+
+def test_ingest_follows_the_sensor_s_run_or_runs_here_and_never_twice(
+    automation: Automation, druid, tmp_path: Path
+) -> None:
+    dataset = f"now_{uuid.uuid4().hex[:6]}"
+    with_daemon, without = tmp_path / "with_daemon.csv", tmp_path / "without.csv"
+    with_daemon.write_bytes(csv(25))
+    without.write_bytes(csv(30, offset=1000, day="2024-07-02"))
+    instance = automation.instance()
+
+    # A daemon ticks the sensor: its run ingests the file, the command follows it.
+    wait_until_sensor(automation, ticking=True)
+    followed = run_cli(automation, "ingest", str(with_daemon), "--dataset", dataset)
+    assert followed.returncode == 0
+    assert "upload_sensor ticked" in followed.stdout
+    assert "its run ingests the file; following it" in followed.stdout
+    (sensor_run,) = runs_for(instance, f"{dataset}/with_daemon.csv")
+    assert sensor_run.tags.get("dagster/sensor_name") == "upload_sensor"
+    assert "ingest/launched_by" not in sensor_run.tags
+    assert table_row(followed.stdout, f"{dataset}/with_daemon.csv")[1:3] == ["ingested", "25"]
+
+    # No daemon: the file runs in the command's process, tagged with its ETag.
+    automation.stop_daemon()
+    try:
+        reason = wait_until_sensor(automation, ticking=False)
+        assert "no daemon" in reason
+        here = run_cli(automation, "ingest", str(without), "--dataset", dataset)
+        assert here.returncode == 0
+        assert re.search(
+            r"upload_sensor last ticked \d+ s ago: no daemon: running the file here", here.stdout
+        )
+        assert re.search(r"druid_datasource +│ materialized", here.stdout), here.stdout
+        assert re.search(r"check rows_in_druid_match_validated +│ passed", here.stdout)
+        (cli_run,) = runs_for(instance, f"{dataset}/without.csv")
+        assert cli_run.status == dg.DagsterRunStatus.SUCCESS
+        assert cli_run.tags["ingest/launched_by"] == "ingest-pipeline ingest"
+        assert cli_run.tags["ingest/etag"]
+        assert f"run {cli_run.run_id}: success" in here.stdout
+    finally:
+        automation.start_daemon()
+
+    # The daemon back: its sensor lists the file as unseen, finds the command's run of this
+    # very version and requests nothing; each file's rows are in Druid once.
+    assert_no_more_runs(automation, {f"{dataset}/with_daemon.csv": 1, f"{dataset}/without.csv": 1})
+    assert source_rows(druid, dataset, automation, "with_daemon.csv") == 25
+    assert source_rows(druid, dataset, automation, "without.csv") == 30

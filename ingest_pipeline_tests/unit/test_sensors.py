@@ -446,3 +446,61 @@ def test_the_sensor_honours_the_request_limit(monkeypatch: pytest.MonkeyPatch) -
         assert [r.run_key for r in first.run_requests] == ["s0/f.csv@e0", "s1/f.csv@e1"]
         second = tick(instance, objects, first.cursor)
         assert [r.run_key for r in second.run_requests] == ["s2/f.csv@e2"]
+
+
+def cli_run(instance: dg.DagsterInstance, run_id: str, partition: str, etag: str) -> None:
+    """A run `ingest-pipeline ingest` executed in its own process, as stored."""
+    tags = {
+        "dagster/partition": partition,
+        "ingest/etag": etag,
+        "ingest/launched_by": "ingest-pipeline ingest",
+    }
+    instance.add_run(dg.DagsterRun(job_name="ingest_upload", run_id=run_id, tags=tags))
+
+
+def test_a_version_ingest_pipeline_ingest_ran_is_decided_and_not_run_again() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        # `ingest` adds the partition, uploads, runs: the sensor lists the object afterwards.
+        instance.add_dynamic_partitions("uploads", ["s/a.csv", "s/b.csv"])
+        cli_run(instance, "r1", "s/a.csv", "ea")
+        cli_run(instance, "r2", "s/b.csv", "old")  # an earlier version of b.csv
+        # A sensor run of c.csv with its ETag is not a CLI run: it does not count.
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="ingest_upload",
+                run_id="r3",
+                tags={"dagster/partition": "s/c.csv", "ingest/etag": "ec"},
+            )
+        )
+        instance.add_dynamic_partitions("uploads", ["s/c.csv"])
+        objects = [
+            obj("uploads/s/a.csv", "ea"),
+            obj("uploads/s/b.csv", "eb"),
+            obj("uploads/s/c.csv", "ec"),
+        ]
+        result = tick(instance, objects, None)
+
+        assert [r.run_key for r in result.run_requests] == ["s/b.csv@eb", "s/c.csv@ec"]
+        assert decode_cursor(result.cursor) == {
+            "uploads/s/a.csv": "ea",
+            "uploads/s/b.csv": "eb",
+            "uploads/s/c.csv": "ec",
+        }
+        # a later overwrite of a.csv is a new version: requested
+        objects[0] = obj("uploads/s/a.csv", "ea2")
+        again = tick(instance, objects, result.cursor)
+        assert [r.run_key for r in again.run_requests] == ["s/a.csv@ea2"]
+
+
+def test_plan_tick_reports_the_versions_run_elsewhere() -> None:
+    result = plan_tick(
+        [obj("uploads/s/a.csv", "ea"), obj("uploads/s/b.csv", "eb")],
+        {},
+        partition_key_of,
+        500,
+        existing_partitions=["s/a.csv"],
+        ran_elsewhere={("s/a.csv", "ea"), ("s/b.csv", "other")},
+    )
+    assert result.ran_elsewhere == ("s/a.csv",)
+    assert tuple(result.versions) == (VersionToIngest("s/b.csv", "eb"),)
+    assert result.next_seen == {"uploads/s/a.csv": "ea", "uploads/s/b.csv": "eb"}

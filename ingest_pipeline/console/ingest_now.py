@@ -1,0 +1,138 @@
+"""`ingest-pipeline ingest`: one file ingested now, and never twice.
+
+When a Dagster daemon is ticking the upload sensor, the sensor's run ingests the upload (the
+command follows it): a second run of the same file in this process would race it into Druid.
+Without one, the file runs here, tagged with its ETag, and the sensor, once it runs, takes that
+version as decided.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from ingest_pipeline.console.paths import UploadItem
+from ingest_pipeline.resources.s3 import S3Storage
+from ingest_pipeline.sensors import (
+    DATASET_TAG,
+    ETAG_TAG,
+    LAUNCHED_BY_CLI,
+    LAUNCHED_BY_TAG,
+    upload_sensor,
+)
+
+STEPS = ("raw_file", "validated_frame", "druid_spec", "druid_datasource")
+
+
+@dataclass(frozen=True)
+class SensorActivity:
+    """Whether a daemon is ticking upload_sensor on this instance, and how we know."""
+
+    ticking: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class SensorTicks:
+    """What the instance stores of one upload_sensor: stopped or not, its last tick (epoch
+    seconds, 0 = never) and its interval."""
+
+    stopped: bool
+    last_tick: float
+    interval: float
+
+
+def sensor_activity(sensors: list[SensorTicks], now: float) -> SensorActivity:
+    """Ticking when a sensor is not stopped and its last tick is recent: within three of its
+    intervals plus 20 s (a tick may take a while; a daemon gone longer than that ticks no more).
+    """
+    if not sensors:
+        return SensorActivity(False, "no Dagster daemon has ticked upload_sensor on this instance")
+    for sensor in sensors:
+        age = now - sensor.last_tick
+        if not sensor.stopped and age <= 3 * sensor.interval + 20:
+            return SensorActivity(True, f"upload_sensor ticked {age:.0f} s ago")
+    if all(sensor.stopped for sensor in sensors):
+        return SensorActivity(False, "upload_sensor is stopped (Dagster UI: Automation)")
+    newest = max(sensor.last_tick for sensor in sensors if not sensor.stopped)
+    if not newest:
+        return SensorActivity(False, "upload_sensor has never ticked: no daemon")
+    return SensorActivity(False, f"upload_sensor last ticked {now - newest:.0f} s ago: no daemon")
+
+
+def upload_sensor_activity(instance: dg.DagsterInstance) -> SensorActivity:
+    default_interval = upload_sensor.minimum_interval_seconds or 30
+    sensors = []
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.instigator_name != upload_sensor.name:
+            continue
+        data = state.instigator_data
+        last_tick = max(
+            getattr(data, "last_tick_start_timestamp", None) or 0,
+            getattr(data, "last_tick_timestamp", None) or 0,
+        )
+        interval = getattr(data, "min_interval", None) or default_interval
+        stopped = state.status == InstigatorStatus.STOPPED
+        sensors.append(SensorTicks(stopped, last_tick, interval))
+    return sensor_activity(sensors, time.time())
+
+
+def ingest_here(
+    instance: dg.DagsterInstance, s3: S3Storage, item: UploadItem, console: Console
+) -> dg.ExecuteInProcessResult:
+    """Add the partition, upload, and run the four assets in this process, tagged with the
+    object's ETag (the sensor skips this version: see versions_run_by_cli)."""
+    from ingest_pipeline.definitions import defs
+    from ingest_pipeline.partitions import upload_partitions
+
+    job = defs.resolve_job_def("ingest_upload")
+    # Partition before object: a sensor that lists the object finds the partition, so it looks
+    # for this run instead of taking the file as new.
+    instance.add_dynamic_partitions(upload_partitions.name, [item.partition])
+    key = s3.upload_key(item.partition)
+    s3.upload_file(item.local, s3.uploads_bucket, key)
+    info = s3.head(s3.uploads_bucket, key)
+    console.print(f"uploaded {item.local} -> {info.uri}", markup=False)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    return job.execute_in_process(
+        partition_key=item.partition,
+        instance=instance,
+        run_config=quiet,
+        tags={DATASET_TAG: item.dataset, ETAG_TAG: info.etag, LAUNCHED_BY_TAG: LAUNCHED_BY_CLI},
+        raise_on_error=False,
+    )
+
+
+def result_table(result: dg.ExecuteInProcessResult) -> Table:
+    """Each step materialized or not, each check passed or failed with why."""
+    table = Table(title=f"run {result.run_id}", title_justify="left")
+    table.add_column("step or check")
+    table.add_column("result")
+    table.add_column("details", overflow="fold")
+    for step in STEPS:
+        done = bool(result.asset_materializations_for_node(step))
+        table.add_row(step, "[green]materialized[/]" if done else "[red]not materialized[/]", "")
+    for evaluation in result.get_asset_check_evaluations():
+        verdict = (
+            "[green]passed[/]"
+            if evaluation.passed
+            else f"[red]FAILED ({evaluation.severity.value})[/]"
+        )
+        detail = "" if evaluation.passed else (evaluation.description or "")
+        table.add_row(f"check {evaluation.check_name}", verdict, Text(detail))
+    return table
+
+
+def print_result(result: dg.ExecuteInProcessResult, console: Console) -> None:
+    console.print(result_table(result))
+    for failure in (e for e in result.all_events if e.is_step_failure):
+        message = failure.event_specific_data.error.message.strip()
+        console.print(f"[red]error:[/] {escape(message)}")
+    console.print(f"run {result.run_id}: {'success' if result.success else 'failed'}")
