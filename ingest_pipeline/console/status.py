@@ -123,7 +123,9 @@ def latest_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> dict
     datasets = sorted({dataset_of(p) for p in partitions})
     if not datasets:
         return latest
-    order = {key: i for i, key in enumerate(instance.get_dynamic_partitions(PARTITIONS_NAME))}
+    keys = list(instance.get_dynamic_partitions(PARTITIONS_NAME))
+    order = {key: i for i, key in enumerate(keys)}
+    wanted = set(partitions)
     records = instance.get_run_records(
         filters=dg.RunsFilter(job_name=JOB_NAME, tags={DATASET_TAG: datasets})
     )
@@ -142,9 +144,10 @@ def latest_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> dict
             record.end_time,
             batch=True,
         )
-        for partition in partitions:
-            index = order.get(partition)
-            if index is None or not start <= index <= end:
+        # The partitions the batch covered, from its range: each run costs its own size, not
+        # the number of files listed.
+        for partition in keys[start : end + 1]:
+            if partition not in wanted:
                 continue
             known = latest.get(partition)
             if known is None or (run.start_time or float("inf")) > (known.start_time or 0.0):
