@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 import dagster as dg
 
 from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.vocabulary import DATA_EXTENSIONS, GZIP_EXTENSIONS
@@ -292,6 +293,11 @@ def group_runs(
 )
 def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.SensorResult:
     started = time.monotonic()
+    # Before this tick's runs claim the Druid pool (see pools.py: a Dagster bug on Postgres).
+    for pool in repair_stale_pool_defaults(context.instance):
+        context.log.info(
+            f"pool {pool!r}: its earlier default limit removed (dagster.yaml's applies)"
+        )
     seen = decode_cursor(context.cursor)
     objects = list(s3.list_uploads())
     existing = set(context.instance.get_dynamic_partitions(upload_partitions.name))

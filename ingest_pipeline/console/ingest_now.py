@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ingest_pipeline.console.paths import UploadItem
+from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.sensors import (
     DATASET_TAG,
@@ -93,6 +94,8 @@ def ingest_here(
     from ingest_pipeline.partitions import upload_partitions
 
     job = defs.resolve_job_def("ingest_upload")
+    for pool in repair_stale_pool_defaults(instance):
+        console.print(f"pool {pool!r}: its earlier default limit removed (dagster.yaml's applies)")
     # Partition before object: a sensor that lists the object finds the partition, so it looks
     # for this run instead of taking the file as new.
     instance.add_dynamic_partitions(upload_partitions.name, [item.partition])
