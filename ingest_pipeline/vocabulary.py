@@ -60,7 +60,8 @@ SQL_TO_DRUID_TYPE: Final[Mapping[str, DruidColumnType]] = MappingProxyType(
 
 # --------------------------------------------------------------------------- data files
 
-FileFormat = Literal["csv", "ndjson", "parquet"]
+#: "json_array": one top-level JSON array of objects (read element by element, like NDJSON).
+FileFormat = Literal["csv", "ndjson", "json_array", "parquet"]
 # Object-key extensions (lower case) of each format we read; gzip may wrap any of them.
 EXTENSIONS_BY_FORMAT: Final[Mapping[FileFormat, tuple[str, ...]]] = MappingProxyType(
     {

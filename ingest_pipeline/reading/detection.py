@@ -176,17 +176,13 @@ def detect_format(path: str | Path, key: str) -> DetectedFormat:
             key, "the file contains no data (only whitespace)", "upload a file with data"
         )
     if extension in JSON_EXTENSIONS or (extension not in CSV_EXTENSIONS and content[0] in "[{"):
-        if content[0] == "[":
-            raise FileRejected(
-                key,
-                "the file is a JSON array, which Druid batch ingestion does not read",
-                "convert to newline-delimited JSON (one object per line)",
-            )
+        if content[0] == "[":  # Druid reads only NDJSON: validation writes the rows as that
+            return DetectedFormat("json_array", compression, None, encoding)
         if content[0] != "{":
             raise FileRejected(
                 key,
                 "the file is named JSON but does not start with a JSON object",
-                "upload newline-delimited JSON (one object per line)",
+                "upload newline-delimited JSON (one object per line) or a JSON array of objects",
             )
         return DetectedFormat("ndjson", compression, None, encoding)
 

@@ -54,7 +54,8 @@ def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None)
     path = Path(path)
     workdir = Path(workdir) if workdir is not None else path.parent
     fmt = detect_format(path, key)
-    reader = {"csv": _read_csv, "ndjson": _read_ndjson}.get(fmt.format, _read_parquet)
+    readers = {"csv": _read_csv, "ndjson": _read_ndjson, "json_array": _read_ndjson}
+    reader = readers.get(fmt.format, _read_parquet)
     try:
         try:
             return reader(path, key, fmt, workdir)
@@ -160,7 +161,7 @@ def _copy_plain_csv(
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
     out = workdir / f"{path.name}.normalized.ndjson"
-    keys, rejected, blank_rows, rows = normalise_ndjson(path, fmt, out)
+    keys, rejected, blank_rows, rows = normalise_ndjson(path, key, fmt, out)
     names = druid_safe_column_names(keys)
     if rows == 0:  # Polars cannot infer a schema from an empty file
         schema = {LINE_COLUMN: pl.Int64, **dict.fromkeys(names, pl.String)}

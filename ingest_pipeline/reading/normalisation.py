@@ -89,9 +89,10 @@ def json_scalar(value: Any) -> Any:
 
 
 def normalise_ndjson(
-    path: Path, fmt: DetectedFormat, out: Path
+    path: Path, key: str, fmt: DetectedFormat, out: Path
 ) -> tuple[list[str], list[RejectedRow], int, int]:
-    """Stream NDJSON into `out`: nested values as JSON text, keys as c0..cN, LINE_COLUMN added.
+    """Stream NDJSON (or a JSON array's elements) into `out`: nested values as JSON text, keys
+    as c0..cN, LINE_COLUMN added (the line an element starts on).
 
     Keys are renamed positionally because Druid-safe names depend on every key in the file
     (dedupe), which is known only at the end; the caller renames c0..cN afterwards.
@@ -101,16 +102,13 @@ def normalise_ndjson(
     rejected: list[RejectedRow] = []
     blank_rows = rows = 0
     with _open_text(path, fmt) as text, out.open("w", encoding="utf-8") as sink:
-        for line_number, line in enumerate(text, start=1):
-            if not line.strip():
+        if fmt.format == "json_array":
+            records: Iterator[tuple[int, Any]] = json_array_elements(text, key)
+        else:
+            records = ndjson_records(text, rejected)
+        for line_number, record in records:
+            if record is _BLANK:
                 blank_rows += 1
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                rejected.append(
-                    RejectedRow(line_number, f"invalid JSON: {error.msg} at column {error.colno}")
-                )
                 continue
             if not isinstance(record, dict):
                 kind = type(record).__name__
@@ -125,3 +123,105 @@ def normalise_ndjson(
             sink.write(json.dumps(row, ensure_ascii=False) + "\n")
             rows += 1
     return list(keys), rejected, blank_rows, rows
+
+
+_BLANK = object()  # a blank NDJSON line
+
+
+def ndjson_records(text: TextIO, rejected: list[RejectedRow]) -> Iterator[tuple[int, Any]]:
+    """(line, value) per NDJSON line; a line that is no JSON goes to `rejected`."""
+    for line_number, line in enumerate(text, start=1):
+        if not line.strip():
+            yield line_number, _BLANK
+            continue
+        try:
+            yield line_number, json.loads(line)
+        except json.JSONDecodeError as error:
+            rejected.append(
+                RejectedRow(line_number, f"invalid JSON: {error.msg} at column {error.colno}")
+            )
+
+
+#: Text read at a time from a JSON array; one element may take up to MAX_JSON_ELEMENT.
+JSON_CHUNK = 1 << 20
+MAX_JSON_ELEMENT = 64 << 20
+_JSON_FIX = "fix the JSON (objects separated by commas inside one [...]) or upload NDJSON"
+
+
+def json_array_elements(
+    text: TextIO, key: str, chunk_size: int = JSON_CHUNK, max_element: int = MAX_JSON_ELEMENT
+) -> Iterator[tuple[int, Any]]:
+    """(line it starts on, value) for each element of a top-level JSON array, streamed: memory
+    holds one element and a chunk of text, never the whole array. A syntax error ends the file
+    (nothing after it can be trusted): FileRejected with its line."""
+    decoder = json.JSONDecoder()
+    buffer, pos, line, done = "", 0, 1, False
+
+    def more(at_least: int) -> bool:
+        """Append text (buffer rebased to pos); False at the end of the file."""
+        nonlocal buffer, pos, done
+        if done:
+            return False
+        piece = text.read(max(chunk_size, at_least))
+        if not piece:
+            done = True
+            return False
+        buffer, pos = buffer[pos:] + piece, 0
+        return True
+
+    def skip_space() -> None:
+        nonlocal pos, line
+        while True:
+            start = pos
+            while pos < len(buffer) and buffer[pos] in " \t\r\n":
+                pos += 1
+            line += buffer.count("\n", start, pos)
+            if pos < len(buffer) or not more(0):
+                return
+
+    def reject(problem: str) -> FileRejected:
+        return FileRejected(key, f"{problem} (line {line})", _JSON_FIX)
+
+    skip_space()
+    if buffer[pos : pos + 1] != "[":
+        raise reject("the file does not start with a JSON array")
+    pos += 1
+    skip_space()
+    if buffer[pos : pos + 1] == "]":
+        pos += 1
+    else:
+        while True:
+            skip_space()
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buffer, pos)
+                except json.JSONDecodeError as error:
+                    # Cut by the chunk's end, or wrong: more text decides (up to a bound).
+                    if len(buffer) - pos < max_element and more(len(buffer) - pos):
+                        continue
+                    at = line + buffer.count("\n", pos, error.pos)
+                    problem = f"invalid JSON: {error.msg} (line {at})"
+                    if len(buffer) - pos >= max_element:
+                        problem = f"an element over {max_element >> 20} MB or {problem}"
+                    raise FileRejected(key, problem, _JSON_FIX) from None
+                if end == len(buffer) and more(0):
+                    continue  # a number may go on in the next chunk
+                break
+            yield line, value
+            line += buffer.count("\n", pos, end)
+            pos = end
+            skip_space()
+            separator = buffer[pos : pos + 1]
+            pos += 1
+            if separator == "]":
+                break
+            if separator != ",":
+                raise reject(
+                    "the JSON array is not closed (no ']' at the end)"
+                    if not separator
+                    else f"expected ',' or ']' after an element of the JSON array, found "
+                    f"{separator!r}"
+                )
+    skip_space()
+    if pos < len(buffer):
+        raise reject("text after the JSON array's closing ']'")

@@ -47,16 +47,14 @@ def test_undecodable_control_heavy_bytes_are_rejected_even_without_nul(tmp_path:
         detect_format(write_upload(tmp_path, "x.csv", garbage), "k/x.csv")
 
 
-def test_json_array_is_rejected_with_the_fix(tmp_path: Path) -> None:
+def test_a_json_array_is_read_as_json_array(tmp_path: Path) -> None:
     path = write_upload(tmp_path, "rows.json", '[{"a": 1}, {"a": 2}]')
-    with pytest.raises(FileRejected) as caught:
-        read_frame(path, "k/rows.json")
-    assert "convert to newline-delimited JSON (one object per line)" in str(caught.value)
+    assert detect_format(path, "k/rows.json") == DetectedFormat("json_array", None, None, "utf-8")
 
 
-def test_json_array_without_extension_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(FileRejected, match="JSON array"):
-        detect_format(write_upload(tmp_path, "upload", '\n  [{"a": 1}]'), "k/upload")
+def test_a_json_array_without_extension_is_read_too(tmp_path: Path) -> None:
+    path = write_upload(tmp_path, "upload", '\n  [{"a": 1}]')
+    assert detect_format(path, "k/upload").format == "json_array"
 
 
 def test_zip_or_excel_is_rejected(tmp_path: Path) -> None:
