@@ -201,6 +201,11 @@ def json_array_elements(
                         continue
                     at = line + buffer.count("\n", pos, error.pos)
                     problem = f"invalid JSON: {error.msg} (line {at})"
+                    if done and error.pos >= len(buffer.rstrip()):
+                        problem = (
+                            "the JSON array is not closed: the file ends inside an element "
+                            f"(line {at})"
+                        )
                     if len(buffer) - pos >= max_element:
                         problem = f"an element over {max_element >> 20} MB or {problem}"
                     raise FileRejected(key, problem, _JSON_FIX) from None

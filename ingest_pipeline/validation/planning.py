@@ -40,9 +40,11 @@ from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     assess_candidate,
     candidate_stat_exprs,
+    is_time_like,
     losing_reason,
     may_be_time,
     rank_candidates,
+    reject_undecided_local_dates,
     screen_candidate,
 )
 from ingest_pipeline.validation.timing import (
@@ -303,8 +305,9 @@ def _choose_time_column(
     if ranking.tied:
         _reject_unless_tied_agree(key, dataset, source, ranking.tied, exprs, candidates)
     named = set(time_candidates(list(candidates)))
-    shown = [c for c in scored if c.kind or c.column in named or _is_time_like(c.reason)]
+    shown = [c for c in scored if c.kind or c.column in named or is_time_like(c.reason)]
     if not ranking.usable:
+        reject_undecided_local_dates(key, dataset, scored)
         report = [c.describe("not a time") for c in shown]
         return TimeChoice(None, pl.lit(CONSTANT_TIME, dtype=UTC_MS), stats["rows"], report)
     winner = ranking.usable[0]
@@ -328,14 +331,6 @@ def _choose_time_column(
         )
     index = candidates.index(winner.column)
     return TimeChoice(winner.column, exprs[index], winner.parsed, report, warning, kept[str(index)])
-
-
-def _is_time_like(reason: str) -> bool:
-    """Whether an excluded column looked like time of some kind (worth a line in the report);
-    other numbers and text are listed only under a time name."""
-    return reason.startswith(
-        ("date part", "years", "clock times", "durations", "named like an identifier")
-    )
 
 
 def _reject_unless_tied_agree(

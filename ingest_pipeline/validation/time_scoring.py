@@ -19,12 +19,16 @@ import polars as pl
 
 from ingest_pipeline.validation.timing import (
     AUTO_DETECT_MIN_PARSE_SHARE,
+    LOCAL_DATE_FIX,
     TIME_NAME_HINTS,
     TimePlan,
     epoch_unit_of,
+    local_date_order,
+    local_date_stat_exprs,
     time_candidates,
     time_stat_exprs,
 )
+from ingest_pipeline.vocabulary import FileRejected
 
 TimeKind = Literal["timestamp", "date"]
 # Epoch numbers are a time only if every value falls in these years (in the unit the largest
@@ -110,6 +114,7 @@ def candidate_stat_exprs(name: str, dtype: pl.DataType) -> dict[str, pl.Expr]:
             "iso_like": column.str.contains(_ISO_DATE_TEXT).sum(),
             "timed": column.str.contains(_ISO_TIMED_TEXT).sum(),
         }
+        stats |= local_date_stat_exprs(name)
         if time_candidates([name]):  # epoch numbers as text count only under a time name
             stats |= time_stat_exprs(name, dtype, None)
     return stats
@@ -184,7 +189,11 @@ def screen_candidate(name: str, dtype: pl.DataType, stats: Mapping[str, Any]) ->
         return reason if reason else TimePlan("epoch", epoch_unit_of(stats["max_abs"]))
     if dtype == pl.String:
         epoch_like = stats.get("max_abs") is not None  # only under a time name
-        if stats["iso_like"] < AUTO_DETECT_MIN_PARSE_SHARE * stats["n"] and not epoch_like:
+        half = AUTO_DETECT_MIN_PARSE_SHARE * stats["n"]
+        if stats["iso_like"] < half and not epoch_like and stats.get("local_like", 0) >= half:
+            order = local_date_order(stats)
+            return order if isinstance(order, str) else TimePlan("local", day_first=order)
+        if stats["iso_like"] < half and not epoch_like:
             return (
                 f"text, not times: {stats['iso_like']} of {stats['n']} values start with a "
                 "yyyy-mm-dd date"
@@ -221,6 +230,13 @@ def assess_candidate(
         low, high = (float(stats[k]) * _MS_PER_UNIT[plan.unit or "s"] for k in ("min", "max"))
         reason = f"epoch {plan.unit} ({_in_years(low)} .. {_in_years(high)})"
         return TimeCandidate(name, "timestamp", "epoch", values, parsed, reason, rank)
+    if plan.how == "local":
+        order = "day first" if plan.day_first else "month first"
+        if stats.get("local_timed", 0) * 2 >= parsed:
+            reason = f"timestamps ({order}): {share}"
+            return TimeCandidate(name, "timestamp", "text", values, parsed, reason, rank)
+        reason = f"dates only ({order}): {share}"
+        return TimeCandidate(name, "date", "text", values, parsed, reason, rank)
     timed = stats.get("timed", 0)
     if timed * 2 >= parsed:
         reason = f"timestamps: {share}"
@@ -280,3 +296,32 @@ def losing_reason(loser: TimeCandidate, winner: TimeCandidate) -> str:
     if ours[3] != theirs[3]:
         return f"{winner.column!r} is named more like a time"
     return f"as good, but {winner.column!r} comes first in name order"
+
+
+def reject_undecided_local_dates(key: str, dataset: str, scored: Sequence[TimeCandidate]) -> None:
+    """Dates like 03/01/2024 in every row and nothing else holds a time: a constant time
+    would hide them, either order may be wrong. The file waits for the person to say."""
+    for candidate in scored:
+        if candidate.reason.startswith("dates whose day and month order"):
+            raise FileRejected(
+                key,
+                f"column {candidate.column!r} holds {candidate.reason}",
+                f"{LOCAL_DATE_FIX}:\n{dataset}:\n  time_column: {candidate.column}\n"
+                '  time_format: "%d/%m/%Y"',
+                column=candidate.column,
+            )
+
+
+def is_time_like(reason: str) -> bool:
+    """Whether an excluded column looked like time of some kind (worth a line in the report);
+    other numbers and text are listed only under a time name."""
+    return reason.startswith(
+        (
+            "date part",
+            "years",
+            "clock times",
+            "durations",
+            "named like an identifier",
+            "dates whose day and month order",
+        )
+    )

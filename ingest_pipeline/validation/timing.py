@@ -64,6 +64,50 @@ _EPOCH_TEXT = re.compile(r"^-?\d{9,}(\.\d+)?$").pattern  # 9+ digits: not a year
 
 EpochUnit = Literal["s", "ms", "us", "ns"]
 
+# Day-month-year or month-day-year text (31.01.2024, 1/31/2024 13:45, 03/01/2024 12:00 AM), as
+# spreadsheets export it: the order is decided for the whole column by its values (a part above
+# 12 is the day), then every value parses by that order (never one row one way, one the other).
+LOCAL_DATE_TEXT: Final = (
+    r"^\s*(\d{1,2})[./-](\d{1,2})[./-](\d{4})"
+    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?\s*$"
+)
+_LOCAL_TIMED_TEXT = r"\d{4}[ T]+\d{1,2}:\d{2}"
+_LOCAL_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S%.f", " %I:%M %p", " %I:%M:%S %p")
+LOCAL_DATE_FIX: Final = (
+    'say which in datasets.yaml: time_column: <name> and time_format: "%d/%m/%Y" (day first) or '
+    '"%m/%d/%Y" (month first), with the file\'s separator and time part (e.g. " %H:%M")'
+)
+
+
+def local_date_stat_exprs(name: str) -> dict[str, pl.Expr]:
+    """Whole-column counts `local_date_order` decides from (names ending in "max" combine by
+    max across batches, the others by sum)."""
+    column = pl.col(name)
+    local = column.str.contains(LOCAL_DATE_TEXT)
+    matching = pl.when(local).then(column)  # the other regexes run on these values only
+    return {
+        "local_like": local.sum(),
+        "local_timed": matching.str.contains(_LOCAL_TIMED_TEXT).sum(),
+        "local_first_max": matching.str.extract(LOCAL_DATE_TEXT, 1).cast(pl.Int32).max(),
+        "local_second_max": matching.str.extract(LOCAL_DATE_TEXT, 2).cast(pl.Int32).max(),
+        "local_sample_max": matching.str.strip_chars().max(),
+    }
+
+
+def local_date_order(stats: Mapping[str, Any]) -> bool | str:
+    """True: day first, False: month first, else why the values decide neither."""
+    first, second = stats.get("local_first_max") or 0, stats.get("local_second_max") or 0
+    if first > 12 and second <= 12:
+        return True
+    if second > 12 and first <= 12:
+        return False
+    if first > 12:
+        return "text, not dates: numbers above 12 both before and after the first separator"
+    return (
+        "dates whose day and month order no value decides (no part above 12, e.g. "
+        f"{stats.get('local_sample_max')!r})"
+    )
+
 
 def epoch_unit(max_abs: float) -> EpochUnit:
     """The unit of epoch numbers whose largest magnitude is `max_abs`."""
@@ -85,8 +129,9 @@ def epoch_unit_of(max_abs: Any) -> EpochUnit:
 class TimePlan(NamedTuple):
     """How to parse one time column, decided from the whole column (see `time_plan`)."""
 
-    how: Literal["epoch", "datetime", "date", "yyyymmdd", "text", "none"]
+    how: Literal["epoch", "datetime", "date", "yyyymmdd", "text", "local", "none"]
     unit: EpochUnit | None = None  # "epoch": the unit; "text": the unit of epoch-like text
+    day_first: bool | None = None  # "local": dd.mm.yyyy (True) or mm/dd/yyyy (False)
 
 
 def _epoch_expr(values: pl.Expr, integer: bool, unit: EpochUnit) -> pl.Expr:
@@ -185,6 +230,23 @@ def _parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
     return parsed.alias(values.name)
 
 
+def _local_time_expr(values: pl.Expr, day_first: bool) -> pl.Expr:
+    """Day-month-year or month-day-year text (see LOCAL_DATE_TEXT) in the column's order."""
+    text = (
+        values.str.strip_chars()
+        .str.to_uppercase()
+        .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})[ T]*", "${1}/${2}/${3} ")
+        .str.replace(r"\s*([AP]M)$", " ${1}")
+        .str.strip_chars()
+    )
+    date = "%d/%m/%Y" if day_first else "%m/%d/%Y"
+    parsed = [
+        text.str.strptime(pl.Datetime("ms"), date + clock, strict=False)
+        for clock in _LOCAL_TIME_FORMATS
+    ]
+    return pl.coalesce(parsed).dt.replace_time_zone("UTC")
+
+
 def _yyyymmdd_expr(name: str) -> pl.Expr:
     return _text_time_expr(pl.col(name).cast(pl.String), "%Y%m%d", None)
 
@@ -208,7 +270,8 @@ def time_stat_exprs(name: str, dtype: pl.DataType, time_format: str | None) -> d
         # Stripping is all `_normalised_time_text` does to text that looks like an epoch
         # number (its other rewrites add "-", "T" or "+00:00"): the same values, 3 regexes less.
         epoch = _epoch_text(column.str.strip_chars())
-        return {"max_abs": epoch.cast(pl.Float64, strict=False).abs().max()}
+        stats = {"max_abs": epoch.cast(pl.Float64, strict=False).abs().max()}
+        return stats | local_date_stat_exprs(name)
     return {}
 
 
@@ -232,6 +295,11 @@ def time_plan(dtype: pl.DataType, time_format: str | None, stats: Mapping[str, A
             return TimePlan("yyyymmdd")
     if dtype.is_numeric() and time_format is None:
         return TimePlan("epoch", epoch_unit_of(stats["max_abs"]))
+    if dtype == pl.String and time_format is None and stats.get("local_like"):
+        # mostly dd.mm.yyyy / mm/dd/yyyy text whose values decide the order
+        order = local_date_order(stats)
+        if isinstance(order, bool) and 2 * stats["local_like"] >= stats.get("n", 0):
+            return TimePlan("local", day_first=order)
     if dtype == pl.String or dtype.is_numeric():
         return TimePlan("text", epoch_unit_of(stats.get("max_abs")))
     return TimePlan("none")
@@ -274,6 +342,8 @@ def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: Time
         parsed = _yyyymmdd_expr(name)
     elif plan.how == "text":
         parsed = _text_time_expr(column.cast(pl.String), time_format, plan.unit)
+    elif plan.how == "local":
+        parsed = _local_time_expr(column.cast(pl.String), bool(plan.day_first))
     else:  # all null, as long as the column (a bare literal would be one row in a select)
         parsed = pl.when(column.is_null() & column.is_not_null()).then(pl.lit(None, UTC_MS))
     return parsed.cast(UTC_MS).alias(name)

@@ -58,6 +58,16 @@ INGESTED = {
     "with_ext.csv.gz": (gzip.compress(b"ts,v\n2024-01-01,1\n"), 1, {"v": "BIGINT"}),
     "gzip_no_ext.csv": (gzip.compress(b"ts,v\n2024-01-01,1\n"), 1, {"v": "BIGINT"}),
     "nested.json": (b'{"ts": "2024-01-01", "v": {"a": 1, "b": [1, 2]}}\n', 1, {"v": "VARCHAR"}),
+    # an API dump: one pretty-printed JSON array, times with an offset
+    "array.json": (
+        b'[\n  {"ts": "2024-01-01T02:00:00+02:00", "v": {"a": 1}},\n'
+        b'  {"ts": "2024-01-02T00:00:00Z", "v": null}\n]\n',
+        2,
+        {"v": "VARCHAR"},
+    ),
+    # spreadsheet exports: the day/month order decided by the values (31 > 12)
+    "german_dates.csv": (b"Datum;Umsatz\n31.01.2024;1\n01.02.2024;2\n", 2, {"Umsatz": "BIGINT"}),
+    "us_dates.csv": (b"created,v\n1/31/2024 1:05 PM,1\n2/1/2024 12:00 AM,2\n", 2, {"v": "BIGINT"}),
     "mixed_types.csv": (
         b"ts,v\n2024-01-01,1\n2024-01-02,abc\n2024-01-03,2.5\n",
         3,
@@ -96,6 +106,9 @@ TIMES = {
     "zoned_naive.csv": ["2024-01-01T08:00:00.000Z", "2024-01-01T10:00:00.000Z"],
     "years_1900_2200.csv": ["1900-01-01T00:00:00.000Z", "2200-12-31T00:00:00.000Z"],
     "dunder_time.csv": ["2024-01-01T05:00:00.000Z"],
+    "array.json": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "german_dates.csv": ["2024-01-31T00:00:00.000Z", "2024-02-01T00:00:00.000Z"],
+    "us_dates.csv": ["2024-01-31T13:05:00.000Z", "2024-02-01T00:00:00.000Z"],
     "date_formats.csv": [
         "2024-01-01T00:00:00.000Z",
         "2024-01-02T00:00:00.000Z",
@@ -107,7 +120,8 @@ REJECTED = {
     "header_only.csv": (b"ts,v\n", "no data rows"),
     "ragged.csv": (b"ts,v\n2024-01-01,1\n2024-01-02,2,extra\n", "line 3"),
     "binary.csv": (bytes(range(256)) * 8, "binary"),
-    "array.json": (b'[{"ts": "2024-01-01", "v": 1}]', "newline-delimited JSON"),
+    "broken_array.json": (b'[{"ts": "2024-01-01", "v": 1},\n {"ts": "2024-01-02"', "not closed"),
+    "ambiguous_dates.csv": (b"when,v\n03/01/2024,1\n04/02/2024,2\n", "day and month order"),
     # one 50 MB line: a single 50 MiB value (an unclosed quote would look the same)
     "giant_line.csv": (
         b"ts,blob\n2024-01-01," + b"x" * (50 << 20) + b"\n",

@@ -51,6 +51,8 @@ def test_elements_and_the_line_each_starts_on(text: str, expected: list) -> None
     ("text", "problem"),
     [
         ('[{"a": 1},\n{"a": 2}', "the JSON array is not closed (no ']' at the end) (line 2)"),
+        ('[{"a": 1},\n {"a": "x"', "not closed: the file ends inside an element (line 2)"),
+        ('[{"a": 1},\n {"a": ', "not closed: the file ends inside an element (line 2)"),
         ('[{"a": 1},\n{"a": 2},]', "invalid JSON: Expecting value (line 2)"),
         (
             '[{"a": 1}\n{"a": 2}]',
