@@ -68,10 +68,9 @@ EpochUnit = Literal["s", "ms", "us", "ns"]
 # spreadsheets export it: the order is decided for the whole column by its values (a part above
 # 12 is the day), then every value parses by that order (never one row one way, one the other).
 LOCAL_DATE_TEXT: Final = (
-    r"^\s*(\d{1,2})[./-](\d{1,2})[./-](\d{4})"
-    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?\s*$"
+    r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{4}"
+    r"(?:[ T]+(\d{1,2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?\s*$"
 )
-_LOCAL_TIMED_TEXT = r"\d{4}[ T]+\d{1,2}:\d{2}"
 _LOCAL_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S%.f", " %I:%M %p", " %I:%M:%S %p")
 LOCAL_DATE_FIX: Final = (
     'say which in datasets.yaml: time_column: <name> and time_format: "%d/%m/%Y" (day first) or '
@@ -84,13 +83,14 @@ def local_date_stat_exprs(name: str) -> dict[str, pl.Expr]:
     max across batches, the others by sum)."""
     column = pl.col(name)
     local = column.str.contains(LOCAL_DATE_TEXT)
-    matching = pl.when(local).then(column)  # the other regexes run on these values only
+    # The other regexes run only on the matching values (none, in most text columns).
+    groups = column.filter(local).str.extract_groups(LOCAL_DATE_TEXT)
     return {
         "local_like": local.sum(),
-        "local_timed": matching.str.contains(_LOCAL_TIMED_TEXT).sum(),
-        "local_first_max": matching.str.extract(LOCAL_DATE_TEXT, 1).cast(pl.Int32).max(),
-        "local_second_max": matching.str.extract(LOCAL_DATE_TEXT, 2).cast(pl.Int32).max(),
-        "local_sample_max": matching.str.strip_chars().max(),
+        "local_timed": groups.struct.field("3").is_not_null().sum(),
+        "local_first_max": groups.struct.field("1").cast(pl.Int32).max(),
+        "local_second_max": groups.struct.field("2").cast(pl.Int32).max(),
+        "local_sample_max": column.filter(local).max(),
     }
 
 
@@ -105,7 +105,7 @@ def local_date_order(stats: Mapping[str, Any]) -> bool | str:
         return "text, not dates: numbers above 12 both before and after the first separator"
     return (
         "dates whose day and month order no value decides (no part above 12, e.g. "
-        f"{stats.get('local_sample_max')!r})"
+        f"{str(stats.get('local_sample_max') or '').strip()!r})"
     )
 
 
