@@ -19,6 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ingest_pipeline.console.paths import UploadItem
+from ingest_pipeline.console.upload import upload_items
+from ingest_pipeline.console.verdicts import STEPS
 from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.sensors import (
@@ -28,8 +30,6 @@ from ingest_pipeline.sensors import (
     LAUNCHED_BY_TAG,
     upload_sensor,
 )
-
-STEPS = ("raw_file", "validated_frame", "druid_spec", "druid_datasource")
 
 
 @dataclass(frozen=True)
@@ -99,16 +99,17 @@ def ingest_here(
     # Partition before object: a sensor that lists the object finds the partition, so it looks
     # for this run instead of taking the file as new.
     instance.add_dynamic_partitions(upload_partitions.name, [item.partition])
-    key = s3.upload_key(item.partition)
-    s3.upload_file(item.local, s3.uploads_bucket, key)
-    info = s3.head(s3.uploads_bucket, key)
-    console.print(f"uploaded {item.local} -> {info.uri}", markup=False)
+    (uploaded,) = upload_items(s3, [item], console)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     return job.execute_in_process(
         partition_key=item.partition,
         instance=instance,
         run_config=quiet,
-        tags={DATASET_TAG: item.dataset, ETAG_TAG: info.etag, LAUNCHED_BY_TAG: LAUNCHED_BY_CLI},
+        tags={
+            DATASET_TAG: item.dataset,
+            ETAG_TAG: uploaded.info.etag,
+            LAUNCHED_BY_TAG: LAUNCHED_BY_CLI,
+        },
         raise_on_error=False,
     )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ingest_pipeline.console.verdicts import CheckFact, RunFacts, plain_metadata
-from ingest_pipeline.sensors import (  # noqa: F401 - re-exported for the console and tests
+from ingest_pipeline.sensors import (
     DATASET_TAG,
     ETAG_TAG,
     PARTITION_TAG,

@@ -21,6 +21,7 @@ from ingest_pipeline.validation.timing import (
     AUTO_DETECT_MIN_PARSE_SHARE,
     LOCAL_DATE_FIX,
     TIME_NAME_HINTS,
+    UNDECIDED_LOCAL_DATES,
     TimePlan,
     epoch_unit_of,
     local_date_order,
@@ -302,7 +303,7 @@ def reject_undecided_local_dates(key: str, dataset: str, scored: Sequence[TimeCa
     """Dates like 03/01/2024 in every row and nothing else holds a time: a constant time
     would hide them, either order may be wrong. The file waits for the person to say."""
     for candidate in scored:
-        if candidate.reason.startswith("dates whose day and month order"):
+        if candidate.reason.startswith(UNDECIDED_LOCAL_DATES):
             raise FileRejected(
                 key,
                 f"column {candidate.column!r} holds {candidate.reason}",
@@ -322,6 +323,6 @@ def is_time_like(reason: str) -> bool:
             "clock times",
             "durations",
             "named like an identifier",
-            "dates whose day and month order",
+            UNDECIDED_LOCAL_DATES,
         )
     )

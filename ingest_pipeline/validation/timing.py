@@ -72,6 +72,8 @@ LOCAL_DATE_TEXT: Final = (
     r"(?:[ T]+(\d{1,2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?\s*$"
 )
 _LOCAL_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S%.f", " %I:%M %p", " %I:%M:%S %p")
+#: How a column of such dates that no value orders is described (and recognised) in reports.
+UNDECIDED_LOCAL_DATES: Final = "dates whose day and month order no value decides"
 LOCAL_DATE_FIX: Final = (
     'say which in datasets.yaml: time_column: <name> and time_format: "%d/%m/%Y" (day first) or '
     '"%m/%d/%Y" (month first), with the file\'s separator and time part (e.g. " %H:%M")'
@@ -104,7 +106,7 @@ def local_date_order(stats: Mapping[str, Any]) -> bool | str:
     if first > 12:
         return "text, not dates: numbers above 12 both before and after the first separator"
     return (
-        "dates whose day and month order no value decides (no part above 12, e.g. "
+        f"{UNDECIDED_LOCAL_DATES} (no part above 12, e.g. "
         f"{str(stats.get('local_sample_max') or '').strip()!r})"
     )
 
@@ -298,7 +300,8 @@ def time_plan(dtype: pl.DataType, time_format: str | None, stats: Mapping[str, A
     if dtype == pl.String and time_format is None and stats.get("local_like"):
         # mostly dd.mm.yyyy / mm/dd/yyyy text whose values decide the order
         order = local_date_order(stats)
-        if isinstance(order, bool) and 2 * stats["local_like"] >= stats.get("n", 0):
+        share = AUTO_DETECT_MIN_PARSE_SHARE * stats.get("n", 0)
+        if isinstance(order, bool) and stats["local_like"] >= share:
             return TimePlan("local", day_first=order)
     if dtype == pl.String or dtype.is_numeric():
         return TimePlan("text", epoch_unit_of(stats.get("max_abs")))
