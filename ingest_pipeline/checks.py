@@ -69,7 +69,7 @@ def validation_check_results(
     """Check results for one file's validation: a rejected file fails only the blocking check
     (the others are not evaluated rather than invented)."""
     if isinstance(outcome, RejectedUpload):
-        return [not_ingestible(outcome.upload.uri, outcome.problem)]
+        return [not_ingestible(outcome.upload.uri, outcome.message)]
     null_heavy = null_heavy_columns(outcome.column_report, null_ratio_warn)
     drift = schema_drift(outcome.schema, existing_columns)
     rejected = [[row.line, row.reason] for row in outcome.rejected_rows]
@@ -126,7 +126,11 @@ def validation_check_results(
 
 
 def failed_verdict(
-    asset_key: dg.AssetKey, check_name: str, file: str, problem: str
+    asset_key: dg.AssetKey,
+    check_name: str,
+    file: str,
+    problem: str,
+    extra: Mapping[str, dg.MetadataValue] | None = None,
 ) -> dg.AssetCheckResult:
     """An ERROR check result for one file that went no further, saying why."""
     return dg.AssetCheckResult(
@@ -135,7 +139,7 @@ def failed_verdict(
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
         description=problem,
-        metadata={"file": file, "problem": problem},
+        metadata={"file": file, "problem": problem, **(extra or {})},
     )
 
 
@@ -275,37 +279,8 @@ def ingestion_check_results(
     ]
 
 
-def not_in_druid(file: str, problem: str) -> dg.AssetCheckResult:
+def not_in_druid(
+    file: str, problem: str, extra: Mapping[str, dg.MetadataValue] | None = None
+) -> dg.AssetCheckResult:
     """The failing verdict of a file whose rows did not reach Druid (refused, task failed)."""
-    return failed_verdict(DRUID_DATASOURCE_KEY, ROWS_MATCH, file, problem)
-
-
-def selected(
-    context: dg.AssetExecutionContext, results: Sequence[dg.AssetCheckResult]
-) -> list[dg.AssetCheckResult]:
-    """Only the results of checks this run selected (a subset run must not report others)."""
-    keys = context.selected_asset_check_keys
-    return [r for r in results if dg.AssetCheckKey(r.asset_key, r.check_name) in keys]
-
-
-def as_evaluation(result: dg.AssetCheckResult, partition: str) -> dg.AssetCheckEvaluation:
-    """A check result recorded on one file's partition (an AssetCheckResult yielded by a step
-    over many partitions would be recorded with none)."""
-    assert result.asset_key is not None and result.check_name is not None
-    return dg.AssetCheckEvaluation(
-        asset_key=result.asset_key,
-        check_name=result.check_name,
-        passed=result.passed,
-        metadata=result.metadata,
-        severity=result.severity,
-        description=result.description,
-        partition=partition,
-    )
-
-
-def log_check_evaluations(
-    context: dg.AssetExecutionContext, partition: str, results: Sequence[dg.AssetCheckResult]
-) -> None:
-    """Record the selected checks' verdicts on this file's partition."""
-    for result in selected(context, results):
-        context.log_event(as_evaluation(result, partition))
+    return failed_verdict(DRUID_DATASOURCE_KEY, ROWS_MATCH, file, problem, extra)

@@ -1,16 +1,13 @@
-"""Wiring only: assets, checks, the sensor, resources from the environment, the Druid pool."""
+"""Wiring only: the ingest assets and their checks, the sensor, resources from the environment."""
 
 import dagster as dg
 
-from ingest_pipeline.assets.druid_datasource import druid_datasource
-from ingest_pipeline.assets.druid_spec import druid_spec
-from ingest_pipeline.assets.raw_file import raw_file
-from ingest_pipeline.assets.validated_frame import validated_frame
+from ingest_pipeline.assets.ingest import ingest
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.sensors import ingest_job, upload_sensor
 
 defs = dg.Definitions(
-    assets=[raw_file, validated_frame, druid_spec, druid_datasource],
+    assets=[ingest],
     jobs=[ingest_job],
     sensors=[upload_sensor],
     resources=build_resources(dg.EnvVar),

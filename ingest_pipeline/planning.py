@@ -38,6 +38,7 @@ from ingest_pipeline.vocabulary import (
     TIME_COLUMN,
     DruidColumnType,
     DruidType,
+    FileRejected,
 )
 
 
@@ -63,7 +64,7 @@ def plan_ingestion(
             check_time_chunks(one, granularity)
         except TooManyTimeChunks as refusal:
             upload = one.upload
-            refused.append(RefusedFile(upload.partition_key, upload.key, str(refusal)))
+            refused.append(RefusedFile(upload.partition_key, upload.key, refusal.as_problem()))
             continue
         (seen if state.previous_rows(one.upload.key).count else fresh).append(one)
     plans = [
@@ -204,7 +205,7 @@ def choose_granularity(
 MAX_TIME_CHUNKS_PER_FILE = 2_000
 
 
-class TooManyTimeChunks(ValueError):
+class TooManyTimeChunks(FileRejected):
     """The file's time span cut at the datasource's granularity is more chunks than allowed."""
 
 
@@ -213,12 +214,14 @@ def check_time_chunks(validated: ValidatedUpload, granularity: str) -> int:
     chunks = count_time_chunks(validated.time_min, validated.time_max, granularity)
     if chunks > MAX_TIME_CHUNKS_PER_FILE:
         raise TooManyTimeChunks(
-            f"{validated.upload.key}: its times span {validated.time_min:%Y-%m-%d} to "
+            validated.upload.key,
+            f"its times span {validated.time_min:%Y-%m-%d} to "
             f"{validated.time_max:%Y-%m-%d}, which is {chunks:,} {granularity} time chunks of "
             f"datasource '{validated.upload.datasource}' (at most {MAX_TIME_CHUNKS_PER_FILE:,} "
-            "per file; more would exhaust the Druid worker's memory). Fix: correct the dates "
-            f"(column '{validated.time_column}') if they are wrong, split the file, or give the "
-            "dataset a coarser segment_granularity in datasets.yaml (a new datasource)."
+            "per file; more would exhaust the Druid worker's memory)",
+            f"correct the dates (column '{validated.time_column}') if they are wrong, split the "
+            "file, or give the dataset a coarser segment_granularity in datasets.yaml (a new "
+            "datasource)",
         )
     return chunks
 

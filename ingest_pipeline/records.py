@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from ingest_pipeline.vocabulary import DruidType, RejectedRow
+from ingest_pipeline.vocabulary import DruidType, Problem, RejectedRow
 
 # --------------------------------------------------------------------------- S3
 
@@ -89,8 +90,7 @@ class ValidatedArtifacts:
 
 @dataclass(frozen=True)
 class ValidationOutcome:
-    """validated_frame: one of ValidatedUpload or RejectedUpload (a base class, not a Union,
-    because Dagster types asset inputs by class)."""
+    """validated_frame of one file: a ValidatedUpload or a RejectedUpload."""
 
     upload: UploadedObject
 
@@ -119,23 +119,38 @@ class ValidatedUpload(ValidationOutcome):
 class RejectedUpload(ValidationOutcome):
     """validated_frame for a file that cannot be ingested: why, and how to fix it."""
 
-    problem: str
+    problem: Problem
+
+    @property
+    def message(self) -> str:
+        return self.problem.message(self.upload.key)
+
+
+@dataclass(frozen=True)
+class MissingUpload:
+    """A partition whose object is gone (deleted after it was detected)."""
+
+    partition_key: str
+    key: str
+    problem: Problem
 
 
 @dataclass(frozen=True)
 class RawFiles:
-    """raw_file over a run's partitions: the uploads found, and those gone (partition -> why)."""
+    """raw_file over a run's partitions: the uploads found, and those gone."""
 
     uploads: Mapping[str, UploadedObject]
-    missing: Mapping[str, str]
+    missing: Mapping[str, MissingUpload]
 
 
 @dataclass(frozen=True)
 class ValidationOutcomes:
-    """validated_frame over a run's partitions, keyed by partition."""
+    """validated_frame over a run's partitions, keyed by partition; a partition whose object
+    was gone is among the rejected ones only if raw_file saw it (see `missing`)."""
 
     validated: Mapping[str, ValidatedUpload]
     rejected: Mapping[str, RejectedUpload]
+    missing: Mapping[str, MissingUpload]
 
 
 # --------------------------------------------------------------------------- Druid
@@ -284,13 +299,21 @@ class IngestionPlan:
         return columns
 
 
+class NotPlannedKind(StrEnum):
+    """Why druid_spec planned no task for a validated file."""
+
+    REFUSED = "refused"  # the file breaks a rule (e.g. too many time chunks): fix the file
+    UNAVAILABLE = "unavailable"  # Druid could not be asked safely: re-run later
+
+
 @dataclass(frozen=True)
 class RefusedFile:
-    """A validated file druid_spec would not submit (e.g. too many time chunks), and why."""
+    """A validated file druid_spec did not submit, and why."""
 
     partition_key: str
     source_key: str
-    reason: str
+    problem: Problem
+    kind: NotPlannedKind = NotPlannedKind.REFUSED
 
 
 @dataclass(frozen=True)
@@ -302,11 +325,25 @@ class IngestionPlans:
 
 
 @dataclass(frozen=True)
-class IngestedFile:
-    """druid_datasource: one file's rows in Druid, queryable."""
+class IngestLimits:
+    """How long the Druid side of an ingestion may take, and how segments are compacted."""
 
-    partition_key: str
-    datasource: str
-    source_key: str
-    task_id: str
-    rows: int
+    task_timeout_seconds: float
+    segment_load_timeout_seconds: float
+    schema_wait_seconds: float
+    max_rows_per_segment: int
+
+
+@dataclass(frozen=True)
+class IngestedTask:
+    """A Druid task that succeeded, and what Druid shows afterwards: each file's rows as the
+    broker returns them, the segments over the task's time range, the datasource's columns."""
+
+    outcome: TaskOutcome
+    rows: Mapping[str, SourceRows]  # per S3 key of the task's files
+    served: SegmentsServed
+    columns: Mapping[str, str]  # column -> Druid SQL type
+    segments: SegmentStats
+    task_seconds: float
+    segment_load_seconds: float
+    queryable_seconds: float  # submit -> every file's rows returned by the broker

@@ -6,6 +6,7 @@ A leaf module: it imports nothing of the project, so anything may import it with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple, get_args
@@ -80,6 +81,28 @@ GZIP_EXTENSIONS: Final = (".gz", ".gzip")
 # --------------------------------------------------------------------------- rejections
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Why a file goes no further: what is wrong, where, and what a person does about it.
+
+    A record, not a sentence: the CLI, the checks and the verdict read its parts; `message`
+    makes the one line a person reads."""
+
+    what: str
+    fix: str
+    line: int | None = None
+    column: str | None = None
+
+    def message(self, key: str) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        location = f" (at {', '.join(where)})" if where else ""
+        return f"{key}: {self.what}{location}. Fix: {self.fix}"
+
+
 class FileRejected(Exception):
     """The uploaded file cannot be ingested. str() says which file, what, where and what to do."""
 
@@ -98,14 +121,11 @@ class FileRejected(Exception):
         self.column = column
         super().__init__(str(self))
 
+    def as_problem(self) -> Problem:
+        return Problem(self.problem, self.fix, self.row, self.column)
+
     def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"line {self.row}")
-        if self.column is not None:
-            where.append(f"column {self.column!r}")
-        location = f" (at {', '.join(where)})" if where else ""
-        return f"{self.key}: {self.problem}{location}. Fix: {self.fix}"
+        return self.as_problem().message(self.key)
 
 
 class RejectedRow(NamedTuple):

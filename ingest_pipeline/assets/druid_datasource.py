@@ -1,200 +1,207 @@
 """druid_datasource: run the run's Druid tasks, wait until each file's rows are queryable,
-verify them file by file."""
+verify them file by file, and record every file's verdict."""
 
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
-from pydantic import TypeAdapter
 
-from ingest_pipeline.assets.handoff import load_handoffs
-from ingest_pipeline.checks import (
-    INGESTION_CHECKS,
-    ingestion_check_results,
-    log_check_evaluations,
-    not_in_druid,
+from ingest_pipeline.assets.steps import (
+    DRUID_DATASOURCE,
+    check_outs,
+    fail_for_unfinished,
+    log_checks,
+    materialize,
 )
-from ingest_pipeline.partitions import upload_partitions
-from ingest_pipeline.records import IngestionPlan, IngestionPlans, PlannedFile, TaskOutcome
-from ingest_pipeline.resources.druid import DruidResource, DruidTaskFailed, DruidUnavailable
-from ingest_pipeline.resources.s3 import S3Storage
+from ingest_pipeline.assets.verdicts import verdict_metadata, verdict_observation
+from ingest_pipeline.checks import INGESTION_CHECKS, ingestion_check_results, not_in_druid
+from ingest_pipeline.records import (
+    IngestedTask,
+    IngestionPlan,
+    IngestionPlans,
+    IngestLimits,
+    NotPlannedKind,
+    PlannedFile,
+    ValidationOutcomes,
+)
+from ingest_pipeline.resources.druid_service import DruidService
+from ingest_pipeline.resources.druid_wire import DruidError, DruidTaskFailed
 from ingest_pipeline.resources.settings import PipelineSettings
+from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
+from ingest_pipeline.vocabulary import Problem
 
-PLANS = TypeAdapter(IngestionPlans)
-
-
-@dataclass(frozen=True)
-class TaskFailure:
-    plan: IngestionPlan
-    message: str
-    metadata: dict[str, object]
+RERUN = "materialize the file's partition again (or upload it again) once Druid is healthy"
 
 
-@dg.multi_asset(
-    outs={
-        "druid_datasource": dg.AssetOut(
-            group_name="ingest",
-            description="Each file's rows in the Druid datasource named by its dataset, queryable.",
-        )
-    },
-    partitions_def=upload_partitions,
-    deps=["druid_spec"],
+@dg.op(
+    name=DRUID_DATASOURCE,
+    ins={"plans": dg.In(IngestionPlans), "outcomes": dg.In(ValidationOutcomes)},
+    out={DRUID_DATASOURCE: dg.Out(is_required=False), **check_outs(INGESTION_CHECKS)},
     pool="druid",
-    check_specs=INGESTION_CHECKS,
-    can_subset=True,
-    backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def druid_datasource(
-    context: dg.AssetExecutionContext,
-    s3: S3Storage,
-    druid: DruidResource,
+def druid_datasource_step(
+    context: dg.OpExecutionContext,
+    plans: IngestionPlans,
+    outcomes: ValidationOutcomes,
+    druid: DruidService,
     pipeline_settings: PipelineSettings,
-) -> Iterator[dg.MaterializeResult]:
-    wanted = set(context.partition_keys)
-    plans: dict[str, IngestionPlan] = {}
-    refused: dict[str, str] = {}
-    for record in load_handoffs(context, s3, "druid_spec", PLANS):
-        for plan in record.plans:
-            if any(f.partition_key in wanted for f in plan.files):
-                plans[plan.task_id] = plan
-        refused.update(
-            {r.partition_key: r.reason for r in record.refused if r.partition_key in wanted}
+) -> Iterator[dg.Output]:
+    verdicts = verdicts_before_druid(plans, outcomes, context.run_id)
+    for verdict in verdicts:
+        if verdict.stage is Stage.DRUID_SPEC:
+            message = verdict.message()
+            log_checks(context, verdict.partition, [not_in_druid(verdict.partition, message)])
+    limits = pipeline_settings.ingest_limits()
+    for plan in plans.plans:
+        verdicts.extend(ingest(context, plan, druid, limits))
+    for verdict in verdicts:
+        context.log_event(verdict_observation(verdict))
+    unfinished = {v.partition: v.message() for v in verdicts if v.outcome is not Outcome.INGESTED}
+    fail_for_unfinished(context, DRUID_DATASOURCE, unfinished)
+    yield from ()
+
+
+def verdicts_before_druid(
+    plans: IngestionPlans, outcomes: ValidationOutcomes, run_id: str
+) -> list[FileVerdict]:
+    """The verdicts of the run's files that stopped before a Druid task."""
+    verdicts = [
+        FileVerdict(p, Outcome.REJECTED, Stage.RAW_FILE, problem=m.problem, run_id=run_id)
+        for p, m in outcomes.missing.items()
+    ]
+    verdicts += [
+        FileVerdict(
+            p, Outcome.REJECTED, Stage.VALIDATED_FRAME, r.upload.etag, r.problem, run_id=run_id
         )
-    outside = {f.partition_key for p in plans.values() for f in p.files} - wanted
-    if outside:
-        # A task appends all its files: run for some, it would duplicate the others.
-        raise dg.Failure(
-            description=f"the planned Druid tasks also ingest {sorted(outside)[:5]}, which this "
-            "run does not include: materialize druid_spec together with druid_datasource"
+        for p, r in outcomes.rejected.items()
+    ]
+    for refused in plans.refused:
+        validated = outcomes.validated.get(refused.partition_key)
+        verdicts.append(
+            FileVerdict(
+                refused.partition_key,
+                Outcome.REJECTED if refused.kind is NotPlannedKind.REFUSED else Outcome.FAILED,
+                Stage.DRUID_SPEC,
+                validated.upload.etag if validated else None,
+                refused.problem,
+                validated.row_count if validated else None,
+                run_id=run_id,
+            )
         )
-    failures: list[TaskFailure] = []
-    for plan in plans.values():
-        failure = ingest(context, plan, druid, pipeline_settings)
-        if failure:
-            failures.append(failure)
-    for partition, reason in refused.items():
-        log_check_evaluations(context, partition, [not_in_druid(partition, reason)])
-        context.add_asset_metadata(
-            {"verdict": "not ingested", "problem": reason}, partition_key=partition
-        )
-    ingested = {f.partition_key for p in plans.values() for f in p.files}
-    for partition in wanted - ingested - set(refused):
-        context.add_asset_metadata(
-            {"verdict": "not ingested", "problem": "rejected before Druid (see validated_frame)"},
-            partition_key=partition,
-        )
-    if failures:
-        for failure in failures:
-            for planned in failure.plan.files:
-                log_check_evaluations(
-                    context,
-                    planned.partition_key,
-                    [not_in_druid(planned.source_key, failure.message)],
-                )
-        raise dg.Failure(
-            description=" | ".join(f.message for f in failures),
-            metadata=failures[0].metadata,
-        )
-    yield dg.MaterializeResult(
-        asset_key="druid_datasource",
-        metadata={"druid_tasks": len(plans), "files_ingested": len(ingested)},
-    )
+    return verdicts
 
 
 def ingest(
-    context: dg.AssetExecutionContext,
-    plan: IngestionPlan,
-    druid: DruidResource,
-    settings: PipelineSettings,
-) -> TaskFailure | None:
-    """Run one task and record each of its files' metadata and checks; a failure is returned."""
-    submitted = time.monotonic()
-    files = ", ".join(f.source_key for f in plan.files[:3]) + (
-        f" and {len(plan.files) - 3} more" if len(plan.files) > 3 else ""
-    )
+    context: dg.OpExecutionContext, plan: IngestionPlan, druid: DruidService, limits: IngestLimits
+) -> list[FileVerdict]:
+    """Run one task; each of its files' checks, materialization and verdict."""
     try:
-        outcome = druid.run_task(plan.spec, settings.ingestion_timeout_seconds)
-    except DruidTaskFailed as failed:
-        return TaskFailure(plan, f"{files}: {failed}", failure_metadata(failed))
-    task_seconds = time.monotonic() - submitted
-    context.log.info(f"Druid task {outcome.task_id} for {len(plan.files)} file(s) succeeded")
-    try:
-        load_seconds = druid.wait_for_segments(
-            plan.datasource, settings.segment_load_timeout_seconds
-        )
-    except DruidUnavailable as error:
-        message = f"Druid task {outcome.task_id} ({files}) succeeded but {error}"
-        return TaskFailure(plan, message, {"task_id": outcome.task_id})
-    # Loaded segments are not yet proof: the broker's view can lag (e.g. after a coordinator
-    # restart). Queryable means the broker returns each file's rows.
-    rows = druid.wait_for_source_rows(
-        plan.datasource,
-        {f.source_key: f.validated_rows for f in plan.files},
-        timeout_seconds=settings.segment_load_timeout_seconds,
-    )
-    queryable_seconds = time.monotonic() - submitted
-    start = min(f.validated_interval[0] for f in plan.files)
-    end = max(f.validated_interval[1] for f in plan.files)
-    served = druid.wait_for_segments_served(
-        plan.datasource, start, end, settings.segment_load_timeout_seconds
-    )
-    # The broker refreshes its schema after segments load: a new column can lag behind rows.
-    columns = druid.wait_for_columns(
-        plan.datasource, list(plan.specified_columns), settings.schema_wait_seconds
-    )
-    segments = druid.segment_stats(plan.datasource)
-    druid.ensure_auto_compaction(
-        plan.datasource, plan.segment_granularity, settings.max_rows_per_segment
-    )
+        done = druid.ingest(plan, limits)
+    except DruidError as error:
+        return failed_task(context, plan, error)
+    context.log.info(f"Druid task {done.outcome.task_id} for {len(plan.files)} file(s) succeeded")
+    verdicts = []
     for planned in plan.files:
-        found = rows[planned.source_key]
-        context.add_asset_metadata(
-            file_metadata(planned, plan, outcome, found.count, found.first, found.last)
-            | {
-                "segments_in_datasource": segments.count,
-                "median_rows_per_segment": segments.median_rows,
-                "task_seconds": round(task_seconds, 2),
-                "segment_load_seconds": round(load_seconds, 2),
-                "seconds_submit_to_queryable": round(queryable_seconds, 2),
-            },
-            partition_key=planned.partition_key,
+        results = ingestion_check_results(
+            planned,
+            plan,
+            done.rows[planned.source_key],
+            done.outcome,
+            done.served,
+            done.columns,
         )
-        results = ingestion_check_results(planned, plan, found, outcome, served, columns)
-        log_check_evaluations(context, planned.partition_key, results)
-    return None
+        log_checks(context, planned.partition_key, results)
+        verdict = ingested_verdict(planned, done, results, context.run_id)
+        if verdict.outcome is Outcome.INGESTED:
+            metadata = file_metadata(planned, plan, done) | verdict_metadata(verdict)
+            materialize(context, DRUID_DATASOURCE, planned.partition_key, metadata)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def ingested_verdict(
+    planned: PlannedFile,
+    done: IngestedTask,
+    results: list[dg.AssetCheckResult],
+    run_id: str,
+) -> FileVerdict:
+    """Ingested if every ERROR check passed; failed (the first failed check's why) if not."""
+    failed = [r for r in results if not r.passed]
+    errors = [r for r in failed if r.severity == dg.AssetCheckSeverity.ERROR]
+    problem = None
+    if errors:
+        problem = Problem(
+            f"{errors[0].check_name} failed: {errors[0].description}",
+            "see the check's metadata on the file's druid_datasource partition; " + RERUN,
+        )
+    return FileVerdict(
+        partition=planned.partition_key,
+        outcome=Outcome.FAILED if errors else Outcome.INGESTED,
+        stage=Stage.DRUID_DATASOURCE,
+        etag=planned.etag,
+        problem=problem,
+        rows=done.rows[planned.source_key].count,
+        druid_task_id=done.outcome.task_id,
+        seconds_to_queryable=round(done.queryable_seconds, 2),
+        run_id=run_id,
+        warnings=tuple(f"{r.check_name}: {r.description}" for r in failed if r not in errors),
+    )
+
+
+def failed_task(
+    context: dg.OpExecutionContext, plan: IngestionPlan, error: DruidError
+) -> list[FileVerdict]:
+    """Every file of a failed task: a failed check with Druid's reason and log, a verdict."""
+    outcome = error.outcome if isinstance(error, DruidTaskFailed) else None
+    problem = Problem(str(error), "see the task's log tail on the failed check; " + RERUN)
+    context.log.error(f"{len(plan.files)} file(s) not ingested: {error}")
+    verdicts = []
+    for planned in plan.files:
+        message = problem.message(planned.partition_key)
+        check = not_in_druid(planned.source_key, message, failure_metadata(error))
+        log_checks(context, planned.partition_key, [check])
+        verdicts.append(
+            FileVerdict(
+                planned.partition_key,
+                Outcome.FAILED,
+                Stage.DRUID_DATASOURCE,
+                planned.etag,
+                problem,
+                druid_task_id=outcome.task_id if outcome else plan.task_id,
+                run_id=context.run_id,
+            )
+        )
+    return verdicts
 
 
 def file_metadata(
-    planned: PlannedFile,
-    plan: IngestionPlan,
-    outcome: TaskOutcome,
-    rows: int,
-    first: datetime | None,
-    last: datetime | None,
+    planned: PlannedFile, plan: IngestionPlan, done: IngestedTask
 ) -> dict[str, object]:
+    found = done.rows[planned.source_key]
     return {
-        "verdict": "ingested",
         "datasource": plan.datasource,
-        "druid_task_id": outcome.task_id,
+        "druid_task_id": done.outcome.task_id,
         "files_in_task": len(plan.files),
-        "dagster/row_count": rows,
-        "row_stats_of_task": dg.MetadataValue.json(dict(outcome.row_stats)),
-        "interval": f"{first} .. {last}",
+        "dagster/row_count": found.count,
+        "row_stats_of_task": dg.MetadataValue.json(dict(done.outcome.row_stats)),
+        "interval": f"{found.first} .. {found.last}",
         "mode": plan.mode.describe(),
+        "segments_in_datasource": done.segments.count,
+        "median_rows_per_segment": done.segments.median_rows,
+        "task_seconds": round(done.task_seconds, 2),
+        "segment_load_seconds": round(done.segment_load_seconds, 2),
+        "seconds_submit_to_queryable": round(done.queryable_seconds, 2),
     }
 
 
-def failure_metadata(failed: DruidTaskFailed) -> dict[str, object]:
+def failure_metadata(error: DruidError) -> Mapping[str, dg.MetadataValue]:
     """What a person needs to see of a failed task in the UI: Druid's error and the log."""
-    outcome = failed.outcome
+    outcome = error.outcome if isinstance(error, DruidTaskFailed) else None
     if outcome is None:
         return {}
     return {
-        "task_id": outcome.task_id,
-        "druid_error": outcome.error_message or "",
-        "root_cause": outcome.root_cause,
+        "task_id": dg.MetadataValue.text(outcome.task_id),
+        "druid_error": dg.MetadataValue.text(outcome.error_message or ""),
+        "root_cause": dg.MetadataValue.text(outcome.root_cause),
         "row_stats": dg.MetadataValue.json(dict(outcome.row_stats)),
         "parse_exceptions": dg.MetadataValue.json(list(outcome.parse_exceptions[:20])),
         "task_log_tail": dg.MetadataValue.md(f"```\n{outcome.log_tail}\n```"),

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from ingest_pipeline.records import UploadedObject, ValidatedArtifacts
-from ingest_pipeline.resources.s3 import S3Storage
+from ingest_pipeline.resources.object_store import ObjectStore
 from ingest_pipeline.spec import s3_uri
 from ingest_pipeline.validation import ValidationSummary
 
@@ -14,7 +14,7 @@ def validated_prefix(upload: UploadedObject) -> str:
 
 
 def publish_validated(
-    s3: S3Storage,
+    s3: ObjectStore,
     upload: UploadedObject,
     summary: ValidationSummary,
     ndjson_path: Path,

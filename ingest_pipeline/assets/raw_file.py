@@ -1,67 +1,65 @@
-"""raw_file: each uploaded object as it is (no copy); its ETag is in the metadata."""
+"""raw_file: each uploaded object as it is (no copy); its ETag is the data version."""
+
+from collections.abc import Iterator
 
 import dagster as dg
-from pydantic import TypeAdapter
 
-from ingest_pipeline.assets.handoff import RECORD_METADATA, save_handoff
-from ingest_pipeline.file_kinds import guess_format
-from ingest_pipeline.partitions import split_partition_key, upload_partitions
-from ingest_pipeline.records import RawFiles, UploadedObject
-from ingest_pipeline.resources.s3 import ObjectGone, S3Storage
-
-RAW_FILES = TypeAdapter(RawFiles)
-
-
-@dg.asset(
-    partitions_def=upload_partitions,
-    group_name="ingest",
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description="An object uploaded under s3://<uploads bucket>/<prefix>/<dataset>/<file>.",
+from ingest_pipeline.assets.steps import (
+    RAW_FILE,
+    RECORDS_IO,
+    fail_for_unfinished,
+    materialize,
 )
-def raw_file(context: dg.AssetExecutionContext, s3: S3Storage) -> dg.MaterializeResult:
+from ingest_pipeline.file_kinds import guess_format
+from ingest_pipeline.partitions import split_partition_key
+from ingest_pipeline.records import MissingUpload, RawFiles, UploadedObject
+from ingest_pipeline.resources.object_store import ObjectGone, ObjectStore
+from ingest_pipeline.vocabulary import Problem
+
+GONE = Problem(
+    "the object no longer exists (deleted after it was detected); nothing was ingested",
+    "upload it again to ingest it",
+)
+
+
+@dg.op(
+    name=RAW_FILE,
+    out={
+        "uploads": dg.Out(RawFiles, io_manager_key=RECORDS_IO),
+        RAW_FILE: dg.Out(is_required=False),
+    },
+)
+def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[dg.Output]:
     uploads: dict[str, UploadedObject] = {}
-    missing: dict[str, str] = {}
+    missing: dict[str, MissingUpload] = {}
     for partition in context.partition_keys:
         dataset, name = split_partition_key(partition)
+        key = s3.upload_key(partition)
         try:
-            info = s3.head(s3.uploads_bucket, s3.upload_key(partition))
-        except ObjectGone as gone:
-            missing[partition] = (
-                f"{gone} no longer exists (deleted after it was detected). Nothing was "
-                "ingested; upload it again to ingest it."
-            )
-            context.log.warning(missing[partition])
+            info = s3.head(s3.uploads_bucket, key)
+        except ObjectGone:
+            missing[partition] = MissingUpload(partition, key, GONE)
+            context.log.warning(GONE.message(key))
             continue
         head = s3.read_head(info.bucket, info.key, 8) if info.size else b""
         file_format, compression = guess_format(head, info.key)
-        uploads[partition] = UploadedObject(dataset, name, info, file_format, compression)
-    if not uploads:
-        raise dg.Failure(description="; ".join(missing.values()))
-    record_uri = save_handoff(
-        s3, context.run.run_id, "raw_file", RawFiles(uploads, missing), RAW_FILES
+        upload = UploadedObject(dataset, name, info, file_format, compression)
+        uploads[partition] = upload
+        materialize(context, RAW_FILE, partition, raw_metadata(upload))
+    fail_for_unfinished(
+        context, RAW_FILE, {p: m.problem.message(m.key) for p, m in missing.items()}
     )
-    for partition, upload in uploads.items():
-        info = upload.object
-        context.add_asset_metadata(
-            {
-                "uri": dg.MetadataValue.path(info.uri),
-                "size_bytes": info.size,
-                "etag": info.etag,
-                "last_modified": info.last_modified.isoformat(),
-                "format": upload.file_format,
-                "compression": upload.compression or "none",
-                "dataset": upload.dataset,
-                RECORD_METADATA: dg.MetadataValue.path(record_uri),
-            },
-            partition_key=partition,
-        )
-    for partition, why in missing.items():
-        context.add_asset_metadata(
-            {
-                "verdict": "missing",
-                "problem": why,
-                RECORD_METADATA: dg.MetadataValue.path(record_uri),
-            },
-            partition_key=partition,
-        )
-    return dg.MaterializeResult(metadata={"files": len(uploads), "missing": len(missing)})
+    yield dg.Output(RawFiles(uploads, missing), "uploads")
+
+
+def raw_metadata(upload: UploadedObject) -> dict[str, object]:
+    info = upload.object
+    return {
+        "uri": dg.MetadataValue.path(info.uri),
+        "size_bytes": info.size,
+        "etag": info.etag,
+        "last_modified": info.last_modified.isoformat(),
+        "format": upload.file_format,
+        "compression": upload.compression or "none",
+        "dataset": upload.dataset,
+    }

@@ -4,9 +4,9 @@ Writes to the validated bucket, beside nothing else of the file's:
   validated/<dataset>/<file>.parquet        typed data, for people and other tools
   validated/<dataset>/<file>.ndjson.gz      the same rows, the input of the Druid task
   validated/<dataset>/<file>.report.json    per-column report and rejected rows
-A file that cannot be ingested is not an error of the pipeline: the asset records why and the
-file's ingestible check fails on its partition; the spec takes only the validated files, so a
-bad file in a batch stops only itself.
+A file that cannot be ingested is not an error of the pipeline: it is not materialized, its
+ingestible check fails on its partition with why and the fix, and the spec takes only the
+validated files, so a bad file in a batch stops only itself.
 """
 
 import tempfile
@@ -15,19 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
-from pydantic import TypeAdapter
 
-from ingest_pipeline.assets.handoff import RECORD_METADATA, load_handoffs, save_handoff
 from ingest_pipeline.assets.presentation import column_schema, markdown_preview
 from ingest_pipeline.assets.publishing import publish_validated
-from ingest_pipeline.checks import (
-    VALIDATION_CHECKS,
-    log_check_evaluations,
-    not_ingestible,
-    validation_check_results,
+from ingest_pipeline.assets.steps import (
+    RECORDS_IO,
+    VALIDATED_FRAME,
+    check_outs,
+    fail_for_unfinished,
+    log_checks,
+    materialize,
 )
+from ingest_pipeline.checks import VALIDATION_CHECKS, not_ingestible, validation_check_results
 from ingest_pipeline.datasets import DatasetConfig
-from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.records import (
     RawFiles,
@@ -36,91 +36,69 @@ from ingest_pipeline.records import (
     ValidatedUpload,
     ValidationOutcomes,
 )
-from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.resources.s3 import ObjectChanged, ObjectGone, S3Storage
+from ingest_pipeline.resources.druid_service import DruidService
+from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, ObjectStore
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.validation import ValidationSummary, validate_to_files
 from ingest_pipeline.vocabulary import FileRejected
 
 PREVIEW_ROWS = 10
-OUTCOMES = TypeAdapter(ValidationOutcomes)
-RAW_FILES = TypeAdapter(RawFiles)
 
 
-# A multi_asset so the checks are reported per file (one evaluation per partition) and none is
-# invented: a rejected file gets only the failing ingestible check. Blocking is per file: the
-# spec reads only the validated ones, so a bad file in a batch stops only itself.
-@dg.multi_asset(
-    outs={
-        "validated_frame": dg.AssetOut(
-            group_name="ingest",
-            description="The upload parsed, typed and checked; typed Parquet + NDJSON.gz in S3.",
-        )
+# The checks are reported per file (one evaluation on each partition) and none is invented: a
+# rejected file gets only the failing ingestible check. Blocking is per file: the spec reads
+# only the validated ones, so a bad file in a batch stops only itself.
+@dg.op(
+    name=VALIDATED_FRAME,
+    ins={"uploads": dg.In(RawFiles)},
+    out={
+        "outcomes": dg.Out(ValidationOutcomes, io_manager_key=RECORDS_IO),
+        VALIDATED_FRAME: dg.Out(is_required=False),
+        **check_outs(VALIDATION_CHECKS),
     },
-    partitions_def=upload_partitions,
-    deps=["raw_file"],
-    check_specs=VALIDATION_CHECKS,
-    can_subset=True,
-    backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def validated_frame(
-    context: dg.AssetExecutionContext,
-    s3: S3Storage,
-    druid: DruidResource,
+def validated_frame_step(
+    context: dg.OpExecutionContext,
+    uploads: RawFiles,
+    s3: ObjectStore,
+    druid: DruidService,
     pipeline_settings: PipelineSettings,
-) -> Iterator[dg.MaterializeResult]:
-    uploads: dict[str, UploadedObject] = {}
-    missing: dict[str, str] = {}
-    for record in load_handoffs(context, s3, "raw_file", RAW_FILES):
-        uploads.update(record.uploads)
-        missing.update(record.missing)
+) -> Iterator[dg.Output]:
+    # Read datasets.yaml once per dataset, not once per file and again per check.
+    configs = {
+        u.dataset: pipeline_settings.dataset_config(u.dataset) for u in uploads.uploads.values()
+    }
     validated: dict[str, ValidatedUpload] = {}
     rejected: dict[str, RejectedUpload] = {}
-    metadata: dict[str, dict[str, object]] = {}
-    # Read datasets.yaml once per dataset, not once per file and again per check.
-    configs = {u.dataset: pipeline_settings.dataset_config(u.dataset) for u in uploads.values()}
-    for partition in context.partition_keys:
-        upload = uploads.get(partition)
-        if upload is None:
-            reason = missing.get(partition, f"raw_file has no record of {partition}: re-run it")
-            context.log.error(reason)
-            metadata[partition] = {"accepted": False, "problem": reason}
-            log_check_evaluations(context, partition, [not_ingestible(partition, reason)])
-            continue
-        config = configs[upload.dataset]
-        outcome, metadata[partition] = validate_one(context, upload, s3, config)
+    for partition, upload in uploads.uploads.items():
+        outcome, metadata = validate_one(context, upload, s3, configs[upload.dataset])
         if isinstance(outcome, ValidatedUpload):
             validated[partition] = outcome
+            materialize(context, VALIDATED_FRAME, partition, metadata)
         else:
             rejected[partition] = outcome
-    record_uri = save_handoff(
-        s3, context.run.run_id, "validated_frame", ValidationOutcomes(validated, rejected), OUTCOMES
-    )
-    existing_by_datasource = {
-        datasource: druid.datasource_columns(datasource) if druid.broker_sees(datasource) else {}
+    for partition, gone in uploads.missing.items():
+        log_checks(context, partition, [not_ingestible(gone.key, gone.problem.message(gone.key))])
+    known_columns = {
+        datasource: druid.known_columns(datasource)
         for datasource in {v.upload.datasource for v in validated.values()}
     }
     for partition, outcome in [*validated.items(), *rejected.items()]:
-        existing = existing_by_datasource.get(outcome.upload.datasource, {})
-        warn = configs[outcome.upload.dataset].null_ratio_warn
-        results = validation_check_results(outcome, existing, warn)
-        log_check_evaluations(context, partition, results)
-    for partition, values in metadata.items():
-        values[RECORD_METADATA] = dg.MetadataValue.path(record_uri)
-        context.add_asset_metadata(values, partition_key=partition)
-    yield dg.MaterializeResult(
-        asset_key="validated_frame",
-        metadata={
-            "files_validated": len(validated),
-            "files_rejected": len(metadata) - len(validated),
-        },
-    )
+        config = configs[outcome.upload.dataset]
+        existing = known_columns.get(outcome.upload.datasource, {})
+        log_checks(
+            context, partition, validation_check_results(outcome, existing, config.null_ratio_warn)
+        )
+    unfinished = {p: r.message for p, r in rejected.items()}
+    unfinished |= {p: m.problem.message(m.key) for p, m in uploads.missing.items()}
+    fail_for_unfinished(context, VALIDATED_FRAME, unfinished)
+    yield dg.Output(ValidationOutcomes(validated, rejected, uploads.missing), "outcomes")
 
 
 def validate_one(
-    context: dg.AssetExecutionContext,
+    context: dg.OpExecutionContext,
     upload: UploadedObject,
-    s3: S3Storage,
+    s3: ObjectStore,
     config: DatasetConfig,
 ) -> tuple[ValidatedUpload | RejectedUpload, dict[str, object]]:
     """One file's verdict and the metadata a person reads on its partition."""
@@ -130,8 +108,7 @@ def validate_one(
             summary, ndjson_path, parquet_path = validate_upload(upload, s3, config, workdir)
         except FileRejected as rejection:
             context.log.error(str(rejection))
-            rejected = RejectedUpload(upload, str(rejection))
-            return rejected, {"accepted": False, "problem": rejected.problem, "etag": upload.etag}
+            return RejectedUpload(upload, rejection.as_problem()), {}
         validate_seconds = time.monotonic() - started
         artifacts = publish_validated(s3, upload, summary, ndjson_path, parquet_path)
     validated = ValidatedUpload(
@@ -148,7 +125,6 @@ def validate_one(
         artifacts=artifacts,
     )
     return validated, {
-        "accepted": True,
         "etag": upload.etag,
         "dagster/row_count": validated.row_count,
         "rejected_rows": len(validated.rejected_rows),
@@ -166,7 +142,7 @@ def validate_one(
 
 
 def validate_upload(
-    upload: UploadedObject, s3: S3Storage, config: DatasetConfig, workdir: str
+    upload: UploadedObject, s3: ObjectStore, config: DatasetConfig, workdir: str
 ) -> tuple[ValidationSummary, Path, Path]:
     """Download exactly the version raw_file saw and validate it, streaming in batches (memory
     stays bounded whatever the file's size). FileRejected says why a file cannot be ingested."""

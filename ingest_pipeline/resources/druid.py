@@ -13,15 +13,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import dagster as dg
 import httpx
 from pydantic import Field, PrivateAttr
 
 from ingest_pipeline.records import (
     DatasourceState,
+    IngestedTask,
+    IngestionPlan,
+    IngestLimits,
     TaskOutcome,
 )
 from ingest_pipeline.resources.druid_queries import DruidQueries
+from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import (
     ALL_TIME,
     DruidError,
@@ -37,7 +40,7 @@ from ingest_pipeline.resources.druid_wire import (
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
 
-class DruidResource(DruidQueries, dg.ConfigurableResource):
+class DruidResource(DruidQueries, DruidService):
     """Druid's HTTP APIs. Every URL may be the router (it proxies the overlord and coordinator)."""
 
     router_url: str = Field(description="Druid router URL, e.g. http://127.0.0.1:8888")
@@ -300,4 +303,49 @@ class DruidResource(DruidQueries, dg.ConfigurableResource):
             columns=self.datasource_columns(datasource),
             segment_interval=self.segment_interval(datasource),
             previous=self.rows_by_source(datasource, source_keys),
+        )
+
+    def known_columns(self, datasource: str) -> dict[str, str]:
+        return self.datasource_columns(datasource) if self.broker_sees(datasource) else {}
+
+    def ingest(self, plan: IngestionPlan, limits: IngestLimits) -> IngestedTask:
+        submitted = time.monotonic()
+        outcome = self.run_task(plan.spec, limits.task_timeout_seconds)
+        task_seconds = time.monotonic() - submitted
+        try:
+            load_seconds = self.wait_for_segments(
+                plan.datasource, limits.segment_load_timeout_seconds
+            )
+        except DruidUnavailable as error:
+            raise DruidUnavailable(f"Druid task {outcome.task_id} succeeded but {error}") from None
+        # Loaded segments are not yet proof: the broker's view can lag (e.g. after a coordinator
+        # restart). Queryable means the broker returns each file's rows.
+        rows = self.wait_for_source_rows(
+            plan.datasource,
+            {f.source_key: f.validated_rows for f in plan.files},
+            timeout_seconds=limits.segment_load_timeout_seconds,
+        )
+        queryable_seconds = time.monotonic() - submitted
+        start = min(f.validated_interval[0] for f in plan.files)
+        end = max(f.validated_interval[1] for f in plan.files)
+        served = self.wait_for_segments_served(
+            plan.datasource, start, end, limits.segment_load_timeout_seconds
+        )
+        # The broker refreshes its schema after segments load: a new column can lag behind rows.
+        columns = self.wait_for_columns(
+            plan.datasource, list(plan.specified_columns), limits.schema_wait_seconds
+        )
+        # Appends of many small files leave small segments; compaction merges them over time.
+        self.ensure_auto_compaction(
+            plan.datasource, plan.segment_granularity, limits.max_rows_per_segment
+        )
+        return IngestedTask(
+            outcome=outcome,
+            rows=rows,
+            served=served,
+            columns=columns,
+            segments=self.segment_stats(plan.datasource),
+            task_seconds=task_seconds,
+            segment_load_seconds=load_seconds,
+            queryable_seconds=queryable_seconds,
         )

@@ -11,20 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import dagster as dg
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
 from ingest_pipeline.records import DruidS3Access, ObjectInfo
+from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, ObjectStore
 
-
-class ObjectGone(RuntimeError):
-    """The object was deleted after it was listed."""
-
-
-class ObjectChanged(RuntimeError):
-    """The object was overwritten after it was listed (its ETag differs)."""
+__all__ = ["ObjectChanged", "ObjectGone", "S3Storage"]
 
 
 def is_missing(error: ClientError) -> bool:
@@ -35,7 +29,9 @@ def clean_etag(etag: str) -> str:
     return etag.strip('"')
 
 
-class S3Storage(dg.ConfigurableResource):
+class S3Storage(ObjectStore):
+    """An S3 API store: AWS, MinIO, or the local stack's SeaweedFS."""
+
     endpoint_url: str | None = Field(default=None, description="S3 endpoint; None = AWS")
     druid_endpoint_url: str | None = Field(
         default=None, description="the same store as Druid's workers reach it; None = same"
@@ -43,9 +39,6 @@ class S3Storage(dg.ConfigurableResource):
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: str | None = None
-    uploads_bucket: str = "ingest-uploads"
-    uploads_prefix: str = "uploads/"
-    validated_bucket: str = "ingest-validated"
     # Names of the environment variables holding the keys on Druid's workers: the ingestion
     # spec refers to them (password providers) instead of carrying the secrets.
     druid_access_key_env: str = "AWS_ACCESS_KEY_ID"
@@ -71,13 +64,6 @@ class S3Storage(dg.ConfigurableResource):
         return self._client
 
     # ------------------------------------------------------------------ uploads
-
-    def upload_key(self, partition_key: str) -> str:
-        """Partition "<dataset>/<file>" -> object key under the uploads prefix."""
-        return f"{self.uploads_prefix}{partition_key}"
-
-    def partition_key(self, object_key: str) -> str:
-        return object_key[len(self.uploads_prefix) :]
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         """The object as it is now; ObjectGone if it no longer exists."""

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ingest_pipeline.datasets import DatasetConfig, load_dataset_configs
+from ingest_pipeline.records import IngestLimits
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -28,6 +29,14 @@ class PipelineSettings(dg.ConfigurableResource):
     schema_wait_seconds: float = Field(
         default=60.0, description="wait for the broker's schema to show a file's new columns"
     )
+
+    def ingest_limits(self) -> IngestLimits:
+        return IngestLimits(
+            task_timeout_seconds=self.ingestion_timeout_seconds,
+            segment_load_timeout_seconds=self.segment_load_timeout_seconds,
+            schema_wait_seconds=self.schema_wait_seconds,
+            max_rows_per_segment=self.max_rows_per_segment,
+        )
 
     def dataset_config(self, dataset: str) -> DatasetConfig:
         if not self.datasets_config_path:

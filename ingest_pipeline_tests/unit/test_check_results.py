@@ -6,13 +6,13 @@ Every expected value is written out by hand from the inputs here.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import dagster as dg
 
 from ingest_pipeline import checks
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
+from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
     T0,
     T1,
@@ -44,8 +44,9 @@ def shown(result: dg.AssetCheckResult) -> tuple[Any, ...]:
 
 
 def test_a_rejected_file_in_full() -> None:
-    problem = "a.csv: the file has no data rows. Fix: add rows under the header"
-    results = checks.validation_check_results(RejectedUpload(upload(), problem), {}, 0.5)
+    rejected = RejectedUpload(upload(), Problem("the file has no data rows", "add rows under it"))
+    results = checks.validation_check_results(rejected, {}, 0.5)
+    problem = "uploads/sales/a.csv: the file has no data rows. Fix: add rows under it"
     assert [shown(r) for r in results] == [
         (
             FRAME,
@@ -325,25 +326,3 @@ def test_a_column_of_another_type_is_reported_with_both_types() -> None:
 
 
 # --------------------------------------------------------------------------- selected
-
-
-def test_only_the_selected_checks_are_reported() -> None:
-    results = checks.validation_check_results(validated(), {}, 0.5)
-    context = SimpleNamespace(
-        selected_asset_check_keys={
-            dg.AssetCheckKey(FRAME, "null_ratios_within_threshold"),
-            dg.AssetCheckKey(FRAME, "schema_matches_datasource"),
-            dg.AssetCheckKey(DATASOURCE, "no_duplicate_rows"),  # same name, another asset
-        }
-    )
-    kept = checks.selected(context, results)  # type: ignore[arg-type]
-    assert [r.check_name for r in kept] == [
-        "null_ratios_within_threshold",
-        "schema_matches_datasource",
-    ]
-    everything = SimpleNamespace(
-        selected_asset_check_keys={dg.AssetCheckKey(FRAME, r.check_name) for r in results}
-    )
-    assert checks.selected(everything, results) == results  # type: ignore[arg-type]
-    nothing = SimpleNamespace(selected_asset_check_keys=set())
-    assert checks.selected(nothing, results) == []  # type: ignore[arg-type]

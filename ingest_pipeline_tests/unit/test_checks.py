@@ -7,6 +7,7 @@ import pytest
 
 from ingest_pipeline import checks
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
+from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
     T0,
     T1,
@@ -27,13 +28,13 @@ def by_name(results: list[dg.AssetCheckResult]) -> dict[str, dg.AssetCheckResult
 
 def test_a_rejected_file_fails_only_the_blocking_check_with_its_reason() -> None:
     results = checks.validation_check_results(
-        RejectedUpload(upload(), "a.csv: the file has no data rows. Fix: ..."), {}, 0.5
+        RejectedUpload(upload(), Problem("the file has no data rows", "add rows")), {}, 0.5
     )
     assert len(results) == 1
     (result,) = results
     assert result.check_name == checks.INGESTIBLE and result.passed is False
     assert result.severity == dg.AssetCheckSeverity.ERROR
-    assert result.description == "a.csv: the file has no data rows. Fix: ..."
+    assert result.description == "uploads/sales/a.csv: the file has no data rows. Fix: add rows"
 
 
 def test_a_clean_file_passes_every_validation_check() -> None:

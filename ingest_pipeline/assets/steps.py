@@ -1,0 +1,95 @@
+"""What every step of the ingest graph does with the files of its run.
+
+A run covers a batch of files (a partition range), and Dagster records a materialization for
+every partition of a step's output. A rejected file must not look materialized, so the steps
+yield no asset output: each logs one materialization per file that really got this far, and
+the run's last step fails the run when a file went no further. Dagster then shows exactly
+those partitions as failed (planned in a failed run, not materialized) and every other one as
+materialized; a later successful run of the file turns it green. See README "What you see".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import dagster as dg
+
+RAW_FILE = "raw_file"
+VALIDATED_FRAME = "validated_frame"
+DRUID_SPEC = "druid_spec"
+DRUID_DATASOURCE = "druid_datasource"
+#: The assets in the order a file passes them.
+ASSET_ORDER = (RAW_FILE, VALIDATED_FRAME, DRUID_SPEC, DRUID_DATASOURCE)
+#: The IO manager of the records the steps hand each other (resources/records_io.py).
+RECORDS_IO = "records_io"
+#: Files a run failure names before "and N more".
+NAMED_IN_FAILURE = 5
+
+
+def check_outs(specs: Sequence[dg.AssetCheckSpec]) -> dict[str, dg.Out]:
+    """The op outputs the graph maps to these checks: never yielded (each evaluation is logged
+    on its file's partition instead), so optional."""
+    return {spec.get_python_identifier(): dg.Out(is_required=False) for spec in specs}
+
+
+def is_selected(context: dg.OpExecutionContext, asset: str) -> bool:
+    return dg.AssetKey(asset) in context.selected_asset_keys
+
+
+def materialize(
+    context: dg.OpExecutionContext, asset: str, partition: str, metadata: Mapping[str, object]
+) -> None:
+    """Record that this file got through `asset` (when the run materializes that asset)."""
+    if is_selected(context, asset):
+        context.log_event(
+            dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata)
+        )
+
+
+def log_checks(
+    context: dg.OpExecutionContext, partition: str, results: Sequence[dg.AssetCheckResult]
+) -> None:
+    """Record the selected checks' verdicts on this file's partition (a result yielded by a
+    step over many partitions would be recorded on none)."""
+    wanted = context.selected_asset_check_keys
+    for result in results:
+        assert result.asset_key is not None and result.check_name is not None
+        if dg.AssetCheckKey(result.asset_key, result.check_name) not in wanted:
+            continue
+        context.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=result.asset_key,
+                check_name=result.check_name,
+                passed=result.passed,
+                metadata=result.metadata,
+                severity=result.severity,
+                description=result.description,
+                partition=partition,
+            )
+        )
+
+
+def ends_the_run(context: dg.OpExecutionContext, asset: str) -> bool:
+    """No later asset (nor a check of one) is part of this run: this step is its last."""
+    later = ASSET_ORDER[ASSET_ORDER.index(asset) + 1 :]
+    wanted = {key.to_user_string() for key in context.selected_asset_keys}
+    wanted |= {key.asset_key.to_user_string() for key in context.selected_asset_check_keys}
+    return not wanted.intersection(later)
+
+
+def fail_for_unfinished(
+    context: dg.OpExecutionContext, asset: str, unfinished: Mapping[str, str]
+) -> None:
+    """At the run's last step, fail the run if a file went no further: partition -> why."""
+    if not unfinished or not ends_the_run(context, asset):
+        return
+    total = len(context.partition_keys)
+    named = [f"{partition}: {why}" for partition, why in sorted(unfinished.items())]
+    more = len(named) - NAMED_IN_FAILURE
+    raise dg.Failure(
+        description=f"{len(unfinished)} of {total} file(s) not ingested; every other file of "
+        "this run is. "
+        + " | ".join(named[:NAMED_IN_FAILURE])
+        + (f" | and {more} more" if more > 0 else ""),
+        metadata={"not_ingested": dg.MetadataValue.json(dict(sorted(unfinished.items())))},
+    )
