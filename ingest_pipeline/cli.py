@@ -119,7 +119,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if args.wait is None:
         for upload in skipped:
             name = escape(upload.item.partition)
-            console.print(f"[yellow]skipped by the sensor:[/] {name}: {upload.skipped}")
+            console.print(f"[yellow]skipped by the sensor:[/] {name}: {upload.skipped.message}")
         console.print(f"{len(uploaded) - len(skipped)} file(s) for the sensor to ingest")
         return 0
     import dagster as dg
@@ -210,8 +210,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     use_stack_env(args.stack_dir)
     import dagster as dg
 
-    from ingest_pipeline.console.ingest_now import ingest_here, print_result, upload_sensor_activity
+    from ingest_pipeline.console.ingest_now import (
+        ingest_here,
+        ran_here_verdict,
+        upload_sensor_activity,
+    )
     from ingest_pipeline.console.upload import upload_items
+    from ingest_pipeline.console.verdicts import run_links, summary_line, verdict_table
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
@@ -223,8 +228,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return report_verdicts(instance, uploaded, args.wait, console, args.stack_dir)
     console.print(f"{activity.reason}: running the file here", markup=False)
     result = ingest_here(instance, s3, items[0], console)
-    print_result(result, console)
-    return 0 if result.success else 1
+    verdict = ran_here_verdict(instance, result, items[0], dagster_ui_url(args.stack_dir))
+    console.print(verdict_table([verdict]))
+    for link in run_links([(verdict.partition, verdict.url)]):
+        console.print(f"run in the Dagster UI:\n  {link}", soft_wrap=True, markup=False)
+    console.print(summary_line([verdict]))
+    return 1 if verdict.bad else 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:

@@ -202,6 +202,17 @@ class SegmentsServed:
 
 
 @dataclass(frozen=True)
+class DatasourceSummary:
+    """A datasource as `status` shows it: rows, time range, files and live segments."""
+
+    rows: int
+    first: datetime | None
+    last: datetime | None
+    source_files: int
+    segments: int
+
+
+@dataclass(frozen=True)
 class SegmentStats:
     """A datasource's live segments: how many, and the median rows in one."""
 

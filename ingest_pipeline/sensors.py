@@ -20,15 +20,18 @@ import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import PurePosixPath
 
 import dagster as dg
 
+from ingest_pipeline.assets.verdicts import verdict_observation
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.records import ObjectInfo
-from ingest_pipeline.resources.s3 import S3Storage
-from ingest_pipeline.vocabulary import DATA_EXTENSIONS, GZIP_EXTENSIONS
+from ingest_pipeline.resources.object_store import ObjectStore
+from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
+from ingest_pipeline.vocabulary import DATA_EXTENSIONS, GZIP_EXTENSIONS, Problem
 
 #: Characters Dagster refuses in partition keys.
 FORBIDDEN_IN_PARTITION_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
@@ -70,25 +73,69 @@ def decode_cursor(cursor: str | None) -> dict[str, str]:
     return dict(json.loads(zlib.decompress(base64.b64decode(cursor))))
 
 
-def skip_reason(obj: ObjectInfo, partition_key: str) -> str | None:
+class SkipReason(StrEnum):
+    """Why the sensor does not ingest an object. The visible ones get a partition and a
+    `skipped` verdict a person sees in the UI; the others (folder markers, temporary names,
+    keys Dagster cannot hold) are only logged."""
+
+    FOLDER_MARKER = "folder marker"
+    ZERO_BYTES = "zero bytes"
+    HIDDEN_NAME = "temporary or hidden name"
+    UNKNOWN_EXTENSION = "unknown extension"
+    NOT_IN_DATASET = "not under a dataset folder"
+    FORBIDDEN_CHARACTERS = "key contains characters Dagster partition keys cannot hold"
+
+    @property
+    def visible(self) -> bool:
+        return self in (
+            SkipReason.ZERO_BYTES,
+            SkipReason.UNKNOWN_EXTENSION,
+            SkipReason.NOT_IN_DATASET,
+        )
+
+    @property
+    def message(self) -> str:
+        if self is SkipReason.UNKNOWN_EXTENSION:
+            return f"{self.value} (expected one of {', '.join(DATA_EXTENSIONS)}, optionally .gz)"
+        if self is SkipReason.NOT_IN_DATASET:
+            return f"{self.value} (<prefix>/<dataset>/<file>)"
+        if self is SkipReason.FORBIDDEN_CHARACTERS:
+            return f"{self.value} (control chars, '...')"
+        return self.value
+
+    def problem(self) -> Problem:
+        return Problem(self.message, _SKIP_FIXES.get(self, "nothing to do: it is not data"))
+
+
+_SKIP_FIXES = {
+    SkipReason.ZERO_BYTES: "upload the file again with its content",
+    SkipReason.UNKNOWN_EXTENSION: "give the file one of those extensions (optionally .gz) and "
+    "upload it again",
+    SkipReason.NOT_IN_DATASET: "upload it as <prefix>/<dataset>/<file>; the dataset names the "
+    "Druid datasource",
+    SkipReason.FORBIDDEN_CHARACTERS: "rename it without control characters or '...'",
+}
+
+
+def skip_reason(obj: ObjectInfo, partition_key: str) -> SkipReason | None:
     """Why an object is not a data file to ingest, or None if it is."""
     name = PurePosixPath(obj.key).name
     lower = name.lower()
     if obj.key.endswith("/"):
-        return "folder marker"
+        return SkipReason.FOLDER_MARKER
     if obj.size == 0:
-        return "zero bytes"
+        return SkipReason.ZERO_BYTES
     if name.startswith((".", "_", "~")) or lower.endswith((".tmp", ".part", ".crdownload", "~")):
-        return "temporary or hidden name"
+        return SkipReason.HIDDEN_NAME
     stem = lower
     for suffix in GZIP_EXTENSIONS:
         stem = stem.removesuffix(suffix)
     if not stem.endswith(DATA_EXTENSIONS) and not lower.endswith(GZIP_EXTENSIONS):
-        return f"unknown extension (expected one of {', '.join(DATA_EXTENSIONS)}, optionally .gz)"
+        return SkipReason.UNKNOWN_EXTENSION
     if "/" not in partition_key:
-        return "not under a dataset folder (<prefix>/<dataset>/<file>)"
+        return SkipReason.NOT_IN_DATASET
     if any(bad in partition_key for bad in FORBIDDEN_IN_PARTITION_KEY):
-        return "key contains characters Dagster partition keys cannot hold (control chars, '...')"
+        return SkipReason.FORBIDDEN_CHARACTERS
     return None
 
 
@@ -145,8 +192,17 @@ class RunToRequest:
 @dataclass(frozen=True)
 class SkippedObject:
     key: str
-    reason: str
+    reason: SkipReason
     partition_key: str | None = None  # its partition, when it gets one to carry the verdict
+    etag: str | None = field(default=None, compare=False)
+
+    def verdict(self) -> FileVerdict | None:
+        """The `skipped` verdict shown on its partition (None: it has no partition)."""
+        if self.partition_key is None:
+            return None
+        return FileVerdict(
+            self.partition_key, Outcome.SKIPPED, Stage.SENSOR, self.etag, self.reason.problem()
+        )
 
 
 @dataclass(frozen=True)
@@ -180,11 +236,6 @@ class TickPlan:
         return [v for run in self.runs for v in run.versions]
 
 
-#: Skips that still get a partition, so their verdict shows in the UI (folder markers,
-#: temporary names and keys Dagster cannot hold do not).
-VISIBLE_SKIPS = ("zero bytes", "unknown extension", "not under a dataset folder")
-
-
 def plan_tick(
     objects: Iterable[ObjectInfo],
     seen: dict[str, str],
@@ -210,8 +261,8 @@ def plan_tick(
         reason = skip_reason(obj, partition_key)
         if reason:
             if obj.key not in seen:
-                visible = reason.startswith(VISIBLE_SKIPS)
-                skipped.append(SkippedObject(obj.key, reason, partition_key if visible else None))
+                partition = partition_key if reason.visible else None
+                skipped.append(SkippedObject(obj.key, reason, partition, obj.etag))
             next_seen[obj.key] = obj.etag  # decided; log it once, not every tick
             continue
         if (partition_key, obj.etag) in ran_elsewhere:
@@ -291,7 +342,7 @@ def group_runs(
     description="New or changed objects under the uploads prefix -> partitions + runs (new "
     "files of a dataset batched into one run over their partition range).",
 )
-def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.SensorResult:
+def upload_sensor(context: dg.SensorEvaluationContext, s3: ObjectStore) -> dg.SensorResult:
     started = time.monotonic()
     # Before this tick's runs claim the Druid pool (see pools.py: a Dagster bug on Postgres).
     for pool in repair_stale_pool_defaults(context.instance):
@@ -311,7 +362,9 @@ def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.Sens
         versions_run_by_cli(context.instance, objects, seen, s3.partition_key, existing),
     )
     for skipped in plan.skipped:
-        context.log.info(f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason}")
+        context.log.info(
+            f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason.message}"
+        )
     for partition_key in plan.ran_elsewhere:
         context.log.info(f"{partition_key}: this version was run by `{LAUNCHED_BY_CLI}`")
     context.log.info(
@@ -326,13 +379,9 @@ def upload_sensor(context: dg.SensorEvaluationContext, s3: S3Storage) -> dg.Sens
         else [],
         # A skipped upload's verdict on its partition: a person sees it in the UI.
         asset_events=[
-            dg.AssetObservation(
-                asset_key="raw_file",
-                partition=skipped.partition_key,
-                metadata={"verdict": "skipped", "reason": skipped.reason, "key": skipped.key},
-            )
-            for skipped in plan.skipped
-            if skipped.partition_key
+            verdict_observation(verdict)
+            for verdict in (skipped.verdict() for skipped in plan.skipped)
+            if verdict is not None
         ],
         cursor=encode_cursor(plan.next_seen),
     )

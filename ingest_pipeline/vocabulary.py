@@ -93,14 +93,19 @@ class Problem:
     line: int | None = None
     column: str | None = None
 
-    def message(self, key: str) -> str:
+    def sentence(self) -> str:
+        """'what (at line L, column 'C'). Fix: fix'"""
         where = []
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         location = f" (at {', '.join(where)})" if where else ""
-        return f"{key}: {self.what}{location}. Fix: {self.fix}"
+        return f"{self.what}{location}. Fix: {self.fix}"
+
+    def message(self, key: str) -> str:
+        """The sentence naming the file it is about."""
+        return f"{key}: {self.sentence()}"
 
 
 class FileRejected(Exception):

@@ -124,11 +124,13 @@ class InMemoryObjectStore(ObjectStore):
 
 class FakeDruid(DruidService):
     """Datasources as rows per file. `fail_datasources`: tasks into these fail as Druid's
-    would; `unavailable`: Druid cannot say what a datasource holds (planning must not guess)."""
+    would; `unavailable`: Druid cannot say what a datasource holds (planning must not guess);
+    `crash_datasources`: ingesting into these raises an unexpected error (the step crashes)."""
 
     store: InMemoryObjectStore
     fail_datasources: list[str] = []
     unavailable: list[str] = []
+    crash_datasources: list[str] = []  # ingest raises what no code expects (a crashed step)
     name: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -180,6 +182,8 @@ class FakeDruid(DruidService):
         return dict(self._columns.get(datasource, {}))
 
     def ingest(self, plan: IngestionPlan, limits: IngestLimits) -> IngestedTask:
+        if plan.datasource in self.crash_datasources:
+            raise RuntimeError(f"the worker running {plan.task_id} died")
         if plan.datasource in self.fail_datasources:
             outcome = TaskOutcome(plan.task_id, "FAILED", "fake failure", {}, root_cause="boom")
             raise DruidTaskFailed(f"Druid task {plan.task_id} FAILED: fake failure", outcome)

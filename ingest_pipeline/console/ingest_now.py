@@ -14,15 +14,13 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from ingest_pipeline.console.paths import UploadItem
+from ingest_pipeline.console.runs import run_facts
 from ingest_pipeline.console.upload import upload_items
-from ingest_pipeline.console.verdicts import STEPS
+from ingest_pipeline.console.verdicts import Verdict, verdict_from_run
 from ingest_pipeline.pools import repair_stale_pool_defaults
-from ingest_pipeline.resources.s3 import S3Storage
+from ingest_pipeline.resources.object_store import ObjectStore
 from ingest_pipeline.sensors import (
     DATASET_TAG,
     ETAG_TAG,
@@ -86,7 +84,7 @@ def upload_sensor_activity(instance: dg.DagsterInstance) -> SensorActivity:
 
 
 def ingest_here(
-    instance: dg.DagsterInstance, s3: S3Storage, item: UploadItem, console: Console
+    instance: dg.DagsterInstance, s3: ObjectStore, item: UploadItem, console: Console
 ) -> dg.ExecuteInProcessResult:
     """Add the partition, upload, and run the four assets in this process, tagged with the
     object's ETag (the sensor skips this version: see versions_run_by_cli)."""
@@ -114,29 +112,15 @@ def ingest_here(
     )
 
 
-def result_table(result: dg.ExecuteInProcessResult) -> Table:
-    """Each step materialized or not, each check passed or failed with why."""
-    table = Table(title=f"run {result.run_id}", title_justify="left")
-    table.add_column("step or check")
-    table.add_column("result")
-    table.add_column("details", overflow="fold")
-    for step in STEPS:
-        done = bool(result.asset_materializations_for_node(step))
-        table.add_row(step, "[green]materialized[/]" if done else "[red]not materialized[/]", "")
-    for evaluation in result.get_asset_check_evaluations():
-        verdict = (
-            "[green]passed[/]"
-            if evaluation.passed
-            else f"[red]FAILED ({evaluation.severity.value})[/]"
-        )
-        detail = "" if evaluation.passed else (evaluation.description or "")
-        table.add_row(f"check {evaluation.check_name}", verdict, Text(detail))
-    return table
-
-
-def print_result(result: dg.ExecuteInProcessResult, console: Console) -> None:
-    console.print(result_table(result))
-    for failure in (e for e in result.all_events if e.is_step_failure):
-        message = failure.event_specific_data.error.message.strip()
-        console.print(f"[red]error:[/] {escape(message)}")
-    console.print(f"run {result.run_id}: {'success' if result.success else 'failed'}")
+def ran_here_verdict(
+    instance: dg.DagsterInstance,
+    result: dg.ExecuteInProcessResult,
+    item: UploadItem,
+    ui_base: str | None,
+) -> Verdict:
+    """The file's verdict as its run here recorded it (the same record `upload --wait` and
+    `status` read)."""
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None, result.run_id
+    facts = run_facts(instance, run, item.partition)
+    return verdict_from_run(item.partition, facts, ui_base, str(item.local))

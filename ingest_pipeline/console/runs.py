@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from ingest_pipeline.console.verdicts import CheckFact, RunFacts, plain_metadata
+from ingest_pipeline.assets.verdicts import VERDICT_ASSET, read_verdict
+from ingest_pipeline.console.verdicts import CheckFact, RunFacts
 from ingest_pipeline.sensors import (
     DATASET_TAG,
     ETAG_TAG,
@@ -23,9 +24,13 @@ RETRY_RUN_TAG = "dagster/auto_retry_run_id"  # on a retried run: its retry's run
 PARTITIONS_NAME = "uploads"
 JOB_NAME = "ingest_upload"
 
+#: Dagster's own metadata key for a materialization's row count.
+ROW_COUNT = "dagster/row_count"
+
 FOLLOWED = {
     dg.DagsterEventType.STEP_START,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_OBSERVATION,
     dg.DagsterEventType.ASSET_CHECK_EVALUATION,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.RUN_FAILURE,
@@ -42,12 +47,14 @@ class StepNews:
 
 
 def event_partition(event: dg.DagsterEvent) -> str | None:
-    """The partition a materialization or check evaluation is about (None: the whole step)."""
-    data = event.event_specific_data
+    """The partition a materialization, observation or check evaluation is about (None: the
+    whole step)."""
     if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-        return data.materialization.partition  # type: ignore[union-attr]
+        return event.step_materialization_data.materialization.partition
+    if event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:
+        return event.asset_observation_data.asset_observation.partition
     if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-        return data.partition  # type: ignore[union-attr]
+        return event.asset_check_evaluation_data.partition
     return None
 
 
@@ -63,16 +70,27 @@ def apply_event(
         return None
     kind = event.event_type
     if kind == dg.DagsterEventType.STEP_START:
-        step = event.step_key or "?"
+        step = (event.step_key or "?").rpartition(".")[2]  # "ingest.raw_file" -> "raw_file"
         facts.steps_started.append(step)
         return StepNews(step, None, "started")
     if kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
-        asset = event.asset_key.to_user_string() if event.asset_key else "?"
-        metadata = plain_metadata(event.event_specific_data.materialization.metadata)
-        facts.materialized[asset] = metadata
-        return StepNews(asset, True, materialization_text(asset, metadata))
+        materialization = event.step_materialization_data.materialization
+        asset = materialization.asset_key.to_user_string()
+        facts.materialized.append(asset)
+        rows = materialization.metadata.get(ROW_COUNT)
+        text = "materialized" + (f": {rows.value:,} rows" if rows is not None else "")
+        return StepNews(asset, True, text)
+    if kind == dg.DagsterEventType.ASSET_OBSERVATION:
+        observation = event.asset_observation_data.asset_observation
+        verdict = read_verdict(observation.metadata)
+        if observation.asset_key != VERDICT_ASSET or verdict is None:
+            return None
+        facts.verdict = verdict
+        return StepNews(
+            "verdict", not verdict.outcome.bad, f"{verdict.outcome}: {verdict.message()}"
+        )
     if kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-        data = event.event_specific_data
+        data = event.asset_check_evaluation_data
         check = CheckFact(
             name=data.check_name,
             asset=data.asset_key.to_user_string(),
@@ -89,7 +107,7 @@ def apply_event(
         data = event.event_specific_data
         message = failure_message(data)
         facts.failures.append(message)
-        return StepNews(event.step_key or "?", False, f"failed: {message}")
+        return StepNews((event.step_key or "?").rpartition(".")[2], False, f"failed: {message}")
     if kind == dg.DagsterEventType.RUN_FAILURE:
         message = (entry.message or "").strip()
         if message and not facts.failures:
@@ -119,25 +137,6 @@ def one_line_error(message: str, cls_name: str | None) -> str:
     if sep and cls_name and head.endswith(cls_name) and " " not in head:
         return f"{cls_name}: {rest}"
     return text
-
-
-def materialization_text(asset: str, metadata: dict) -> str:
-    if asset == "druid_datasource":
-        parts = [f"{metadata.get('dagster/row_count', '?')} rows in Druid"]
-        if metadata.get("druid_task_id"):
-            parts.append(f"task {metadata['druid_task_id']}")
-        if metadata.get("seconds_submit_to_queryable") is not None:
-            parts.append(f"queryable in {metadata['seconds_submit_to_queryable']}s")
-        return "materialized: " + ", ".join(parts)
-    if asset == "validated_frame" and "dagster/row_count" in metadata:
-        return f"materialized: {metadata['dagster/row_count']} rows validated"
-    if asset == "validated_frame" and metadata.get("accepted") is False:
-        return "materialized (file not ingestible)"
-    if asset == "druid_spec" and metadata.get("mode"):
-        return f"materialized: {metadata['mode']}"
-    if asset == "raw_file" and metadata.get("size_bytes") is not None:
-        return f"materialized: {metadata['size_bytes']} bytes, {metadata.get('format', '?')}"
-    return "materialized"
 
 
 @dataclass

@@ -1,43 +1,39 @@
 """`ingest-pipeline status`: per dataset, what Dagster saw and what Druid holds.
 
-From Dagster's instance (the `uploads` dynamic partitions, the newest run of each, check
-evaluations of failed runs) and Druid's SQL only: no storage of its own.
+From Dagster's instance and Druid's SQL only, no storage of its own: each file's latest
+FileVerdict (the observation its run or the sensor recorded), overruled by Dagster's own
+record of the file's latest attempt when that attempt is newer: a run still going (pending),
+or a run that ended without a verdict (it crashed: failed, with the run's message).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 from rich.table import Table
 from rich.text import Text
 
-from ingest_pipeline.console.runs import (
-    DATASET_TAG,
-    JOB_NAME,
-    PARTITIONS_NAME,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-    run_facts,
-)
+from ingest_pipeline.assets.verdicts import VERDICT_ASSET, read_verdict
+from ingest_pipeline.console.runs import retry_state, run_facts
 from ingest_pipeline.console.verdicts import (
     FAILED,
     INGESTED,
     PENDING,
     REJECTED,
+    RETRACTED,
     SKIPPED,
     STYLE,
-    RunFacts,
     run_url,
+    shown,
     verdict_from_run,
 )
 from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.records import DatasourceSummary
 from ingest_pipeline.resources.druid import DruidError, DruidResource
-
-FINISHED_BAD = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+from ingest_pipeline.verdict import FileVerdict
 
 
 @dataclass
@@ -54,7 +50,7 @@ class FileState:
 class DatasetStatus:
     dataset: str
     files: list[FileState] = field(default_factory=list)
-    druid: dict[str, Any] | None = None  # DruidResource.datasource_summary
+    druid: DatasourceSummary | None = None
     druid_error: str | None = None  # Druid could not be asked
 
     def count(self, outcome: str) -> int:
@@ -70,14 +66,9 @@ def dataset_of(partition: str) -> str:
 
 
 @dataclass(frozen=True)
-class LatestRun:
-    """A partition's newest run: alone, or a batch over a partition range."""
-
-    run_id: str
-    status: dg.DagsterRunStatus
-    start_time: float | None
-    end_time: float | None
-    batch: bool
+class RecordedVerdict:
+    verdict: FileVerdict
+    timestamp: float
 
 
 def collect_status(
@@ -91,18 +82,13 @@ def collect_status(
         for p in instance.get_dynamic_partitions(upload_partitions.name)
         if dataset is None or dataset_of(p) == dataset
     ]
-    latest = latest_runs(instance, partitions)
-    skipped = skip_reasons(instance, [p for p in partitions if p not in latest])
+    states = file_states(instance, partitions, ui_base)
     statuses: dict[str, DatasetStatus] = {}
     if dataset is not None:
         statuses[dataset] = DatasetStatus(dataset)
-    events: dict[str, RunFacts] = {}
     for partition in sorted(partitions):
-        status = statuses.setdefault(dataset_of(partition), DatasetStatus(dataset_of(partition)))
-        if partition in skipped:
-            status.files.append(FileState(partition, SKIPPED, detail=skipped[partition]))
-            continue
-        status.files.append(file_state(instance, partition, latest.get(partition), ui_base, events))
+        name = dataset_of(partition)
+        statuses.setdefault(name, DatasetStatus(name)).files.append(states[partition])
     if druid is not None:
         for status in statuses.values():
             try:
@@ -112,103 +98,107 @@ def collect_status(
     return [statuses[name] for name in sorted(statuses)]
 
 
-def latest_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> dict[str, LatestRun]:
-    """Each partition's newest run, among runs of it alone and batch runs covering it."""
-    latest: dict[str, LatestRun] = {
-        data.partition: LatestRun(
-            data.run_id, data.status, data.start_time, data.end_time, batch=False
-        )
-        for data in instance.get_run_partition_data(dg.RunsFilter(job_name=JOB_NAME))
-    }
-    datasets = sorted({dataset_of(p) for p in partitions})
-    if not datasets:
-        return latest
-    keys = list(instance.get_dynamic_partitions(PARTITIONS_NAME))
-    order = {key: i for i, key in enumerate(keys)}
-    wanted = set(partitions)
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=JOB_NAME, tags={DATASET_TAG: datasets})
-    )
-    for record in records:
-        tags = record.dagster_run.tags
-        start, end = (
-            order.get(tags.get(RANGE_START_TAG, "")),
-            order.get(tags.get(RANGE_END_TAG, "")),
-        )
-        if start is None or end is None:
-            continue
-        run = LatestRun(
-            record.dagster_run.run_id,
-            record.dagster_run.status,
-            record.start_time,
-            record.end_time,
-            batch=True,
-        )
-        # The partitions the batch covered, from its range: each run costs its own size, not
-        # the number of files listed.
-        for partition in keys[start : end + 1]:
-            if partition not in wanted:
-                continue
-            known = latest.get(partition)
-            if known is None or (run.start_time or float("inf")) > (known.start_time or 0.0):
-                latest[partition] = run
-    return latest
-
-
-def skip_reasons(instance: dg.DagsterInstance, partitions: Sequence[str]) -> dict[str, str]:
-    """The sensor's skipped verdict (an observation on raw_file) of partitions without runs."""
-    reasons = {}
-    for partition in partitions:
-        records = instance.fetch_observations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_file"), asset_partitions=[partition]),
-            limit=1,
-        ).records
-        observation = records[0].asset_observation if records else None
-        if observation is not None and "verdict" in observation.metadata:
-            reason = observation.metadata.get("reason")
-            reasons[partition] = f"skipped by the sensor: {reason.value if reason else '?'}"
-    return reasons
-
-
-def file_state(
-    instance: dg.DagsterInstance,
-    partition: str,
-    run: LatestRun | None,
-    ui_base: str | None,
-    facts_cache: dict[str, RunFacts],
-) -> FileState:
-    """The newest run of a partition decides: success, rejected/failed (and why), or pending.
-    A batch run's success is each file's own verdict (a file in it may have been rejected)."""
-    if run is None:
-        return FileState(partition, PENDING, detail="no run yet (the sensor requests one)")
-    url = run_url(ui_base, run.run_id)
-    finished_at = run.end_time or run.start_time
-    if run.status == dg.DagsterRunStatus.SUCCESS and not run.batch:
-        return FileState(partition, INGESTED, run.run_id, finished_at, url=url)
-    if run.status == dg.DagsterRunStatus.SUCCESS or run.status in FINISHED_BAD:
-        facts = facts_cache.get(f"{run.run_id} {partition}")
-        if facts is None:
-            dagster_run = instance.get_run_by_id(run.run_id)
-            facts = (
-                run_facts(instance, dagster_run, partition)
-                if dagster_run is not None
-                else RunFacts(run.run_id, run.status.value)
+def file_states(
+    instance: dg.DagsterInstance, partitions: Sequence[str], ui_base: str | None
+) -> dict[str, FileState]:
+    """Each file's state: its latest verdict, unless a newer attempt has none (yet)."""
+    verdicts = latest_verdicts(instance, partitions)
+    attempts = unfinished_attempts(instance, partitions)
+    runs = (
+        {
+            run.run_id: run
+            for run in instance.get_runs(
+                filters=dg.RunsFilter(run_ids=sorted({run_id for run_id in attempts.values()}))
             )
-            facts_cache[f"{run.run_id} {partition}"] = facts
-        verdict = verdict_from_run(partition, facts, ui_base)
-        return FileState(partition, verdict.outcome, run.run_id, finished_at, verdict.detail, url)
-    return FileState(partition, PENDING, run.run_id, None, f"run {run.status.value.lower()}", url)
+        }
+        if attempts
+        else {}
+    )
+    states = {}
+    for partition in partitions:
+        recorded = verdicts.get(partition)
+        run = runs.get(attempts.get(partition, ""))
+        if run is not None and (recorded is None or recorded.verdict.run_id != run.run_id):
+            states[partition] = attempt_state(instance, partition, run, ui_base)
+        elif recorded is not None:
+            row = shown(recorded.verdict, ui_base)
+            states[partition] = FileState(
+                partition, row.outcome, row.run_id, recorded.timestamp, row.detail, row.url
+            )
+        else:
+            states[partition] = FileState(
+                partition, PENDING, detail="no run yet (the sensor requests one)"
+            )
+    return states
 
 
-def time_range(summary: dict[str, Any] | None) -> str:
-    if not summary or not summary.get("rows"):
+def latest_verdicts(
+    instance: dg.DagsterInstance, partitions: Sequence[str]
+) -> dict[str, RecordedVerdict]:
+    """Each partition's newest verdict: one grouped query for the newest observation ids, one
+    for those observations (not a scan of every verdict ever recorded)."""
+    if not partitions:
+        return {}
+    storage = instance.event_log_storage
+    newest = storage.get_latest_storage_id_by_partition(
+        VERDICT_ASSET, dg.DagsterEventType.ASSET_OBSERVATION, set(partitions)
+    )
+    found: dict[str, RecordedVerdict] = {}
+    ids = sorted(newest.values())
+    for start in range(0, len(ids), 1000):
+        records = storage.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=dg.DagsterEventType.ASSET_OBSERVATION,
+                storage_ids=ids[start : start + 1000],
+            ),
+            limit=1000,
+        )
+        for record in records:
+            observation = record.asset_observation
+            verdict = read_verdict(observation.metadata) if observation else None
+            if verdict is not None:
+                found[verdict.partition] = RecordedVerdict(verdict, record.timestamp)
+    return found
+
+
+def unfinished_attempts(
+    instance: dg.DagsterInstance, partitions: Sequence[str]
+) -> Mapping[str, str]:
+    """Partition -> run id of its latest attempt at druid_datasource that has not (yet)
+    materialized it: running, queued, or ended without getting this file in."""
+    storage = instance.event_log_storage
+    attempts = storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+        VERDICT_ASSET
+    )
+    wanted = set(partitions)
+    return {partition: run_id for partition, (run_id, _) in attempts.items() if partition in wanted}
+
+
+def attempt_state(
+    instance: dg.DagsterInstance, partition: str, run: dg.DagsterRun, ui_base: str | None
+) -> FileState:
+    """A file whose latest run has said nothing about it yet, or never will (it crashed)."""
+    url = run_url(ui_base, run.run_id)
+    if not run.is_finished or retry_state(instance, run) is not None:
+        return FileState(
+            partition, PENDING, run.run_id, None, f"run {run.status.value.lower()}", url
+        )
+    verdict = verdict_from_run(partition, run_facts(instance, run, partition), ui_base)
+    record = instance.get_run_record_by_id(run.run_id)
+    finished_at = record.end_time if record is not None else None
+    return FileState(partition, verdict.outcome, run.run_id, finished_at, verdict.detail, url)
+
+
+def time_range(summary: DatasourceSummary | None) -> str:
+    if summary is None or summary.first is None or summary.last is None:
         return ""
-    return f"{short_time(summary['t0'])} .. {short_time(summary['t1'])}"
+    return f"{short_time(summary.first)} .. {short_time(summary.last)}"
 
 
-def short_time(timestamp: str) -> str:
-    """Druid's '2024-07-01T00:00:00.000Z' without the zero milliseconds."""
-    return timestamp.replace(".000Z", "Z")
+def short_time(moment: datetime) -> str:
+    """'2024-07-01T00:00:00Z', milliseconds only when there are some."""
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return text.replace(".000Z", "Z")
 
 
 def in_druid(status: DatasetStatus) -> Text:
@@ -226,6 +216,7 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
         ("rejected", "right"),
         ("failed", "right"),
         ("skipped", "right"),
+        ("retracted", "right"),
         ("pending", "right"),
         ("rows in Druid", "right"),
         ("time range in Druid", "left"),
@@ -243,10 +234,11 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
             ),
             Text(str(status.count(FAILED)), style=STYLE[FAILED] if status.count(FAILED) else ""),
             str(status.count(SKIPPED)),
+            str(status.count(RETRACTED)),
             str(status.count(PENDING)),
-            f"{druid['rows']:,}" if druid else in_druid(status),
+            f"{druid.rows:,}" if druid else in_druid(status),
             time_range(druid),
-            str(druid["segments"]) if druid else "0",
+            str(druid.segments) if druid else "0",
         )
     return table
 

@@ -36,8 +36,8 @@ from ingest_pipeline.console.verdicts import (
     verdict_from_run,
 )
 from ingest_pipeline.records import ObjectInfo
-from ingest_pipeline.resources.s3 import S3Storage
-from ingest_pipeline.sensors import skip_reason
+from ingest_pipeline.resources.object_store import ObjectStore
+from ingest_pipeline.sensors import SkipReason, skip_reason
 
 #: Files at least this big get a byte progress bar of their own.
 LARGE_FILE_BYTES = 1 << 20
@@ -47,7 +47,7 @@ LARGE_FILE_BYTES = 1 << 20
 class Uploaded:
     item: UploadItem
     info: ObjectInfo
-    skipped: str | None  # the sensor's skip reason, None when it will be ingested
+    skipped: SkipReason | None  # why the sensor will skip it, None when it will be ingested
 
 
 class AmountColumn(ProgressColumn):
@@ -62,7 +62,7 @@ class AmountColumn(ProgressColumn):
         return Text(f"{done:.1f}/{total:.1f} MB")
 
 
-def upload_items(s3: S3Storage, items: Sequence[UploadItem], console: Console) -> list[Uploaded]:
+def upload_items(s3: ObjectStore, items: Sequence[UploadItem], console: Console) -> list[Uploaded]:
     """Upload every item with a bar per file count and per byte of large files."""
     sizes = [item.local.stat().st_size for item in items]
     uploaded = []
@@ -96,7 +96,7 @@ def upload_items(s3: S3Storage, items: Sequence[UploadItem], console: Console) -
             progress.advance(files)
             progress.console.print(
                 f"uploaded {escape(str(item.local))} -> {escape(info.uri)}"
-                + (f" [yellow](will be skipped: {reason})[/]" if reason else ""),
+                + (f" [yellow](will be skipped: {escape(reason.message)})[/]" if reason else ""),
                 highlight=False,
             )
     return uploaded
@@ -112,7 +112,7 @@ def follow_runs(
 ) -> list[Verdict]:
     """Follow each upload's sensor run step by step until all finished or `timeout` passed."""
     verdicts: dict[str, Verdict] = {
-        u.item.partition: skipped_verdict(u.item.partition, u.skipped, str(u.item.local))
+        u.item.partition: skipped_verdict(u.item.partition, u.skipped.message, str(u.item.local))
         for u in uploads
         if u.skipped
     }

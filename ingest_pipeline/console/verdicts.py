@@ -1,33 +1,26 @@
-"""What happened to each uploaded file, from its run's record; and the tables that show it.
+"""What happened to each uploaded file, as a person reads it in a terminal.
 
-Records are plain data built from Dagster's run status, step/materialization events (metadata
-keys only) and check evaluations, so the verdict rules and the tables are tested without a
-stack.
+A file's verdict is the FileVerdict its run recorded (ingest_pipeline/verdict.py); a run
+that ended without one (it crashed, or failed before its last step) is failed with the run's
+own message; an unfinished run is pending. Plain data in, tables out: tested without a stack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from ingest_pipeline.checks import INGESTIBLE
+from ingest_pipeline.verdict import FileVerdict, Outcome
 
-#: The steps of one file's run, in order (asset keys; the in-process job has one step each).
+#: The steps of one file's run, in order (the ingest graph's assets).
 STEPS = ("raw_file", "validated_frame", "druid_spec", "druid_datasource")
 
-INGESTED, REJECTED, FAILED, SKIPPED, PENDING, TIMED_OUT, UPLOADED = (
-    "ingested",
-    "rejected",
-    "failed",
-    "skipped",
-    "pending",
-    "timed out",
-    "uploaded",
-)
+INGESTED, REJECTED, FAILED, SKIPPED, RETRACTED = (o.value for o in Outcome)
+#: What the terminal shows before or instead of a verdict.
+PENDING, TIMED_OUT, UPLOADED = "pending", "timed out", "uploaded"
 #: Outcomes that make `upload --wait` exit non-zero.
 BAD_OUTCOMES = (REJECTED, FAILED, TIMED_OUT)
 STYLE = {
@@ -36,6 +29,7 @@ STYLE = {
     FAILED: "red",
     TIMED_OUT: "red",
     SKIPPED: "yellow",
+    RETRACTED: "cyan",
     PENDING: "yellow",
     UPLOADED: "cyan",
 }
@@ -52,14 +46,15 @@ class CheckFact:
 
 @dataclass
 class RunFacts:
-    """The parts of one run's record a verdict is made from."""
+    """What a run said so far about one file (or every file, for a whole-run view)."""
 
     run_id: str
     status: str  # DagsterRunStatus value: QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ...
     steps_started: list[str] = field(default_factory=list)
-    materialized: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset -> metadata
+    materialized: list[str] = field(default_factory=list)  # assets the file got through
     checks: list[CheckFact] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # step failure / run failure messages
+    verdict: FileVerdict | None = None
 
     @property
     def finished(self) -> bool:
@@ -93,37 +88,49 @@ def run_url(ui_base: str | None, run_id: str | None) -> str | None:
     return f"{ui_base.rstrip('/')}/runs/{run_id}"
 
 
+def shown(
+    record: FileVerdict,
+    ui_base: str | None = None,
+    local: str | None = None,
+    run_id: str | None = None,
+) -> Verdict:
+    """A recorded verdict as a table row: ingested rows and task, or the problem and its fix
+    (`run_id`: the run it was read from, when the record names none)."""
+    run_id = record.run_id or run_id
+    detail = record.message()
+    if record.outcome is Outcome.SKIPPED and record.problem is not None:
+        detail = f"not ingested by the sensor: {record.problem.sentence()}"
+    elif record.outcome is Outcome.INGESTED and record.rows is not None:
+        detail = detail.removeprefix(f"{record.rows:,} rows").removeprefix("; ")
+    return Verdict(
+        partition=record.partition,
+        outcome=record.outcome.value,
+        rows=record.rows if record.outcome is Outcome.INGESTED else None,
+        detail=detail,
+        run_id=run_id,
+        url=run_url(ui_base, run_id),
+        local=local,
+    )
+
+
 def verdict_from_run(
     partition: str, facts: RunFacts, ui_base: str | None = None, local: str | None = None
 ) -> Verdict:
-    """ingested (rows), rejected (the blocking check's message and fix), failed (the failed
-    check's or the run's message), or pending while the run is not finished."""
-    url = run_url(ui_base, facts.run_id)
-    base = {"partition": partition, "run_id": facts.run_id, "url": url, "local": local}
-    failed_checks = [c for c in facts.checks if not c.passed]
-    rejection = next((c for c in failed_checks if c.name == INGESTIBLE), None)
-    if rejection is not None:
-        return Verdict(outcome=REJECTED, detail=rejection.description or "", **base)
+    """The file's recorded verdict; without one, pending while the run goes on, else failed
+    with the run's failure (it ended before its last step could say more)."""
+    if facts.verdict is not None:
+        return shown(facts.verdict, ui_base, local, facts.run_id)
+    base = {
+        "partition": partition,
+        "run_id": facts.run_id,
+        "url": run_url(ui_base, facts.run_id),
+        "local": local,
+    }
     if not facts.finished:
         step = facts.current_step
         detail = f"run {facts.status.lower()}" + (f", at {step}" if step else "")
         return Verdict(outcome=PENDING, detail=detail, **base)
-    if facts.status == "SUCCESS":
-        druid = facts.materialized.get("druid_datasource", {})
-        rows = druid.get("dagster/row_count")
-        parts = []
-        if druid.get("druid_task_id"):
-            parts.append(f"Druid task {druid['druid_task_id']}")
-        if druid.get("seconds_submit_to_queryable") is not None:
-            parts.append(f"queryable {druid['seconds_submit_to_queryable']}s after submit")
-        errors = [c for c in failed_checks if c.severity == "ERROR"]
-        warnings = [c for c in failed_checks if c.severity != "ERROR"]
-        if errors:
-            return Verdict(outcome=FAILED, rows=rows, detail=check_lines(errors), **base)
-        if warnings:
-            parts.append("warnings: " + check_lines(warnings))
-        return Verdict(outcome=INGESTED, rows=rows, detail="; ".join(parts), **base)
-    errors = [c for c in failed_checks if c.severity == "ERROR"]
+    errors = [c for c in facts.checks if not c.passed and c.severity == "ERROR"]
     messages = [check_lines(errors)] if errors else []
     messages += facts.failures
     detail = "\n".join(m for m in messages if m) or f"run {facts.status.lower()}"
@@ -137,6 +144,7 @@ def check_lines(checks: Iterable[CheckFact]) -> str:
 
 
 def skipped_verdict(partition: str, reason: str, local: str | None = None) -> Verdict:
+    """An upload the sensor will skip (known from its name and size at upload time)."""
     return Verdict(
         partition=partition,
         outcome=SKIPPED,
@@ -194,10 +202,5 @@ def summary_line(verdicts: Sequence[Verdict]) -> str:
     counts: dict[str, int] = {}
     for verdict in verdicts:
         counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
-    order = (INGESTED, REJECTED, FAILED, TIMED_OUT, SKIPPED, PENDING, UPLOADED)
+    order = (INGESTED, REJECTED, FAILED, TIMED_OUT, SKIPPED, RETRACTED, PENDING, UPLOADED)
     return ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
-
-
-def plain_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """Dagster metadata values -> plain values (MetadataValue.value where it has one)."""
-    return {key: getattr(value, "value", value) for key, value in metadata.items()}

@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 
-from ingest_pipeline.records import NO_ROWS, SegmentsServed, SegmentStats, SourceRows
+from ingest_pipeline.records import (
+    NO_ROWS,
+    DatasourceSummary,
+    SegmentsServed,
+    SegmentStats,
+    SourceRows,
+)
 from ingest_pipeline.resources.druid_wire import (
     iso_millis,
     parse_druid_time,
@@ -85,8 +91,8 @@ class DruidQueries:
             return SourceRows(0, None, None)
         return SourceRows(count, parse_druid_time(row["t0"]), parse_druid_time(row["t1"]))
 
-    def datasource_summary(self, datasource: str) -> dict[str, Any] | None:
-        """{rows, t0, t1, source_files, segments} of a datasource; None if the broker has no
+    def datasource_summary(self, datasource: str) -> DatasourceSummary | None:
+        """Rows, time range, files and segments of a datasource; None if the broker has no
         such table (never ingested, or every segment dropped)."""
         if not self.broker_sees(datasource):
             return None
@@ -100,7 +106,14 @@ class DruidQueries:
             "AND is_overshadowed = 0",
             [datasource],
         )[0]["n"]
-        return {**summary, "segments": int(segments)}
+        rows = int(summary["rows"])
+        return DatasourceSummary(
+            rows=rows,
+            first=parse_druid_time(summary["t0"]) if rows else None,
+            last=parse_druid_time(summary["t1"]) if rows else None,
+            source_files=int(summary["source_files"]),
+            segments=int(segments),
+        )
 
     def wait_for_source_rows(
         self, datasource: str, expected: Mapping[str, int], timeout_seconds: float

@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ingest_pipeline import sensors
+from ingest_pipeline.assets.verdicts import read_verdict
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.sensors import BatchCaps, RunToRequest, VersionToIngest, plan_tick
+from ingest_pipeline.verdict import Outcome, Stage
+from ingest_pipeline.vocabulary import Problem
+from ingest_pipeline_tests.fakes import InMemoryObjectStore
 
 WHEN = datetime(2024, 3, 1, 10, tzinfo=UTC)
 
@@ -98,25 +102,12 @@ def test_skipped_uploads_get_a_partition_after_the_batches_but_temporary_ones_do
     ]
 
 
-class Listing:
-    uploads_bucket = "ingest-uploads"
-
-    def __init__(self, objects: list[ObjectInfo]) -> None:
-        self.objects = objects
-
-    def list_uploads(self) -> list[ObjectInfo]:
-        return self.objects
-
-    def partition_key(self, key: str) -> str:
-        return of(key)
-
-
 def test_a_tick_emits_a_skipped_verdict_on_the_skipped_file_s_partition() -> None:
+    store = InMemoryObjectStore()
+    for key, body in (("a/1.csv", b"x,y\n1,2\n"), ("a/2.csv", b"x,y\n1,2\n"), ("a/0.csv", b"")):
+        store.put_upload(key, body)
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(
-            instance=instance,
-            resources={"s3": Listing([obj("a/1.csv"), obj("a/2.csv"), obj("a/0.csv", size=0)])},
-        )
+        context = dg.build_sensor_context(instance=instance, resources={"s3": store})
         result = sensors.upload_sensor(context)
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests
@@ -126,6 +117,9 @@ def test_a_tick_emits_a_skipped_verdict_on_the_skipped_file_s_partition() -> Non
         assert list(add.partition_keys) == ["a/1.csv", "a/2.csv", "a/0.csv"]
         (event,) = result.asset_events
         assert isinstance(event, dg.AssetObservation)
-        assert (event.asset_key, event.partition) == (dg.AssetKey("raw_file"), "a/0.csv")
+        assert (event.asset_key, event.partition) == (dg.AssetKey("druid_datasource"), "a/0.csv")
         assert event.metadata["verdict"] == dg.TextMetadataValue("skipped")
-        assert event.metadata["reason"] == dg.TextMetadataValue("zero bytes")
+        verdict = read_verdict(event.metadata)
+        assert verdict is not None
+        assert (verdict.outcome, verdict.stage) == (Outcome.SKIPPED, Stage.SENSOR)
+        assert verdict.problem == Problem("zero bytes", "upload the file again with its content")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,6 @@ from ingest_pipeline.console.verdicts import (
     REJECTED,
     SKIPPED,
     TIMED_OUT,
-    CheckFact,
     RunFacts,
     run_links,
     skipped_verdict,
@@ -26,6 +26,9 @@ from ingest_pipeline.console.verdicts import (
     verdict_from_run,
     verdict_table,
 )
+from ingest_pipeline.records import DatasourceSummary
+from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
+from ingest_pipeline.vocabulary import Problem
 
 UI = "http://127.0.0.1:3999"
 
@@ -119,69 +122,70 @@ def test_bad_paths_and_options_are_refused(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ verdicts
 
-DRUID_METADATA = {
-    "dagster/row_count": 1234,
-    "druid_task_id": "index_parallel_sales_abc",
-    "seconds_submit_to_queryable": 17.3,
-}
 
-
-def succeeded(*checks: CheckFact) -> RunFacts:
-    return RunFacts(
-        run_id="r-ok",
-        status="SUCCESS",
-        steps_started=["raw_file", "validated_frame", "druid_spec", "druid_datasource"],
-        materialized={"raw_file": {}, "druid_datasource": dict(DRUID_METADATA)},
-        checks=list(checks),
+def recorded(outcome: Outcome, problem: Problem | None = None, **fields: object) -> FileVerdict:
+    return FileVerdict(
+        "sales/a.csv", outcome, Stage.DRUID_DATASOURCE, "e1", problem, run_id="r-ok", **fields
     )
 
 
-def test_a_successful_run_is_ingested_with_rows_task_and_link() -> None:
-    ok = CheckFact("file_is_ingestible", "validated_frame", True, "ERROR")
-    verdict = verdict_from_run("sales/a.csv", succeeded(ok), UI, "/tmp/a.csv")
+INGESTED_RECORD = recorded(
+    Outcome.INGESTED,
+    rows=1234,
+    druid_task_id="index_parallel_sales_abc",
+    seconds_to_queryable=17.3,
+)
+
+
+def test_an_ingested_file_shows_rows_task_and_link() -> None:
+    facts = RunFacts("r-ok", "SUCCESS", verdict=INGESTED_RECORD)
+    verdict = verdict_from_run("sales/a.csv", facts, UI, "/tmp/a.csv")
     assert verdict.outcome == INGESTED and not verdict.bad
     assert verdict.rows == 1234
-    assert verdict.detail == ("Druid task index_parallel_sales_abc; queryable 17.3s after submit")
-    assert verdict.url == f"{UI}/runs/r-ok"
+    assert verdict.detail == "Druid task index_parallel_sales_abc; queryable 17.30s after submit"
+    assert verdict.url == f"{UI}/runs/r-ok" and verdict.local == "/tmp/a.csv"
 
 
-def test_warnings_are_shown_and_failed_error_checks_fail_the_file() -> None:
-    warn = CheckFact("no_duplicate_rows", "validated_frame", False, "WARN", None)
-    verdict = verdict_from_run("s/a.csv", succeeded(warn), UI)
-    assert verdict.outcome == INGESTED
-    assert verdict.detail.endswith("warnings: no_duplicate_rows failed")
-    mismatch = CheckFact(
-        "rows_in_druid_match_validated", "druid_datasource", False, "ERROR", "Druid holds 3 rows"
+def test_an_ingested_file_in_a_failed_batch_run_is_ingested_with_its_warnings() -> None:
+    # a batch run fails when any of its files is rejected; this file's own verdict decides
+    record = recorded(Outcome.INGESTED, rows=3, warnings=("no_duplicate_rows: 2 rows repeat",))
+    verdict = verdict_from_run("sales/a.csv", RunFacts("r-ok", "FAILURE", verdict=record), UI)
+    assert verdict.outcome == INGESTED and not verdict.bad
+    assert verdict.detail == "warnings: no_duplicate_rows: 2 rows repeat"
+
+
+def test_a_failed_check_after_druid_fails_the_file_with_the_checks_why() -> None:
+    problem = Problem("rows_in_druid_match_validated failed: Druid holds 3 rows", "re-run it")
+    verdict = verdict_from_run(
+        "sales/a.csv", RunFacts("r-ok", "FAILURE", verdict=recorded(Outcome.FAILED, problem)), UI
     )
-    verdict = verdict_from_run("s/a.csv", succeeded(mismatch), UI)
-    assert verdict.outcome == FAILED and verdict.bad
-    assert verdict.detail == "rows_in_druid_match_validated: Druid holds 3 rows"
-
-
-def test_a_rejected_file_shows_the_blocking_checks_message_and_fix() -> None:
-    problem = "uploads/s/h.csv: the file has no data rows. Fix: add rows below the header"
-    facts = RunFacts(
-        run_id="r-bad",
-        status="FAILURE",
-        materialized={"raw_file": {}, "validated_frame": {"accepted": False}},
-        checks=[CheckFact("file_is_ingestible", "validated_frame", False, "ERROR", problem)],
-        failures=["Blocking check 'file_is_ingestible' for validated_frame failed"],
+    assert verdict.outcome == FAILED and verdict.bad and verdict.rows is None
+    assert verdict.detail == (
+        "sales/a.csv: rows_in_druid_match_validated failed: Druid holds 3 rows. Fix: re-run it"
     )
-    verdict = verdict_from_run("s/h.csv", facts, UI)
+
+
+def test_a_rejected_file_shows_its_problem_and_fix() -> None:
+    problem = Problem("the file has no data rows", "add rows below the header", line=1)
+    record = FileVerdict("s/h.csv", Outcome.REJECTED, Stage.VALIDATED_FRAME, problem=problem)
+    verdict = verdict_from_run("s/h.csv", RunFacts("r-bad", "FAILURE", verdict=record), UI)
     assert verdict.outcome == REJECTED and verdict.bad
-    assert verdict.detail == problem
+    assert (
+        verdict.detail
+        == "s/h.csv: the file has no data rows (at line 1). Fix: add rows below the header"
+    )
     assert verdict.rows is None
 
 
-def test_a_failed_run_shows_the_steps_failure_message() -> None:
+def test_a_run_that_ended_without_a_verdict_shows_its_failure_message() -> None:
     facts = RunFacts(
         run_id="r-f",
         status="FAILURE",
-        failures=["Druid task t1 for uploads/s/a.csv FAILED: disk full"],
+        failures=["RuntimeError: the run worker was killed"],
     )
     verdict = verdict_from_run("s/a.csv", facts, None)
     assert verdict.outcome == FAILED
-    assert verdict.detail == "Druid task t1 for uploads/s/a.csv FAILED: disk full"
+    assert verdict.detail == "RuntimeError: the run worker was killed"
     assert verdict.url is None and verdict.run_id == "r-f"
     assert verdict_from_run("s/a.csv", RunFacts("r", "CANCELED"), None).detail == "run canceled"
 
@@ -199,25 +203,22 @@ def test_unfinished_runs_are_pending_then_time_out_with_their_last_step() -> Non
 
 
 def test_the_verdict_table_has_one_row_per_file() -> None:
-    problem = "uploads/s/h.csv: no data rows. Fix: add rows"
+    rejected = FileVerdict(
+        "s/h.csv",
+        Outcome.REJECTED,
+        Stage.VALIDATED_FRAME,
+        None,
+        Problem("no data rows", "add rows"),
+    )
+    problem = "s/h.csv: no data rows. Fix: add rows"
     verdicts = [
-        verdict_from_run("s/a.csv", succeeded(), UI),
-        verdict_from_run(
-            "s/h.csv",
-            RunFacts(
-                "r-bad",
-                "FAILURE",
-                checks=[
-                    CheckFact("file_is_ingestible", "validated_frame", False, "ERROR", problem)
-                ],
-            ),
-            UI,
-        ),
+        verdict_from_run("sales/a.csv", RunFacts("r-ok", "SUCCESS", verdict=INGESTED_RECORD), UI),
+        verdict_from_run("s/h.csv", RunFacts("r-bad", "FAILURE", verdict=rejected), UI),
         skipped_verdict("s/empty.csv", "zero bytes"),
     ]
     text = render(verdict_table(verdicts))
     lines = text.splitlines()
-    (good,) = [line for line in lines if "s/a.csv" in line]
+    (good,) = [line for line in lines if "sales/a.csv" in line]
     assert "ingested" in good and "1,234" in good and good.split("│")[5].strip() == "r-ok"
     (bad,) = [line for line in lines if "s/h.csv" in line]
     assert "rejected" in bad and problem in bad and bad.split("│")[5].strip() == "r-bad"
@@ -225,7 +226,7 @@ def test_the_verdict_table_has_one_row_per_file() -> None:
     assert "skipped" in empty and "not ingested by the sensor: zero bytes" in empty
     assert summary_line(verdicts) == "1 ingested, 1 rejected, 1 skipped"
     assert run_links((v.partition, v.url) for v in verdicts) == [
-        f"s/a.csv  {UI}/runs/r-ok",
+        f"sales/a.csv  {UI}/runs/r-ok",
         f"s/h.csv  {UI}/runs/r-bad",
     ]
     assert [v.bad for v in verdicts] == [False, True, False]
@@ -284,7 +285,9 @@ def test_the_status_table_counts_files_and_shows_druid() -> None:
             FileState("sales/d.csv", FAILED),
             FileState("sales/e.csv", PENDING),
         ],
-        druid={"rows": 12345, "t0": "2024-01-01", "t1": "2024-02-01", "segments": 3},
+        druid=DatasourceSummary(
+            12345, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC), 4, 3
+        ),
     )
     down = DatasetStatus("teams", files=[FileState("teams/x.csv", PENDING)], druid_error="no")
     lines = render(status_table([sales, down])).splitlines()
@@ -296,9 +299,10 @@ def test_the_status_table_counts_files_and_shows_druid() -> None:
         "1",
         "1",
         "0",
+        "0",
         "1",
         "12,345",
-        "2024-01-01 .. 2024-02-01",
+        "2024-01-01T00:00:00Z .. 2024-02-01T00:00:00Z",
         "3",
     ]
     (row,) = [line for line in lines if "teams" in line]

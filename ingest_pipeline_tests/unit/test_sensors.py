@@ -17,6 +17,7 @@ from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.sensors import (
     SkippedObject,
+    SkipReason,
     TickPlan,
     VersionToIngest,
     decode_cursor,
@@ -44,7 +45,9 @@ def partition_key_of(key: str) -> str:
 
 
 def reason_for(key: str, size: int = 10) -> str | None:
-    return skip_reason(obj(key, size=size), partition_key_of(key))
+    """The skip reason's message, as the sensor logs it."""
+    reason = skip_reason(obj(key, size=size), partition_key_of(key))
+    return None if reason is None else reason.message
 
 
 # --------------------------------------------------------------------------- skip_reason
@@ -167,14 +170,18 @@ def test_characters_dagster_accepts_are_not_refused(name: str) -> None:
     ],
 )
 def test_the_first_rule_that_applies_gives_the_reason(key: str, size: int, expected: str) -> None:
-    reason = skip_reason(obj(key, size=size), partition_key_of(key))
+    reason = reason_for(key, size)
     assert reason is not None and reason.startswith(expected), reason
 
 
 def test_the_rules_look_at_the_partition_key_for_folder_and_characters() -> None:
     # the folder and character rules use the partition key, not the S3 key
-    assert skip_reason(obj("uploads/sales/a.csv"), "a.csv") == NOT_IN_FOLDER
-    assert skip_reason(obj("uploads/sales/a.csv"), "sales/a\n.csv") == FORBIDDEN
+    assert skip_reason(obj("uploads/sales/a.csv"), "a.csv") == SkipReason.NOT_IN_DATASET
+    assert (
+        skip_reason(obj("uploads/sales/a.csv"), "sales/a\n.csv") == SkipReason.FORBIDDEN_CHARACTERS
+    )
+    assert SkipReason.NOT_IN_DATASET.message == NOT_IN_FOLDER
+    assert SkipReason.FORBIDDEN_CHARACTERS.message == FORBIDDEN
 
 
 # --------------------------------------------------------------------------- plan_tick
