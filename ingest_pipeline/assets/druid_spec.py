@@ -8,9 +8,12 @@ import dagster as dg
 
 from ingest_pipeline.assets.steps import (
     DRUID_SPEC,
+    RECORD,
     RECORDS_IO,
     fail_for_unfinished,
     materialize,
+    record_link,
+    stored_records,
 )
 from ingest_pipeline.planning import plan_ingestion
 from ingest_pipeline.records import (
@@ -48,6 +51,10 @@ def druid_spec_step(
     druid: DruidService,
     pipeline_settings: PipelineSettings,
 ) -> Iterator[dg.Output]:
+    reused = stored_plans(context, s3)
+    if reused is not None:
+        yield dg.Output(reused, "plans")
+        return
     by_datasource: dict[str, list[ValidatedUpload]] = defaultdict(list)
     for one in outcomes.validated.values():
         by_datasource[one.upload.datasource].append(one)
@@ -59,14 +66,41 @@ def druid_spec_step(
         refused.extend(batch.refused)
     for refusal in refused:
         context.log.error(f"not submitted to Druid: {refusal.problem.message(refusal.source_key)}")
+    link = record_link(context, s3, "plans")
     for plan in plans:
         for planned in plan.files:
-            materialize(context, DRUID_SPEC, planned.partition_key, plan_metadata(plan))
+            metadata = {**plan_metadata(plan), RECORD: link}
+            materialize(context, DRUID_SPEC, planned.partition_key, metadata)
     unfinished = {p: r.message for p, r in outcomes.rejected.items()}
     unfinished |= {p: m.problem.message(m.key) for p, m in outcomes.missing.items()}
     unfinished |= {r.partition_key: r.problem.message(r.source_key) for r in refused}
     fail_for_unfinished(context, DRUID_SPEC, unfinished)
     yield dg.Output(IngestionPlans(tuple(plans), tuple(refused)), "plans")
+
+
+def stored_plans(context: dg.OpExecutionContext, s3: ObjectStore) -> IngestionPlans | None:
+    """The stored tasks of this run's files when the run does not plan them (retrying only the
+    Druid step reuses the task ids, so a task that succeeded is followed, not run twice); None
+    to plan anew, also when a stored task holds files this run does not (it would ingest them
+    without recording it)."""
+    stored = stored_records(context, s3, DRUID_SPEC, IngestionPlans)
+    if stored is None:
+        return None
+    wanted = set(context.partition_keys)
+    plans = {
+        plan.task_id: plan
+        for record in stored
+        for plan in record.plans
+        if any(f.partition_key in wanted for f in plan.files)
+    }
+    outside = {f.partition_key for plan in plans.values() for f in plan.files} - wanted
+    if outside:
+        context.log.warning(
+            f"the stored Druid tasks of these files also ingest {sorted(outside)[:5]}: planning "
+            "anew for this run's files only"
+        )
+        return None
+    return IngestionPlans(tuple(plans.values()), ())
 
 
 def plan_metadata(plan: IngestionPlan) -> dict[str, object]:

@@ -13,7 +13,13 @@ import dagster as dg
 from ingest_pipeline.assets.druid_datasource import druid_datasource_step
 from ingest_pipeline.assets.druid_spec import druid_spec_step
 from ingest_pipeline.assets.raw_file import raw_file_step
-from ingest_pipeline.assets.steps import DRUID_DATASOURCE, DRUID_SPEC, RAW_FILE, VALIDATED_FRAME
+from ingest_pipeline.assets.steps import (
+    ASSET_ORDER,
+    DRUID_DATASOURCE,
+    DRUID_SPEC,
+    RAW_FILE,
+    VALIDATED_FRAME,
+)
 from ingest_pipeline.assets.validated_frame import validated_frame_step
 from ingest_pipeline.checks import INGESTION_CHECKS, VALIDATION_CHECKS
 from ingest_pipeline.partitions import upload_partitions
@@ -30,28 +36,22 @@ DESCRIPTIONS = {
 }
 
 
-@dg.graph_multi_asset(
+CHECK_SPECS = (*VALIDATION_CHECKS, *INGESTION_CHECKS)
+
+
+@dg.graph(
     name="ingest",
-    outs={
-        name: dg.AssetOut(is_required=False, description=description)
-        for name, description in DESCRIPTIONS.items()
+    out={
+        **{name: dg.GraphOut() for name in DESCRIPTIONS},
+        **{spec.get_python_identifier(): dg.GraphOut() for spec in CHECK_SPECS},
     },
-    group_name=GROUP,
-    partitions_def=upload_partitions,
-    check_specs=[*VALIDATION_CHECKS, *INGESTION_CHECKS],
-    can_subset=True,
-    backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def ingest() -> dict[str, object]:
+def ingest_graph() -> dict[str, object]:
     uploads, raw = raw_file_step()
     outcomes, validated, *validation_checks = validated_frame_step(uploads)
     plans, spec = druid_spec_step(outcomes)
     datasource, *ingestion_checks = druid_datasource_step(plans, outcomes)
-    checks = zip(
-        [*VALIDATION_CHECKS, *INGESTION_CHECKS],
-        [*validation_checks, *ingestion_checks],
-        strict=True,
-    )
+    checks = zip(CHECK_SPECS, [*validation_checks, *ingestion_checks], strict=True)
     return {
         RAW_FILE: raw,
         VALIDATED_FRAME: validated,
@@ -59,3 +59,21 @@ def ingest() -> dict[str, object]:
         DRUID_DATASOURCE: datasource,
         **{spec.get_python_identifier(): output for spec, output in checks},
     }
+
+
+# AssetsDefinition.from_graph rather than @graph_multi_asset: only it takes the lineage between
+# the graph's own outputs (raw_file -> validated_frame -> druid_spec -> druid_datasource).
+ingest = dg.AssetsDefinition.from_graph(
+    ingest_graph,
+    keys_by_output_name={name: dg.AssetKey(name) for name in DESCRIPTIONS},
+    internal_asset_deps={
+        later: {dg.AssetKey(earlier)} if earlier else set()
+        for earlier, later in zip((None, *ASSET_ORDER), ASSET_ORDER, strict=False)
+    },
+    partitions_def=upload_partitions,
+    group_name=GROUP,
+    descriptions_by_output_name=DESCRIPTIONS,
+    check_specs=CHECK_SPECS,
+    can_subset=True,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)

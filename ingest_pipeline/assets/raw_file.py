@@ -6,9 +6,12 @@ import dagster as dg
 
 from ingest_pipeline.assets.steps import (
     RAW_FILE,
+    RECORD,
     RECORDS_IO,
     fail_for_unfinished,
     materialize,
+    record_link,
+    stored_records,
 )
 from ingest_pipeline.file_kinds import guess_format
 from ingest_pipeline.partitions import split_partition_key
@@ -30,6 +33,13 @@ GONE = Problem(
     },
 )
 def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[dg.Output]:
+    stored = stored_records(context, s3, RAW_FILE, RawFiles)
+    if stored is not None:
+        wanted = set(context.partition_keys)
+        found = {p: u for record in stored for p, u in record.uploads.items() if p in wanted}
+        yield dg.Output(RawFiles(found, {}), "uploads")
+        return
+    link = record_link(context, s3, "uploads")
     uploads: dict[str, UploadedObject] = {}
     missing: dict[str, MissingUpload] = {}
     for partition in context.partition_keys:
@@ -45,7 +55,7 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
         file_format, compression = guess_format(head, info.key)
         upload = UploadedObject(dataset, name, info, file_format, compression)
         uploads[partition] = upload
-        materialize(context, RAW_FILE, partition, raw_metadata(upload))
+        materialize(context, RAW_FILE, partition, {**raw_metadata(upload), RECORD: link})
     fail_for_unfinished(
         context, RAW_FILE, {p: m.problem.message(m.key) for p, m in missing.items()}
     )

@@ -11,8 +11,15 @@ materialized; a later successful run of the file turns it green. See README "Wha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import dagster as dg
+from pydantic import TypeAdapter
+
+from ingest_pipeline.resources.object_store import ObjectStore
+from ingest_pipeline.resources.records_io import handoff_key
+
+T = TypeVar("T")
 
 RAW_FILE = "raw_file"
 VALIDATED_FRAME = "validated_frame"
@@ -24,6 +31,8 @@ ASSET_ORDER = (RAW_FILE, VALIDATED_FRAME, DRUID_SPEC, DRUID_DATASOURCE)
 RECORDS_IO = "records_io"
 #: Files a run failure names before "and N more".
 NAMED_IN_FAILURE = 5
+#: Materialization metadata: the record of the step that materialized the file.
+RECORD = "record"
 
 
 def check_outs(specs: Sequence[dg.AssetCheckSpec]) -> dict[str, dg.Out]:
@@ -93,3 +102,45 @@ def fail_for_unfinished(
         + (f" | and {more} more" if more > 0 else ""),
         metadata={"not_ingested": dg.MetadataValue.json(dict(sorted(unfinished.items())))},
     )
+
+
+def record_link(
+    context: dg.OpExecutionContext, store: ObjectStore, output: str
+) -> dg.MetadataValue:
+    """Where RecordsIOManager stores this step's `output` (linked from each materialization, so
+    a later run that does not materialize the asset again can take the record)."""
+    key = handoff_key(context.run_id, context.get_step_execution_context().step.key, output)
+    return dg.MetadataValue.path(f"s3://{store.validated_bucket}/{key}")
+
+
+def stored_records(
+    context: dg.OpExecutionContext, store: ObjectStore, asset: str, record_type: type[T]
+) -> list[T] | None:
+    """The records behind `asset`'s latest materialization of each of this run's files, when
+    the run does not materialize `asset` itself (a subset run: e.g. retrying only the Druid
+    step takes the stored plans instead of validating the files again); None when the run
+    materializes it or a file has no such record (then the step computes it)."""
+    if is_selected(context, asset):
+        return None
+    uris: list[str] = []
+    for partition in context.partition_keys:
+        found = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+            limit=1,
+        ).records
+        materialization = found[0].asset_materialization if found else None
+        link = materialization.metadata.get(RECORD) if materialization else None
+        if link is None:
+            return None
+        if str(link.value) not in uris:
+            uris.append(str(link.value))
+    adapter = TypeAdapter(record_type)
+    records = []
+    for uri in uris:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body = store.get_bytes(bucket, key)
+        if body is None:
+            return None
+        records.append(adapter.validate_json(body))
+    context.log.info(f"{asset} is not materialized in this run: its stored records are used")
+    return records

@@ -19,12 +19,15 @@ import dagster as dg
 from ingest_pipeline.assets.presentation import column_schema, markdown_preview
 from ingest_pipeline.assets.publishing import publish_validated
 from ingest_pipeline.assets.steps import (
+    RECORD,
     RECORDS_IO,
     VALIDATED_FRAME,
     check_outs,
     fail_for_unfinished,
     log_checks,
     materialize,
+    record_link,
+    stored_records,
 )
 from ingest_pipeline.checks import VALIDATION_CHECKS, not_ingestible, validation_check_results
 from ingest_pipeline.datasets import DatasetConfig
@@ -64,6 +67,13 @@ def validated_frame_step(
     druid: DruidService,
     pipeline_settings: PipelineSettings,
 ) -> Iterator[dg.Output]:
+    stored = stored_records(context, s3, VALIDATED_FRAME, ValidationOutcomes)
+    if stored is not None:
+        wanted = set(context.partition_keys)
+        found = {p: v for record in stored for p, v in record.validated.items() if p in wanted}
+        yield dg.Output(ValidationOutcomes(found, {}, {}), "outcomes")
+        return
+    link = record_link(context, s3, "outcomes")
     # Read datasets.yaml once per dataset, not once per file and again per check.
     configs = {
         u.dataset: pipeline_settings.dataset_config(u.dataset) for u in uploads.uploads.values()
@@ -74,7 +84,7 @@ def validated_frame_step(
         outcome, metadata = validate_one(context, upload, s3, configs[upload.dataset])
         if isinstance(outcome, ValidatedUpload):
             validated[partition] = outcome
-            materialize(context, VALIDATED_FRAME, partition, metadata)
+            materialize(context, VALIDATED_FRAME, partition, {**metadata, RECORD: link})
         else:
             rejected[partition] = outcome
     for partition, gone in uploads.missing.items():

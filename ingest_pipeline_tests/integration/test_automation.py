@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from ingest_pipeline.sensors import decode_cursor
+from ingest_pipeline.verdict import Outcome
+from ingest_pipeline_tests import runs as graph_runs
 from ingest_pipeline_tests.integration.automation import (
     assert_no_more_runs,
     check_results,
@@ -23,6 +25,7 @@ from ingest_pipeline_tests.integration.automation import (
     source_rows,
     wait_for_runs,
 )
+from ingest_pipeline_tests.runs import ASSETS
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +99,8 @@ def test_a_bad_file_in_a_batch_stops_only_itself(automation, s3, druid) -> None:
     bad_key, good_key = f"{dataset}/header_only.csv", f"{dataset}/good.csv"
     runs = wait_for_runs(automation, {bad_key: 1, good_key: 1})
     (run,) = runs[bad_key]
-    assert runs[good_key] == [run] and run.status == dg.DagsterRunStatus.SUCCESS
+    # one run for both; it fails because of the bad file, after ingesting the good one
+    assert runs[good_key] == [run] and run.status == dg.DagsterRunStatus.FAILURE
     instance = automation.instance()
     assert check_results(instance, run, bad_key) == {"file_is_ingestible": False}
     good_checks = check_results(instance, run, good_key)
@@ -109,13 +113,17 @@ def test_a_bad_file_in_a_batch_stops_only_itself(automation, s3, druid) -> None:
     ]
     assert failed.partition == bad_key
     assert "header_only.csv" in failed.description and "no data rows" in failed.description
-    # the bad file's own partitions say what happened to it
+    # the bad file got only as far as raw_file; the good one through every asset
     materialized = [
         e.dagster_event.event_specific_data.materialization
         for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     ]
-    by_asset = {m.asset_key.to_user_string(): m for m in materialized if m.partition == bad_key}
-    assert by_asset["validated_frame"].metadata["accepted"].value is False
-    assert by_asset["druid_datasource"].metadata["verdict"].value == "not ingested"
+    by_file: dict[str | None, set[str]] = {}
+    for m in materialized:
+        by_file.setdefault(m.partition, set()).add(m.asset_key.to_user_string())
+    assert by_file == {bad_key: {"raw_file"}, good_key: set(ASSETS)}
+    verdicts = graph_runs.verdicts(instance, run.run_id)
+    assert verdicts[bad_key].outcome is Outcome.REJECTED
+    assert verdicts[good_key].outcome is Outcome.INGESTED and verdicts[good_key].rows == 5
     assert source_rows(druid, dataset, automation, "header_only.csv") == 0
     assert source_rows(druid, dataset, automation, "good.csv") == 5

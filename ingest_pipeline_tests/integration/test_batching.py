@@ -12,15 +12,13 @@ import uuid
 import dagster as dg
 import pytest
 
-from ingest_pipeline.assets.druid_datasource import druid_datasource
-from ingest_pipeline.assets.druid_spec import druid_spec
-from ingest_pipeline.assets.raw_file import raw_file
-from ingest_pipeline.assets.validated_frame import validated_frame
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.sensors import RANGE_END_TAG, RANGE_START_TAG
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.verdict import Outcome
+from ingest_pipeline_tests import runs as graph_runs
 from ingest_pipeline_tests.integration.automation import (
     check_results,
     csv,
@@ -104,8 +102,10 @@ def test_a_burst_over_three_datasets_is_three_runs_with_one_druid_task_each(
         run.tags.get("ingest/dataset", "") for run in distinct.values()
     )
     for run in distinct.values():
-        assert run.status == dg.DagsterRunStatus.SUCCESS, automation.logs()
         dataset = run.tags["ingest/dataset"]
+        # a run with a rejected file fails (after ingesting the others): the UI shows it
+        expected = dg.DagsterRunStatus.FAILURE if dataset == mixed else dg.DagsterRunStatus.SUCCESS
+        assert run.status == expected, automation.logs()
         assert run.tags[RANGE_START_TAG] == f"{dataset}/f00.csv"
         assert run.tags[RANGE_END_TAG] == f"{dataset}/f{FILES_PER_DATASET - 1:02d}.csv"
         assert run.tags["ingest/files"] == str(FILES_PER_DATASET)
@@ -118,11 +118,15 @@ def test_a_burst_over_three_datasets_is_three_runs_with_one_druid_task_each(
         (run,) = runs[partition]
         checks = check_results(instance, run, partition)
         druid_side = latest_materialization(instance, "druid_datasource", partition)
-        assert druid_side is not None, partition
+        verdict = graph_runs.verdicts(instance, run.run_id)[partition]
         if partition == bad:
             assert checks == {"file_is_ingestible": False}, checks
-            assert druid_side.metadata["verdict"].value == "not ingested"
+            assert druid_side is None  # never materialized: the UI shows it failed
+            assert verdict.outcome is Outcome.REJECTED and verdict.problem is not None
+            assert verdict.problem.line == 3, verdict  # the ragged row, by its line
             continue
+        assert druid_side is not None, partition
+        assert (verdict.outcome, verdict.rows) == (Outcome.INGESTED, body.count(b"\n") - 1)
         rows = body.count(b"\n") - 1
         assert checks.keys() >= INGESTION_CHECKS | {"file_is_ingestible"}, (partition, checks)
         assert all(checks.values()), (partition, checks)
@@ -205,20 +209,10 @@ def test_a_burst_of_overwrites_and_new_files_replaces_exactly_the_overwritten(
         ]
 
 
-ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
-
-
 def materialize_range(
-    instance: dg.DagsterInstance, first: str, last: str, selection: list[str] | None = None
+    instance: dg.DagsterInstance, keys: list[str], selection: list[str] | None = None
 ) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        ASSETS,
-        instance=instance,
-        resources=build_resources(dg.EnvVar),
-        selection=selection,
-        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
-        raise_on_error=False,
-    )
+    return graph_runs.materialize(instance, keys, build_resources(dg.EnvVar), selection)
 
 
 def test_a_batch_whose_middle_manager_dies_mid_task_ends_with_each_file_once(
@@ -234,16 +228,14 @@ def test_a_batch_whose_middle_manager_dies_mid_task_ends_with_each_file_once(
         body = csv(2000 + i, offset=i, day=f"2024-09-0{1 + i}")
         s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}", Body=body)
     instance.add_dynamic_partitions(upload_partitions.name, keys)
-    prepared = materialize_range(
-        instance, keys[0], keys[-1], ["raw_file", "validated_frame", "druid_spec"]
-    )
+    prepared = materialize_range(instance, keys, ["raw_file", "validated_frame", "druid_spec"])
     assert prepared.success
 
     druid = DruidResource(router_url=stack.druid_url("router"))
     outcome: dict[str, dg.ExecuteInProcessResult] = {}
     thread = threading.Thread(
         target=lambda: outcome.update(
-            result=materialize_range(instance, keys[0], keys[-1], ["druid_datasource"])
+            result=materialize_range(instance, keys, ["druid_datasource"])
         )
     )
     thread.start()
@@ -256,6 +248,6 @@ def test_a_batch_whose_middle_manager_dies_mid_task_ends_with_each_file_once(
     thread.join(timeout=600)
     assert not outcome["result"].success  # the task died with its worker: the run says so
 
-    rerun = materialize_range(instance, keys[0], keys[-1])
+    rerun = materialize_range(instance, keys)
     assert rerun.success
     assert rows_per_file(druid, dataset, "uploads/") == {k: 2000 + i for i, k in enumerate(keys)}

@@ -14,18 +14,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ingest_pipeline.assets.druid_datasource import druid_datasource
-from ingest_pipeline.assets.druid_spec import druid_spec
-from ingest_pipeline.assets.raw_file import raw_file
-from ingest_pipeline.assets.validated_frame import validated_frame
-from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET
+from ingest_pipeline_tests import runs
 
 pytestmark = pytest.mark.integration
-ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
 
 Row = tuple[str, str, int]  # ts, team, points
 
@@ -51,21 +46,10 @@ def ingest(
 ) -> dg.ExecuteInProcessResult:
     key = f"{dataset}/{name}"
     s3.put_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{key}", Body=body)
-    instance.add_dynamic_partitions(upload_partitions.name, [key])
-    result = dg.materialize(
-        ASSETS,
-        partition_key=key,
-        instance=instance,
-        resources={
-            **build_resources(dg.EnvVar),
-            "pipeline_settings": PipelineSettings(datasets_config_path=str(config)),
-        },
-        raise_on_error=False,
-    )
-    failures = [
-        e.event_specific_data.error.to_string() for e in result.all_events if e.is_step_failure
-    ]
-    assert result.success, "\n".join(failures)
+    settings = PipelineSettings(datasets_config_path=str(config))
+    resources = {**build_resources(dg.EnvVar), "pipeline_settings": settings}
+    result = runs.materialize(instance, key, resources)
+    runs.assert_success(result)
     return result
 
 
@@ -113,9 +97,9 @@ def test_an_overwrite_that_moves_a_file_to_another_chunk_leaves_its_neighbour(
     # New content under the same key, two days later: a replace over both days' chunks.
     new = rows_on("2024-06-03", 25, first_points=5000)
     result = ingest(instance, s3, config, dataset, "moving.csv", csv_of(new))
-    spec = result.asset_materializations_for_node("druid_spec")[0].metadata
-    assert spec["previous_rows_of_this_file"].value == 30
-    assert spec["mode"].value.startswith("replace")
+    spec = runs.metadata_of(result, "druid_spec", f"{dataset}/moving.csv")
+    assert spec["previous_rows_of_this_file"] == 30
+    assert spec["mode"].startswith("replace")
 
     expected = expected_per_file_and_day({"moving.csv": new, "neighbour.csv": neighbour})
     assert expected == {

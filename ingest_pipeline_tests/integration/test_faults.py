@@ -20,10 +20,6 @@ import dagster as dg
 import httpx
 import pytest
 
-from ingest_pipeline.assets.druid_datasource import druid_datasource
-from ingest_pipeline.assets.druid_spec import druid_spec
-from ingest_pipeline.assets.raw_file import raw_file
-from ingest_pipeline.assets.validated_frame import validated_frame
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
@@ -31,9 +27,10 @@ from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.stack.druid import JavaService, stop_orphan_peons
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 from ingest_pipeline.stack.stack import Stack
+from ingest_pipeline_tests import runs
+from ingest_pipeline_tests.runs import failure_message, metadata_of
 
 pytestmark = pytest.mark.integration
-ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
 ROWS = 40
 
 
@@ -62,14 +59,8 @@ def materialize(
     selection: list[str] | None = None,
     **overrides: dg.ConfigurableResource,
 ) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        ASSETS,
-        partition_key=key,
-        instance=instance,
-        resources={**build_resources(dg.EnvVar), **overrides},
-        selection=selection,
-        raise_on_error=False,
-    )
+    """The ingest job over `key`; a run of druid_datasource alone takes the stored plans."""
+    return runs.materialize(instance, key, {**build_resources(dg.EnvVar), **overrides}, selection)
 
 
 def materialize_in_child(key: str) -> tuple[bool, str, str]:
@@ -77,13 +68,7 @@ def materialize_in_child(key: str) -> tuple[bool, str, str]:
     result = materialize(dg.DagsterInstance.get(), key)
     if not result.success:
         return False, failure_message(result), ""
-    spec = result.asset_materializations_for_node("druid_spec")[0].metadata
-    return True, "", str(spec["mode"].value)
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    return failure.event_specific_data.error.to_string()  # type: ignore[union-attr]
+    return True, "", str(metadata_of(result, "druid_spec", key)["mode"])
 
 
 def rows_of(stack: StackSettings, key: str) -> int:
@@ -250,8 +235,8 @@ def test_historical_down_times_out_clearly_and_a_rerun_keeps_one_copy(
 
     restored.up()  # the historical loads what the task published
     rerun = rerun_leaves_one_copy(stack, instance, key)
-    spec = rerun.asset_materializations_for_node("druid_spec")[0].metadata
-    assert spec["previous_rows_of_this_file"].value == ROWS  # replaced, not appended
+    spec = metadata_of(rerun, "druid_spec", key)
+    assert spec["previous_rows_of_this_file"] == ROWS  # replaced, not appended
 
 
 class Ingestion:

@@ -6,24 +6,25 @@ import gzip
 import io
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from ingest_pipeline.assets.druid_datasource import druid_datasource
-from ingest_pipeline.assets.druid_spec import druid_spec
-from ingest_pipeline.assets.raw_file import raw_file
-from ingest_pipeline.assets.validated_frame import validated_frame
 from ingest_pipeline.definitions import defs
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources import build_resources
 from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.resources.records_io import RecordsIOManager
+from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, VALIDATED_BUCKET
+from ingest_pipeline.verdict import Outcome
+from ingest_pipeline_tests import runs
+from ingest_pipeline_tests.runs import assert_success, metadata_of
 
 pytestmark = pytest.mark.integration
-ASSETS = [raw_file, validated_frame, druid_spec, druid_datasource]
 
 
 def unique_dataset(prefix: str) -> str:
@@ -36,26 +37,14 @@ def upload(s3, dataset: str, name: str, body: bytes) -> str:
 
 
 def materialize(
-    instance: dg.DagsterInstance, partition_key: str, assets=ASSETS, selection=None
+    instance: dg.DagsterInstance,
+    partition_key: str,
+    selection: list[str] | None = None,
+    **overrides: object,
 ) -> dg.ExecuteInProcessResult:
-    instance.add_dynamic_partitions(upload_partitions.name, [partition_key])
-    return dg.materialize(
-        assets,
-        partition_key=partition_key,
-        instance=instance,
-        resources=build_resources(dg.EnvVar),
-        selection=selection,
-        raise_on_error=False,
-    )
-
-
-def assert_success(result: dg.ExecuteInProcessResult) -> None:
-    failures = [
-        event.event_specific_data.error.to_string()  # type: ignore[union-attr]
-        for event in result.all_events
-        if event.is_step_failure
-    ]
-    assert result.success, "\n".join(failures)
+    """The ingest job over one upload with the stack's resources (`overrides` replace some)."""
+    resources = {**build_resources(dg.EnvVar), **overrides}
+    return runs.materialize(instance, partition_key, resources, selection)
 
 
 def sales_csv(rows: int, offset: int = 0) -> bytes:
@@ -123,9 +112,9 @@ def test_csv_lands_in_druid_with_the_figures_polars_computes(instance, druid, s3
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["file_is_ingestible"] and checks["rows_in_druid_match_validated"]
     assert checks["segments_loaded"] and checks["no_unparseable_or_thrown_away_rows"]
-    metadata = result.asset_materializations_for_node("druid_datasource")[0].metadata
-    assert metadata["dagster/row_count"].value == 300
-    assert metadata["druid_task_id"].value.startswith("ingest_")
+    metadata = metadata_of(result, "druid_datasource", f"{dataset}/may.csv")
+    assert metadata["dagster/row_count"] == 300
+    assert metadata["druid_task_id"].startswith("ingest_")
 
 
 def test_reruns_replace_one_files_rows_and_leave_its_neighbour(instance, druid, s3) -> None:
@@ -139,8 +128,8 @@ def test_reruns_replace_one_files_rows_and_leave_its_neighbour(instance, druid, 
     # The same file again: nothing duplicated.
     rerun = materialize(instance, first_key)
     assert_success(rerun)
-    spec_metadata = rerun.asset_materializations_for_node("druid_spec")[0].metadata
-    assert spec_metadata["previous_rows_of_this_file"].value == 120
+    spec_metadata = metadata_of(rerun, "druid_spec", first_key)
+    assert spec_metadata["previous_rows_of_this_file"] == 120
     assert_same_totals(druid_totals(druid, dataset), polars_totals(first, neighbour))
 
     # New content under the same key: its rows are the new ones, the neighbour's untouched.
@@ -187,22 +176,31 @@ def test_ndjson_parquet_gzip_and_no_time_column_ingest(instance, druid, s3) -> N
     ]
 
 
-def test_druid_task_failure_fails_the_run_with_druids_message(instance, s3) -> None:
+class InputLosingStore(S3Storage):
+    """The stack's store, except that the Druid input of validated files never arrives:
+    Druid's task cannot read what its spec names."""
+
+    def upload_file(self, path: Path, bucket: str, key: str, callback=None) -> str:  # type: ignore[no-untyped-def]
+        if key.endswith(".ndjson.gz"):
+            return f"s3://{bucket}/{key}"
+        return super().upload_file(path, bucket, key, callback)
+
+
+def test_druid_task_failure_fails_the_file_with_druids_message(instance, s3) -> None:
     dataset = unique_dataset("broken")
     key = upload(s3, dataset, "gone.csv", sales_csv(10))
-    assert_success(
-        materialize(instance, key, selection=["raw_file", "validated_frame", "druid_spec"])
-    )
-    # Pull the validated input from under the spec: Druid's task cannot read it.
-    s3.delete_object(Bucket=VALIDATED_BUCKET, Key=f"validated/{dataset}/gone.csv.ndjson.gz")
-    result = materialize(instance, key, selection=["druid_datasource"])
+    real = build_resources(dg.EnvVar)["s3"]
+    losing = InputLosingStore(**real.model_dump())
+    result = materialize(instance, key, s3=losing, records_io=RecordsIOManager(store=losing))
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    message = failure.event_specific_data.error.to_string()  # type: ignore[union-attr]
+    verdict = runs.verdicts(instance, result.run_id)[key]
+    assert verdict.outcome is Outcome.FAILED and verdict.problem is not None
+    message = verdict.problem.what
     assert "Druid task ingest_" in message and "FAILED" in message
     # Druid's own words: the URI it could not read, and the S3 root cause from the task log.
     assert f"s3://{VALIDATED_BUCKET}/validated/{dataset}/gone.csv.ndjson.gz" in message, message
     assert "NoSuchKey" in message, message
+    assert message in runs.failure_message(result)  # the run's failure says it too
 
 
 def test_per_dataset_config_sets_time_column_dimensions_and_granularity(
@@ -216,13 +214,8 @@ def test_per_dataset_config_sets_time_column_dimensions_and_granularity(
     )
     body = b"moment,city,visits,ignored\n03/02/2024 10:30,Oslo,3,x\n17/02/2024 08:00,Lima,5,y\n"
     key = upload(s3, dataset, "visits.csv", body)
-    instance.add_dynamic_partitions(upload_partitions.name, [key])
-    resources = {
-        **build_resources(dg.EnvVar),
-        "pipeline_settings": PipelineSettings(datasets_config_path=str(config)),
-    }
-    result = dg.materialize(ASSETS, partition_key=key, instance=instance, resources=resources)
-    assert_success(result)
+    settings = PipelineSettings(datasets_config_path=str(config))
+    assert_success(materialize(instance, key, pipeline_settings=settings))
     assert druid.sql(f'SELECT __time AS t, city, visits FROM "{dataset}" ORDER BY __time') == [
         {"t": "2024-02-03T10:30:00.000Z", "city": "Oslo", "visits": 3},
         {"t": "2024-02-17T08:00:00.000Z", "city": "Lima", "visits": 5},

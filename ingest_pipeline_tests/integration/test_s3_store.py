@@ -42,13 +42,13 @@ from ingest_pipeline_tests.integration.test_faults import (
     rerun_leaves_one_copy,
 )
 from ingest_pipeline_tests.integration.test_pipeline import (
-    assert_success,
     druid_totals,
     materialize,
     polars_totals,
     sales_csv,
     unique_dataset,
 )
+from ingest_pipeline_tests.runs import assert_success
 
 pytestmark = pytest.mark.integration
 MB = 1024 * 1024

@@ -8,12 +8,8 @@ import pytest
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.vocabulary import iso_utc
 from ingest_pipeline_tests.flights_shaped import NARROW_COLUMNS, flights_csv, is_cancelled
-from ingest_pipeline_tests.integration.test_pipeline import (
-    assert_success,
-    materialize,
-    unique_dataset,
-    upload,
-)
+from ingest_pipeline_tests.integration.test_pipeline import materialize, unique_dataset, upload
+from ingest_pipeline_tests.runs import assert_success, metadata_of
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +20,10 @@ def test_a_flights_shaped_file_lands_whole_with_time_hour_as_time(
     rows = 300_000
     body, expected = flights_csv(rows, NARROW_COLUMNS)
     dataset = unique_dataset("flights")
-    result = materialize(instance, upload(s3, dataset, "flights.csv", body))
+    key = upload(s3, dataset, "flights.csv", body)
+    result = materialize(instance, key)
     assert_success(result)
-    metadata = result.asset_materializations_for_node("validated_frame")[0].metadata
-    assert metadata["time_column"].value == "time_hour"
+    assert metadata_of(result, "validated_frame", key)["time_column"] == "time_hour"
 
     cancelled = sum(1 for i in range(rows) if is_cancelled(i))
     totals = druid.sql(

@@ -8,16 +8,14 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 
-from ingest_pipeline.assets.ingest import ingest
-from ingest_pipeline.assets.verdicts import VERDICT_ASSET, read_verdict
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources.records_io import RecordsIOManager
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.sensors import RANGE_END_TAG, RANGE_START_TAG, ingest_job
 from ingest_pipeline.verdict import FileVerdict
 from ingest_pipeline_tests.fakes import FakeDruid, InMemoryObjectStore
+from ingest_pipeline_tests.runs import ASSETS, materialize, verdicts
 
-ASSETS = ("raw_file", "validated_frame", "druid_spec", "druid_datasource")
+__all__ = ["ASSETS", "World", "csv", "new_world"]
 
 
 @dataclass
@@ -33,18 +31,13 @@ class World:
             self.instance.add_dynamic_partitions(upload_partitions.name, [partition])
         return self.store.put_upload(partition, body)
 
-    def job(self) -> dg.JobDefinition:
-        defs = dg.Definitions(
-            assets=[ingest],
-            jobs=[ingest_job],
-            resources={
-                "s3": self.store,
-                "druid": self.druid,
-                "records_io": RecordsIOManager(store=self.store),
-                "pipeline_settings": PipelineSettings(),
-            },
-        )
-        return defs.resolve_job_def(ingest_job.name)
+    def resources(self) -> dict[str, object]:
+        return {
+            "s3": self.store,
+            "druid": self.druid,
+            "records_io": RecordsIOManager(store=self.store),
+            "pipeline_settings": PipelineSettings(),
+        }
 
     def run(
         self,
@@ -53,18 +46,7 @@ class World:
         tags: dict[str, str] | None = None,
     ) -> dg.ExecuteInProcessResult:
         """One run over `partitions` (in the order they were added: a contiguous range)."""
-        range_tags = (
-            {RANGE_START_TAG: partitions[0], RANGE_END_TAG: partitions[-1]}
-            if len(partitions) > 1
-            else {}
-        )
-        return self.job().execute_in_process(
-            instance=self.instance,
-            partition_key=partitions[0] if len(partitions) == 1 else None,
-            tags={**range_tags, **(tags or {})},
-            asset_selection=[dg.AssetKey(a) for a in selection] if selection else None,
-            raise_on_error=False,
-        )
+        return materialize(self.instance, partitions, self.resources(), selection, tags)
 
     def statuses(self, asset: str) -> tuple[set[str], set[str]]:
         """(materialized, failed) partitions of `asset` as the UI shows them: a failed
@@ -83,15 +65,7 @@ class World:
         return done - failed, failed
 
     def verdicts(self, run_id: str) -> dict[str, FileVerdict]:
-        """Each file's verdict as the run recorded it."""
-        found = {}
-        for entry in self.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION):
-            observation = entry.asset_observation
-            if observation is not None and observation.asset_key == VERDICT_ASSET:
-                verdict = read_verdict(observation.metadata)
-                if verdict is not None:
-                    found[verdict.partition] = verdict
-        return found
+        return verdicts(self.instance, run_id)
 
 
 def new_world(**druid_options: object) -> World:
