@@ -101,7 +101,7 @@ def test_text_in_an_unsupported_encoding_is_not_read_as_latin1(tmp_path: Path) -
 @pytest.mark.parametrize(
     "text",
     [
-        "Größe;Straße;Länge\nÄrger;Übel;Öl\n",  # dense German: 8 of 33 characters
+        "Größe;Straße;Länge\nÄrger;Übel;Öl\n",  # dense German: 7 of 33 characters
         "cidade,situação\nSão Paulo,ação\nBelém,informação\n",
         "Größe\n",  # too short to judge by share: a header-only file, no rows
     ],
