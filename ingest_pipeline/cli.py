@@ -15,7 +15,7 @@ from rich.text import Text
 
 from ingest_pipeline.stack import druid_conf
 from ingest_pipeline.stack.base import StackError
-from ingest_pipeline.stack.settings import load_settings
+from ingest_pipeline.stack.settings import load_settings, use_stack_env
 from ingest_pipeline.stack.stack import Stack
 
 if TYPE_CHECKING:  # dagster loads in a second: only commands that need it import it
@@ -73,17 +73,6 @@ def cmd_stack_compose_env(args: argparse.Namespace) -> int:
     for path in druid_conf.write_compose_env_files():
         print(f"wrote {path}")
     return 0
-
-
-def use_stack_env(stack_dir: Path | None) -> None:
-    """Endpoints from the stack's env file, unless the environment already names them."""
-    env_file = load_settings(stack_dir).env_file
-    if not env_file.exists():
-        return
-    for line in env_file.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key and key not in os.environ:
-            os.environ[key] = value
 
 
 def make_console() -> Console:
@@ -269,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-dir",
         type=Path,
         default=None,
-        help="stack folder (default $INGEST_STACK_DIR or ~/.ingest-pipeline/stack)",
+        help="stack folder (default $INGEST_STACK_DIR, else the checkout's .stack)",
     )
     stack_commands = stack.add_subparsers(dest="stack_command", required=True)
     up = stack_commands.add_parser("up", help="start every service and wait until healthy")
