@@ -132,7 +132,7 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     everything = run_cli(automation, "status")
     assert table_row(everything.stdout, dataset)[1:4] == ["4", "1", "1"]
     unknown = run_cli(automation, "status", f"nothing_{uuid.uuid4().hex[:6]}")
-    assert unknown.returncode == 1 and "no uploads and not in Druid" in unknown.stdout
+    assert unknown.returncode == 1 and "no uploads and not in Druid" in unknown.stderr
 
 
 def wait_until_sensor(auto: Automation, ticking: bool, timeout: float = 120) -> str:
