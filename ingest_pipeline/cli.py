@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ingest_pipeline.console.clients import dagster_instance, druid_client
-from ingest_pipeline.console.failures import CommandError, Context, explain
+from ingest_pipeline.console.failures import CommandError, Context, explain, quiet_libraries
 from ingest_pipeline.stack import druid_conf
 from ingest_pipeline.stack.settings import default_stack_dir, load_settings, use_stack_env
 from ingest_pipeline.stack.stack import Stack
@@ -373,11 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command; a failure is one or two lines on stderr (what failed and why, the fix)
     and exit code 1 (2 for usage), its traceback only with --debug."""
     args = build_parser().parse_args(argv)
-    root = logging.getLogger()
-    if not args.debug and not root.handlers:
-        # Unconfigured library logging (Dagster's Postgres retry warnings, pages each) would
-        # reach stderr through logging's last resort: a handler that drops it keeps it off.
-        root.addHandler(logging.NullHandler())
+    if not args.debug:
+        quiet_libraries()
     try:
         check_stack_dir(getattr(args, "stack_dir", None) or default_stack_dir())
         return int(args.func(args))

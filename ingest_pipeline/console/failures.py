@@ -9,8 +9,10 @@ explaining a failure imports nothing (the stack commands never load Dagster).
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,3 +260,13 @@ def explain(error: BaseException, context: Context) -> Failure:
             if isinstance(cause, cls) and (failure := rule(cause, context)) is not None:
                 return failure
     return Failure(f"{type(error).__name__}: {error}", f"{DEBUG}, and report it")
+
+
+def quiet_libraries() -> None:
+    """stderr is for a failure's two lines: unconfigured library logging (Dagster's Postgres
+    retry warnings, pages each, through logging's last resort) and warnings (Dagster's
+    BetaWarning, four lines each time `ingest` loads the definitions) stay off it."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+    warnings.simplefilter("ignore")
