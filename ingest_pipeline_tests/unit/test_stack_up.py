@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import uuid
@@ -193,3 +194,25 @@ def test_no_stack_env_and_no_endpoints_is_stack_not_found(
     # A deployment's environment names the endpoints itself: no stack.env needed.
     monkeypatch.setenv("INGEST_DRUID_ROUTER_URL", "http://druid:8888")
     assert use_stack_env(tmp_path / "nothing") is None
+
+
+def test_up_on_a_port_of_another_stack_says_which_stack_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest_pipeline.stack import druid as druid_module
+
+    settings = StackSettings(stack_dir=tmp_path / "mine", postgres_port=1, s3_port=2)
+    with socket.socket() as taken:  # ZooKeeper's port, held by "the other stack"
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.druid_ports["zookeeper"] = taken.getsockname()[1]
+        other = tmp_path / "other"
+        monkeypatch.setattr(druid_module, "other_stack_running", lambda name, mine: other)
+        with pytest.raises(StackError) as caught:
+            druid_module.ZooKeeper(settings).start(tmp_path / "lib")
+    port = settings.druid_ports["zookeeper"]
+    assert str(caught.value) == (
+        f"zookeeper: port {port} is taken by the stack in {other}: use that one "
+        f"(INGEST_STACK_DIR={other}) or stop it first (INGEST_STACK_DIR={other} "
+        "ingest-pipeline stack down)"
+    )
