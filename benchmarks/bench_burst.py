@@ -1,7 +1,7 @@
 """A burst of uploads through the real sensor and daemon: batched runs against one run per file.
 
-Against the running local stack (settings from `ingest_pipeline.stack.settings.load_settings()`,
-i.e. $INGEST_STACK_DIR), for each mode in the same invocation:
+Against the running local stack (the one every command uses: $INGEST_STACK_DIR, else the
+checkout's .stack), for each mode in the same invocation:
 
   batched   the sensor's default caps (INGEST_BATCH_MAX_FILES=200): one run per dataset and tick
   cap 1     INGEST_BATCH_MAX_FILES=1: one run and one Druid task per file (the old behaviour)
@@ -14,6 +14,7 @@ by up to a tick with the moment of upload). Prints wall time, files/s, runs, Dru
 ratios.
 
     python benchmarks/bench_burst.py --files 200
+    python benchmarks/bench_burst.py --files 6 --modes batched --single-files 1   # a quick look
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from typing import TextIO
 import boto3
 import dagster as dg
 import psycopg2
+from common import running_stack  # first: puts the checkout (and its test helpers) on sys.path
 
 from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settings
+from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings
 from ingest_pipeline_tests.integration.automation import Automation
 
 DATASETS = 3
-SINGLE_FILE_SAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,9 @@ def druid_tasks(druid: DruidResource, datasets: list[str]) -> int:
     )
 
 
-def run_mode(stack: StackSettings, mode: str, cap: int, files: int, timeout: float) -> Figures:
+def run_mode(
+    stack: StackSettings, mode: str, cap: int, files: int, timeout: float, single_files: int
+) -> Figures:
     druid = DruidResource(router_url=stack.druid_url("router"))
     s3 = boto3.client(
         "s3",
@@ -149,7 +152,7 @@ def run_mode(stack: StackSettings, mode: str, cap: int, files: int, timeout: flo
             tasks = druid_tasks(druid, datasets)
 
             singles = []
-            for sample in range(SINGLE_FILE_SAMPLES):
+            for sample in range(single_files):
                 single = f"{datasets[0]}/single{sample}.csv"
                 body = file_body(900 + sample)
                 started = time.monotonic()
@@ -158,7 +161,7 @@ def run_mode(stack: StackSettings, mode: str, cap: int, files: int, timeout: flo
                     druid, auto.prefix, {datasets[0]: {single: body.count(b"\n") - 1}}, timeout
                 )
                 singles.append(time.monotonic() - started)
-            if runs <= 2 * DATASETS + SINGLE_FILE_SAMPLES:
+            if runs <= 2 * DATASETS + single_files:
                 print_timeline(auto.instance(), sys.stderr)
         finally:
             auto.stop()
@@ -191,14 +194,19 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--modes", default="batched,cap 1", help="comma-separated")
+    parser.add_argument(
+        "--single-files", type=int, default=5, help="single uploads after the burst (median)"
+    )
     args = parser.parse_args()
-    stack = load_settings()
+    stack = running_stack()
     os.environ.setdefault("PYTHONPATH", str(REPO_ROOT))
     figures = []
     for mode in args.modes.split(","):
         cap = 1 if mode.strip() == "cap 1" else 200
         print(f"[{mode}] {args.files} files over {DATASETS} datasets ...", file=sys.stderr)
-        figures.append(run_mode(stack, mode.strip(), cap, args.files, args.timeout))
+        figures.append(
+            run_mode(stack, mode.strip(), cap, args.files, args.timeout, args.single_files)
+        )
     print(f"{args.files} uploads (~50 KB each, {DATASETS} datasets) -> queryable, exact counts")
     print(f"{'mode':10} {'wall s':>8} {'files/s':>8} {'runs':>5} {'tasks':>6} {'1 file s':>9}")
     for f in figures:

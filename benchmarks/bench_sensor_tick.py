@@ -13,8 +13,10 @@ $INGEST_STACK_DIR), then times, in the same run and against the same prefix:
 
 Each figure is the median of --repeat interleaved rounds (a "first tick" starts from no cursor
 and a fresh ephemeral Dagster instance). The objects are deleted at the end unless --keep.
+The stack is the one every command uses ($INGEST_STACK_DIR, else the checkout's .stack).
 
-    INGEST_STACK_DIR=/tmp/st1 python benchmarks/bench_sensor_tick.py
+    python benchmarks/bench_sensor_tick.py
+    python benchmarks/bench_sensor_tick.py --objects 2000 --repeat 1   # a quick look
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from typing import Any
 import boto3
 import dagster as dg
 from botocore.config import Config
+from common import running_stack
 
 from ingest_pipeline import sensors
+from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.s3 import S3Storage
-from ingest_pipeline.stack.settings import UPLOADS_BUCKET, load_settings
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 
 
 def make_client(settings: Any, pool: int) -> Any:
@@ -90,6 +94,106 @@ def tick(storage: S3Storage, instance: dg.DagsterInstance, cursor: str | None) -
     return result
 
 
+def sensor_cpu(
+    objects: list[ObjectInfo], cursor: str, partition_key_of: Any, limit: int
+) -> tuple[float, str]:
+    """The sensor's own work without S3 or Dagster: decode the cursor, plan, encode it."""
+    started = time.perf_counter()
+    seen = sensors.decode_cursor(cursor)
+    plan = sensors.plan_tick(objects, seen, partition_key_of, limit)
+    sensors.encode_cursor(plan.next_seen)
+    return time.perf_counter() - started, f"{len(objects):,} objects, {len(plan.runs)} runs"
+
+
+Times = dict[str, list[float]]
+
+
+def one_round(storage: S3Storage, prefix: str, objects: int, times: Times, notes: dict) -> str:
+    """One interleaved round of every measurement; the cursor holding all the objects."""
+    limit = sensors.MAX_REQUESTS_PER_TICK
+    started = time.perf_counter()
+    listed = bare_listing(storage.client(), prefix)
+    times["baseline"].append(time.perf_counter() - started)
+    notes["baseline"] = f"{listed:,} keys"
+
+    started = time.perf_counter()
+    result = tick(storage, dg.DagsterInstance.ephemeral(), None)
+    times["first"].append(time.perf_counter() - started)
+    notes["first"] = f"{len(result.run_requests):,} runs"
+
+    instance = dg.DagsterInstance.ephemeral()
+    sensors.MAX_REQUESTS_PER_TICK = objects
+    try:
+        started = time.perf_counter()
+        result = tick(storage, instance, None)
+        times["all_new"].append(time.perf_counter() - started)
+    finally:
+        sensors.MAX_REQUESTS_PER_TICK = limit
+    notes["all_new"] = f"{len(result.run_requests):,} runs"
+    full_cursor = result.cursor or ""
+
+    started = time.perf_counter()
+    result = tick(storage, instance, full_cursor)
+    times["idle"].append(time.perf_counter() - started)
+    assert not result.run_requests
+    notes["idle"] = f"{len(result.run_requests)} runs"
+
+    seconds, notes["plan"] = sensor_cpu(
+        list(storage.list_uploads()), full_cursor, storage.partition_key, limit
+    )
+    times["plan"].append(seconds)
+    return full_cursor
+
+
+def drain(storage: S3Storage) -> tuple[int, int, float]:
+    """Ticks at the default limit from no cursor until one requests nothing: ticks, runs, s."""
+    instance = dg.DagsterInstance.ephemeral()
+    cursor, ticks, runs = None, 0, 0
+    started = time.perf_counter()
+    while True:
+        result = tick(storage, instance, cursor)
+        ticks, runs, cursor = ticks + 1, runs + len(result.run_requests), result.cursor
+        if not result.run_requests:
+            return ticks, runs, time.perf_counter() - started
+
+
+def print_table(rows: list[tuple[str, list[float], str]]) -> None:
+    baseline = statistics.median(rows[0][1])
+    print()
+    print(f"{'measurement':<38} {'median s':>9} {'min s':>8} {'x baseline':>11}  result")
+    print("-" * 80)
+    for name, values, note in rows:
+        median = statistics.median(values)
+        print(f"{name:<38} {median:>9.3f} {min(values):>8.3f} {median / baseline:>10.2f}x  {note}")
+    print("-" * 80)
+
+
+def measure(storage: S3Storage, prefix: str, args: argparse.Namespace) -> None:
+    listed = bare_listing(storage.client(), prefix)  # warm-up; also checks the upload
+    assert listed == args.objects, (listed, args.objects)
+    # Interleaved rounds: drift in the machine's load hits every measurement alike.
+    times: Times = {name: [] for name in ("baseline", "first", "all_new", "idle", "plan")}
+    notes: dict[str, str] = {}
+    for _ in range(args.repeat):
+        full_cursor = one_round(storage, prefix, args.objects, times, notes)
+    ticks, runs, drained = drain(storage)
+    limit, pages = sensors.MAX_REQUESTS_PER_TICK, -(-args.objects // 1000)
+    print_table(
+        [
+            (f"baseline: list_objects_v2, {pages} pages", times["baseline"], notes["baseline"]),
+            (f"tick 1: {args.objects:,} new, limit {limit}", times["first"], notes["first"]),
+            (f"tick 1: {args.objects:,} new, no limit", times["all_new"], notes["all_new"]),
+            ("tick 2: nothing new", times["idle"], notes["idle"]),
+            ("  of which sensor CPU (no S3), idle", times["plan"], notes["plan"]),
+            (f"drain at limit {limit}: {ticks} ticks", [drained], f"{runs:,} runs"),
+        ]
+    )
+    print(
+        f"repeats: {args.repeat} (drain: 1); cursor with {args.objects:,} keys: "
+        f"{len(full_cursor):,} bytes (zlib+base64)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10_000)
@@ -98,7 +202,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="do not delete the objects")
     args = parser.parse_args()
 
-    settings = load_settings()
+    settings = running_stack()
     prefix = f"bench-sensor-{uuid.uuid4().hex[:12]}/"
     client = make_client(settings, args.threads)
     storage = S3Storage(
@@ -109,7 +213,6 @@ def main() -> int:
         uploads_bucket=UPLOADS_BUCKET,
         uploads_prefix=prefix,
     )
-    limit = sensors.MAX_REQUESTS_PER_TICK
     print(f"S3 {settings.s3_endpoint}  bucket {UPLOADS_BUCKET}  prefix {prefix}")
     try:
         seconds = upload(client, prefix, args.objects, args.threads)
@@ -117,89 +220,7 @@ def main() -> int:
             f"uploaded {args.objects:,} objects with {args.threads} threads in {seconds:.1f}s "
             f"({args.objects / seconds:,.0f}/s)"
         )
-        listed = bare_listing(storage.client(), prefix)  # warm-up; also checks the upload
-        assert listed == args.objects, (listed, args.objects)
-
-        # Interleaved rounds: drift in the machine's load hits every measurement alike.
-        names = ["baseline", "first", "all_new", "idle", "plan"]
-        times: dict[str, list[float]] = {name: [] for name in names}
-        notes: dict[str, str] = {}
-        full_cursor = ""
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            listed = bare_listing(storage.client(), prefix)
-            times["baseline"].append(time.perf_counter() - started)
-            notes["baseline"] = f"{listed:,} keys"
-
-            instance = dg.DagsterInstance.ephemeral()
-            started = time.perf_counter()
-            result = tick(storage, instance, None)
-            times["first"].append(time.perf_counter() - started)
-            notes["first"] = f"{len(result.run_requests):,} runs"
-
-            instance = dg.DagsterInstance.ephemeral()
-            sensors.MAX_REQUESTS_PER_TICK = args.objects
-            try:
-                started = time.perf_counter()
-                result = tick(storage, instance, None)
-                times["all_new"].append(time.perf_counter() - started)
-            finally:
-                sensors.MAX_REQUESTS_PER_TICK = limit
-            notes["all_new"] = f"{len(result.run_requests):,} runs"
-            full_cursor = result.cursor or ""
-
-            started = time.perf_counter()
-            result = tick(storage, instance, full_cursor)
-            times["idle"].append(time.perf_counter() - started)
-            assert not result.run_requests
-            notes["idle"] = f"{len(result.run_requests)} runs"
-
-            # The sensor's own work without S3: decode cursor, plan, encode cursor.
-            objects = list(storage.list_uploads())
-            started = time.perf_counter()
-            seen = sensors.decode_cursor(full_cursor)
-            plan = sensors.plan_tick(objects, seen, storage.partition_key, limit)
-            sensors.encode_cursor(plan.next_seen)
-            times["plan"].append(time.perf_counter() - started)
-            notes["plan"] = f"{len(objects):,} objects, {len(plan.requests)} runs"
-
-        def drain(inst: dg.DagsterInstance) -> tuple[int, int]:
-            cursor, ticks, runs = None, 0, 0
-            while True:
-                res = tick(storage, inst, cursor)
-                ticks, runs, cursor = ticks + 1, runs + len(res.run_requests), res.cursor
-                if not res.run_requests:
-                    return ticks, runs
-
-        started = time.perf_counter()
-        ticks, runs = drain(dg.DagsterInstance.ephemeral())
-        drained = [time.perf_counter() - started]
-
-        pages = -(-args.objects // 1000)
-        rows: list[tuple[str, list[float], str]] = [
-            (f"baseline: list_objects_v2, {pages} pages", times["baseline"], notes["baseline"]),
-            (f"tick 1: {args.objects:,} new, limit {limit}", times["first"], notes["first"]),
-            (f"tick 1: {args.objects:,} new, no limit", times["all_new"], notes["all_new"]),
-            ("tick 2: nothing new", times["idle"], notes["idle"]),
-            ("  of which sensor CPU (no S3), idle", times["plan"], notes["plan"]),
-            (f"drain at limit {limit}: {ticks} ticks", drained, f"{runs:,} runs"),
-        ]
-        cursor_bytes = len(full_cursor)
-
-        baseline = statistics.median(times["baseline"])
-        print()
-        print(f"{'measurement':<38} {'median s':>9} {'min s':>8} {'x baseline':>11}  result")
-        print("-" * 80)
-        for name, values, note in rows:
-            median = statistics.median(values)
-            print(
-                f"{name:<38} {median:>9.3f} {min(values):>8.3f} {median / baseline:>10.2f}x  {note}"
-            )
-        print("-" * 80)
-        print(
-            f"repeats: {args.repeat} (drain: 1); cursor with {args.objects:,} keys: "
-            f"{cursor_bytes:,} bytes (zlib+base64)"
-        )
+        measure(storage, prefix, args)
     finally:
         if not args.keep:
             delete_prefix(client, prefix)

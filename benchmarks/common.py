@@ -1,9 +1,39 @@
-"""Helpers shared by the validation benchmarks: process memory and the generated CSV."""
+"""Helpers shared by the benchmarks: the running stack, process memory, the generated CSV.
+
+`python benchmarks/x.py` puts only benchmarks/ on sys.path: importing this module puts the
+checkout there too, so the benchmarks run the checkout's code and can use its test helpers
+(ingest_pipeline_tests is not installed).
+"""
 
 from __future__ import annotations
 
 import resource
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))
+
+if TYPE_CHECKING:
+    from ingest_pipeline.stack.settings import StackSettings
+
+
+def running_stack() -> StackSettings:
+    """The stack every command uses ($INGEST_STACK_DIR, else the checkout's .stack), its
+    endpoints put in os.environ as the CLI does; none there: exit with one line saying so."""
+    from ingest_pipeline.stack.settings import default_stack_dir, load_settings, use_stack_env
+
+    stack_dir = default_stack_dir()
+    if not (stack_dir / "stack.env").exists():
+        raise SystemExit(
+            f"error: no stack found: {stack_dir / 'stack.env'} does not exist, and this "
+            "benchmark needs the running stack. Fix: `ingest-pipeline stack up` (or export "
+            "INGEST_STACK_DIR=<its folder>)"
+        )
+    use_stack_env(stack_dir)
+    return load_settings(stack_dir)
 
 
 def peak_rss_mb() -> float:

@@ -6,16 +6,17 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ingest_pipeline.console.clients import dagster_instance, druid_client
+from ingest_pipeline.console.failures import CommandError, Context, explain, quiet_libraries
 from ingest_pipeline.stack import druid_conf
-from ingest_pipeline.stack.base import StackError
-from ingest_pipeline.stack.settings import load_settings
+from ingest_pipeline.stack.settings import default_stack_dir, load_settings, use_stack_env
 from ingest_pipeline.stack.stack import Stack
 
 if TYPE_CHECKING:  # dagster loads in a second: only commands that need it import it
@@ -29,8 +30,8 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
     stack = Stack(settings)
     stack.up(service_timeout=args.timeout, with_dagster=args.dagster)
     print_status(stack)
-    print(f"\nenv file: {settings.env_file}")
-    print(f"  load it with: set -a; . {settings.env_file}; set +a")
+    print(f"\nenv file: {settings.env_file} (every ingest-pipeline command reads it)")
+    print(f"  for other tools (dagster, psql): set -a; . {settings.env_file}; set +a")
     return 0
 
 
@@ -75,17 +76,6 @@ def cmd_stack_compose_env(args: argparse.Namespace) -> int:
     return 0
 
 
-def use_stack_env(stack_dir: Path | None) -> None:
-    """Endpoints from the stack's env file, unless the environment already names them."""
-    env_file = load_settings(stack_dir).env_file
-    if not env_file.exists():
-        return
-    for line in env_file.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key and key not in os.environ:
-            os.environ[key] = value
-
-
 def make_console() -> Console:
     """Rich console; piped output keeps long messages on one line unless COLUMNS says otherwise."""
     wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
@@ -101,19 +91,17 @@ def dagster_ui_url(stack_dir: Path | None) -> str:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     """Upload files, folders and globs; with --wait follow each file's run to its verdict."""
-    from ingest_pipeline.console.paths import PathError, expand_upload_paths
+    from ingest_pipeline.console.paths import expand_upload_paths
 
     console = make_console()
-    try:
-        items = expand_upload_paths(args.paths, args.dataset, args.name)
-    except PathError as error:
-        console.print(f"[red]error:[/] {escape(str(error))}")
-        return 2
+    items = expand_upload_paths(args.paths, args.dataset, args.name)
     use_stack_env(args.stack_dir)
     from ingest_pipeline.console.upload import upload_items
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
+    if args.wait is not None:
+        warn_when_no_daemon_ticks(args.stack_dir)
     uploaded = upload_items(s3, items, console)
     skipped = [u for u in uploaded if u.skipped]
     if args.wait is None:
@@ -122,9 +110,24 @@ def cmd_upload(args: argparse.Namespace) -> int:
             console.print(f"[yellow]skipped by the sensor:[/] {name}: {upload.skipped.message}")
         console.print(f"{len(uploaded) - len(skipped)} file(s) for the sensor to ingest")
         return 0
-    import dagster as dg
+    return report_verdicts(dagster_instance(), uploaded, args.wait, console, args.stack_dir)
 
-    return report_verdicts(dg.DagsterInstance.get(), uploaded, args.wait, console, args.stack_dir)
+
+def warn_when_no_daemon_ticks(stack_dir: Path | None) -> None:
+    """`upload --wait` waits for the sensor's runs: say so at once when no daemon ticks it
+    (unless the stack's own Dagster runs: just started, its daemon may not have ticked yet)."""
+    from ingest_pipeline.console.ingest_now import upload_sensor_activity
+    from ingest_pipeline.stack.dagster import DagsterService
+
+    if DagsterService(load_settings(stack_dir)).pid():
+        return
+    activity = upload_sensor_activity(dagster_instance())
+    if not activity.ticking:
+        print(
+            f"warning: {activity.reason}: the sensor ingests these files once Dagster runs "
+            "(`ingest-pipeline stack up --dagster`)",
+            file=sys.stderr,
+        )
 
 
 def report_verdicts(
@@ -152,8 +155,6 @@ def report_verdicts(
 def cmd_status(args: argparse.Namespace) -> int:
     """Per dataset: files seen, ingested, rejected, failed, pending; rows and time in Druid."""
     use_stack_env(args.stack_dir)
-    import dagster as dg
-
     from ingest_pipeline.console.status import (
         collect_status,
         failure_links,
@@ -161,22 +162,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         status_table,
     )
     from ingest_pipeline.console.verdicts import run_links
-    from ingest_pipeline.resources import build_resources, resolved_env
 
     console = make_console()
-    druid = build_resources(resolved_env)["druid"]
+    druid = druid_client()
     statuses = collect_status(
-        dg.DagsterInstance.get(), druid, args.dataset, dagster_ui_url(args.stack_dir)
+        dagster_instance(), druid, args.dataset, dagster_ui_url(args.stack_dir)
     )
     if not statuses:
         console.print("no uploads seen yet")
         return 0
     known = statuses[0].files or statuses[0].druid is not None or statuses[0].druid_error
     if args.dataset and not known:
-        console.print(
-            f"[red]error:[/] no dataset {escape(repr(args.dataset))}: no uploads and not in Druid"
+        raise CommandError(
+            f"no dataset {args.dataset!r}: no uploads and not in Druid",
+            "`ingest-pipeline status` lists every dataset",
         )
-        return 1
     console.print(status_table(statuses))
     for error in sorted({s.druid_error for s in statuses if s.druid_error}):
         console.print(f"[red]Druid:[/] {escape(error)}")
@@ -196,20 +196,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest_pipeline.console.paths import PathError, expand_upload_paths
 
     console = make_console()
-    try:
-        items = expand_upload_paths([args.file], args.dataset, args.name)
-    except PathError as error:
-        console.print(f"[red]error:[/] {escape(str(error))}")
-        return 2
+    items = expand_upload_paths([args.file], args.dataset, args.name)
     if len(items) != 1:
-        console.print(
-            f"[red]error:[/] {escape(str(args.file))} holds {len(items)} files; `ingest` takes "
-            "one file. Fix: `ingest-pipeline upload <folder> --wait 600` for a folder"
+        raise PathError(
+            f"{args.file} holds {len(items)} files; `ingest` takes one file. Fix: "
+            "`ingest-pipeline upload <folder> --wait 600` for a folder"
         )
-        return 2
     use_stack_env(args.stack_dir)
-    import dagster as dg
-
     from ingest_pipeline.console.ingest_now import (
         ingest_here,
         ran_here_verdict,
@@ -220,7 +213,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
-    instance = dg.DagsterInstance.get()
+    instance = dagster_instance()
     activity = upload_sensor_activity(instance)
     if activity.ticking:
         console.print(f"{activity.reason}: its run ingests the file; following it", markup=False)
@@ -238,9 +231,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     use_stack_env(args.stack_dir)
-    from ingest_pipeline.resources import build_resources, resolved_env
-
-    rows = build_resources(resolved_env)["druid"].sql(args.sql, [typed(p) for p in args.param])
+    rows = druid_client().sql(args.sql, [typed(p) for p in args.param])
     console = make_console()
     if not rows:
         console.print("(no rows)")
@@ -269,16 +260,49 @@ def typed(value: str) -> int | float | str:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ingest-pipeline", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+class Parser(argparse.ArgumentParser):
+    """A usage error in two lines on stderr like every failure, exit code 2."""
 
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message}\nfix: `{self.prog} --help` shows the usage\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="ingest-pipeline", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="a failure shows its traceback")
+    commands = parser.add_subparsers(dest="command", required=True)
+    stack_commands = add_stack_commands(commands)
+    add_upload_and_ingest(commands)
+    status = commands.add_parser(
+        "status", help="per dataset: files seen, ingested, rejected, failed; rows in Druid"
+    )
+    status.add_argument("dataset", nargs="?", help="one dataset (default: all)")
+    status.add_argument(
+        "--failures", type=int, default=5, metavar="N", help="failures listed per dataset"
+    )
+    status.add_argument("--stack-dir", type=Path, default=None)
+    status.set_defaults(func=cmd_status)
+    query = commands.add_parser("query", help="run Druid SQL (values as ? parameters)")
+    query.add_argument("sql")
+    query.add_argument("--param", action="append", default=[], help="a ? parameter, in order")
+    query.add_argument("--stack-dir", type=Path, default=None)
+    query.set_defaults(func=cmd_query)
+    for command in [*commands.choices.values(), *stack_commands.choices.values()]:
+        # also after the command; SUPPRESS keeps a --debug given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return parser
+
+
+Commands = argparse._SubParsersAction  # argparse's type of `add_subparsers()`
+
+
+def add_stack_commands(commands: Commands) -> Commands:
     stack = commands.add_parser("stack", help="the local Postgres + S3 + Druid stack")
     stack.add_argument(
         "--stack-dir",
         type=Path,
         default=None,
-        help="stack folder (default $INGEST_STACK_DIR or ~/.ingest-pipeline/stack)",
+        help="stack folder (default $INGEST_STACK_DIR, else the checkout's .stack)",
     )
     stack_commands = stack.add_subparsers(dest="stack_command", required=True)
     up = stack_commands.add_parser("up", help="start every service and wait until healthy")
@@ -300,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     stack_commands.add_parser(
         "compose-env", help="regenerate druid/docker/*.env from druid/conf"
     ).set_defaults(func=cmd_stack_compose_env)
+    return stack_commands
+
+
+def add_upload_and_ingest(commands: Commands) -> None:
     upload = commands.add_parser(
         "upload",
         help="upload files, folders or globs to the uploads prefix (the sensor ingests them)",
@@ -337,30 +365,34 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--name", help="object name (default: the file's name)")
     ingest.add_argument("--stack-dir", type=Path, default=None)
     ingest.set_defaults(func=cmd_ingest)
-    status = commands.add_parser(
-        "status", help="per dataset: files seen, ingested, rejected, failed; rows in Druid"
-    )
-    status.add_argument("dataset", nargs="?", help="one dataset (default: all)")
-    status.add_argument(
-        "--failures", type=int, default=5, metavar="N", help="failures listed per dataset"
-    )
-    status.add_argument("--stack-dir", type=Path, default=None)
-    status.set_defaults(func=cmd_status)
-    query = commands.add_parser("query", help="run Druid SQL (values as ? parameters)")
-    query.add_argument("sql")
-    query.add_argument("--param", action="append", default=[], help="a ? parameter, in order")
-    query.add_argument("--stack-dir", type=Path, default=None)
-    query.set_defaults(func=cmd_query)
-    return parser
+
+
+def check_stack_dir(folder: Path) -> None:
+    from ingest_pipeline.console.paths import PathError
+
+    if folder.exists() and not folder.is_dir():
+        raise PathError(
+            f"{folder}: the stack folder is a file. Fix: --stack-dir or INGEST_STACK_DIR names "
+            "a folder"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a failure is one or two lines on stderr (what failed and why, the fix)
+    and exit code 1 (2 for usage), its traceback only with --debug."""
     args = build_parser().parse_args(argv)
+    if not args.debug:
+        quiet_libraries()
     try:
+        check_stack_dir(getattr(args, "stack_dir", None) or default_stack_dir())
         return int(args.func(args))
-    except StackError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as error:
+        if args.debug:
+            raise
+        env_file = (getattr(args, "stack_dir", None) or default_stack_dir()) / "stack.env"
+        failure = explain(error, Context(args.command, env_file))
+        print("\n".join(failure.lines()), file=sys.stderr)
+        return failure.exit_code
 
 
 if __name__ == "__main__":

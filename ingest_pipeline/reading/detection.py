@@ -33,6 +33,13 @@ _ZIP_MAGIC = b"PK\x03\x04"
 # Control characters (other than tab, newlines, form feed) are rare in text, common in binary.
 _MAX_CONTROL_SHARE = 0.05
 _CONTROL = {chr(c) for c in range(32)} - set("\t\n\r\f\v") | {"\x7f"}
+# Latin-1 decodes any byte, so it is only a guess: text in the languages it serves is mostly
+# ASCII (accented letters are a few percent, 25% in dense German or Portuguese words), while
+# binary data, and text in an encoding we do not read (cp1251, Shift-JIS, ...), is not.
+_MAX_LATIN1_NON_ASCII_SHARE = 0.3
+# Below this many characters a share says little (a header like "Größe" is 2 of 6).
+_MIN_JUDGED_CHARS = 8
+SUPPORTED_ENCODINGS: Final = "UTF-8, UTF-16 with a byte-order mark, latin-1"
 
 
 @dataclass(frozen=True)
@@ -79,24 +86,38 @@ def looks_binary(text: str) -> bool:
     return controls / len(text) > _MAX_CONTROL_SHARE
 
 
-def _binary_error(key: str) -> FileRejected:
+def implausible_latin1(text: str) -> bool:
+    """Whether text decoded as latin-1 (which never fails) is not latin-1 text: control
+    characters, or mostly non-ASCII characters."""
+    if looks_binary(text):
+        return True
+    if len(text) < _MIN_JUDGED_CHARS:
+        return False
+    non_ascii = sum(1 for char in text if char >= "\x80")
+    return non_ascii / len(text) > _MAX_LATIN1_NON_ASCII_SHARE
+
+
+def _binary_error(key: str, compressed: bool = False) -> FileRejected:
+    what = "the file's gzip content" if compressed else "the file"
     return FileRejected(
         key,
-        "the file is binary, not text (NUL bytes or control characters)",
-        "upload CSV, newline-delimited JSON or Parquet; if this is UTF-16 text, save it with a "
-        "byte-order mark or as UTF-8",
+        f"{what} is binary, not text in any supported encoding ({SUPPORTED_ENCODINGS})",
+        "upload CSV, newline-delimited JSON or Parquet; text in another encoding (UTF-16 "
+        "without a byte-order mark, cp1251, Shift-JIS, ...): save it as UTF-8",
     )
 
 
-def detect_encoding(head: bytes, key: str) -> tuple[Encoding, str]:
-    """Pick an encoding from the first bytes and return it with the decoded sample."""
+def detect_encoding(head: bytes, key: str, compressed: bool = False) -> tuple[Encoding, str]:
+    """Pick an encoding from the first bytes and return it with the decoded sample; binary
+    data, or text in no supported encoding, is rejected (`compressed`: the bytes were
+    gunzipped, which the message says)."""
     encoding: Encoding
     if head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     elif b"\x00" in head:
-        raise _binary_error(key)
+        raise _binary_error(key, compressed)
     else:
         encoding = "utf-8"
     try:
@@ -104,12 +125,14 @@ def detect_encoding(head: bytes, key: str) -> tuple[Encoding, str]:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError:
         if encoding != "utf-8":
-            raise _binary_error(key) from None
+            raise _binary_error(key, compressed) from None
         encoding, text = "latin-1", head.decode("latin-1")  # latin-1 decodes any byte
-    # Only a guessed encoding needs the control-character test: binary data is practically
-    # never valid UTF-8, while real UTF-8 text may legitimately hold a few control characters.
-    if encoding in ("latin-1", "utf-16") and looks_binary(text):
-        raise _binary_error(key)
+    # Only a guessed encoding needs judging: binary data is practically never valid UTF-8,
+    # while real UTF-8 text may legitimately hold a few control characters.
+    if encoding == "latin-1" and implausible_latin1(text):
+        raise _binary_error(key, compressed)
+    if encoding == "utf-16" and looks_binary(text):
+        raise _binary_error(key, compressed)
     return encoding, text
 
 
@@ -169,7 +192,7 @@ def detect_format(path: str | Path, key: str) -> DetectedFormat:
             "upload a valid Parquet file",
         )
 
-    encoding, text = detect_encoding(head, key)
+    encoding, text = detect_encoding(head, key, compression == "gzip")
     content = text.lstrip()
     if not content:
         raise FileRejected(

@@ -36,10 +36,18 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
     }
 
 
+class SettingMissing(RuntimeError):
+    """A variable the resources are configured from is not set."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"{name} is not set: run `ingest-pipeline stack up` (it writes stack.env) or export it"
+        )
+
+
 def resolved_env(name: str) -> str:
     try:
         return os.environ[name]
     except KeyError:
-        raise RuntimeError(
-            f"{name} is not set: run `ingest-pipeline stack up` (it writes stack.env) or export it"
-        ) from None
+        raise SettingMissing(name) from None

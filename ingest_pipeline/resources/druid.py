@@ -31,6 +31,7 @@ from ingest_pipeline.resources.druid_wire import (
     DruidRefused,
     DruidTaskFailed,
     DruidUnavailable,
+    error_reason,
     extract_row_stats,
     is_transient,
     report_error,
@@ -94,12 +95,15 @@ class DruidResource(DruidQueries, DruidService):
                 if response.status_code == 401 or response.status_code == 403:
                     raise DruidRefused(
                         f"Druid refused {method} {url} ({response.status_code}): check the "
-                        "Druid username and password configured for the pipeline"
+                        "Druid username and password configured for the pipeline",
+                        response.status_code,
                     )
                 if not is_transient(response):
                     raise DruidRefused(
                         f"Druid answered {response.status_code} to {method} {url}: "
-                        f"{response.text[:2000]}"
+                        f"{response.text[:2000]}",
+                        response.status_code,
+                        error_reason(response.text),
                     )
                 last_problem = f"HTTP {response.status_code}: {response.text[:500]}"
             if attempt < self.max_retries:

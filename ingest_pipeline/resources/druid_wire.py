@@ -3,6 +3,8 @@ what task reports and logs say (pure functions, unit-tested without a server).""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +37,37 @@ class DruidUnavailable(DruidError):
 
 
 class DruidRefused(DruidError):
-    """Druid answered and said no (a bad spec, bad SQL, bad credentials): retrying won't help."""
+    """Druid answered and said no (a bad spec, bad SQL, bad credentials): retrying won't help.
+    `status_code` and `reason` (Druid's own error text) when it answered with an HTTP error."""
+
+    def __init__(
+        self, message: str, status_code: int | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.reason = reason
+
+
+JAVA_EXCEPTION_PREFIX = re.compile(r"^(?:[a-z_]\w*\.)+\w*(?:Exception|Error): ")
+
+
+def error_reason(body: str, limit: int = 500) -> str:
+    """Druid's error answer in a line: '<error>: <errorMessage>' from its JSON (a query's
+    {"error": "Plan validation failed", "errorMessage": "...", "errorClass": ...}), else the
+    start of the body."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and (answer.get("error") or answer.get("errorMessage")):
+        parts = [str(answer[k]) for k in ("error", "errorMessage") if answer.get(k)]
+        # "org.apache.calcite.runtime.CalciteContextException: From line 1, ..." says no more
+        # to a person than its text
+        text = ": ".join(JAVA_EXCEPTION_PREFIX.sub("", part) for part in parts)
+    else:
+        text = body
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class DruidTaskFailed(DruidError):

@@ -96,6 +96,10 @@ class Service:
     def healthy(self) -> bool:
         raise NotImplementedError
 
+    def stop(self) -> bool:
+        """Stop our process; True if one was stopped."""
+        raise NotImplementedError
+
     def healthy_quietly(self) -> bool:
         try:
             return self.healthy()

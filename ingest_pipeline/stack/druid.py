@@ -93,6 +93,13 @@ class JavaService(PidFileService):
             log(f"{self.name} (pid {pid}) is running but not healthy yet; waiting for it")
             return False
         if port_in_use(self.port):
+            other = other_stack_running(self.name, self.settings.stack_dir)
+            if other is not None:
+                raise StackError(
+                    f"{self.name}: port {self.port} is taken by the stack in {other}: use that "
+                    f"one (INGEST_STACK_DIR={other}) or stop it first "
+                    f"(INGEST_STACK_DIR={other} ingest-pipeline stack down)"
+                )
             raise port_taken_error(self.name, self.port, "http", self.log_file)
         log(f"starting {self.name} on {self.url}")
         processes.spawn(
@@ -187,6 +194,24 @@ class DruidService(JavaService):
             "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key,
             "AWS_REGION": self.settings.s3_region,
         }
+
+
+def other_stack_running(service: str, stack_dir: Path) -> Path | None:
+    """The folder of another stack whose `service` JVM is running (found by the service's
+    marker on its command line and its working directory, <stack>/druid), if any."""
+    marker = f"-Dingest.stack.service={service}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker not in (proc / "cmdline").read_bytes().split(b"\0"):
+                continue
+            druid_home = Path(os.readlink(proc / "cwd"))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if druid_home.parent.resolve() != stack_dir.resolve():
+            return druid_home.parent
+    return None
 
 
 def check_extensions(coordinator: DruidService) -> None:

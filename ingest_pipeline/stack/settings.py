@@ -86,8 +86,45 @@ def free_stack_ports(count: int, avoid: set[int]) -> list[int]:
     return chosen
 
 
+#: The stack folder outside a checkout (a wheel install has no druid/ nor scripts/ beside it).
+HOME_STACK_DIR = Path.home() / ".ingest-pipeline" / "stack"
+#: Either names the endpoints without a stack.env (a deployment's environment, docker-compose).
+ENDPOINT_VARIABLES = ("INGEST_S3_ENDPOINT_URL", "INGEST_DRUID_ROUTER_URL")
+
+
+class StackNotFound(RuntimeError):
+    """No stack.env where the stack is looked for: no stack was brought up there."""
+
+    def __init__(self, env_file: Path) -> None:
+        self.env_file = env_file
+        super().__init__(f"no stack found: {env_file} does not exist")
+
+
+def checkout_stack_dir() -> Path:
+    """The checkout's `.stack`, where scripts/demo.sh and scripts/test.sh keep theirs and every
+    command looks by default; ~/.ingest-pipeline/stack when not run from a checkout."""
+    return REPO_ROOT / ".stack" if (REPO_ROOT / "pyproject.toml").exists() else HOME_STACK_DIR
+
+
 def default_stack_dir() -> Path:
-    return Path(os.environ.get("INGEST_STACK_DIR", Path.home() / ".ingest-pipeline" / "stack"))
+    """$INGEST_STACK_DIR, else the checkout's `.stack`."""
+    return Path(os.environ.get("INGEST_STACK_DIR") or checkout_stack_dir())
+
+
+def use_stack_env(stack_dir: Path | None = None) -> Path | None:
+    """Put the stack's endpoints (its stack.env) into os.environ, leaving variables already
+    set alone; the file used. Without one the environment must name the endpoints itself
+    (ENDPOINT_VARIABLES), else StackNotFound."""
+    env_file = (stack_dir or default_stack_dir()) / "stack.env"
+    if not env_file.exists():
+        if any(name in os.environ for name in ENDPOINT_VARIABLES):
+            return None
+        raise StackNotFound(env_file)
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key and key not in os.environ:
+            os.environ[key] = value
+    return env_file
 
 
 def druid_version() -> str:

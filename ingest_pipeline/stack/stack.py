@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from ingest_pipeline.stack import druid_conf
-from ingest_pipeline.stack.base import ServiceStatus, log
+from ingest_pipeline.stack.base import Service, ServiceStatus, log
 from ingest_pipeline.stack.dagster import DagsterService
 from ingest_pipeline.stack.druid import (
     DRUID_SERVICES,
@@ -40,7 +41,33 @@ class Stack:
         self.java: dict[str, JavaService] = {"zookeeper": self.zookeeper, **self.druid}
         self.dagster = DagsterService(settings)
 
+    def services(self) -> list[Service]:
+        """Every service, in start order."""
+        return [self.postgres, self.s3, *self.java.values(), self.dagster]
+
     def up(self, service_timeout: float = 300.0, with_dagster: bool = False) -> None:
+        """Start what is not running and wait until all is healthy. If that fails (or is
+        interrupted), what this call started is stopped again; what ran before is left alone,
+        so a failed `up` leaves no half stack behind (e.g. a Postgres and S3 of its own when
+        another stack holds Druid's ports)."""
+        running_before = {service.name for service in self.services() if service.pid()}
+        try:
+            self.start_all(service_timeout, with_dagster)
+        except BaseException:
+            stopped = self.stop_all_but(running_before)
+            if stopped:
+                log(f"up failed: stopped what it had started: {', '.join(stopped)}")
+            raise
+
+    def stop_all_but(self, names: Collection[str]) -> list[str]:
+        """Stop every running service not named in `names`, in reverse start order."""
+        stopped = []
+        for service in reversed(self.services()):
+            if service.name not in names and service.stop():
+                stopped.append(service.name)
+        return stopped
+
+    def start_all(self, service_timeout: float, with_dagster: bool) -> None:
         started_at = time.monotonic()
         for folder in (self.settings.stack_dir, self.settings.log_dir, self.settings.run_dir):
             folder.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from ingest_pipeline.console.ingest_now import upload_sensor_activity
-from ingest_pipeline.stack.settings import REPO_ROOT
+from ingest_pipeline.stack.dagster import DagsterService
+from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings
 from ingest_pipeline_tests.integration.automation import (
     Automation,
     assert_no_more_runs,
@@ -132,7 +134,7 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     everything = run_cli(automation, "status")
     assert table_row(everything.stdout, dataset)[1:4] == ["4", "1", "1"]
     unknown = run_cli(automation, "status", f"nothing_{uuid.uuid4().hex[:6]}")
-    assert unknown.returncode == 1 and "no uploads and not in Druid" in unknown.stdout
+    assert unknown.returncode == 1 and "no uploads and not in Druid" in unknown.stderr
 
 
 def wait_until_sensor(auto: Automation, ticking: bool, timeout: float = 120) -> str:
@@ -192,3 +194,86 @@ def test_ingest_follows_the_sensor_s_run_or_runs_here_and_never_twice(
     assert_no_more_runs(automation, {f"{dataset}/with_daemon.csv": 1, f"{dataset}/without.csv": 1})
     assert source_rows(druid, dataset, automation, "with_daemon.csv") == 25
     assert source_rows(druid, dataset, automation, "without.csv") == 30
+
+
+def new_shell(cwd: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """A person's commands in a new shell after only `source .venv/bin/activate`: the venv's
+    bin on PATH and HOME, no INGEST_* variable (PYTHONPATH only when the venv holds another
+    checkout, to run the code under test); a traceback on stderr fails the test."""
+    bin_dir = Path(sys.executable).parent
+    env = {"PATH": str(bin_dir), "HOME": os.environ["HOME"]}
+    installed = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import ingest_pipeline; print(ingest_pipeline.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    ).stdout
+    if not Path(installed.strip()).is_relative_to(REPO_ROOT):
+        env["PYTHONPATH"] = str(REPO_ROOT)
+
+    def person(*argv: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(bin_dir / "ingest-pipeline"), *argv],
+            env={**env, "COLUMNS": "400"},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        print(result.stdout, result.stderr, sep="\n")
+        assert "Traceback" not in result.stderr
+        assert result.returncode != 0 or not result.stderr  # no warnings beside an answer
+        return result
+
+    return person
+
+
+def test_the_demo_s_next_commands_work_in_a_new_shell(
+    stack: StackSettings, druid, s3, tmp_path: Path
+) -> None:
+    """scripts/demo.sh ends by printing what to run next; a person runs it in a new shell after
+    only `source .venv/bin/activate`: no INGEST_* variable, only the venv's bin on PATH, another
+    working folder. The commands find the stack in the default folder, where the demo (and this
+    session) brought it up. (No Dagster is started here: a daemon's sensor on the stack's own
+    `uploads/` would ingest other tests' files; `upload --wait` is run when one already runs.)"""
+    if (REPO_ROOT / ".stack").resolve() != stack.stack_dir.resolve():
+        pytest.skip(f"this session's stack ({stack.stack_dir}) is not the default folder")
+    printed = (REPO_ROOT / "scripts" / "demo.sh").read_text().split("In a new shell:")[1]
+    for command in (
+        "ingest-pipeline upload <files",
+        "ingest-pipeline status",
+        "ingest-pipeline query",
+    ):
+        assert command in printed
+    person = new_shell(tmp_path)
+    dataset = f"demo_next_{uuid.uuid4().hex[:6]}"
+    later, now = tmp_path / "later.csv", tmp_path / "now.csv"
+    later.write_bytes(csv(20))
+    now.write_bytes(csv(30, offset=100, day="2024-07-02"))
+    try:
+        uploaded = person("upload", str(later), "--dataset", dataset)
+        assert uploaded.returncode == 0, uploaded.stderr
+        assert "1 file(s) for the sensor to ingest" in uploaded.stdout
+        ingested = person("ingest", str(now), "--dataset", dataset)
+        assert ingested.returncode == 0, ingested.stderr
+        if DagsterService(stack).pid():  # the stack's Dagster, as the demo leaves it
+            third = tmp_path / "third.csv"
+            third.write_bytes(csv(10, offset=200, day="2024-07-03"))
+            waited = person("upload", str(third), "--dataset", dataset, "--wait", "300")
+            assert waited.returncode == 0 and "1 ingested" in waited.stdout
+        status = person("status", dataset)
+        assert status.returncode == 0, status.stderr
+        assert int(table_row(status.stdout, dataset)[2]) >= 1  # ingested
+        query = person(
+            "query",
+            f'SELECT COUNT(*) AS n FROM "{dataset}" WHERE "__source_key" = ?',
+            "--param",
+            f"uploads/{dataset}/now.csv",
+        )
+        assert query.returncode == 0 and re.search(r"│\s+30\s+│", query.stdout), query.stdout
+        assert person("stack", "status").returncode == 0
+    finally:
+        s3.delete_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{dataset}/later.csv")
+    assert druid.source_rows(dataset, f"uploads/{dataset}/now.csv").count == 30

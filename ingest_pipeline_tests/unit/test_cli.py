@@ -248,7 +248,7 @@ def test_upload_refuses_a_bad_path_before_touching_s3(tmp_path: Path, capsys) ->
     from ingest_pipeline.cli import main
 
     assert main(["upload", str(tmp_path / "missing.csv"), "--dataset", "s"]) == 2
-    assert "no such file or folder" in capsys.readouterr().out
+    assert "no such file or folder" in capsys.readouterr().err  # a failure: on stderr
 
 
 def test_query_rows_become_a_table() -> None:

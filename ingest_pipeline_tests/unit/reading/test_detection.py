@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import codecs
 import gzip
-from pathlib import Path
+import random
+import sys
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -45,6 +47,68 @@ def test_undecodable_control_heavy_bytes_are_rejected_even_without_nul(tmp_path:
     garbage = bytes(b for b in range(1, 256) if b not in b"\t\n\r\x0b\x0c") * 50
     with pytest.raises(FileRejected, match="binary"):
         detect_format(write_upload(tmp_path, "x.csv", garbage), "k/x.csv")
+
+
+def _png() -> bytes:
+    return (Path(__file__).parents[3] / "docs" / "screenshots" / "rejected-check.png").read_bytes()
+
+
+def _high_bytes(size: int) -> bytes:
+    """Bytes >= 0x80 only: no NUL, no ASCII control character, not UTF-8."""
+    return bytes(0x80 | b for b in random.Random(size).randbytes(size))
+
+
+BINARY_UPLOADS = {
+    # (8 random bytes can be text: b"3e\t:\xe5O\xd3^" is "3e<tab>:åOÓ^" in latin-1)
+    **{f"random{n}.csv": random.Random(n).randbytes(n) for n in (16, 32, 64, 4096, 70_000)},
+    "high_bytes.csv": _high_bytes(3000),
+    "short_high_bytes.csv": _high_bytes(12),
+    "image.csv": _png(),
+    "program.csv": Path(sys.executable).resolve().read_bytes()[:100_000],
+    "image.json": _png(),
+}
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("name", sorted(BINARY_UPLOADS))
+def test_binary_data_is_rejected_as_binary_naming_the_file_and_the_fix(
+    tmp_path: Path, name: str, compressed: bool
+) -> None:
+    """Random bytes, a PNG or a program renamed .csv (and gzipped) are said to be binary, not
+    read as one garbage header line ("the file has no data rows") or as garbage rows."""
+    body = BINARY_UPLOADS[name]
+    key = f"uploads/s/{name}" + (".gz" if compressed else "")
+    body = gzip.compress(body) if compressed else body
+    path = write_upload(tmp_path, PurePosixPath(key).name, body)
+    with pytest.raises(FileRejected) as caught:
+        read_frame(path, key)
+    what = "the file's gzip content" if compressed else "the file"
+    assert caught.value.problem == (
+        f"{what} is binary, not text in any supported encoding "
+        "(UTF-8, UTF-16 with a byte-order mark, latin-1)"
+    )
+    message = str(caught.value)
+    assert message.startswith(f"{key}: ") and "Fix: upload CSV, newline-delimited JSON" in message
+
+
+def test_text_in_an_unsupported_encoding_is_not_read_as_latin1(tmp_path: Path) -> None:
+    cyrillic = "город;население\nМосква;13010112\nКазань;1308660\n".encode("cp1251")
+    with pytest.raises(FileRejected, match="not text in any supported encoding") as caught:
+        detect_format(write_upload(tmp_path, "cities.csv", cyrillic), "k/cities.csv")
+    assert "save it as UTF-8" in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Größe;Straße;Länge\nÄrger;Übel;Öl\n",  # dense German: 7 of 33 characters
+        "cidade,situação\nSão Paulo,ação\nBelém,informação\n",
+        "Größe\n",  # too short to judge by share: a header-only file, no rows
+    ],
+)
+def test_dense_latin1_text_is_still_latin1(tmp_path: Path, text: str) -> None:
+    path = write_upload(tmp_path, "t.csv", text, encoding="latin-1")
+    assert detect_format(path, "k/t.csv").encoding == "latin-1"
 
 
 def test_a_json_array_is_read_as_json_array(tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""The benchmarks keep up with the code they measure (bench_sensor_tick once uploaded for three
+minutes, then died on a TickPlan field the sensor no longer had) and start from a plain
+`python benchmarks/x.py`."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.stack.settings import REPO_ROOT
+
+BENCHMARKS = REPO_ROOT / "benchmarks"
+
+
+def benchmark(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # as `python benchmarks/<name>.py` has it
+    return importlib.import_module(name)
+
+
+def test_the_sensor_tick_benchmark_plans_with_the_current_sensor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bench = benchmark("bench_sensor_tick", monkeypatch)
+    listed = [
+        ObjectInfo("b", f"p/ds{n % 2}/f{n:03d}.csv", 10, f"e{n}", datetime(2024, 1, 1, tzinfo=UTC))
+        for n in range(30)
+    ]
+    seconds, note = bench.sensor_cpu(listed, "", lambda key: key.removeprefix("p/"), 500)
+    assert seconds >= 0 and note == "30 objects, 2 runs"  # one batch per dataset
+
+
+@pytest.mark.parametrize("script", ["bench_burst.py", "bench_sensor_tick.py"])
+def test_a_benchmark_without_a_stack_says_so_in_one_line(script: str, tmp_path: Path) -> None:
+    """A plain `python benchmarks/x.py` gets past its imports (the burst uses the tests' daemon
+    helper) and the stack's env, then names what is missing."""
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "HOME": str(tmp_path),
+        "INGEST_STACK_DIR": str(tmp_path / "no-stack"),
+    }
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: no stack found: {tmp_path / 'no-stack' / 'stack.env'} does not exist, and this "
+        "benchmark needs the running stack. Fix: `ingest-pipeline stack up` (or export "
+        "INGEST_STACK_DIR=<its folder>)"
+    ]
