@@ -38,6 +38,7 @@ from common import running_stack
 from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.s3 import S3Storage
+from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 
 
@@ -85,7 +86,11 @@ def bare_listing(client: Any, prefix: str) -> int:
 
 def tick(storage: S3Storage, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     """One tick as the daemon runs it: evaluate, then apply the dynamic partition requests."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"s3": storage})
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"s3": storage, "sensor_settings": SensorSettings()},
+    )
     context.log.setLevel(logging.WARNING)  # the summary line per tick would flood the table
     result = sensors.upload_sensor(context)
     assert isinstance(result, dg.SensorResult)

@@ -19,6 +19,7 @@ from ingest_pipeline.records import (
     SegmentsServed,
     SourceRows,
     TaskOutcome,
+    ValidatedUpload,
     ValidationOutcome,
 )
 from ingest_pipeline.vocabulary import DRUID_TO_SQL_TYPE
@@ -70,59 +71,83 @@ def validation_check_results(
     (the others are not evaluated rather than invented)."""
     if isinstance(outcome, RejectedUpload):
         return [not_ingestible(outcome.upload.uri, outcome.message)]
-    null_heavy = null_heavy_columns(outcome.column_report, null_ratio_warn)
-    drift = schema_drift(outcome.schema, existing_columns)
-    rejected = [[row.line, row.reason] for row in outcome.rejected_rows]
+    assert isinstance(outcome, ValidatedUpload)
     return [
-        dg.AssetCheckResult(
-            asset_key=VALIDATED_FRAME_KEY,
-            check_name=INGESTIBLE,
-            passed=True,
-            metadata={
-                "rows": outcome.row_count,
-                "rejected_rows": len(rejected),
-                "rejected_sample": dg.MetadataValue.json(rejected[:20]),
-                "time_column": outcome.time_column or "(none: constant time)",
-            },
-        ),
-        dg.AssetCheckResult(
-            asset_key=VALIDATED_FRAME_KEY,
-            check_name=NULL_RATIOS,
-            passed=not null_heavy,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"columns above {null_ratio_warn:.0%} null: "
-                + ", ".join(f"{c} ({r:.0%})" for c, r in null_heavy.items())
-                if null_heavy
-                else None
-            ),
-            metadata={
-                "null_ratio_warn": null_ratio_warn,
-                "offending": dg.MetadataValue.json(null_heavy),
-            },
-        ),
-        dg.AssetCheckResult(
-            asset_key=VALIDATED_FRAME_KEY,
-            check_name=NO_DUPLICATE_ROWS,
-            passed=outcome.duplicate_rows == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=None
-            if outcome.duplicate_rows == 0
-            else f"{outcome.duplicate_rows} rows repeat an earlier row exactly",
-            metadata={"duplicate_rows": outcome.duplicate_rows},
-        ),
-        dg.AssetCheckResult(
-            asset_key=VALIDATED_FRAME_KEY,
-            check_name=SCHEMA_MATCHES_DATASOURCE,
-            passed=not drift,
-            severity=dg.AssetCheckSeverity.WARN,
-            description="; ".join(drift) if drift else None,
-            metadata={
-                "datasource_columns": dg.MetadataValue.json(dict(existing_columns)),
-                "differences": dg.MetadataValue.json(drift),
-            },
-        ),
+        ingestible(outcome),
+        null_ratios(outcome, null_ratio_warn),
+        no_duplicate_rows(outcome),
+        schema_matches(outcome, existing_columns),
     ]
+
+
+def ingestible(outcome: ValidatedUpload) -> dg.AssetCheckResult:
+    rejected = [[row.line, row.reason] for row in outcome.rejected_rows]
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=INGESTIBLE,
+        passed=True,
+        metadata={
+            "rows": outcome.row_count,
+            "rejected_rows": len(rejected),
+            "rejected_sample": dg.MetadataValue.json(rejected[:20]),
+            "time_column": outcome.time_column or "(none: constant time)",
+        },
+    )
+
+
+def null_ratios(outcome: ValidatedUpload, null_ratio_warn: float) -> dg.AssetCheckResult:
+    null_heavy = null_heavy_columns(outcome.column_report, null_ratio_warn)
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=NULL_RATIOS,
+        passed=not null_heavy,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"columns above {null_ratio_warn:.0%} null: "
+            + ", ".join(f"{c} ({r:.0%})" for c, r in null_heavy.items())
+            if null_heavy
+            else None
+        ),
+        metadata={
+            "null_ratio_warn": null_ratio_warn,
+            "offending": dg.MetadataValue.json(null_heavy),
+        },
+    )
+
+
+def no_duplicate_rows(outcome: ValidatedUpload) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=NO_DUPLICATE_ROWS,
+        passed=outcome.duplicate_rows == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if outcome.duplicate_rows == 0
+        else f"{outcome.duplicate_rows} rows repeat an earlier row exactly",
+        metadata={"duplicate_rows": outcome.duplicate_rows},
+    )
+
+
+def schema_matches(
+    outcome: ValidatedUpload, existing_columns: Mapping[str, str]
+) -> dg.AssetCheckResult:
+    """Drift against the datasource's columns; with nothing to compare (a new datasource) it
+    passes and says so instead of passing silently."""
+    drift = schema_drift(outcome.schema, existing_columns)
+    description = "; ".join(drift) if drift else None
+    if not existing_columns:
+        description = "new datasource: no columns to compare with yet"
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=SCHEMA_MATCHES_DATASOURCE,
+        passed=not drift,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "datasource_columns": dg.MetadataValue.json(dict(existing_columns)),
+            "differences": dg.MetadataValue.json(drift),
+        },
+    )
 
 
 def failed_verdict(
@@ -218,7 +243,68 @@ def ingestion_check_results(
     actual_columns: Mapping[str, str],
 ) -> list[dg.AssetCheckResult]:
     """Verdicts on what Druid holds for one file after its task, each from an observed value."""
+    return [
+        rows_match(planned, rows_in_druid, outcome.task_id),
+        no_bad_rows(outcome),
+        segments_loaded(served),
+        columns_as_specified(planned, plan, actual_columns),
+    ]
+
+
+def rows_match(planned: PlannedFile, rows: SourceRows, task_id: str) -> dg.AssetCheckResult:
+    matches = rows.count == planned.validated_rows
+    return dg.AssetCheckResult(
+        asset_key=DRUID_DATASOURCE_KEY,
+        check_name=ROWS_MATCH,
+        passed=matches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None
+        if matches
+        else f"Druid holds {rows.count} rows of this file, validation produced "
+        f"{planned.validated_rows}: re-materialize the file's partition to replace its rows",
+        metadata={
+            "rows_in_druid": rows.count,
+            "validated_rows": planned.validated_rows,
+            "druid_task_id": task_id,
+        },
+    )
+
+
+def no_bad_rows(outcome: TaskOutcome) -> dg.AssetCheckResult:
     bad_rows = outcome.bad_rows()
+    return dg.AssetCheckResult(
+        asset_key=DRUID_DATASOURCE_KEY,
+        check_name=NO_UNPARSEABLE,
+        passed=not any(bad_rows.values()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None
+        if not any(bad_rows.values())
+        else f"Druid's task {outcome.task_id} reported bad rows: {bad_rows}",
+        metadata={**bad_rows, "processed": int(outcome.row_stats.get("processed", 0) or 0)},
+    )
+
+
+def segments_loaded(served: SegmentsServed) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=DRUID_DATASOURCE_KEY,
+        check_name=SEGMENTS_LOADED,
+        passed=served.all_available,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None
+        if served.all_available
+        else f"{served.available} of {served.published} segments over its task's time "
+        "range are queryable: check the historicals (load queue, disk, logs)",
+        metadata={
+            "published_segments": served.published,
+            "available_segments": served.available,
+            "loaded_percent": round(served.percent, 1),
+        },
+    )
+
+
+def columns_as_specified(
+    planned: PlannedFile, plan: IngestionPlan, actual_columns: Mapping[str, str]
+) -> dg.AssetCheckResult:
     # The types the task's spec asked for (files of one task share them) for this file's columns.
     specified = {name: plan.specified_columns[name] for name in planned.specified_columns}
     wrong_columns = {
@@ -226,57 +312,14 @@ def ingestion_check_results(
         for name, t in specified.items()
         if actual_columns.get(name) != DRUID_TO_SQL_TYPE[t]
     }
-    rows_match = rows_in_druid.count == planned.validated_rows
-    return [
-        dg.AssetCheckResult(
-            asset_key=DRUID_DATASOURCE_KEY,
-            check_name=ROWS_MATCH,
-            passed=rows_match,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=None
-            if rows_match
-            else f"Druid holds {rows_in_druid.count} rows of this file, validation produced "
-            f"{planned.validated_rows}: re-materialize the file's partition to replace its rows",
-            metadata={
-                "rows_in_druid": rows_in_druid.count,
-                "validated_rows": planned.validated_rows,
-                "druid_task_id": outcome.task_id,
-            },
-        ),
-        dg.AssetCheckResult(
-            asset_key=DRUID_DATASOURCE_KEY,
-            check_name=NO_UNPARSEABLE,
-            passed=not any(bad_rows.values()),
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=None
-            if not any(bad_rows.values())
-            else f"Druid's task {outcome.task_id} reported bad rows: {bad_rows}",
-            metadata={**bad_rows, "processed": int(outcome.row_stats.get("processed", 0) or 0)},
-        ),
-        dg.AssetCheckResult(
-            asset_key=DRUID_DATASOURCE_KEY,
-            check_name=SEGMENTS_LOADED,
-            passed=served.all_available,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=None
-            if served.all_available
-            else f"{served.available} of {served.published} segments over its task's time "
-            "range are queryable: check the historicals (load queue, disk, logs)",
-            metadata={
-                "published_segments": served.published,
-                "available_segments": served.available,
-                "loaded_percent": round(served.percent, 1),
-            },
-        ),
-        dg.AssetCheckResult(
-            asset_key=DRUID_DATASOURCE_KEY,
-            check_name=COLUMNS_AS_SPECIFIED,
-            passed=not wrong_columns,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=None if not wrong_columns else f"columns differ: {wrong_columns}",
-            metadata={"differences": dg.MetadataValue.json(wrong_columns)},
-        ),
-    ]
+    return dg.AssetCheckResult(
+        asset_key=DRUID_DATASOURCE_KEY,
+        check_name=COLUMNS_AS_SPECIFIED,
+        passed=not wrong_columns,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if not wrong_columns else f"columns differ: {wrong_columns}",
+        metadata={"differences": dg.MetadataValue.json(wrong_columns)},
+    )
 
 
 def not_in_druid(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -15,6 +14,7 @@ from rich.text import Text
 
 from ingest_pipeline.console.clients import dagster_instance, druid_client
 from ingest_pipeline.console.failures import CommandError, Context, explain, quiet_libraries
+from ingest_pipeline.resources.environment import setting, terminal_width_given
 from ingest_pipeline.stack import druid_conf
 from ingest_pipeline.stack.settings import default_stack_dir, load_settings, use_stack_env
 from ingest_pipeline.stack.stack import Stack
@@ -78,13 +78,13 @@ def cmd_stack_compose_env(args: argparse.Namespace) -> int:
 
 def make_console() -> Console:
     """Rich console; piped output keeps long messages on one line unless COLUMNS says otherwise."""
-    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    wide = not sys.stdout.isatty() and not terminal_width_given()
     return Console(highlight=False, width=200 if wide else None)
 
 
 def dagster_ui_url(stack_dir: Path | None) -> str:
     """The Dagster webserver a person opens: $INGEST_DAGSTER_UI_URL, else the stack's port."""
-    return os.environ.get("INGEST_DAGSTER_UI_URL") or (
+    return setting("INGEST_DAGSTER_UI_URL") or (
         f"http://127.0.0.1:{load_settings(stack_dir).dagster_port}"
     )
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -29,15 +28,17 @@ from ingest_pipeline.assets.verdicts import verdict_observation
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.environment import sensor_interval_seconds
 from ingest_pipeline.resources.object_store import ObjectStore
+from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
 from ingest_pipeline.vocabulary import DATA_EXTENSIONS, GZIP_EXTENSIONS, Problem
 
 #: Characters Dagster refuses in partition keys.
 FORBIDDEN_IN_PARTITION_KEY = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
-#: Seconds between ticks. Dagster fixes it when the definitions load, so it is read from the
-#: environment then (INGEST_SENSOR_INTERVAL_SECONDS), not through a resource.
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("INGEST_SENSOR_INTERVAL_SECONDS", "15"))
+#: Seconds between ticks. Dagster fixes it when the definitions load, so it is read then
+#: (INGEST_SENSOR_INTERVAL_SECONDS), not through a resource.
+SENSOR_INTERVAL_SECONDS = sensor_interval_seconds()
 #: Run requests per tick: the rest wait for the next tick, so a tick stays well inside its timeout.
 MAX_REQUESTS_PER_TICK = 500
 #: Run tags: which dataset a run ingests (one run per dataset at a time, see dagster.yaml) and
@@ -213,11 +214,8 @@ class BatchCaps:
     max_bytes: int = 2 * 1024**3
 
     @classmethod
-    def from_environment(cls) -> BatchCaps:
-        return cls(
-            max_files=max(1, int(os.environ.get("INGEST_BATCH_MAX_FILES", cls.max_files))),
-            max_bytes=max(1, int(os.environ.get("INGEST_BATCH_MAX_BYTES", cls.max_bytes))),
-        )
+    def of(cls, settings: SensorSettings) -> BatchCaps:
+        return cls(settings.batch_max_files, settings.batch_max_bytes)
 
 
 @dataclass(frozen=True)
@@ -342,7 +340,9 @@ def group_runs(
     description="New or changed objects under the uploads prefix -> partitions + runs (new "
     "files of a dataset batched into one run over their partition range).",
 )
-def upload_sensor(context: dg.SensorEvaluationContext, s3: ObjectStore) -> dg.SensorResult:
+def upload_sensor(
+    context: dg.SensorEvaluationContext, s3: ObjectStore, sensor_settings: SensorSettings
+) -> dg.SensorResult:
     started = time.monotonic()
     # Before this tick's runs claim the Druid pool (see pools.py: a Dagster bug on Postgres).
     for pool in repair_stale_pool_defaults(context.instance):
@@ -358,7 +358,7 @@ def upload_sensor(context: dg.SensorEvaluationContext, s3: ObjectStore) -> dg.Se
         s3.partition_key,
         MAX_REQUESTS_PER_TICK,
         existing,
-        BatchCaps.from_environment(),
+        BatchCaps.of(sensor_settings),
         versions_run_by_cli(context.instance, objects, seen, s3.partition_key, existing),
     )
     for skipped in plan.skipped:

@@ -3,11 +3,11 @@ fail within seconds when their server is down, not after the pipeline's retry bu
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import TYPE_CHECKING
 
 from ingest_pipeline.console.failures import CHECK_STACK, CommandError
+from ingest_pipeline.resources.environment import dagster_postgres_address
 
 if TYPE_CHECKING:  # dagster loads in a second: only commands that need it import it
     import dagster as dg
@@ -20,10 +20,11 @@ def dagster_instance() -> dg.DagsterInstance:
     reads) is tried first: stopped, it fails in a second, not after Dagster's 12 s of retries."""
     import dagster as dg
 
-    host, port = os.environ.get("DAGSTER_PG_HOST"), os.environ.get("DAGSTER_PG_PORT")
-    if host and port and port.isdigit():
+    address = dagster_postgres_address()
+    if address is not None:
+        host, port = address
         try:
-            socket.create_connection((host, int(port)), timeout=5).close()
+            socket.create_connection(address, timeout=5).close()
         except OSError as error:
             raise CommandError(
                 f"Postgres (Dagster's storage) at {host}:{port} is unreachable: "

@@ -14,6 +14,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
@@ -102,6 +103,9 @@ def upload_items(s3: ObjectStore, items: Sequence[UploadItem], console: Console)
     return uploaded
 
 
+Version = tuple[str, str]  # (partition, ETag)
+
+
 def follow_runs(
     instance: dg.DagsterInstance,
     uploads: Sequence[Uploaded],
@@ -117,17 +121,12 @@ def follow_runs(
         if u.skipped
     }
     waiting = {(u.item.partition, u.info.etag): u for u in uploads if not u.skipped}
-    followed: dict[tuple[str, str], FollowedRun] = {}
+    followed: dict[Version, FollowedRun] = {}
     # A batch run is found by its partition range; one created before the uploads is older.
     since = min((u.info.last_modified.timestamp() for u in uploads), default=0.0) - 5.0
     deadline = time.monotonic() + timeout
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        AmountColumn(),
-        console=console,
-    ) as progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), AmountColumn())
+    with Progress(*columns, console=console) as progress:
         bars = {
             version: progress.add_task(
                 version[0], total=len(STEPS), unit="steps", step="waiting for the sensor"
@@ -135,41 +134,60 @@ def follow_runs(
             for version in waiting
         }
         while True:
-            pending = [v for v in waiting if v not in followed]
-            for version, run in runs_for_versions(instance, pending, since).items():
-                facts = RunFacts(run.run_id, run.status.value)
-                followed[version] = FollowedRun(facts, partition=version[0])
-                progress.console.print(
-                    f"{escape(version[0])}: run {run.run_id} ({run_url_text(ui_base, run.run_id)})",
-                    highlight=False,
-                )
-            for version, run in followed.items():
-                if run.done:
-                    continue
-                for news in read_new_events(instance, run):
-                    show_news(progress, version[0], news)
-                steps_done = sum(1 for s in STEPS if s in run.facts.materialized)
-                progress.update(
-                    bars[version],
-                    completed=len(STEPS) if run.done else steps_done,
-                    step=run.facts.status.lower()
-                    if run.done
-                    else (run.facts.current_step or run.facts.status.lower()),
-                )
+            poll(instance, progress, bars, followed, since, ui_base)
             if all(v in followed and followed[v].done for v in waiting):
                 break
             if time.monotonic() > deadline:
                 break
             time.sleep(poll_seconds)
     for version, upload in waiting.items():
-        local = str(upload.item.local)
-        run = followed.get(version)
-        verdict = verdict_from_run(version[0], run.facts, ui_base, local) if run else None
-        if run is None or not run.done:
-            verdict = timed_out(verdict, version[0], timeout)
-            verdict.local = local
-        verdicts[version[0]] = verdict
+        verdicts[version[0]] = final_verdict(
+            version[0], followed.get(version), timeout, ui_base, str(upload.item.local)
+        )
     return [verdicts[u.item.partition] for u in uploads]
+
+
+def poll(
+    instance: dg.DagsterInstance,
+    progress: Progress,
+    bars: dict[Version, TaskID],
+    followed: dict[Version, FollowedRun],
+    since: float,
+    ui_base: str | None,
+) -> None:
+    """Find the runs of versions not followed yet; show what the followed runs did since."""
+    pending = [v for v in bars if v not in followed]
+    for version, run in runs_for_versions(instance, pending, since).items():
+        followed[version] = FollowedRun(
+            RunFacts(run.run_id, run.status.value), partition=version[0]
+        )
+        progress.console.print(
+            f"{escape(version[0])}: run {run.run_id} ({run_url_text(ui_base, run.run_id)})",
+            highlight=False,
+        )
+    for version, run in followed.items():
+        if run.done:
+            continue
+        for news in read_new_events(instance, run):
+            show_news(progress, version[0], news)
+        steps_done = sum(1 for s in STEPS if s in run.facts.materialized)
+        status = run.facts.status.lower()
+        progress.update(
+            bars[version],
+            completed=len(STEPS) if run.done else steps_done,
+            step=status if run.done else (run.facts.current_step or status),
+        )
+
+
+def final_verdict(
+    partition: str, run: FollowedRun | None, timeout: float, ui_base: str | None, local: str
+) -> Verdict:
+    """The run's verdict of the file; timed out (with what was known) if it did not finish."""
+    verdict = verdict_from_run(partition, run.facts, ui_base, local) if run else None
+    if verdict is None or run is None or not run.done:
+        verdict = timed_out(verdict, partition, timeout)
+        verdict.local = local
+    return verdict
 
 
 def run_url_text(ui_base: str | None, run_id: str) -> str:

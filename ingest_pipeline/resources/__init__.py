@@ -1,15 +1,48 @@
-"""Resources: the only code that talks to S3 and Druid, configured from the environment."""
+"""Resources: the only code that talks to S3 and Druid, configured from the environment
+(every variable: environment.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.resources.environment import SettingMissing, fields, resolved_env
 from ingest_pipeline.resources.records_io import RecordsIOManager
 from ingest_pipeline.resources.s3 import S3Storage
-from ingest_pipeline.resources.settings import PipelineSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
+
+__all__ = ["SettingMissing", "build_resources", "resolved_env"]
+
+
+#: Resource field -> environment variable (every one: environment.SETTINGS).
+S3_FIELDS = {
+    "endpoint_url": "INGEST_S3_ENDPOINT_URL",
+    "druid_endpoint_url": "INGEST_DRUID_S3_ENDPOINT_URL",
+    "region": "INGEST_S3_REGION",
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "uploads_bucket": "INGEST_UPLOADS_BUCKET",
+    "uploads_prefix": "INGEST_UPLOADS_PREFIX",
+    "validated_bucket": "INGEST_VALIDATED_BUCKET",
+}
+DRUID_FIELDS = {
+    "router_url": "INGEST_DRUID_ROUTER_URL",
+    "overlord_url": "INGEST_DRUID_OVERLORD_URL",
+    "coordinator_url": "INGEST_DRUID_COORDINATOR_URL",
+    "broker_url": "INGEST_DRUID_BROKER_URL",
+    "username": "INGEST_DRUID_USERNAME",
+    "password": "INGEST_DRUID_PASSWORD",
+}
+PIPELINE_FIELDS = {
+    "datasets_config_path": "INGEST_DATASETS_CONFIG",
+    "ingestion_timeout_seconds": "INGEST_INGESTION_TIMEOUT_SECONDS",
+    "segment_load_timeout_seconds": "INGEST_SEGMENT_LOAD_TIMEOUT_SECONDS",
+}
+SENSOR_FIELDS = {
+    "batch_max_files": "INGEST_BATCH_MAX_FILES",
+    "batch_max_bytes": "INGEST_BATCH_MAX_BYTES",
+}
 
 
 def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
@@ -18,36 +51,14 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
     Definitions pass `dg.EnvVar` (resolved at run launch, hidden in the UI); the CLI passes
     `resolved_env` to use the resources directly.
     """
-    s3 = S3Storage(
-        endpoint_url=env("INGEST_S3_ENDPOINT_URL"),
-        druid_endpoint_url=env("INGEST_DRUID_S3_ENDPOINT_URL"),
-        region=env("INGEST_S3_REGION"),
-        access_key_id=env("AWS_ACCESS_KEY_ID"),
-        secret_access_key=env("AWS_SECRET_ACCESS_KEY"),
-        uploads_bucket=env("INGEST_UPLOADS_BUCKET"),
-        uploads_prefix=env("INGEST_UPLOADS_PREFIX"),
-        validated_bucket=env("INGEST_VALIDATED_BUCKET"),
-    )
+    s3 = S3Storage(**fields(env, S3_FIELDS))
+    seconds = ("ingestion_timeout_seconds", "segment_load_timeout_seconds")
     return {
         "s3": s3,
         "records_io": RecordsIOManager(store=s3),
-        "druid": DruidResource(router_url=env("INGEST_DRUID_ROUTER_URL")),
-        "pipeline_settings": PipelineSettings(datasets_config_path=env("INGEST_DATASETS_CONFIG")),
+        "druid": DruidResource(**fields(env, DRUID_FIELDS)),
+        "pipeline_settings": PipelineSettings(**fields(env, PIPELINE_FIELDS, numbers=seconds)),
+        "sensor_settings": SensorSettings(
+            **fields(env, SENSOR_FIELDS, numbers=tuple(SENSOR_FIELDS))
+        ),
     }
-
-
-class SettingMissing(RuntimeError):
-    """A variable the resources are configured from is not set."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(
-            f"{name} is not set: run `ingest-pipeline stack up` (it writes stack.env) or export it"
-        )
-
-
-def resolved_env(name: str) -> str:
-    try:
-        return os.environ[name]
-    except KeyError:
-        raise SettingMissing(name) from None

@@ -1,4 +1,5 @@
-"""PipelineSettings: knobs a deployment sets (timeouts, per-dataset overrides)."""
+"""Knobs a deployment sets, as resources: PipelineSettings (timeouts, per-dataset settings) and
+SensorSettings (how much one run may take). Their environment variables: environment.py."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ class PipelineSettings(dg.ConfigurableResource):
         description="YAML file: dataset -> time_column, time_format, dimensions, "
         "segment_granularity, max_rejected_share, null_ratio_warn",
     )
-    ingestion_timeout_seconds: float = Field(
-        default=900.0, description="Druid task run time after which it is shut down"
+    # whole seconds: Dagster takes a number from the environment only as an int (EnvVar.int)
+    ingestion_timeout_seconds: int = Field(
+        default=900, description="Druid task run time after which it is shut down"
     )
-    segment_load_timeout_seconds: float = Field(
-        default=300.0, description="wait for the new segments to be loaded and queryable"
+    segment_load_timeout_seconds: int = Field(
+        default=300, description="wait for the new segments to be loaded and queryable"
     )
     max_rows_per_segment: int = Field(
         default=5_000_000, description="auto-compaction target (Druid's guidance: ~5 million)"
@@ -47,3 +49,11 @@ class PipelineSettings(dg.ConfigurableResource):
                 f"datasets config {path} does not exist: fix INGEST_DATASETS_CONFIG"
             )
         return load_dataset_configs(path).get(dataset, DatasetConfig())
+
+
+class SensorSettings(dg.ConfigurableResource):
+    """How much one run of upload_sensor may take: new files of one dataset are batched up to
+    these (a single file is a run at once)."""
+
+    batch_max_files: int = Field(default=200, ge=1, description="files in one run, at most")
+    batch_max_bytes: int = Field(default=2 * 1024**3, ge=1, description="bytes in one run, at most")

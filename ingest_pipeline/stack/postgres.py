@@ -99,6 +99,17 @@ class Postgres(Service):
         if self.pid() and self.healthy():
             log(f"postgres already running (pid {self.pid()})")
             return
+        self._prepare_folders()
+        self._drop_stale_cluster()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        if port_in_use(self.settings.postgres_port):
+            raise port_taken_error(self.name, self.settings.postgres_port, "sql", self.log_file)
+        self._pg_ctl_start()
+        wait_until(self.healthy, what="postgres", timeout=60, log_file=self.log_file)
+        self.create_databases()
+
+    def _prepare_folders(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -109,41 +120,36 @@ class Postgres(Service):
             link = self.settings.stack_dir / "postgres"
             if not link.exists():
                 link.symlink_to(self.base)
-        self._drop_stale_cluster()
-        if not (self.data_dir / "PG_VERSION").exists():
-            log(f"initdb {self.data_dir}")
-            pwfile = self.base / "pwfile"
-            pwfile.write_text(self.settings.postgres_password + "\n")
-            if self.run_as:
-                user = pwd.getpwnam(self.run_as)
-                os.chown(pwfile, user.pw_uid, user.pw_gid)
-            initdb = subprocess.run(
-                self._as_user(
-                    [
-                        postgres_bin("initdb"),
-                        "-D",
-                        str(self.data_dir),
-                        "-U",
-                        self.settings.postgres_user,
-                        f"--pwfile={pwfile}",
-                        "--auth-host=scram-sha-256",
-                        "--auth-local=trust",
-                        "-E",
-                        "UTF8",
-                        "--no-locale",
-                    ]
-                ),
-                capture_output=True,
-                text=True,
-            )
-            pwfile.unlink()
-            if initdb.returncode != 0:
-                initdb_log = self.settings.log_dir / "postgres-initdb.log"
-                initdb_log.write_text(initdb.stdout + initdb.stderr)
-                raise StackError(f"postgres: initdb failed{where(initdb_log)}")
-            self.owner_file.write_text(self._owner())
-        if port_in_use(self.settings.postgres_port):
-            raise port_taken_error(self.name, self.settings.postgres_port, "sql", self.log_file)
+
+    def _initdb(self) -> None:
+        log(f"initdb {self.data_dir}")
+        pwfile = self.base / "pwfile"
+        pwfile.write_text(self.settings.postgres_password + "\n")
+        if self.run_as:
+            user = pwd.getpwnam(self.run_as)
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        initdb = subprocess.run(
+            self._as_user(
+                [
+                    postgres_bin("initdb"),
+                    *("-D", str(self.data_dir), "-U", self.settings.postgres_user),
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    *("-E", "UTF8", "--no-locale"),
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        pwfile.unlink()
+        if initdb.returncode != 0:
+            initdb_log = self.settings.log_dir / "postgres-initdb.log"
+            initdb_log.write_text(initdb.stdout + initdb.stderr)
+            raise StackError(f"postgres: initdb failed{where(initdb_log)}")
+        self.owner_file.write_text(self._owner())
+
+    def _pg_ctl_start(self) -> None:
         log(f"starting postgres on 127.0.0.1:{self.settings.postgres_port}")
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.settings.postgres_port} "
@@ -156,24 +162,14 @@ class Postgres(Service):
             self._as_user(
                 [
                     postgres_bin("pg_ctl"),
-                    "-D",
-                    str(self.data_dir),
-                    "-l",
-                    str(server_log),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
+                    *("-D", str(self.data_dir), "-l", str(server_log), "-o", options),
+                    *("-w", "-t", "60", "start"),
                 ]
             ),
             check=False,
             stdout=subprocess.DEVNULL,
         )
         self._link_log(server_log)
-        wait_until(self.healthy, what="postgres", timeout=60, log_file=self.log_file)
-        self.create_databases()
 
     @property
     def owner_file(self) -> Path:

@@ -20,6 +20,7 @@ import pytest
 from ingest_pipeline import sensors
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources.s3 import S3Storage, clean_etag
+from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.sensors import decode_cursor, upload_sensor
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 
@@ -48,7 +49,9 @@ class Daemon:
 
     def tick(self) -> list[dg.RunRequest]:
         context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources={"s3": self.storage}
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"s3": self.storage, "sensor_settings": SensorSettings()},
         )
         captured = Captured()
         context.log.addHandler(captured)

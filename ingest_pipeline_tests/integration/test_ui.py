@@ -1,7 +1,10 @@
 """The Dagster UI a person opens, driven by a real browser after a real ingestion.
 
 Debian's chromium (headless, through Playwright's sync API) against the webserver of the
-`automation` fixture, whose daemon's sensor ingested one good and one rejected upload. Each
+`automation` fixture, whose daemon's sensor ingested one batch of four uploads: two good, one
+with no data rows, one binary. A rejected file is red (failed) on every asset after raw_file,
+the good ones green, in the partition list and in Dagster's GraphQL; a fixed upload of a
+rejected file turns it green. Each
 test saves a screenshot under a pytest tmp folder (printed; INGEST_SCREENSHOT_DIR chooses
 another); with INGEST_UPDATE_SCREENSHOTS=1
 the README's screenshots in docs/screenshots/ are refreshed from them:
@@ -21,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import dagster as dg
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Response, expect, sync_playwright
 
@@ -32,7 +36,7 @@ pytestmark = pytest.mark.integration
 CHROMIUM = os.environ.get("INGEST_CHROMIUM", "/usr/bin/chromium")
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 #: The screenshots the README shows (the others are test artifacts only).
-DOC_SHOTS = ("ingested-partition.png", "rejected-check.png")
+DOC_SHOTS = ("ingested-partition.png", "rejected-check.png", "partition-statuses.png")
 STEPS = ("raw_file", "validated_frame", "druid_spec", "druid_datasource")
 UI_TIMEOUT_MS = 60_000
 expect.set_options(timeout=UI_TIMEOUT_MS)  # a 2-core machine renders slowly
@@ -42,23 +46,38 @@ expect.set_options(timeout=UI_TIMEOUT_MS)  # a 2-core machine renders slowly
 class Ingested:
     base_url: str
     good: str  # partition keys
-    rejected: str
-    good_run: dg.DagsterRun
-    rejected_run: dg.DagsterRun
+    rejected: str  # no data rows
+    binary: str  # rejected too; fixed by the last test
+    run: dg.DagsterRun  # the batch's one run
     druid_metadata: dict  # druid_datasource's materialization metadata of the good file
+
+    @property
+    def good_ones(self) -> set[str]:
+        return {self.good, self.good.replace("orders", "returns")}
+
+    @property
+    def bad_ones(self) -> set[str]:
+        return {self.rejected, self.binary}
 
 
 @pytest.fixture(scope="module")
 def ingested(automation: Automation, s3) -> Ingested:
     dataset = f"ui_{uuid.uuid4().hex[:6]}"
-    # Two datasets: each file its own run (files of one dataset found together would share one)
-    good, rejected = f"{dataset}/orders.csv", f"{dataset}_bad/header_only.csv"
-    put(s3, automation, good, csv(40))
-    put(s3, automation, rejected, b"ts,team,points\n")
-    runs = wait_for_runs(automation, {good: 1, rejected: 1})
-    (good_run,), (rejected_run,) = runs[good], runs[rejected]
-    assert good_run.status == dg.DagsterRunStatus.SUCCESS, automation.logs()
-    assert rejected_run.status == dg.DagsterRunStatus.FAILURE, automation.logs()
+    files = {
+        f"{dataset}/orders.csv": csv(40),
+        f"{dataset}/header_only.csv": b"ts,team,points\n",
+        f"{dataset}/photo.csv": bytes(range(256)) * 16,
+        f"{dataset}/returns.csv": csv(12, offset=100),
+    }
+    automation.stop_daemon()  # all four in S3 before the next tick: one batch run
+    for partition, body in files.items():
+        put(s3, automation, partition, body)
+    automation.start_daemon()
+    runs = wait_for_runs(automation, {p: 1 for p in files})
+    (run,) = {r.run_id: r for (r,) in runs.values()}.values()
+    # two files rejected: the run says so (after ingesting the other two)
+    assert run.status == dg.DagsterRunStatus.FAILURE, automation.logs()
+    good = f"{dataset}/orders.csv"
     records = automation.instance().fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("druid_datasource"), asset_partitions=[good]),
         limit=1,
@@ -69,7 +88,12 @@ def ingested(automation: Automation, s3) -> Ingested:
         for key, value in record.asset_materialization.metadata.items()
     }
     return Ingested(
-        f"http://127.0.0.1:{automation.web_port}", good, rejected, good_run, rejected_run, metadata
+        f"http://127.0.0.1:{automation.web_port}",
+        good,
+        f"{dataset}/header_only.csv",
+        f"{dataset}/photo.csv",
+        run,
+        metadata,
     )
 
 
@@ -168,7 +192,7 @@ def test_an_ingested_files_partition_shows_rows_task_and_seconds_to_queryable(
     open_page(page, partition_url(ingested, "druid_datasource", ingested.good))
     expect(page.get_by_text(ingested.good, exact=True).first).to_be_visible()
     expect(page.get_by_text("Materialized", exact=True).first).to_be_visible()
-    expect(page.get_by_text(ingested.good_run.run_id[:8], exact=True).first).to_be_visible()
+    expect(page.get_by_text(ingested.run.run_id[:8], exact=True).first).to_be_visible()
     assert metadata_value(page, "dagster/row_count") == "40"
     task_id = ingested.druid_metadata["druid_task_id"]
     assert task_id.startswith("ingest_")
@@ -182,15 +206,10 @@ def test_a_rejected_files_partition_shows_its_failed_check_and_why(
     page: Page, ingested: Ingested, screenshots: Path
 ) -> None:
     reason = re.compile(r"header_only\.csv: the file has no data rows\. Fix: ")
-    # validated_frame of the rejected file: materialized, with the problem it found.
+    run_id = ingested.run.run_id
+    # validated_frame of the rejected file: not materialized; its run's logs say why.
     open_page(page, partition_url(ingested, "validated_frame", ingested.rejected))
     expect(page.get_by_text(ingested.rejected, exact=True).first).to_be_visible()
-    assert metadata_value(page, "accepted") == "false"
-    assert reason.search(metadata_value(page, "problem"))
-
-    # druid_datasource of the rejected file: never materialized; its run's logs say why.
-    run_id = ingested.rejected_run.run_id
-    open_page(page, partition_url(ingested, "druid_datasource", ingested.rejected))
     expect(
         page.get_by_text(f"Run {run_id[:8]} failed, and did not materialize this asset.")
     ).to_be_visible()
@@ -200,20 +219,89 @@ def test_a_rejected_files_partition_shows_its_failed_check_and_why(
     show_check_evaluations(logs, reason)
     logs.get_by_role("button", name="Done").click()
 
-    # The run's own page: which partition, and the same failed check.
+    # The run's own page: the same failed check on this file, among the others' passed ones.
     open_page(page, f"{ingested.base_url}/runs/{run_id}")
-    expect(page.get_by_text(f"partition: {ingested.rejected}")).to_be_visible()
     show_check_evaluations(page, reason)
     shoot(page, screenshots, "rejected-check.png")
+
+
+def partition_statuses(base_url: str, asset: str) -> dict[str, set[str]]:
+    """What Dagster's GraphQL (the API behind the UI) says of the asset's partitions."""
+    query = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+        assetPartitionStatuses { ... on DefaultPartitionStatuses {
+            materializedPartitions failedPartitions materializingPartitions } } } } }"""
+    answer = httpx.post(
+        f"{base_url}/graphql",
+        json={"query": query, "variables": {"key": {"path": [asset]}}},
+        timeout=60,
+    ).json()
+    statuses = answer["data"]["assetNodeOrError"]["assetPartitionStatuses"]
+    return {name: set(keys) for name, keys in statuses.items()}
+
+
+def listed_partitions(page: Page, asset: str, base_url: str, status: str) -> set[str]:
+    """The partitions the asset's partition list shows with only `status` ticked in the
+    status filter (Failed / Materialized / Materializing / Missing)."""
+    open_page(page, f"{base_url}/assets/{asset}?view=partitions")
+    shown: set[str] = set()
+    for box in ("Failed", "Materialized", "Materializing", "Missing"):
+        checkbox = page.get_by_role("checkbox", name=re.compile(rf"^{box} \(\d+\)$"))
+        if checkbox.is_checked() != (box == status):
+            checkbox.click()
+    page.wait_for_load_state("networkidle")
+    for row in page.locator("[data-tooltip]").all():
+        key = row.get_attribute("data-tooltip") or ""
+        if "/" in key:
+            shown.add(key)
+    return shown
+
+
+def test_rejected_files_are_red_and_ingested_ones_green_on_every_asset_after_raw_file(
+    page: Page, ingested: Ingested, screenshots: Path
+) -> None:
+    for asset in ("validated_frame", "druid_spec", "druid_datasource"):
+        statuses = partition_statuses(ingested.base_url, asset)
+        assert statuses["failedPartitions"] == ingested.bad_ones, (asset, statuses)
+        assert statuses["materializedPartitions"] == ingested.good_ones, (asset, statuses)
+    raw = partition_statuses(ingested.base_url, "raw_file")  # the objects are there
+    assert raw["materializedPartitions"] == ingested.good_ones | ingested.bad_ones, raw
+
+    for asset in ("validated_frame", "druid_datasource"):
+        assert listed_partitions(page, asset, ingested.base_url, "Failed") == ingested.bad_ones
+        assert listed_partitions(page, asset, ingested.base_url, "Materialized") == (
+            ingested.good_ones
+        )
+    open_page(page, f"{ingested.base_url}/assets/validated_frame?view=partitions")
+    expect(page.get_by_text("Failed (2)", exact=True)).to_be_visible()
+    expect(page.get_by_text("Materialized (2)", exact=True)).to_be_visible()
+    shoot(page, screenshots, "partition-statuses.png")
+
+
+def test_a_fixed_upload_of_a_rejected_file_turns_its_partition_green(
+    page: Page, ingested: Ingested, automation: Automation, s3, screenshots: Path
+) -> None:
+    put(s3, automation, ingested.binary, csv(9, offset=500))  # the binary file, as text now
+    runs = wait_for_runs(automation, {ingested.binary: 2})
+    assert runs[ingested.binary][0].status == dg.DagsterRunStatus.SUCCESS, automation.logs()
+    for asset in ("validated_frame", "druid_spec", "druid_datasource"):
+        statuses = partition_statuses(ingested.base_url, asset)
+        assert statuses["failedPartitions"] == {ingested.rejected}, (asset, statuses)
+        assert statuses["materializedPartitions"] == ingested.good_ones | {ingested.binary}
+    assert listed_partitions(page, "validated_frame", ingested.base_url, "Failed") == {
+        ingested.rejected
+    }
+    open_page(page, f"{ingested.base_url}/assets/validated_frame?view=partitions")
+    expect(page.get_by_text("Failed (1)", exact=True)).to_be_visible()
+    expect(page.get_by_text("Materialized (3)", exact=True)).to_be_visible()
+    shoot(page, screenshots, "partition-fixed.png")
 
 
 def show_check_evaluations(scope: Page | Locator, reason: re.Pattern) -> None:
     """Filter a run's event log to check evaluations: only the blocking check, failed, and why."""
     scope.get_by_placeholder("Filter…").fill("type:ASSET_CHECK_EVALUATION")
     scope.get_by_placeholder("Filter…").press("Enter")
-    expect(
-        scope.get_by_text("Check file_is_ingestible failed for materialization of validated_frame.")
-    ).to_be_visible()
+    failed = "Check file_is_ingestible failed for materialization of validated_frame."
+    expect(scope.get_by_text(failed).first).to_be_visible()
     expect(scope.get_by_text(reason).first).to_be_visible()
-    # The file stopped at the blocking check: no other check was evaluated.
-    expect(scope.get_by_text(re.compile(r"^Check \w+ (failed|succeeded)"))).to_have_count(1)
+    # Each rejected file (2 in the batch) stopped at the blocking check: nothing else failed.
+    expect(scope.get_by_text(re.compile(r"^Check \w+ failed"))).to_have_count(2)

@@ -16,9 +16,22 @@ import pytest
 
 PACKAGE = "ingest_pipeline"
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
-MAX_MODULE_LINES = 450
+MAX_MODULE_LINES = 400
 # Modules still over MAX_MODULE_LINES, each to be removed from here once it is split.
-OVERSIZED_MODULES: frozenset[str] = frozenset()
+OVERSIZED_MODULES: frozenset[str] = frozenset({"ingest_pipeline.validation.planning"})
+MAX_FUNCTION_LINES = 60
+# Functions over MAX_FUNCTION_LINES: the spec builder, declared (one Druid task JSON, read top to
+# bottom beside Druid's docs), and those still to be split.
+LONG_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "ingest_pipeline.spec.build_index_spec",
+        "ingest_pipeline.reading.normalisation.json_array_elements",
+        "ingest_pipeline.validation.planning.plan_validation",
+        "ingest_pipeline.validation.planning._choose_time_column",
+    }
+)
+#: The only modules that read environment variables: the settings table and the local stack.
+ENVIRONMENT_READERS = ("ingest_pipeline.resources.environment", "ingest_pipeline.stack")
 
 
 def _module_name(path: Path) -> str:
@@ -185,7 +198,62 @@ def test_shared_modules_never_reach_the_reader(module: str) -> None:
     assert not [m for m in reached if _in("ingest_pipeline.reading", m)]
 
 
-def test_modules_are_at_most_450_lines() -> None:
+def _functions(tree: ast.Module, module: str) -> list[tuple[str, int]]:
+    """(dotted name, lines) of every function and method in a module."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}.{child.name}"
+                found.append((name, (child.end_lineno or child.lineno) - child.lineno + 1))
+                visit(child, name)
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}.{child.name}")
+
+    visit(tree, module)
+    return found
+
+
+def test_functions_are_at_most_60_lines() -> None:
+    long = {
+        name: lines
+        for module, path in _modules().items()
+        for name, lines in _functions(ast.parse(path.read_text(encoding="utf-8")), module)
+        if lines > MAX_FUNCTION_LINES
+    }
+    assert set(long) <= LONG_FUNCTIONS, long
+    assert LONG_FUNCTIONS <= set(long), LONG_FUNCTIONS - set(long)  # split: drop it from here
+
+
+def _reads_environment(tree: ast.Module) -> list[int]:
+    """Lines that read os.environ / os.getenv (attribute or imported name)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            if {a.name for a in node.names} & {"environ", "getenv", "environb"}:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_settings_table_and_the_stack_read_the_environment() -> None:
+    readers = {
+        module: lines
+        for module, path in _modules().items()
+        if (lines := _reads_environment(ast.parse(path.read_text(encoding="utf-8"))))
+        and not any(_in(allowed, module) for allowed in ENVIRONMENT_READERS)
+    }
+    assert readers == {}, "read settings through ingest_pipeline.resources.environment"
+
+
+def test_the_environment_check_sees_every_way_of_reading_it() -> None:
+    source = "import os\nfrom os import getenv\na = os.environ['X']\nb = os.getenv('Y')\n"
+    assert _reads_environment(ast.parse(source)) == [2, 3, 4]
+
+
+def test_modules_are_at_most_400_lines() -> None:
     lengths = {
         name: len(path.read_text(encoding="utf-8").splitlines())
         for name, path in _modules().items()

@@ -11,6 +11,7 @@ import dagster as dg
 from ingest_pipeline import sensors
 from ingest_pipeline.assets.verdicts import read_verdict
 from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.sensors import BatchCaps, RunToRequest, VersionToIngest, plan_tick
 from ingest_pipeline.verdict import Outcome, Stage
 from ingest_pipeline.vocabulary import Problem
@@ -107,7 +108,9 @@ def test_a_tick_emits_a_skipped_verdict_on_the_skipped_file_s_partition() -> Non
     for key, body in (("a/1.csv", b"x,y\n1,2\n"), ("a/2.csv", b"x,y\n1,2\n"), ("a/0.csv", b"")):
         store.put_upload(key, body)
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"s3": store})
+        context = dg.build_sensor_context(
+            instance=instance, resources={"s3": store, "sensor_settings": SensorSettings()}
+        )
         result = sensors.upload_sensor(context)
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests

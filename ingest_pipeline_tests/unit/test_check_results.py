@@ -97,6 +97,18 @@ def test_a_clean_file_in_full() -> None:
     ]
 
 
+def test_a_file_of_a_new_datasource_says_there_is_nothing_to_compare_its_schema_with() -> None:
+    results = {r.check_name: r for r in checks.validation_check_results(validated(), {}, 0.25)}
+    assert shown(results["schema_matches_datasource"]) == (
+        FRAME,
+        "schema_matches_datasource",
+        True,
+        WARN,
+        "new datasource: no columns to compare with yet",
+        {"datasource_columns": M.json({}), "differences": M.json([])},
+    )
+
+
 def test_a_file_with_every_warning_in_full() -> None:
     rejected = tuple(RejectedRow(line, f"bad value on line {line}") for line in range(2, 27))
     report = {

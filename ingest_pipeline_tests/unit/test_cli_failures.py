@@ -93,7 +93,14 @@ def environments(tmp: Path, fake: str) -> dict[str, dict[str, str]]:
     return {
         "no stack": {"INGEST_STACK_DIR": str(tmp / "no-stack")},
         "all closed": stack_env(tmp / "closed", {}),
-        "Druid refuses": stack_env(tmp / "druid-refuses", {"INGEST_DRUID_ROUTER_URL": fake}),
+        # every Druid URL (router, overlord, coordinator, broker) is the refusing fake
+        "Druid refuses": stack_env(
+            tmp / "druid-refuses",
+            {
+                f"INGEST_DRUID_{name}_URL": fake
+                for name in ("ROUTER", "OVERLORD", "COORDINATOR", "BROKER")
+            },
+        ),
         "S3 refuses": stack_env(tmp / "s3-refuses", {"INGEST_S3_ENDPOINT_URL": fake}),
         # Postgres' port answers (the fake server): Dagster gets as far as DAGSTER_HOME
         "no DAGSTER_HOME": stack_env(

@@ -15,6 +15,7 @@ import pytest
 
 from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.sensors import (
     SkippedObject,
     SkipReason,
@@ -388,7 +389,9 @@ def tick(
     instance: dg.DagsterInstance, objects: list[ObjectInfo], cursor: str | None
 ) -> dg.SensorResult:
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"s3": Listing(objects)}
+        instance=instance,
+        cursor=cursor,
+        resources={"s3": Listing(objects), "sensor_settings": SensorSettings()},
     )
     result = sensors.upload_sensor(context)
     assert isinstance(result, dg.SensorResult)
