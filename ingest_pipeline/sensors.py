@@ -215,7 +215,7 @@ class BatchCaps:
 
     @classmethod
     def of(cls, settings: SensorSettings) -> BatchCaps:
-        return cls(settings.batch_max_files, settings.batch_max_bytes)
+        return cls(max(1, settings.batch_max_files), max(1, settings.batch_max_bytes))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,14 @@ from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settin
 from ingest_pipeline.stack.stack import Stack
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under integration/ needs the real stack: `pytest -m "not stack"` is the fast
+    suite (pure modules and the real graph on the in-memory fakes)."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackSettings]:
     settings = load_settings()

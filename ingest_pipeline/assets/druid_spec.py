@@ -11,6 +11,7 @@ from ingest_pipeline.assets.steps import (
     RECORD,
     RECORDS_IO,
     fail_for_unfinished,
+    hand_on,
     materialize,
     record_link,
     stored_records,
@@ -40,7 +41,7 @@ SPEC_IN_METADATA_MAX_FILES = 10
     name=DRUID_SPEC,
     ins={"outcomes": dg.In(ValidationOutcomes)},
     out={
-        "plans": dg.Out(IngestionPlans, io_manager_key=RECORDS_IO),
+        "plans": dg.Out(IngestionPlans, io_manager_key=RECORDS_IO, is_required=False),
         DRUID_SPEC: dg.Out(is_required=False),
     },
 )
@@ -53,7 +54,7 @@ def druid_spec_step(
 ) -> Iterator[dg.Output]:
     reused = stored_plans(context, s3)
     if reused is not None:
-        yield dg.Output(reused, "plans")
+        yield from hand_on(context, s3, reused, "plans")
         return
     by_datasource: dict[str, list[ValidatedUpload]] = defaultdict(list)
     for one in outcomes.validated.values():
@@ -75,7 +76,7 @@ def druid_spec_step(
     unfinished |= {p: m.problem.message(m.key) for p, m in outcomes.missing.items()}
     unfinished |= {r.partition_key: r.problem.message(r.source_key) for r in refused}
     fail_for_unfinished(context, DRUID_SPEC, unfinished)
-    yield dg.Output(IngestionPlans(tuple(plans), tuple(refused)), "plans")
+    yield from hand_on(context, s3, IngestionPlans(tuple(plans), tuple(refused)), "plans")
 
 
 def stored_plans(context: dg.OpExecutionContext, s3: ObjectStore) -> IngestionPlans | None:

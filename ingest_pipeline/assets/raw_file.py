@@ -9,6 +9,7 @@ from ingest_pipeline.assets.steps import (
     RECORD,
     RECORDS_IO,
     fail_for_unfinished,
+    hand_on,
     materialize,
     record_link,
     stored_records,
@@ -28,7 +29,7 @@ GONE = Problem(
 @dg.op(
     name=RAW_FILE,
     out={
-        "uploads": dg.Out(RawFiles, io_manager_key=RECORDS_IO),
+        "uploads": dg.Out(RawFiles, io_manager_key=RECORDS_IO, is_required=False),
         RAW_FILE: dg.Out(is_required=False),
     },
 )
@@ -37,7 +38,7 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
     if stored is not None:
         wanted = set(context.partition_keys)
         found = {p: u for record in stored for p, u in record.uploads.items() if p in wanted}
-        yield dg.Output(RawFiles(found, {}), "uploads")
+        yield from hand_on(context, s3, RawFiles(found, {}), "uploads")
         return
     link = record_link(context, s3, "uploads")
     uploads: dict[str, UploadedObject] = {}
@@ -59,7 +60,7 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
     fail_for_unfinished(
         context, RAW_FILE, {p: m.problem.message(m.key) for p, m in missing.items()}
     )
-    yield dg.Output(RawFiles(uploads, missing), "uploads")
+    yield from hand_on(context, s3, RawFiles(uploads, missing), "uploads")
 
 
 def raw_metadata(upload: UploadedObject) -> dict[str, object]:

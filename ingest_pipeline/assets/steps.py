@@ -10,7 +10,7 @@ materialized; a later successful run of the file turns it green. See README "Wha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import dagster as dg
@@ -39,6 +39,20 @@ def check_outs(specs: Sequence[dg.AssetCheckSpec]) -> dict[str, dg.Out]:
     """The op outputs the graph maps to these checks: never yielded (each evaluation is logged
     on its file's partition instead), so optional."""
     return {spec.get_python_identifier(): dg.Out(is_required=False) for spec in specs}
+
+
+def hand_on(
+    context: dg.OpExecutionContext, store: ObjectStore, record: object, output: str
+) -> Iterator[dg.Output]:
+    """The step's record for the next step through RecordsIOManager; in a run that ends at
+    this step (Dagster refuses an output nothing selected reads) it is stored where the IO
+    manager would have, so a later run can take it (stored_records)."""
+    if output in context.selected_output_names:
+        yield dg.Output(record, output)
+        return
+    key = handoff_key(context.run_id, context.get_step_execution_context().step.key, output)
+    body = TypeAdapter(type(record)).dump_json(record)
+    store.put_bytes(store.validated_bucket, key, body)
 
 
 def is_selected(context: dg.OpExecutionContext, asset: str) -> bool:

@@ -24,6 +24,7 @@ from ingest_pipeline.assets.steps import (
     VALIDATED_FRAME,
     check_outs,
     fail_for_unfinished,
+    hand_on,
     log_checks,
     materialize,
     record_link,
@@ -55,7 +56,7 @@ PREVIEW_ROWS = 10
     name=VALIDATED_FRAME,
     ins={"uploads": dg.In(RawFiles)},
     out={
-        "outcomes": dg.Out(ValidationOutcomes, io_manager_key=RECORDS_IO),
+        "outcomes": dg.Out(ValidationOutcomes, io_manager_key=RECORDS_IO, is_required=False),
         VALIDATED_FRAME: dg.Out(is_required=False),
         **check_outs(VALIDATION_CHECKS),
     },
@@ -71,7 +72,7 @@ def validated_frame_step(
     if stored is not None:
         wanted = set(context.partition_keys)
         found = {p: v for record in stored for p, v in record.validated.items() if p in wanted}
-        yield dg.Output(ValidationOutcomes(found, {}, {}), "outcomes")
+        yield from hand_on(context, s3, ValidationOutcomes(found, {}, {}), "outcomes")
         return
     link = record_link(context, s3, "outcomes")
     # Read datasets.yaml once per dataset, not once per file and again per check.
@@ -102,7 +103,9 @@ def validated_frame_step(
     unfinished = {p: r.message for p, r in rejected.items()}
     unfinished |= {p: m.problem.message(m.key) for p, m in uploads.missing.items()}
     fail_for_unfinished(context, VALIDATED_FRAME, unfinished)
-    yield dg.Output(ValidationOutcomes(validated, rejected, uploads.missing), "outcomes")
+    yield from hand_on(
+        context, s3, ValidationOutcomes(validated, rejected, uploads.missing), "outcomes"
+    )
 
 
 def validate_one(

@@ -55,5 +55,5 @@ class SensorSettings(dg.ConfigurableResource):
     """How much one run of upload_sensor may take: new files of one dataset are batched up to
     these (a single file is a run at once)."""
 
-    batch_max_files: int = Field(default=200, ge=1, description="files in one run, at most")
-    batch_max_bytes: int = Field(default=2 * 1024**3, ge=1, description="bytes in one run, at most")
+    batch_max_files: int = Field(default=200, description="files in one run, at most")
+    batch_max_bytes: int = Field(default=2 * 1024**3, description="bytes in one run, at most")

@@ -76,12 +76,12 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     instance = automation.instance()
     (good_run,) = runs_for(instance, f"{dataset}/good.csv")
     (bad_run,) = runs_for(instance, f"{dataset}/header_only.csv")
-    assert good_run.status == dg.DagsterRunStatus.SUCCESS
-    # One tick saw both files: one batch run, which succeeds with this file rejected in it;
-    # two ticks: its own run, which fails (none of its files can be ingested).
+    # One tick saw both files: one batch run, which ingests the good file and then fails for
+    # the rejected one; two ticks: the good file's run succeeds, the bad file's fails.
     batched = bad_run.run_id == good_run.run_id
-    expected_status = dg.DagsterRunStatus.SUCCESS if batched else dg.DagsterRunStatus.FAILURE
-    assert bad_run.status == expected_status
+    assert bad_run.status == dg.DagsterRunStatus.FAILURE
+    expected_status = dg.DagsterRunStatus.FAILURE if batched else dg.DagsterRunStatus.SUCCESS
+    assert good_run.status == expected_status
     # Uploads, then each run step by step.
     for name in ("good.csv", "header_only.csv", "empty.csv", "blob.bin"):
         assert f"uploaded {folder / name} -> s3://ingest-uploads/{automation.prefix}" in out
@@ -92,9 +92,11 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     assert f"{dataset}/good.csv: run {good_run.run_id} ({ui}/runs/{good_run.run_id})" in out
     for step in ("raw_file", "validated_frame", "druid_spec", "druid_datasource"):
         assert f"{dataset}/good.csv: … {step} started" in out
-    assert f"{dataset}/good.csv: ✓ validated_frame materialized: 25 rows validated" in out
+    assert f"{dataset}/good.csv: ✓ validated_frame materialized: 25 rows" in out
     assert f"{dataset}/good.csv: ✓ validated_frame check file_is_ingestible passed" in out
-    assert f"{dataset}/good.csv: ✓ druid_datasource materialized: 25 rows in Druid, task " in out
+    assert f"{dataset}/good.csv: ✓ druid_datasource materialized: 25 rows" in out
+    assert f"{dataset}/good.csv: ✓ verdict ingested: 25 rows; Druid task ingest_" in out
+    assert f"{dataset}/header_only.csv: ✗ verdict rejected: {dataset}/header_only.csv: " in out
     assert f"{dataset}/header_only.csv: ✗ validated_frame check file_is_ingestible FAILED" in out
     if not batched:  # in a batch the spec step runs, for the others
         assert f"{dataset}/header_only.csv: … druid_spec started" not in out
@@ -120,11 +122,11 @@ def test_upload_a_folder_and_wait_then_ask_for_the_status(
     status = run_cli(automation, "status", dataset)
     assert status.returncode == 0
     row = table_row(status.stdout, dataset)
-    # dataset, files seen, ingested, rejected, failed, skipped, pending, rows, time range,
-    # segments (the zero-byte and .bin uploads are seen, with the sensor's skipped verdict)
-    assert row[1:8] == ["4", "1", "1", "0", "2", "0", "25"]
-    assert row[8] == "2024-07-01T00:00:00Z .. 2024-07-01T00:24:00Z"
-    assert int(row[9]) >= 1
+    # dataset, files seen, ingested, rejected, failed, skipped, retracted, pending, rows, time
+    # range, segments (the zero-byte and .bin uploads are seen, with the sensor's skipped verdict)
+    assert row[1:9] == ["4", "1", "1", "0", "2", "0", "0", "25"]
+    assert row[9] == "2024-07-01T00:00:00Z .. 2024-07-01T00:24:00Z"
+    assert int(row[10]) >= 1
     failure = table_row(status.stdout, f"{dataset}/header_only.csv")
     assert failure[1] == "rejected"
     assert "no data rows" in failure[3] and "Fix:" in failure[3]
@@ -175,17 +177,19 @@ def test_ingest_follows_the_sensor_s_run_or_runs_here_and_never_twice(
         reason = wait_until_sensor(automation, ticking=False)
         assert "no daemon" in reason
         here = run_cli(automation, "ingest", str(without), "--dataset", dataset)
-        assert here.returncode == 0
+        assert here.returncode == 0, here.stdout + here.stderr
         assert re.search(
             r"upload_sensor last ticked \d+ s ago: no daemon: running the file here", here.stdout
         )
-        assert re.search(r"druid_datasource +│ materialized", here.stdout), here.stdout
-        assert re.search(r"check rows_in_druid_match_validated +│ passed", here.stdout)
+        # the same verdict table as `upload --wait`, from the run's recorded verdict
+        assert table_row(here.stdout, f"{dataset}/without.csv")[1:3] == ["ingested", "30"]
+        assert "1 ingested" in here.stdout
         (cli_run,) = runs_for(instance, f"{dataset}/without.csv")
         assert cli_run.status == dg.DagsterRunStatus.SUCCESS
         assert cli_run.tags["ingest/launched_by"] == "ingest-pipeline ingest"
         assert cli_run.tags["ingest/etag"]
-        assert f"run {cli_run.run_id}: success" in here.stdout
+        assert f"{dataset}/without.csv  http://127.0.0.1:" in here.stdout  # its run's link
+        assert cli_run.run_id in here.stdout
     finally:
         automation.start_daemon()
 
