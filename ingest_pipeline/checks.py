@@ -22,7 +22,7 @@ from ingest_pipeline.records import (
     ValidatedUpload,
     ValidationOutcome,
 )
-from ingest_pipeline.vocabulary import DRUID_TO_SQL_TYPE
+from ingest_pipeline.vocabulary import DRUID_TO_SQL_TYPE, DruidType
 
 # ------------------------------------------------------------------ validation (validated_frame)
 
@@ -184,7 +184,7 @@ def null_heavy_columns(
     }
 
 
-def schema_drift(schema: Sequence[tuple[str, str]], existing: Mapping[str, str]) -> list[str]:
+def schema_drift(schema: Sequence[tuple[str, DruidType]], existing: Mapping[str, str]) -> list[str]:
     """Differences between a file's columns and the datasource's (empty for a new datasource)."""
     if not existing:
         return []
@@ -192,7 +192,7 @@ def schema_drift(schema: Sequence[tuple[str, str]], existing: Mapping[str, str])
     for name, druid_type in schema:
         if name not in existing:
             drift.append(f"new column {name!r} ({druid_type})")
-        elif existing[name] != DRUID_TO_SQL_TYPE.get(druid_type, existing[name]):
+        elif druid_type in DRUID_TO_SQL_TYPE and existing[name] != DRUID_TO_SQL_TYPE[druid_type]:
             drift.append(f"column {name!r} is {druid_type} here, {existing[name]} in Druid")
     ours = {name for name, _ in schema} | {"__time", "__source_key"}
     missing = sorted(set(existing) - ours)

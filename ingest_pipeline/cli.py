@@ -105,9 +105,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
     uploaded = upload_items(s3, items, console)
     skipped = [u for u in uploaded if u.skipped]
     if args.wait is None:
-        for upload in skipped:
+        for upload, reason in ((u, u.skipped) for u in skipped if u.skipped):
             name = escape(upload.item.partition)
-            console.print(f"[yellow]skipped by the sensor:[/] {name}: {upload.skipped.message}")
+            console.print(f"[yellow]skipped by the sensor:[/] {name}: {reason.message}")
         console.print(f"{len(uploaded) - len(skipped)} file(s) for the sensor to ingest")
         return 0
     return report_verdicts(dagster_instance(), uploaded, args.wait, console, args.stack_dir)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-upload_partitions = dg.DynamicPartitionsDefinition(name="uploads")
+#: The dynamic partitions' name (their set is shared by name across code locations).
+UPLOADS = "uploads"
+upload_partitions = dg.DynamicPartitionsDefinition(name=UPLOADS)
 
 
 def split_partition_key(partition_key: str) -> tuple[str, str]:

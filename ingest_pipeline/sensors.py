@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 import dagster as dg
 
 from ingest_pipeline.assets.verdicts import verdict_observation
-from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.partitions import UPLOADS, upload_partitions
 from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.environment import sensor_interval_seconds
@@ -351,7 +351,7 @@ def upload_sensor(
         )
     seen = decode_cursor(context.cursor)
     objects = list(s3.list_uploads())
-    existing = set(context.instance.get_dynamic_partitions(upload_partitions.name))
+    existing = set(context.instance.get_dynamic_partitions(UPLOADS))
     plan = plan_tick(
         objects,
         seen,

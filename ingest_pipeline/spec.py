@@ -22,6 +22,7 @@ from ingest_pipeline.vocabulary import (
     SEGMENT_GRANULARITIES,
     SOURCE_KEY_COLUMN,
     TIME_COLUMN,
+    DruidColumnType,
     DruidType,
     Granularity,
     iso_utc,
@@ -200,15 +201,15 @@ def s3_input_source(
 
 
 def merge_dimensions(
-    schema: Sequence[tuple[str, DruidType]], existing: Sequence[tuple[str, DruidType]] = ()
-) -> list[tuple[str, DruidType]]:
+    schema: Sequence[tuple[str, DruidType]], existing: Sequence[tuple[str, DruidColumnType]] = ()
+) -> list[tuple[str, DruidColumnType]]:
     """New file's columns first, then existing datasource columns it lacks.
 
     When time chunks are rewritten, neighbours' rows are re-ingested with these dimensions:
     a column missing here would be dropped from them. A type clash becomes string, which
     holds both.
     """
-    types: dict[str, DruidType] = dict(schema)
+    types: dict[str, DruidColumnType] = {name: druid_type for name, druid_type in schema}
     for name, druid_type in existing:
         if name in types and types[name] != druid_type:
             types[name] = "string"
@@ -234,7 +235,7 @@ def build_index_spec(
     time_max: datetime,
     mode: IngestMode,
     segment_granularity: str,
-    existing_dimensions: Sequence[tuple[str, DruidType]] = (),
+    existing_dimensions: Sequence[tuple[str, DruidColumnType]] = (),
 ) -> dict[str, Any]:
     """An `index_parallel` task for the validated NDJSON.gz files at `input_uris` (their rows
     carry `__source_key`).

@@ -94,7 +94,11 @@ def validated_frame_step(
         datasource: druid.known_columns(datasource)
         for datasource in {v.upload.datasource for v in validated.values()}
     }
-    for partition, outcome in [*validated.items(), *rejected.items()]:
+    decided: list[tuple[str, ValidatedUpload | RejectedUpload]] = [
+        *validated.items(),
+        *rejected.items(),
+    ]
+    for partition, outcome in decided:
         config = configs[outcome.upload.dataset]
         existing = known_columns.get(outcome.upload.datasource, {})
         log_checks(

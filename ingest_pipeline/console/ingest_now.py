@@ -89,14 +89,14 @@ def ingest_here(
     """Add the partition, upload, and run the four assets in this process, tagged with the
     object's ETag (the sensor skips this version: see versions_run_by_cli)."""
     from ingest_pipeline.definitions import defs
-    from ingest_pipeline.partitions import upload_partitions
+    from ingest_pipeline.partitions import UPLOADS
 
     job = defs.resolve_job_def("ingest_upload")
     for pool in repair_stale_pool_defaults(instance):
         console.print(f"pool {pool!r}: its earlier default limit removed (dagster.yaml's applies)")
     # Partition before object: a sensor that lists the object finds the partition, so it looks
     # for this run instead of taking the file as new.
-    instance.add_dynamic_partitions(upload_partitions.name, [item.partition])
+    instance.add_dynamic_partitions(UPLOADS, [item.partition])
     (uploaded,) = upload_items(s3, [item], console)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     return job.execute_in_process(

@@ -104,8 +104,7 @@ def apply_event(
             text += f": {check.description}"
         return StepNews(check.asset, check.passed, text)
     if kind == dg.DagsterEventType.STEP_FAILURE:
-        data = event.event_specific_data
-        message = failure_message(data)
+        message = failure_message(event.step_failure_data)
         facts.failures.append(message)
         return StepNews((event.step_key or "?").rpartition(".")[2], False, f"failed: {message}")
     if kind == dg.DagsterEventType.RUN_FAILURE:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -30,7 +31,7 @@ from ingest_pipeline.console.verdicts import (
     shown,
     verdict_from_run,
 )
-from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.partitions import UPLOADS
 from ingest_pipeline.records import DatasourceSummary
 from ingest_pipeline.resources.druid import DruidError, DruidResource
 from ingest_pipeline.verdict import FileVerdict
@@ -79,7 +80,7 @@ def collect_status(
 ) -> list[DatasetStatus]:
     partitions = [
         p
-        for p in instance.get_dynamic_partitions(upload_partitions.name)
+        for p in instance.get_dynamic_partitions(UPLOADS)
         if dataset is None or dataset_of(p) == dataset
     ]
     states = file_states(instance, partitions, ui_base)
@@ -209,7 +210,7 @@ def in_druid(status: DatasetStatus) -> Text:
 
 def status_table(statuses: Sequence[DatasetStatus]) -> Table:
     table = Table(title="datasets", title_justify="left")
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("dataset", "left"),
         ("seen", "right"),  # files seen: the dataset's upload partitions
         ("ingested", "right"),
@@ -221,7 +222,8 @@ def status_table(statuses: Sequence[DatasetStatus]) -> Table:
         ("rows in Druid", "right"),
         ("time range in Druid", "left"),
         ("segments", "right"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
     for status in statuses:
         druid = status.druid

@@ -83,7 +83,7 @@ def upload_items(s3: ObjectStore, items: Sequence[UploadItem], console: Console)
             if size >= LARGE_FILE_BYTES:
                 bar = progress.add_task(f"  {item.partition}", total=size, unit="bytes")
 
-            def sent(count: int, bar: int | None = bar) -> None:
+            def sent(count: int, bar: TaskID | None = bar) -> None:
                 progress.advance(everything, count)
                 if bar is not None:
                     progress.advance(bar, count)
@@ -165,17 +165,17 @@ def poll(
             f"{escape(version[0])}: run {run.run_id} ({run_url_text(ui_base, run.run_id)})",
             highlight=False,
         )
-    for version, run in followed.items():
-        if run.done:
+    for version, one in followed.items():
+        if one.done:
             continue
-        for news in read_new_events(instance, run):
+        for news in read_new_events(instance, one):
             show_news(progress, version[0], news)
-        steps_done = sum(1 for s in STEPS if s in run.facts.materialized)
-        status = run.facts.status.lower()
+        steps_done = sum(1 for s in STEPS if s in one.facts.materialized)
+        status = one.facts.status.lower()
         progress.update(
             bars[version],
-            completed=len(STEPS) if run.done else steps_done,
-            step=status if run.done else (run.facts.current_step or status),
+            completed=len(STEPS) if one.done else steps_done,
+            step=status if one.done else (one.facts.current_step or status),
         )
 
 

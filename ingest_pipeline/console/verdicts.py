@@ -120,21 +120,16 @@ def verdict_from_run(
     with the run's failure (it ended before its last step could say more)."""
     if facts.verdict is not None:
         return shown(facts.verdict, ui_base, local, facts.run_id)
-    base = {
-        "partition": partition,
-        "run_id": facts.run_id,
-        "url": run_url(ui_base, facts.run_id),
-        "local": local,
-    }
+    url = run_url(ui_base, facts.run_id)
     if not facts.finished:
         step = facts.current_step
         detail = f"run {facts.status.lower()}" + (f", at {step}" if step else "")
-        return Verdict(outcome=PENDING, detail=detail, **base)
+        return Verdict(partition, PENDING, None, detail, facts.run_id, url, local)
     errors = [c for c in facts.checks if not c.passed and c.severity == "ERROR"]
     messages = [check_lines(errors)] if errors else []
     messages += facts.failures
     detail = "\n".join(m for m in messages if m) or f"run {facts.status.lower()}"
-    return Verdict(outcome=FAILED, detail=detail, **base)
+    return Verdict(partition, FAILED, None, detail, facts.run_id, url, local)
 
 
 def check_lines(checks: Iterable[CheckFact]) -> str:
