@@ -19,6 +19,7 @@ from ingest_pipeline_tests import runs as graph_runs
 from ingest_pipeline_tests.integration.automation import (
     assert_no_more_runs,
     check_results,
+    completed_ticks_since,
     csv,
     put,
     runs_for,
@@ -80,8 +81,11 @@ def test_uploads_are_ingested_without_manual_action(automation, s3, druid) -> No
 def test_upload_while_the_daemon_is_down_is_ingested_once(automation, s3, druid) -> None:
     dataset = f"restart_{uuid.uuid4().hex[:6]}"
     automation.stop_daemon()
+    stopped = time.time()
     put(s3, automation, f"{dataset}/late.csv", csv(1_000))
-    time.sleep(5)
+    time.sleep(5)  # longer than the 3 s interval: a running daemon would have ticked
+    # no tick in the window (the daemon is down), hence no run: the instance says both
+    assert completed_ticks_since(automation.instance(), stopped) == []
     assert runs_for(automation.instance(), f"{dataset}/late.csv") == []
     automation.start_daemon()
     (run,) = wait_for_runs(automation, {f"{dataset}/late.csv": 1})[f"{dataset}/late.csv"]

@@ -245,9 +245,10 @@ def listed_partitions(page: Page, asset: str, base_url: str, status: str) -> set
     open_page(page, f"{base_url}/assets/{asset}?view=partitions")
     shown: set[str] = set()
     for box in ("Failed", "Materialized", "Materializing", "Missing"):
-        checkbox = page.get_by_role("checkbox", name=re.compile(rf"^{box} \(\d+\)$"))
-        if checkbox.is_checked() != (box == status):
-            checkbox.click()
+        name = re.compile(rf"^{box} \(\d+\)$")
+        # Dagster draws its own box: the input is hidden, a person clicks the label
+        if page.get_by_role("checkbox", name=name).is_checked() != (box == status):
+            page.locator("label").filter(has_text=name).click()
     page.wait_for_load_state("networkidle")
     for row in page.locator("[data-tooltip]").all():
         key = row.get_attribute("data-tooltip") or ""
@@ -301,7 +302,8 @@ def show_check_evaluations(scope: Page | Locator, reason: re.Pattern) -> None:
     scope.get_by_placeholder("Filter…").fill("type:ASSET_CHECK_EVALUATION")
     scope.get_by_placeholder("Filter…").press("Enter")
     failed = "Check file_is_ingestible failed for materialization of validated_frame."
-    expect(scope.get_by_text(failed).first).to_be_visible()
+    expect(scope.get_by_text(failed).first).to_be_attached()
+    scope.get_by_text(reason).first.scroll_into_view_if_needed()  # what a person looks for
     expect(scope.get_by_text(reason).first).to_be_visible()
     # Each rejected file (2 in the batch) stopped at the blocking check: nothing else failed.
     expect(scope.get_by_text(re.compile(r"^Check \w+ failed"))).to_have_count(2)
