@@ -3,6 +3,8 @@ the unit tests (fakes) and the integration tests (the real stack)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -85,3 +87,16 @@ def assert_success(result: dg.ExecuteInProcessResult) -> None:
         if e.is_step_failure and e.step_failure_data.error
     ]
     assert result.success, "\n".join(failures)
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """`ingest-pipeline ARGS` in a new process (this interpreter), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ingest_pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env) if env is not None else None,
+    )

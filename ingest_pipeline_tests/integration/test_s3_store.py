@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -48,20 +47,10 @@ from ingest_pipeline_tests.integration.test_pipeline import (
     sales_csv,
     unique_dataset,
 )
-from ingest_pipeline_tests.runs import assert_success
+from ingest_pipeline_tests.runs import assert_success, run_cli
 
 pytestmark = pytest.mark.integration
 MB = 1024 * 1024
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingest_pipeline.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
 
 
 def every_object(s3: Any) -> dict[tuple[str, str], tuple[str, int]]:

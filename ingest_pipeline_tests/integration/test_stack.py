@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import uuid
 
 import dagster as dg
@@ -20,6 +18,7 @@ from ingest_pipeline.stack.settings import (
     UPLOADS_BUCKET,
     StackSettings,
 )
+from ingest_pipeline_tests.runs import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -162,15 +161,6 @@ def test_dagster_instance_records_materialization_in_postgres(
             (result.run_id, "ASSET_MATERIALIZATION"),
         )
         assert cur.fetchone()[0] == 1
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingest_pipeline.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_stack_up_twice_is_a_no_op_and_status_reports_each_service(stack: StackSettings) -> None:
