@@ -29,6 +29,12 @@ from ingest_pipeline.resources.druid_wire import (
 )
 
 
+def first_row(rows: list[dict[str, Any]], **empty: Any) -> dict[str, Any]:
+    """The one row of an aggregate query. Druid answers a COUNT over sys.segments that matches
+    nothing with no row at all (seen when every segment was dropped): that is `empty`."""
+    return rows[0] if rows else dict(empty)
+
+
 class DruidQueries:
     """Broker SQL queries; the resource supplies `request` and the broker's URL."""
 
@@ -48,12 +54,13 @@ class DruidQueries:
 
     def broker_serves_all(self, datasource: str) -> bool:
         """Every live segment of the datasource is available to queries, as the broker sees it."""
-        row = self.sql(
+        rows = self.sql(
             "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
             "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
             "AND is_overshadowed = 0",
             [datasource],
-        )[0]
+        )
+        row = first_row(rows, live=0, available=0)
         return bool(row["live"]) and row["live"] == row["available"]
 
     def broker_sees(self, datasource: str) -> bool:
@@ -81,11 +88,12 @@ class DruidQueries:
 
     def source_rows(self, datasource: str, source_key: str) -> SourceRows:
         """How many rows of one uploaded file the datasource holds, and their span."""
-        row = self.sql(
+        rows = self.sql(
             f"SELECT COUNT(*) AS n, MIN(__time) AS t0, MAX(__time) AS t1 "
             f'FROM {quote_identifier(datasource)} WHERE "__source_key" = ?',
             [source_key],
-        )[0]
+        )
+        row = first_row(rows, n=0)
         count = int(row["n"])
         if not count:
             return SourceRows(0, None, None)
@@ -101,11 +109,14 @@ class DruidQueries:
             f'COUNT(DISTINCT "__source_key") AS source_files FROM {quote_identifier(datasource)}',
             context={"useApproximateCountDistinct": False},
         )[0]
-        segments = self.sql(
-            "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
-            "AND is_overshadowed = 0",
-            [datasource],
-        )[0]["n"]
+        segments = first_row(
+            self.sql(
+                "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
+                "AND is_overshadowed = 0",
+                [datasource],
+            ),
+            n=0,
+        )["n"]
         rows = int(summary["rows"])
         return DatasourceSummary(
             rows=rows,
@@ -156,12 +167,13 @@ class DruidQueries:
 
     def segments_served(self, datasource: str, start: datetime, end: datetime) -> SegmentsServed:
         """Live segments overlapping [start, end] and how many of them queries can reach now."""
-        row = self.sql(
+        rows = self.sql(
             "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
             "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
             'AND is_overshadowed = 0 AND "start" <= ? AND "end" > ?',
             [datasource, iso_millis(end), iso_millis(start)],
-        )[0]
+        )
+        row = first_row(rows, live=0, available=0)
         return SegmentsServed(published=int(row["live"]), available=int(row["available"]))
 
     def segment_stats(self, datasource: str) -> SegmentStats:
