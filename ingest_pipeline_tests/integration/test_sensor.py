@@ -51,7 +51,7 @@ class Daemon:
         context = dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
-            resources={"s3": self.storage, "sensor_settings": SensorSettings()},
+            resources={"s3": self.storage, "sensor_settings": ONE_FILE_PER_RUN},
         )
         captured = Captured()
         context.log.addHandler(captured)
@@ -77,6 +77,11 @@ def run_keys(requests: list[dg.RunRequest]) -> list[str]:
     return [request.run_key for request in requests if request.run_key]
 
 
+#: These tests follow each version's request (run key <key>@<etag>): batches of one. Batching
+#: is tested in unit/test_batching.py and integration/test_batching.py.
+ONE_FILE_PER_RUN = SensorSettings(batch_max_files=1)
+
+
 @pytest.fixture
 def prefix(s3) -> Iterator[str]:  # noqa: ANN001 - a boto3 client
     prefix = f"sensor-test-{uuid.uuid4().hex}/"
@@ -98,13 +103,6 @@ def storage(stack: StackSettings, prefix: str) -> S3Storage:
         uploads_bucket=UPLOADS_BUCKET,
         uploads_prefix=prefix,
     )
-
-
-@pytest.fixture(autouse=True)
-def one_file_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests follow each version's request (run key <key>@<etag>): batches of one.
-    Batching is tested in unit/test_batching.py and integration/test_batching.py."""
-    monkeypatch.setenv("INGEST_BATCH_MAX_FILES", "1")
 
 
 @pytest.fixture
@@ -227,7 +225,7 @@ def test_skipped_objects_request_nothing_and_are_logged_once(
 
     def spy(*args: object, **kwargs: object) -> sensors.TickPlan:
         plan = plan_tick(*args, **kwargs)
-        plans.append([(skipped.key, skipped.reason) for skipped in plan.skipped])
+        plans.append([(skipped.key, skipped.reason.message) for skipped in plan.skipped])
         return plan
 
     monkeypatch.setattr(sensors, "plan_tick", spy)
