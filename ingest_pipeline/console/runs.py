@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import dagster as dg
 
 from ingest_pipeline.assets.verdicts import VERDICT_ASSET, read_verdict
 from ingest_pipeline.console.verdicts import CheckFact, RunFacts
-from ingest_pipeline.sensors import (
-    DATASET_TAG,
-    ETAG_TAG,
-    PARTITION_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-)
+from ingest_pipeline.sensors import ETAG_TAG
 
 ROOT_RUN_TAG = "dagster/root_run_id"  # on a retry: the first attempt's run id
 WILL_RETRY_TAG = "dagster/will_retry"  # on a failed run: whether run_retries will retry it
 RETRY_RUN_TAG = "dagster/auto_retry_run_id"  # on a retried run: its retry's run id
-PARTITIONS_NAME = "uploads"
-JOB_NAME = "ingest_upload"
 
 #: Dagster's own metadata key for a materialization's row count.
 ROW_COUNT = "dagster/row_count"
@@ -198,76 +189,50 @@ def read_new_events(instance: dg.DagsterInstance, followed: FollowedRun) -> list
 def runs_for_versions(
     instance: dg.DagsterInstance, versions: Sequence[tuple[str, str]], since: float = 0.0
 ) -> dict[tuple[str, str], dg.DagsterRun]:
-    """The newest sensor run of each (partition, etag) that has one: a run of that version
-    alone, else the newest batch run created after `since` (epoch seconds) covering it."""
-    if not versions:
-        return {}
-    wanted = set(versions)
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=JOB_NAME,
-            tags={
-                PARTITION_TAG: sorted({p for p, _ in versions}),
-                ETAG_TAG: sorted({e for _, e in versions}),
-            },
-        )
-    )
+    """The newest run of each (partition, etag) created after `since` (epoch seconds): a run
+    of that partition alone tagged with another ETag ran another version and does not count."""
     found: dict[tuple[str, str], dg.DagsterRun] = {}
-    for record in records:  # newest first
-        run = record.dagster_run
-        key = (run.tags.get(PARTITION_TAG, ""), run.tags.get(ETAG_TAG, ""))
-        if key in wanted and key not in found:
-            found[key] = run
-    missing = [v for v in versions if v not in found]
-    if missing:
-        for version in missing:
-            for run in batch_runs_covering(instance, version[0], since):
-                found[version] = run
+    for partition, etag in versions:
+        for record in run_records_covering(instance, partition):  # newest first
+            if record.create_timestamp.timestamp() < since:
+                break
+            if record.dagster_run.tags.get(ETAG_TAG, etag) == etag:
+                found[(partition, etag)] = record.dagster_run
                 break
     return found
 
 
-def batch_runs_covering(
-    instance: dg.DagsterInstance, partition: str, since: float = 0.0, limit: int = 50
-) -> list[dg.DagsterRun]:
-    """Batch runs (a partition range) that include `partition`, newest first."""
-    return [r.dagster_run for r in _batch_records(instance, partition, since, limit)]
+#: The assets whose planned materializations name a run's files: every run of the ingest job
+#: plans raw_file, except a run of the later assets alone, which plans druid_datasource.
+PLANNED_ASSETS = (dg.AssetKey("raw_file"), dg.AssetKey("druid_datasource"))
 
 
-def _batch_records(
-    instance: dg.DagsterInstance, partition: str, since: float, limit: int
-) -> list[dg.RunRecord]:
-    dataset = partition.partition("/")[0]
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=JOB_NAME, tags={DATASET_TAG: dataset}, created_after=_utc(since)
-        ),
-        limit=limit,
-    )
-    order: dict[str, int] | None = None
-    covering = []
-    for record in records:  # newest first
-        tags = record.dagster_run.tags
-        start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
-        if start is None or end is None:
-            continue
-        if order is None:
-            keys = instance.get_dynamic_partitions(PARTITIONS_NAME)
-            order = {key: index for index, key in enumerate(keys)}
-        if partition in order and order.get(start, -1) <= order[partition] <= order.get(end, -1):
-            covering.append(record)
-    return covering
+def run_records_covering(instance: dg.DagsterInstance, partition: str) -> list[dg.RunRecord]:
+    """Every run that planned `partition`, alone or in a batch, newest first. Found by the
+    planned-materialization events Dagster writes for each file of a run, not by run tags: a
+    daemon killed while creating a run can leave the run without its tags in the tag index
+    (seen: the run ran, but a search by its tags did not find it)."""
+    run_ids: set[str] = set()
+    for asset_key in PLANNED_ASSETS:
+        planned = instance.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+                asset_key=asset_key,
+                asset_partitions=[partition],
+            ),
+            limit=1000,
+        )
+        run_ids.update(record.run_id for record in planned)
+    if not run_ids:
+        return []
+    runs = instance.get_run_records(filters=dg.RunsFilter(run_ids=sorted(run_ids)))
+    return sorted(runs, key=lambda record: record.create_timestamp, reverse=True)
 
 
 def runs_covering(instance: dg.DagsterInstance, partition: str) -> list[dg.DagsterRun]:
     """Every run of the ingest job that included `partition`, alone or in a batch, newest
     first."""
-    single = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=JOB_NAME, tags={PARTITION_TAG: partition})
-    )
-    records = [*single, *_batch_records(instance, partition, 0.0, 1000)]
-    records.sort(key=lambda record: record.create_timestamp, reverse=True)
-    return [record.dagster_run for record in records]
+    return [record.dagster_run for record in run_records_covering(instance, partition)]
 
 
 def latest_attempts(runs: Sequence[dg.DagsterRun]) -> list[dg.DagsterRun]:
@@ -277,10 +242,6 @@ def latest_attempts(runs: Sequence[dg.DagsterRun]) -> list[dg.DagsterRun]:
     for run in runs:
         newest.setdefault(run.tags.get(ROOT_RUN_TAG, run.run_id), run)
     return list(newest.values())
-
-
-def _utc(epoch: float) -> datetime | None:
-    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
 def run_facts(
