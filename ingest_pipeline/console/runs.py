@@ -202,27 +202,34 @@ def runs_for_versions(
     return found
 
 
-#: The assets whose planned materializations name a run's files: every run of the ingest job
-#: plans raw_file, except a run of the later assets alone, which plans druid_datasource.
-PLANNED_ASSETS = (dg.AssetKey("raw_file"), dg.AssetKey("druid_datasource"))
+#: The events that name a file's partition in a run: planned materializations (written when
+#: the run is created; raw_file, or druid_datasource for a run of the Druid step alone), the
+#: file's raw_file materialization and its verdict (written while the run goes on).
+PARTITION_EVENTS = (
+    (dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, dg.AssetKey("raw_file")),
+    (dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, dg.AssetKey("druid_datasource")),
+    (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.AssetKey("raw_file")),
+    (dg.DagsterEventType.ASSET_OBSERVATION, dg.AssetKey("druid_datasource")),
+)
 
 
 def run_records_covering(instance: dg.DagsterInstance, partition: str) -> list[dg.RunRecord]:
-    """Every run that planned `partition`, alone or in a batch, newest first. Found by the
-    planned-materialization events Dagster writes for each file of a run, not by run tags: a
-    daemon killed while creating a run can leave the run without its tags in the tag index
-    (seen: the run ran, but a search by its tags did not find it)."""
+    """Every run that planned or worked on `partition`, alone or in a batch, newest first.
+
+    Found by the events Dagster records for the file's partition, not by run tags alone: a
+    daemon SIGKILLed while creating a run (test_automation_faults) left one run without its
+    tag rows and another without its planned events - Dagster writes the run, its tags and
+    its planned events one after another - and the daemon resumed and ran both."""
     run_ids: set[str] = set()
-    for asset_key in PLANNED_ASSETS:
-        planned = instance.get_event_records(
+    storage = instance.event_log_storage  # the instance's get_event_records is deprecated
+    for event_type, asset_key in PARTITION_EVENTS:
+        events = storage.get_event_records(
             dg.EventRecordsFilter(
-                event_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
-                asset_key=asset_key,
-                asset_partitions=[partition],
+                event_type=event_type, asset_key=asset_key, asset_partitions=[partition]
             ),
             limit=1000,
         )
-        run_ids.update(record.run_id for record in planned)
+        run_ids.update(event.run_id for event in events)
     if not run_ids:
         return []
     runs = instance.get_run_records(filters=dg.RunsFilter(run_ids=sorted(run_ids)))
