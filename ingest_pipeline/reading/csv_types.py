@@ -11,7 +11,7 @@ later pass (validation plans, then converts) reads the Arrow files, memory-mappe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
@@ -198,7 +198,7 @@ class ArrowCopy:
         return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
 
 
-def read_block(block: bytes, schema: dict[str, pl.DataType], delimiter: str) -> pl.DataFrame:
+def read_block(block: bytes, schema: Mapping[str, pl.DataType], delimiter: str) -> pl.DataFrame:
     """One block of whole records (no header) as text columns."""
     return pl.read_csv(
         block, **{**csv_options(), "has_header": False}, separator=delimiter, schema=schema

@@ -179,7 +179,7 @@ def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptCol
 
 
 def _kept_part(source: BatchSource, values: pl.DataFrame) -> pl.DataFrame | Path:
-    size = values.estimated_size()
+    size = int(values.estimated_size())  # bytes (typed int | float by Polars)
     if source.keep_dir is None or source.kept_bytes + size <= KEEP_MEMORY_BYTES:
         source.kept_bytes += size
         return values
