@@ -8,10 +8,10 @@ acts on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import dagster as dg
 
+from ingest_pipeline.findings import ColumnReport
 from ingest_pipeline.records import (
     IngestionPlan,
     PlannedFile,
@@ -174,13 +174,13 @@ def not_ingestible(file: str, problem: str) -> dg.AssetCheckResult:
 
 
 def null_heavy_columns(
-    column_report: Mapping[str, Mapping[str, Any]], null_ratio_warn: float
+    column_report: Mapping[str, ColumnReport], null_ratio_warn: float
 ) -> dict[str, float]:
     """Columns whose share of nulls is above the dataset's threshold."""
     return {
-        column: stats["null_ratio"]
-        for column, stats in column_report.items()
-        if isinstance(stats.get("null_ratio"), float) and stats["null_ratio"] > null_ratio_warn
+        column: entry.null_ratio
+        for column, entry in column_report.items()
+        if entry.null_ratio > null_ratio_warn
     }
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ingest_pipeline.findings import ColumnReport, TimeFacts
 from ingest_pipeline.vocabulary import DruidType, Problem, RejectedRow
 
 # --------------------------------------------------------------------------- S3
@@ -106,9 +107,10 @@ class ValidatedUpload(ValidationOutcome):
     time_max: datetime
     duplicate_rows: int
     rejected_rows: tuple[RejectedRow, ...]
-    column_report: Mapping[str, Mapping[str, Any]]  # per column: nulls, distinct, ... (JSON)
+    column_report: Mapping[str, ColumnReport]  # per user column: nulls, range or distinct
     warnings: tuple[str, ...]
     artifacts: ValidatedArtifacts
+    time_facts: TimeFacts = TimeFacts()  # how __time was decided
 
     @property
     def columns(self) -> dict[str, DruidType]:

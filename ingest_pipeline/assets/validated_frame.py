@@ -137,9 +137,10 @@ def validate_one(
         time_max=summary.time_max,
         duplicate_rows=summary.duplicate_rows,
         rejected_rows=tuple(summary.rejected),
-        column_report=summary.report,
+        column_report=summary.column_report,
         warnings=tuple(summary.warnings),
         artifacts=artifacts,
+        time_facts=summary.time_facts,
     )
     return validated, {
         "etag": upload.etag,

@@ -16,9 +16,11 @@ from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
     T0,
     T1,
+    number_column,
     outcome,
     plan,
     planned_file,
+    text_column,
     upload,
     validated,
 )
@@ -112,10 +114,10 @@ def test_a_file_of_a_new_datasource_says_there_is_nothing_to_compare_its_schema_
 def test_a_file_with_every_warning_in_full() -> None:
     rejected = tuple(RejectedRow(line, f"bad value on line {line}") for line in range(2, 27))
     report = {
-        "region": {"null_ratio": 0.75},
-        "qty": {"null_ratio": 0.3},
-        "note": {"null_ratio": 0.2},  # at or under 0.2 is fine
-        "x": {"null_ratio": 1},  # not a float ratio: not judged
+        "region": text_column(0.75, rows=4),
+        "qty": number_column(0.3, rows=10),
+        "note": text_column(0.2, rows=5),  # at or under 0.2 is fine
+        "x": text_column(0.0),
     }
     existing = {"region": "BIGINT", "qty": "BIGINT", "city": "VARCHAR", "zip": "VARCHAR"}
     result = checks.validation_check_results(

@@ -11,9 +11,11 @@ from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
     T0,
     T1,
+    number_column,
     outcome,
     plan,
     planned_file,
+    text_column,
     upload,
     validated,
 )
@@ -49,7 +51,7 @@ def test_a_clean_file_passes_every_validation_check() -> None:
 
 
 def test_null_heavy_columns_fail_the_null_ratio_check() -> None:
-    report = {"region": {"null_ratio": 0.9}, "qty": {"null_ratio": 0.5}, "x": {"null_ratio": None}}
+    report = {"region": text_column(0.9), "qty": number_column(0.5), "x": text_column(0.0)}
     result = by_name(checks.validation_check_results(validated(column_report=report), {}, 0.5))[
         checks.NULL_RATIOS
     ]
