@@ -25,7 +25,6 @@ MAX_FUNCTION_LINES = 60
 LONG_FUNCTIONS: frozenset[str] = frozenset(
     {
         "ingest_pipeline.spec.build_index_spec",
-        "ingest_pipeline.reading.normalisation.json_array_elements",
     }
 )
 #: The only modules that read environment variables: the settings table and the local stack.
