@@ -28,6 +28,8 @@ class Stat(StrEnum):
     YMD_NULLS = "ymd_nulls"  # integers that are no yyyymmdd date (nulls included)
     ISO_LIKE = "iso_like"  # text starting with a yyyy-mm-dd date
     ISO_TIMED = "timed"  # ... followed by a time
+    NAMED_LIKE = "named_like"  # text dates with an English month name (Jan 1 2000, RFC 2822)
+    NAMED_TIMED = "named_timed"  # ... with a time
     LOCAL_LIKE = "local_like"  # dd.mm.yyyy / mm/dd/yyyy text
     LOCAL_TIMED = "local_timed"
     LOCAL_FIRST_MAX = "local_first_max"  # largest number before the first separator
@@ -49,6 +51,8 @@ COMBINE: Final[Mapping[Stat, Combine]] = {
     Stat.YMD_NULLS: "sum",
     Stat.ISO_LIKE: "sum",
     Stat.ISO_TIMED: "sum",
+    Stat.NAMED_LIKE: "sum",
+    Stat.NAMED_TIMED: "sum",
     Stat.LOCAL_LIKE: "sum",
     Stat.LOCAL_TIMED: "sum",
     Stat.LOCAL_FIRST_MAX: "max",
@@ -71,6 +75,8 @@ class ColumnStats:
     ymd_nulls: int = 0
     iso_like: int = 0
     timed: int = 0
+    named_like: int = 0
+    named_timed: int = 0
     local_like: int = 0
     local_timed: int = 0
     local_first_max: int | None = None
@@ -84,7 +90,7 @@ class ColumnStats:
     @property
     def dated(self) -> int:
         """Text values that start with a date in a format read without a time_format."""
-        return self.iso_like
+        return self.iso_like + self.named_like
 
 
 assert set(COMBINE) == set(Stat), "every statistic declares how batches combine it"

@@ -15,6 +15,7 @@ from typing import Final
 #: How a column of dates like 03/01/2024 that no value orders is described in reports.
 UNDECIDED_LOCAL_DATES: Final = "dates whose day and month order no value decides"
 EPOCH_PLAUSIBLE_YEARS: Final = "1971..2099"
+YYYYMMDD_PLAUSIBLE_YEARS: Final = "1900..2099"
 
 
 class TimeFormat(StrEnum):
@@ -26,6 +27,7 @@ class TimeFormat(StrEnum):
     EPOCH = "epoch numbers"
     EPOCH_TEXT = "epoch numbers as text"
     ISO = "ISO 8601 text"
+    MONTH_NAME = "dates with English month names (Jan 1 2000, RFC 2822)"
     DAY_FIRST = "day-first dates (dd.mm.yyyy)"
     MONTH_FIRST = "month-first dates (mm/dd/yyyy)"
 
@@ -126,7 +128,7 @@ class IdentifierName(NotTime):
         return True
 
     def message(self) -> str:
-        return "named like an identifier or a count, not taken as epoch numbers"
+        return "named like an identifier, a code or a count, not taken as dates or epoch numbers"
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,10 @@ class NotDateText(NotTime):
     values: int
 
     def message(self) -> str:
-        return f"text, not times: {self.dated} of {self.values} values start with a yyyy-mm-dd date"
+        return (
+            f"text, not times: {self.dated} of {self.values} values start with a date "
+            "(yyyy-mm-dd, or with an English month name)"
+        )
 
 
 @dataclass(frozen=True)

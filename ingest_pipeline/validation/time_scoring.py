@@ -55,6 +55,8 @@ from ingest_pipeline.vocabulary import FileRejected
 # Epoch numbers are a time only if every value falls in these years (in the unit the largest
 # value implies): counts, ids, durations and clock times land in 1970 or far beyond 2100.
 EPOCH_PLAUSIBLE_MS: Final = (31_536_000_000, 4_102_444_800_000)  # 1971-01-01 .. 2100-01-01
+# Integers read as yyyymmdd dates only in these years (see YYYYMMDD_PLAUSIBLE_YEARS).
+YYYYMMDD_PLAUSIBLE: Final = (1900_01_01, 2099_12_31)
 _MS_PER_UNIT: Final[Mapping[str, float]] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|key|code|number|num|no|zip|zipcode|phone|count)$")
 _DATE_PART_RANGES: Final[Mapping[str, tuple[int, int]]] = {
@@ -227,6 +229,18 @@ def _number_reason(name: str, stats: ColumnStats) -> NotTime | None:
     return OutOfEpochRange(low, high, unit, first, last, bool(_DURATION_NAME.search(lowered)))
 
 
+def _may_be_yyyymmdd(name: str, stats: ColumnStats) -> bool:
+    """Integers of 8 digits in the plausible years, not named like an identifier or a code
+    (whether every one spells a date is counted in the second pass)."""
+    low, high = stats.min, stats.max
+    return (
+        isinstance(low, int)
+        and isinstance(high, int)
+        and YYYYMMDD_PLAUSIBLE[0] <= low <= high <= YYYYMMDD_PLAUSIBLE[1]
+        and not _IDENTIFIER_NAME.search(name.lower())
+    )
+
+
 def screen_candidate(name: str, dtype: pl.DataType, stats: ColumnStats) -> TimePlan | NotTime:
     """From the first-pass statistics: how to parse the column, or why it is no time column.
 
@@ -240,9 +254,7 @@ def screen_candidate(name: str, dtype: pl.DataType, stats: ColumnStats) -> TimeP
     if dtype == pl.Date:
         return TimePlan("date")
     if dtype.is_numeric():
-        low, high = stats.min, stats.max
-        assert low is not None and high is not None
-        if dtype.is_integer() and 10000101 <= low <= high <= 99991231:
+        if dtype.is_integer() and _may_be_yyyymmdd(name, stats):
             return TimePlan("yyyymmdd")
         reason = _number_reason(name, stats)
         return reason if reason else TimePlan("epoch", epoch_unit_of(stats.max_abs))
@@ -293,7 +305,7 @@ def _what_parses(
     if plan.how == "local":
         fmt = TimeFormat.DAY_FIRST if plan.day_first else TimeFormat.MONTH_FIRST
         return ("timestamp" if stats.local_timed * 2 >= parsed else "date"), "text", fmt
-    if stats.timed * 2 >= parsed:
+    if (stats.timed + stats.named_timed) * 2 >= parsed:
         return "timestamp", "text", _text_format(stats)
     if stats.dated * 2 < parsed:  # mostly epoch numbers as text
         return "timestamp", "epoch", TimeFormat.EPOCH_TEXT
@@ -301,7 +313,7 @@ def _what_parses(
 
 
 def _text_format(stats: ColumnStats) -> TimeFormat:
-    return TimeFormat.ISO
+    return TimeFormat.MONTH_NAME if stats.named_like > stats.iso_like else TimeFormat.ISO
 
 
 _KINDS: Final = {"timestamp": 1, "date": 0}

@@ -40,6 +40,30 @@ ISO_DATE_TEXT: Final = r"^\s*\d{4}[-/]\d{2}[-/]\d{2}"
 ISO_TIMED_TEXT: Final = ISO_DATE_TEXT + r"(T|\s+)\d"
 _EPOCH_TEXT = r"^-?\d{9,}(\.\d+)?$"  # 9+ digits: not a year, not a date
 
+_WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_MONTH = (  # captured: the name as written (chrono's %B reads full and 3-letter names)
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(\d{4})"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]m)?"
+_OFFSET = r"\s*[+-]\d{2}(?::?\d{2})?"
+# The three orders of a month-name date; the groups are numbered across them (one matches).
+_NAMED_ORDERS: Final = (
+    rf"{_MONTH}\s+{_DAY},?\s+{_YEAR}",  # Jan 1, 2000: groups 1-3 month, day, year
+    rf"{_DAY}[-\s/.]+{_MONTH}[-\s/.,]+{_YEAR}",  # 01-Jan-2024: 4-6 day, month, year
+    rf"{_YEAR}[-\s/]{_MONTH}[-\s/]{_DAY}",  # 2024-Jan-05: 7-9 year, month, day
+)
+#: Any month-name date, with an optional weekday (RFC 2822), time (10) and UTC offset (11);
+#: a zone named Z, UTC or GMT is dropped (naive times are UTC).
+NAMED_DATE_TEXT: Final = (
+    rf"(?i)^\s*{_WEEKDAY}(?:{'|'.join(_NAMED_ORDERS)})"
+    rf"(?:(?:\s*,\s*|\s+|T)({_CLOCK})({_OFFSET})?(?:\s*(?:z|utc|gmt))?)?\s*$"
+)
+# One replace rewrites every order as "2024-Jan-05 13:45:00 +0100" (unmatched groups are empty).
+_NAMED_AS_ISO: Final = "${7}${3}${6}-${1}${5}${8}-${2}${4}${9} ${10}${11}"
+
 # Day-month-year or month-day-year text (31.01.2024, 1/31/2024 13:45, 03/01/2024 12:00 AM), as
 # spreadsheets export it: the order is decided for the whole column by its values (a part above
 # 12 is the day), then every value parses by that order (never one row one way, one the other).
@@ -54,11 +78,15 @@ LOCAL_DATE_FIX: Final = (
 
 
 def text_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
-    """Whole-column counts of ISO dates (those with a time, too)."""
+    """Whole-column counts of ISO and month-name dates (those with a time, too)."""
     column = pl.col(name)
+    named = column.str.contains(NAMED_DATE_TEXT)
     return {
         Stat.ISO_LIKE: column.str.contains(ISO_DATE_TEXT).sum(),
         Stat.ISO_TIMED: column.str.contains(ISO_TIMED_TEXT).sum(),
+        Stat.NAMED_LIKE: named.sum(),
+        # only over the month-name values (none, in most text columns)
+        Stat.NAMED_TIMED: column.filter(named).str.contains(r"\d:\d\d").sum(),
     }
 
 
@@ -121,12 +149,36 @@ def _normalised_time_text(values: pl.Expr) -> pl.Expr:
 
 # Tried in order; the first that parses a value wins. ISO text is normalised first (see
 # `_normalised_time_text`), so "2024-01-02 03:04Z" and "2024/01/02" reach these in ISO shape.
-_ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
+_ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")  # %#z: +01 too
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+# Month-name dates rewritten by `_named_iso`, the commonest shapes first (a value matches one
+# format at most); %#z reads +01, +0100 and +01:00.
+_NAMED_FORMATS = (
+    "%Y-%B-%d",
+    "%Y-%B-%d %H:%M",
+    "%Y-%B-%d %H:%M:%S%.f",
+    "%Y-%B-%d %I:%M %p",
+    "%Y-%B-%d %I:%M:%S %p",
+)
+_NAMED_ZONED_FORMATS = (
+    "%Y-%B-%d %H:%M:%S%.f%#z",
+    "%Y-%B-%d %H:%M%#z",
+    "%Y-%B-%d %I:%M:%S %p%#z",
+    "%Y-%B-%d %I:%M %p%#z",
+)
 # ISO 8601 in UTC with a "Z", the commonest time text: `_normalised_time_text` would only turn
 # its "Z" into "+00:00" for the first zoned format, so parsing it as it is gives the same time.
 # Fixed-width shapes first: Polars parses those ~4x faster than the general `%.f`.
 _ISO_Z_FORMATS = ("%Y-%m-%dT%H:%M:%S.%3fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%.fZ")
+
+
+def _named_iso(text: pl.Expr) -> pl.Expr:
+    """Month-name dates as "yyyy-Month-d[ clock[offset]]" (others unchanged: they do not parse)."""
+    return (
+        text.str.replace(NAMED_DATE_TEXT, _NAMED_AS_ISO)
+        .str.replace(r"(?i)-sept-", "-sep-")  # the one name chrono does not read
+        .str.strip_chars()
+    )
 
 
 def _strptime_utc(text: pl.Expr, formats: Sequence[str], zoned: bool) -> list[pl.Expr]:
@@ -136,6 +188,13 @@ def _strptime_utc(text: pl.Expr, formats: Sequence[str], zoned: bool) -> list[pl
         text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
         for fmt in formats
     ]
+
+
+def _named_formats(rewritten: pl.Expr) -> list[pl.Expr]:
+    """Month-name text rewritten by `_named_iso`, parsed by each format in turn."""
+    return _strptime_utc(rewritten, _NAMED_FORMATS, False) + _strptime_utc(
+        rewritten, _NAMED_ZONED_FORMATS, True
+    )
 
 
 def _iso_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
@@ -149,7 +208,10 @@ def _iso_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
 def text_time_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
     """Stripped time text parsed by each format in turn: the first non-null one is its time
     (the plain definition `parse_text_times` computes faster)."""
-    return _iso_candidates(_normalised_time_text(text), unit)
+    named = pl.when(text.str.contains(NAMED_DATE_TEXT))
+    return [named.then(c) for c in _named_formats(_named_iso(text))] + _iso_candidates(
+        _normalised_time_text(text), unit
+    )
 
 
 def _parse_in_turn(text: pl.DataFrame, candidates: Sequence[pl.Expr]) -> pl.Series:
@@ -172,16 +234,24 @@ def _parse_in_turn(text: pl.DataFrame, candidates: Sequence[pl.Expr]) -> pl.Seri
 
 def parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
     """`pl.coalesce(text_time_candidates(...))` over the stripped text, without parsing every
-    value every way: ISO "...Z" text as it is first, the rest normalised."""
+    value every way: ISO "...Z" text as it is first, then month-name text by its formats, the
+    rest normalised by the ISO formats (the two groups share no value that parses)."""
     text = pl.DataFrame({"t": values}).select(pl.col("t").str.strip_chars())
     parsed = _parse_in_turn(text, _strptime_utc(pl.col("t"), _ISO_Z_FORMATS, False))
     todo = text.with_row_index("i").filter(parsed.is_null() & text["t"].is_not_null())
     if todo.height == 0:
         return parsed.alias(values.name)
-    rows = todo.with_columns(_normalised_time_text(pl.col("t")))
-    parsed = parsed.scatter(
-        rows["i"], _parse_in_turn(rows.select("t"), _iso_candidates(pl.col("t"), unit))
-    )
+    is_named = pl.col("t").str.contains(NAMED_DATE_TEXT)
+    named, others = todo.filter(is_named), todo.filter(~is_named)
+    # each group rewritten once, then parsed by one format after the other
+    named = named.with_columns(_named_iso(pl.col("t")))
+    others = others.with_columns(_normalised_time_text(pl.col("t")))
+    for rows, candidates in (
+        (named, _named_formats(pl.col("t"))),
+        (others, _iso_candidates(pl.col("t"), unit)),
+    ):
+        if rows.height:
+            parsed = parsed.scatter(rows["i"], _parse_in_turn(rows.select("t"), candidates))
     return parsed.alias(values.name)
 
 
