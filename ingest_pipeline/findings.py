@@ -121,8 +121,11 @@ class ConstantTime:
 
     def message(self, dataset: str) -> str:
         return (
-            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}; set "
-            f"time_column for dataset {dataset!r} in the dataset config if the data has one"
+            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}, so "
+            f"every time filter and time chart of this data is wrong ({self.why()}). Fix: if "
+            "the rows have a time, name its column (and its strftime pattern, unless it is "
+            "ISO 8601, epoch numbers or month-name dates) in datasets.yaml:\n"
+            f'{dataset}:\n  time_column: <column>\n  time_format: "<pattern, e.g. %d/%m/%Y>"'
         )
 
 

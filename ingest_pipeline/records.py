@@ -111,6 +111,9 @@ class ValidatedUpload(ValidationOutcome):
     warnings: tuple[str, ...]
     artifacts: ValidatedArtifacts
     time_facts: TimeFacts = TimeFacts()  # how __time was decided
+    # The failed WARN checks of validation ("check: why"), set once they are evaluated: they
+    # travel with the file to its verdict (see PlannedFile.validation_warnings).
+    check_warnings: tuple[str, ...] = ()
 
     @property
     def columns(self) -> dict[str, DruidType]:
@@ -283,6 +286,7 @@ class PlannedFile:
     validated_rows: int
     validated_interval: tuple[datetime, datetime]
     specified_columns: Mapping[str, DruidType]
+    validation_warnings: tuple[str, ...] = ()  # the file's failed WARN validation checks
 
 
 @dataclass(frozen=True)
