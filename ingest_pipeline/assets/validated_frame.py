@@ -185,7 +185,7 @@ def validate_upload(
             "the object was overwritten while this run was starting",
             "nothing to do: the new version is ingested by its own run",
         ) from None
-    parsed = read_frame(local, upload.key, workdir=workdir)
+    parsed = read_frame(local, upload.key, workdir=workdir, decimal_comma=config.decimal_comma)
     ndjson_path = Path(workdir) / "rows.ndjson.gz"
     parquet_path = Path(workdir) / "rows.parquet"
     summary = validate_to_files(
