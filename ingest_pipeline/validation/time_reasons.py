@@ -15,7 +15,6 @@ from typing import Final
 #: How a column of dates like 03/01/2024 that no value orders is described in reports.
 UNDECIDED_LOCAL_DATES: Final = "dates whose day and month order no value decides"
 EPOCH_PLAUSIBLE_YEARS: Final = "1971..2099"
-YYYYMMDD_PLAUSIBLE_YEARS: Final = "1900..2099"
 
 
 class TimeFormat(StrEnum):
@@ -41,10 +40,6 @@ class DateOrder(Enum):
     @property
     def day_first(self) -> bool:
         return self is DateOrder.DAY_FIRST
-
-    @property
-    def format(self) -> TimeFormat:
-        return TimeFormat.DAY_FIRST if self.day_first else TimeFormat.MONTH_FIRST
 
 
 @dataclass(frozen=True)

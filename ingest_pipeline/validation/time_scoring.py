@@ -55,7 +55,7 @@ from ingest_pipeline.vocabulary import FileRejected
 # Epoch numbers are a time only if every value falls in these years (in the unit the largest
 # value implies): counts, ids, durations and clock times land in 1970 or far beyond 2100.
 EPOCH_PLAUSIBLE_MS: Final = (31_536_000_000, 4_102_444_800_000)  # 1971-01-01 .. 2100-01-01
-# Integers read as yyyymmdd dates only in these years (see YYYYMMDD_PLAUSIBLE_YEARS).
+# Integers are read as yyyymmdd dates only in these years (1900..2099), all of them dates.
 YYYYMMDD_PLAUSIBLE: Final = (1900_01_01, 2099_12_31)
 _MS_PER_UNIT: Final[Mapping[str, float]] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|key|code|number|num|no|zip|zipcode|phone|count)$")

@@ -4,6 +4,7 @@ partition's checks and in its verdict (the run stays green: a WARN, not a reject
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -76,6 +77,13 @@ def test_a_file_without_a_time_warns_on_its_partition_and_in_its_verdict() -> No
     assert "warnings: rows_have_their_own_time: no time column found" in verdict.message()
     rows = world.druid.rows_of("parts", "uploads/parts/stock.csv")
     assert [row["__time"] for row in rows] == ["2000-01-01T00:00:00.000Z"] * 2
+    body = world.store.get_bytes(
+        world.store.validated_bucket, "validated/parts/stock.csv.report.json"
+    )
+    report = json.loads(body or b"")
+    assert report["constant_time"] == {"examined": []}
+    assert report["unused_time_columns"] == []
+    assert report["columns"]["__time"]["source"] == "constant 2000-01-01T00:00:00.000Z"
 
 
 def test_a_time_like_column_left_unused_warns_in_the_verdict() -> None:

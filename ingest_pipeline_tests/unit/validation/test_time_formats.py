@@ -322,3 +322,11 @@ def test_a_column_where_fewer_than_half_parse_is_no_time(tmp_path: Path) -> None
         "text, not times: 2 of 6 values start with a date (yyyy-mm-dd, or with an English "
         "month name)"
     )
+
+
+def test_a_configured_column_of_month_name_dates_parses_without_a_format(tmp_path: Path) -> None:
+    text, expected = _stock_table()
+    result = validate_csv(tmp_path, text, DatasetConfig(time_column="date"))
+    assert result.time_column == "date"
+    assert result.frame[TIME_COLUMN].to_list() == expected
+    assert result.time_facts.unused == () and result.time_facts.constant is None
