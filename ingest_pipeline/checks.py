@@ -8,10 +8,11 @@ acts on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import asdict
 
 import dagster as dg
 
+from ingest_pipeline.findings import ColumnReport, ConstantTime
 from ingest_pipeline.records import (
     IngestionPlan,
     PlannedFile,
@@ -31,6 +32,8 @@ INGESTIBLE = "file_is_ingestible"
 NULL_RATIOS = "null_ratios_within_threshold"
 NO_DUPLICATE_ROWS = "no_duplicate_rows"
 SCHEMA_MATCHES_DATASOURCE = "schema_matches_datasource"
+TIME_LIKE_COLUMNS_USED = "time_like_columns_used"
+ROWS_HAVE_THEIR_OWN_TIME = "rows_have_their_own_time"
 
 VALIDATION_CHECKS = [
     dg.AssetCheckSpec(
@@ -59,6 +62,21 @@ VALIDATION_CHECKS = [
         asset=VALIDATED_FRAME_KEY,
         description="Columns and types agree with the columns the datasource already has (WARN).",
     ),
+    dg.AssetCheckSpec(
+        TIME_LIKE_COLUMNS_USED,
+        asset=VALIDATED_FRAME_KEY,
+        description="No column that looks like a time (most of its values parse) is left unused "
+        "while another column, or the constant time, gives the rows their time (WARN): the "
+        "failure names the column, its format, the share that parsed and the datasets.yaml "
+        "lines that choose it.",
+    ),
+    dg.AssetCheckSpec(
+        ROWS_HAVE_THEIR_OWN_TIME,
+        asset=VALIDATED_FRAME_KEY,
+        description="The rows get their time from a column of the file, not the constant "
+        "2000-01-01T00:00:00Z that makes every time query on them wrong (WARN): the failure "
+        "says why no column was used and how to name one.",
+    ),
 ]
 
 
@@ -77,7 +95,18 @@ def validation_check_results(
         null_ratios(outcome, null_ratio_warn),
         no_duplicate_rows(outcome),
         schema_matches(outcome, existing_columns),
+        time_like_columns_used(outcome),
+        rows_have_their_own_time(outcome),
     ]
+
+
+def failed_warnings(results: Sequence[dg.AssetCheckResult]) -> tuple[str, ...]:
+    """The failed WARN checks among `results`, each as the sentence a file's verdict lists."""
+    return tuple(
+        f"{r.check_name}: {r.description}"
+        for r in results
+        if not r.passed and r.severity == dg.AssetCheckSeverity.WARN
+    )
 
 
 def ingestible(outcome: ValidatedUpload) -> dg.AssetCheckResult:
@@ -150,6 +179,40 @@ def schema_matches(
     )
 
 
+def time_like_columns_used(outcome: ValidatedUpload) -> dg.AssetCheckResult:
+    """Columns whose values look like times but that __time does not come from."""
+    unused = outcome.time_facts.unused
+    shown = [asdict(u) | {"share": round(u.share, 4)} for u in unused]
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=TIME_LIKE_COLUMNS_USED,
+        passed=not unused,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(u.message(outcome.upload.dataset) for u in unused) or None,
+        metadata={
+            "time_column": outcome.time_column or "(none: constant time)",
+            "unused_time_like_columns": dg.MetadataValue.json(shown),
+        },
+    )
+
+
+def rows_have_their_own_time(outcome: ValidatedUpload) -> dg.AssetCheckResult:
+    """Fails when every row got the constant time: no column gave the rows a time."""
+    constant = outcome.time_facts.constant or ConstantTime(())
+    own = outcome.time_column is not None
+    return dg.AssetCheckResult(
+        asset_key=VALIDATED_FRAME_KEY,
+        check_name=ROWS_HAVE_THEIR_OWN_TIME,
+        passed=own,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if own else constant.message(outcome.upload.dataset),
+        metadata={
+            "time_column": outcome.time_column or "(none: constant time)",
+            "columns_examined": dg.MetadataValue.json([list(e) for e in constant.examined]),
+        },
+    )
+
+
 def failed_verdict(
     asset_key: dg.AssetKey,
     check_name: str,
@@ -174,13 +237,13 @@ def not_ingestible(file: str, problem: str) -> dg.AssetCheckResult:
 
 
 def null_heavy_columns(
-    column_report: Mapping[str, Mapping[str, Any]], null_ratio_warn: float
+    column_report: Mapping[str, ColumnReport], null_ratio_warn: float
 ) -> dict[str, float]:
     """Columns whose share of nulls is above the dataset's threshold."""
     return {
-        column: stats["null_ratio"]
-        for column, stats in column_report.items()
-        if isinstance(stats.get("null_ratio"), float) and stats["null_ratio"] > null_ratio_warn
+        column: entry.null_ratio
+        for column, entry in column_report.items()
+        if entry.null_ratio > null_ratio_warn
     }
 
 

@@ -27,6 +27,9 @@ class DatasetConfig:
     # in a dictionary loaded into memory for queries; a multi-megabyte value is almost always a
     # mistake (a whole document, a broken quote swallowing the file) and slows every query.
     max_value_bytes: int = 1_048_576
+    # Numbers written with a decimal comma and thousands dots (1.639,68) in this dataset's CSVs.
+    # Without it, only a ";" file's columns whose every value is like 1639,68 are numbers.
+    decimal_comma: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_rejected_share", "null_ratio_warn"):
@@ -45,6 +48,8 @@ class DatasetConfig:
             raise ValueError(
                 f"max_value_bytes must be a positive integer, got {self.max_value_bytes!r}"
             )
+        if not isinstance(self.decimal_comma, bool):
+            raise ValueError(f"decimal_comma must be true or false, got {self.decimal_comma!r}")
         if self.dimensions is not None and not all(isinstance(d, str) for d in self.dimensions):
             raise ValueError(f"dimensions must be a list of column names, got {self.dimensions!r}")
 

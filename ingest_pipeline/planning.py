@@ -127,6 +127,7 @@ def planned_file(validated: ValidatedUpload) -> PlannedFile:
         validated_rows=validated.row_count,
         validated_interval=(validated.time_min, validated.time_max),
         specified_columns=validated.columns,
+        validation_warnings=validated.check_warnings,
     )
 
 

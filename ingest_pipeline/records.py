@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ingest_pipeline.findings import ColumnReport, TimeFacts
 from ingest_pipeline.vocabulary import DruidType, Problem, RejectedRow
 
 # --------------------------------------------------------------------------- S3
@@ -106,9 +107,13 @@ class ValidatedUpload(ValidationOutcome):
     time_max: datetime
     duplicate_rows: int
     rejected_rows: tuple[RejectedRow, ...]
-    column_report: Mapping[str, Mapping[str, Any]]  # per column: nulls, distinct, ... (JSON)
+    column_report: Mapping[str, ColumnReport]  # per user column: nulls, range or distinct
     warnings: tuple[str, ...]
     artifacts: ValidatedArtifacts
+    time_facts: TimeFacts = TimeFacts()  # how __time was decided
+    # The failed WARN checks of validation ("check: why"), set once they are evaluated: they
+    # travel with the file to its verdict (see PlannedFile.validation_warnings).
+    check_warnings: tuple[str, ...] = ()
 
     @property
     def columns(self) -> dict[str, DruidType]:
@@ -281,6 +286,7 @@ class PlannedFile:
     validated_rows: int
     validated_interval: tuple[datetime, datetime]
     specified_columns: Mapping[str, DruidType]
+    validation_warnings: tuple[str, ...] = ()  # the file's failed WARN validation checks
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from ingest_pipeline.assets.steps import (
     materialize,
 )
 from ingest_pipeline.assets.verdicts import verdict_metadata, verdict_observation
-from ingest_pipeline.checks import INGESTION_CHECKS, ingestion_check_results, not_in_druid
+from ingest_pipeline.checks import (
+    INGESTION_CHECKS,
+    failed_warnings,
+    ingestion_check_results,
+    not_in_druid,
+)
 from ingest_pipeline.records import (
     IngestedTask,
     IngestionPlan,
@@ -124,7 +129,8 @@ def ingested_verdict(
     results: list[dg.AssetCheckResult],
     run_id: str,
 ) -> FileVerdict:
-    """Ingested if every ERROR check passed; failed (the first failed check's why) if not."""
+    """Ingested if every ERROR check passed; failed (the first failed check's why) if not.
+    Its warnings: the file's failed WARN checks, of validation and of the ingestion."""
     failed = [r for r in results if not r.passed]
     errors = [r for r in failed if r.severity == dg.AssetCheckSeverity.ERROR]
     problem = None
@@ -143,7 +149,7 @@ def ingested_verdict(
         druid_task_id=done.outcome.task_id,
         seconds_to_queryable=round(done.queryable_seconds, 2),
         run_id=run_id,
-        warnings=tuple(f"{r.check_name}: {r.description}" for r in failed if r not in errors),
+        warnings=planned.validation_warnings + failed_warnings(results),
     )
 
 

@@ -1,6 +1,7 @@
 """Publishing a file's validated forms next to each other in the validated bucket."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from ingest_pipeline.records import UploadedObject, ValidatedArtifacts
@@ -31,6 +32,9 @@ def publish_validated(
         "time_column": summary.time_column,
         "columns": summary.report,
         "warnings": summary.warnings,
+        # the time-like columns left unused and the constant time (see findings.TimeFacts)
+        "unused_time_columns": [asdict(u) for u in summary.time_facts.unused],
+        "constant_time": asdict(constant) if (constant := summary.time_facts.constant) else None,
     }
     s3.upload_file(ndjson_path, bucket, f"{prefix}.ndjson.gz")
     parquet_uri = s3.upload_file(parquet_path, bucket, f"{prefix}.parquet")

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import dagster as dg
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from ingest_pipeline.resources.object_store import ObjectStore
 from ingest_pipeline.resources.records_io import handoff_key
@@ -135,7 +135,8 @@ def stored_records(
     """The records behind `asset`'s latest materialization of each of this run's files, when
     the run does not materialize `asset` itself (a subset run: e.g. retrying only the Druid
     step takes the stored plans instead of validating the files again); None when the run
-    materializes it or a file has no such record (then the step computes it)."""
+    materializes it or a file has no such record, or one an older version wrote in another
+    shape (then the step computes it)."""
     if is_selected(context, asset):
         return None
     uris: list[str] = []
@@ -157,6 +158,10 @@ def stored_records(
         body = store.get_bytes(bucket, key)
         if body is None:
             return None
-        records.append(adapter.validate_json(body))
+        try:
+            records.append(adapter.validate_json(body))
+        except ValidationError as error:  # written by an older version of the records
+            context.log.warning(f"{asset}: the stored record {uri} is not readable ({error})")
+            return None
     context.log.info(f"{asset} is not materialized in this run: its stored records are used")
     return records

@@ -12,6 +12,7 @@ validated files, so a bad file in a batch stops only itself.
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
@@ -30,7 +31,12 @@ from ingest_pipeline.assets.steps import (
     record_link,
     stored_records,
 )
-from ingest_pipeline.checks import VALIDATION_CHECKS, not_ingestible, validation_check_results
+from ingest_pipeline.checks import (
+    VALIDATION_CHECKS,
+    failed_warnings,
+    not_ingestible,
+    validation_check_results,
+)
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.records import (
@@ -101,9 +107,10 @@ def validated_frame_step(
     for partition, outcome in decided:
         config = configs[outcome.upload.dataset]
         existing = known_columns.get(outcome.upload.datasource, {})
-        log_checks(
-            context, partition, validation_check_results(outcome, existing, config.null_ratio_warn)
-        )
+        results = validation_check_results(outcome, existing, config.null_ratio_warn)
+        log_checks(context, partition, results)
+        if isinstance(outcome, ValidatedUpload):  # its warnings go on to its verdict
+            validated[partition] = replace(outcome, check_warnings=failed_warnings(results))
     unfinished = {p: r.message for p, r in rejected.items()}
     unfinished |= {p: m.problem.message(m.key) for p, m in uploads.missing.items()}
     fail_for_unfinished(context, VALIDATED_FRAME, unfinished)
@@ -137,9 +144,10 @@ def validate_one(
         time_max=summary.time_max,
         duplicate_rows=summary.duplicate_rows,
         rejected_rows=tuple(summary.rejected),
-        column_report=summary.report,
+        column_report=summary.column_report,
         warnings=tuple(summary.warnings),
         artifacts=artifacts,
+        time_facts=summary.time_facts,
     )
     return validated, {
         "etag": upload.etag,
@@ -177,7 +185,7 @@ def validate_upload(
             "the object was overwritten while this run was starting",
             "nothing to do: the new version is ingested by its own run",
         ) from None
-    parsed = read_frame(local, upload.key, workdir=workdir)
+    parsed = read_frame(local, upload.key, workdir=workdir, decimal_comma=config.decimal_comma)
     ndjson_path = Path(workdir) / "rows.ndjson.gz"
     parquet_path = Path(workdir) / "rows.parquet"
     summary = validate_to_files(

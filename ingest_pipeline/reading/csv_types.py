@@ -1,7 +1,8 @@
 """The CSV as text columns, written once to Arrow IPC files while its types are inferred.
 
 Column types are inferred over the whole file, by us, from text, so late `NA`s or decimals
-cannot break the read the way Polars' 100-row inference does. Python cuts the CSV into blocks of
+cannot break the read the way Polars' 100-row inference does (decimal commas included, when
+unambiguous or configured: `DecimalComma`). Python cuts the CSV into blocks of
 whole records (`csv_blocks`, ~16 MiB: memory stays bounded, where Polars' own streaming CSV scan
 holds memory that grows with the file); Polars parses each block on all cores, the inference
 counts are added up, and the block is written as one Arrow file. The CSV is parsed once: every
@@ -11,10 +12,10 @@ later pass (validation plans, then converts) reads the Arrow files, memory-mappe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import polars as pl
 
@@ -33,8 +34,25 @@ def csv_options() -> dict[str, Any]:
     }
 
 
-def _number_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
-    """Values present, values that read as numbers, values with a leading zero."""
+#: How a CSV's decimal commas are read: "off"; "detect" (a ";" file: a column whose every value
+#: is like 1639,68 is a number); "configured" (the dataset's decimal_comma: 1.639,68 too, and
+#: integers among them).
+DecimalComma = Literal["off", "detect", "configured"]
+_DECIMAL_COMMA: Final[Mapping[DecimalComma, str]] = {
+    "detect": r"^-?\d+,\d+$",
+    "configured": r"^-?\d+$|^-?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$",
+}
+
+
+def decimal_comma_mode(delimiter: str | None, configured: bool) -> DecimalComma:
+    if configured:
+        return "configured"
+    return "detect" if delimiter == ";" else "off"
+
+
+def _number_checks(columns: list[str], which: list[int], comma: DecimalComma) -> list[pl.Expr]:
+    """Values present, values that read as numbers, values with a leading zero (and values
+    that read as numbers with a decimal comma)."""
     checks = []
     for i in which:
         text = pl.col(columns[i])
@@ -43,6 +61,8 @@ def _number_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
             text.cast(pl.Float64, strict=False).is_not_null().sum().alias(f"float{i}"),
             text.str.contains(r"^[+-]?0\d").any().alias(f"zero{i}"),
         ]
+        if comma != "off":
+            checks.append(text.str.contains(_DECIMAL_COMMA[comma]).sum().alias(f"comma{i}"))
     return checks
 
 
@@ -67,15 +87,39 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
         if stats[f"intlike{i}"] == present:
             if stats[f"int{i}"] == present:
                 casts.append(pl.col(name).str.to_integer())
-        else:
+        elif stats[f"float{i}"] == present:
             casts.append(pl.col(name).cast(pl.Float64))
+        else:  # every value a number with a decimal comma (see _DECIMAL_COMMA)
+            casts.append(decimal_comma_number(pl.col(name)))
     return casts
+
+
+def decimal_comma_number(text: pl.Expr) -> pl.Expr:
+    """1.639,68 as 1639.68: thousands dots dropped, the comma a point."""
+    dotted = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return dotted.cast(pl.Float64)
 
 
 def _decided_text(i: int, stats: dict[str, Any]) -> bool:
     """Whether column `i` stays text whatever the rest of the file holds: a leading zero, or a
-    value that is no number (an Int64 is a number too; "007", zip codes, stay text)."""
-    return bool(stats[f"zero{i}"]) or stats[f"float{i}"] < stats[f"n{i}"]
+    value that is no number (an Int64 is a number too; "007", zip codes, stay text), with a
+    decimal point or, where they are read, a decimal comma."""
+    if stats[f"zero{i}"]:
+        return True
+    present = stats[f"n{i}"]
+    return stats[f"float{i}"] < present and stats.get(f"comma{i}", 0) < present
+
+
+def decimal_comma_columns(columns: list[str], stats: dict[str, Any]) -> list[str]:
+    """The columns cast from numbers with a decimal comma."""
+    return [
+        name
+        for i, name in enumerate(columns)
+        if (present := stats.get(f"n{i}") or 0)
+        and not _decided_text(i, stats)
+        and stats[f"intlike{i}"] < present
+        and stats[f"float{i}"] < present
+    ]
 
 
 def _add_counts(stats: dict[str, Any], found: dict[str, Any]) -> None:
@@ -128,8 +172,15 @@ class ArrowCopy:
     longer counted: its verdict cannot change.
     """
 
-    def __init__(self, folder: Path, columns: list[str], in_memory: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        columns: list[str],
+        in_memory: bool = False,
+        decimal_comma: DecimalComma = "off",
+    ) -> None:
         self.folder, self.columns = folder, columns
+        self._comma: DecimalComma = decimal_comma
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.arrow"):
             old.unlink()
@@ -172,7 +223,7 @@ class ArrowCopy:
         if self._open and block.height:
             # Integer syntax is counted only for columns of numbers so far: a column with a
             # value that is no number stays text (Int64 text always reads as a number too).
-            checks = _number_checks(self.columns, self._open)
+            checks = _number_checks(self.columns, self._open, self._comma)
             _add_counts(self._stats, block.select(checks).row(0, named=True))
             self._open = [i for i in self._open if not _decided_text(i, self._stats)]
             if self._open:
@@ -183,12 +234,17 @@ class ArrowCopy:
         return sorted(self.folder.glob("*.arrow"))
 
     def casts(self) -> list[pl.Expr]:
-        """Casts of text columns to Int64/Float64 where every non-null value allows it.
+        """Casts of text columns to Int64/Float64 where every non-null value allows it (with
+        a decimal comma too, where those are read: see `DecimalComma`).
 
         Values with leading zeros ("007", zip codes) and integers beyond Int64 stay text, so no
         digits are lost.
         """
         return _casts(self.columns, self._stats) if self.rows else []
+
+    def decimal_comma_columns(self) -> list[str]:
+        """The columns `casts` reads as numbers with a decimal comma."""
+        return decimal_comma_columns(self.columns, self._stats) if self.rows else []
 
     def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
         self._wait()
@@ -198,7 +254,7 @@ class ArrowCopy:
         return pl.scan_ipc(parts) if parts else pl.LazyFrame(schema=schema)
 
 
-def read_block(block: bytes, schema: dict[str, pl.DataType], delimiter: str) -> pl.DataFrame:
+def read_block(block: bytes, schema: Mapping[str, pl.DataType], delimiter: str) -> pl.DataFrame:
     """One block of whole records (no header) as text columns."""
     return pl.read_csv(
         block, **{**csv_options(), "has_header": False}, separator=delimiter, schema=schema

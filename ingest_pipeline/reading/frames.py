@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,7 @@ from ingest_pipeline.reading.csv_types import (
     ArrowCopy,
     arrow_slices,
     csv_blocks,
+    decimal_comma_mode,
     read_block,
 )
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
@@ -45,16 +47,28 @@ class ReadResult:
     rows: int | None = None  # rows of `frame`, if known without a pass over it
 
 
-def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None) -> ReadResult:
+def read_frame(
+    path: str | Path,
+    key: str,
+    *,
+    workdir: str | Path | None = None,
+    decimal_comma: bool = False,
+) -> ReadResult:
     """Parse a downloaded object into a lazy frame with source line numbers.
 
     `key` is the S3 object key, used in messages only. The normalised copy is written to
     `workdir` (default: the directory holding `path`, normally the caller's temp directory).
+    `decimal_comma`: the dataset writes numbers like 1.639,68 (CSV; a ";" file's columns of
+    values like 1639,68 are read as numbers anyway).
     """
     path = Path(path)
     workdir = Path(workdir) if workdir is not None else path.parent
     fmt = detect_format(path, key)
-    readers = {"csv": _read_csv, "ndjson": _read_ndjson, "json_array": _read_ndjson}
+    readers: dict[str, Callable[[Path, str, DetectedFormat, Path], ReadResult]] = {
+        "csv": partial(_read_csv, decimal_comma=decimal_comma),
+        "ndjson": _read_ndjson,
+        "json_array": _read_ndjson,
+    }
     reader = readers.get(fmt.format, _read_parquet)
     try:
         try:
@@ -79,7 +93,12 @@ def read_frame(path: str | Path, key: str, *, workdir: str | Path | None = None)
 
 
 def _read_csv(
-    path: Path, key: str, fmt: DetectedFormat, workdir: Path, careful: bool = False
+    path: Path,
+    key: str,
+    fmt: DetectedFormat,
+    workdir: Path,
+    careful: bool = False,
+    decimal_comma: bool = False,
 ) -> ReadResult:
     """Plain files go to Polars as they are (see `layout`); others through `normalise_csv`.
 
@@ -87,13 +106,14 @@ def _read_csv(
     """
     folder = workdir / f"{path.name}.arrow"
     plain = None if careful else plain_csv_header(path, fmt)
+    comma = decimal_comma_mode(fmt.delimiter, decimal_comma)
     if plain is not None:
         raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
         several = path.stat().st_size > BLOCK_BYTES  # else kept in memory, without threads
-        with ArrowCopy(folder, header, in_memory=not several) as copy:
+        with ArrowCopy(folder, header, not several, comma) as copy:
             is_plain = _copy_plain_csv(path, plain.size, fmt.delimiter or ",", copy, several)
         if not is_plain:  # (after the copy's last write finished)
-            return _read_csv(path, key, fmt, workdir, careful=True)
+            return _read_csv(path, key, fmt, workdir, True, decimal_comma)
         rejected: list[RejectedRow] = []
         blank_rows = 0
     else:
@@ -106,7 +126,7 @@ def _read_csv(
             ) from None
         schema = dict.fromkeys([LINE_COLUMN, *header], pl.String())
         several = normalized.stat().st_size > BLOCK_BYTES
-        with ArrowCopy(folder, header, in_memory=not several) as copy:
+        with ArrowCopy(folder, header, not several, comma) as copy:
             for i, block in enumerate(csv_blocks(normalized)):
                 text = read_block(block, schema, ",")
                 text = text.slice(1) if i == 0 else text  # the header
@@ -125,6 +145,8 @@ def _read_csv(
             yield (frame if columns is None else frame.select(columns)).collect()
 
     notes = _notes(raw_header, header, blank_rows)
+    if commas := copy.decimal_comma_columns():
+        notes.append(f"numbers with a decimal comma (1.639,68 = 1639.68) in: {', '.join(commas)}")
     return ReadResult(
         typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, copy.rows
     )

@@ -154,79 +154,96 @@ def json_array_elements(
     """(line it starts on, value) for each element of a top-level JSON array, streamed: memory
     holds one element and a chunk of text, never the whole array. A syntax error ends the file
     (nothing after it can be trusted): FileRejected with its line."""
-    decoder = json.JSONDecoder()
-    buffer, pos, line, done = "", 0, 1, False
+    return _JsonArray(text, key, chunk_size, max_element).elements()
 
-    def more(at_least: int) -> bool:
+
+class _JsonArray:
+    """The reading position in a JSON array's text: a buffer of it from `pos` on, the line
+    `pos` is on, and whether the text is all read."""
+
+    def __init__(self, text: TextIO, key: str, chunk_size: int, max_element: int) -> None:
+        self._text, self._key = text, key
+        self._chunk_size, self._max_element = chunk_size, max_element
+        self._decoder = json.JSONDecoder()
+        self.buffer, self.pos, self.line, self.done = "", 0, 1, False
+
+    def elements(self) -> Iterator[tuple[int, Any]]:
+        self._skip_space()
+        if self._next_char() != "[":
+            raise self._reject("the file does not start with a JSON array")
+        self._skip_space()
+        if self.buffer[self.pos : self.pos + 1] == "]":
+            self.pos += 1
+        else:
+            while True:
+                self._skip_space()
+                start, (value, end) = self.line, self._decode()
+                yield start, value
+                self.line += self.buffer.count("\n", self.pos, end)
+                self.pos = end
+                self._skip_space()
+                separator = self._next_char()
+                if separator == "]":
+                    break
+                if separator != ",":
+                    raise self._reject(
+                        "the JSON array is not closed (no ']' at the end)"
+                        if not separator
+                        else f"expected ',' or ']' after an element of the JSON array, found "
+                        f"{separator!r}"
+                    )
+        self._skip_space()
+        if self.pos < len(self.buffer):
+            raise self._reject("text after the JSON array's closing ']'")
+
+    def _next_char(self) -> str:
+        char = self.buffer[self.pos : self.pos + 1]
+        self.pos += 1
+        return char
+
+    def _more(self, at_least: int) -> bool:
         """Append text (buffer rebased to pos); False at the end of the file."""
-        nonlocal buffer, pos, done
-        if done:
+        if self.done:
             return False
-        piece = text.read(max(chunk_size, at_least))
+        piece = self._text.read(max(self._chunk_size, at_least))
         if not piece:
-            done = True
+            self.done = True
             return False
-        buffer, pos = buffer[pos:] + piece, 0
+        self.buffer, self.pos = self.buffer[self.pos :] + piece, 0
         return True
 
-    def skip_space() -> None:
-        nonlocal pos, line
+    def _skip_space(self) -> None:
         while True:
-            start = pos
-            while pos < len(buffer) and buffer[pos] in " \t\r\n":
-                pos += 1
-            line += buffer.count("\n", start, pos)
-            if pos < len(buffer) or not more(0):
+            start = self.pos
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
+                self.pos += 1
+            self.line += self.buffer.count("\n", start, self.pos)
+            if self.pos < len(self.buffer) or not self._more(0):
                 return
 
-    def reject(problem: str) -> FileRejected:
-        return FileRejected(key, f"{problem} (line {line})", _JSON_FIX)
-
-    skip_space()
-    if buffer[pos : pos + 1] != "[":
-        raise reject("the file does not start with a JSON array")
-    pos += 1
-    skip_space()
-    if buffer[pos : pos + 1] == "]":
-        pos += 1
-    else:
+    def _decode(self) -> tuple[Any, int]:
+        """The element at `pos` and where it ends, reading on while the text may cut it."""
         while True:
-            skip_space()
-            while True:
-                try:
-                    value, end = decoder.raw_decode(buffer, pos)
-                except json.JSONDecodeError as error:
-                    # Cut by the chunk's end, or wrong: more text decides (up to a bound).
-                    if len(buffer) - pos < max_element and more(len(buffer) - pos):
-                        continue
-                    at = line + buffer.count("\n", pos, error.pos)
-                    problem = f"invalid JSON: {error.msg} (line {at})"
-                    if done and error.pos >= len(buffer.rstrip()):
-                        problem = (
-                            "the JSON array is not closed: the file ends inside an element "
-                            f"(line {at})"
-                        )
-                    if len(buffer) - pos >= max_element:
-                        problem = f"an element over {max_element >> 20} MB or {problem}"
-                    raise FileRejected(key, problem, _JSON_FIX) from None
-                if end == len(buffer) and more(0):
-                    continue  # a number may go on in the next chunk
-                break
-            yield line, value
-            line += buffer.count("\n", pos, end)
-            pos = end
-            skip_space()
-            separator = buffer[pos : pos + 1]
-            pos += 1
-            if separator == "]":
-                break
-            if separator != ",":
-                raise reject(
-                    "the JSON array is not closed (no ']' at the end)"
-                    if not separator
-                    else f"expected ',' or ']' after an element of the JSON array, found "
-                    f"{separator!r}"
-                )
-    skip_space()
-    if pos < len(buffer):
-        raise reject("text after the JSON array's closing ']'")
+            try:
+                value, end = self._decoder.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as error:
+                # Cut by the chunk's end, or wrong: more text decides (up to a bound).
+                pending = len(self.buffer) - self.pos
+                if pending < self._max_element and self._more(pending):
+                    continue
+                raise self._broken(error) from None
+            if end == len(self.buffer) and self._more(0):
+                continue  # a number may go on in the next chunk
+            return value, end
+
+    def _broken(self, error: json.JSONDecodeError) -> FileRejected:
+        at = self.line + self.buffer.count("\n", self.pos, error.pos)
+        problem = f"invalid JSON: {error.msg} (line {at})"
+        if self.done and error.pos >= len(self.buffer.rstrip()):
+            problem = f"the JSON array is not closed: the file ends inside an element (line {at})"
+        if len(self.buffer) - self.pos >= self._max_element:
+            problem = f"an element over {self._max_element >> 20} MB or {problem}"
+        return FileRejected(self._key, problem, _JSON_FIX)
+
+    def _reject(self, problem: str) -> FileRejected:
+        return FileRejected(self._key, f"{problem} (line {self.line})", _JSON_FIX)

@@ -6,7 +6,10 @@ converts every column to one of Druid's three dimension types and measures the d
 caller can show a report. Errors that make the whole file unusable raise `FileRejected`.
 
 Reading order for a newcomer: `engine` (the two entry points and the batch loop), `planning`
-(whole-file decisions, step by step), then `timing`, `druid_types`, `report`, `outputs`.
+(whole-file decisions, step by step), `time_choice` (the time column: `time_scoring` ranks the
+candidates by their `stats`, `time_reasons` says why), then `timing` and `time_text` (how
+values become times), `druid_types`, `report`, `outputs`. What validation found is typed in
+`ingest_pipeline.findings`.
 """
 
 from ingest_pipeline.validation.druid_types import to_druid_column

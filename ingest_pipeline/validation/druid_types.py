@@ -69,7 +69,10 @@ def to_druid_column(
     """
     dtype = column.dtype
     if uint_as_string is None:
-        uint_as_string = dtype == pl.UInt64 and overflows_druid_long(int(column.max() or 0))
+        largest = column.max()
+        uint_as_string = dtype == pl.UInt64 and overflows_druid_long(
+            largest if isinstance(largest, int) else None
+        )
     simple = druid_exprs(column.name, dtype, uint_as_string)
     if simple is not None:
         values, druid_type, nulled = simple

@@ -136,7 +136,7 @@ def _run(
         plan.time_column,
         plan.warnings,
         plan.config.null_ratio_warn,
-        plan.time_choice,
+        plan.time_facts,
     )
 
 

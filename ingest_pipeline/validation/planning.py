@@ -10,14 +10,15 @@ for equally good time columns without a time name, a pass compares their times.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import polars as pl
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.findings import TimeFacts
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names, resolve_column
 from ingest_pipeline.validation.druid_types import overflows_druid_long
 from ingest_pipeline.validation.early_times import EarlyTimes
@@ -29,39 +30,23 @@ from ingest_pipeline.validation.rejections import (
     too_many_rejected,
 )
 from ingest_pipeline.validation.source import (
+    Aggregation,
     BatchSource,
-    Combine,
     KeptColumn,
     aggregate,
     scan,
     unreadable_error,
 )
-from ingest_pipeline.validation.time_scoring import (
-    TimeCandidate,
-    assess_candidate,
-    candidate_stat_exprs,
-    is_time_like,
-    losing_reason,
-    may_be_time,
-    rank_candidates,
-    reject_undecided_local_dates,
-    screen_candidate,
+from ingest_pipeline.validation.stats import ColumnStats, Stat
+from ingest_pipeline.validation.time_choice import (
+    TimeChoice,
+    choose_time_column,
+    configured_time_column,
+    time_column_warnings,
 )
-from ingest_pipeline.validation.timing import (
-    UTC_MS,
-    TimePlan,
-    time_candidates,
-    time_expr,
-    time_plan,
-    time_stat_exprs,
-)
-from ingest_pipeline.vocabulary import (
-    CONSTANT_TIME,
-    CONSTANT_TIME_ISO,
-    LINE_COLUMN,
-    FileRejected,
-    RejectedRow,
-)
+from ingest_pipeline.validation.time_scoring import candidate_stat_exprs, may_be_time
+from ingest_pipeline.validation.timing import time_candidates, time_stat_exprs
+from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
 
 @dataclass(frozen=True)
@@ -81,18 +66,15 @@ class ValidationPlan:
     columns: list[str]  # output user columns, in order (after `dimensions`)
     uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
     warnings: list[str]
-    time_choice: list[dict[str, Any]]  # the time column candidates and why each won or lost
+    time_facts: TimeFacts  # the time column candidates and why each won or lost
 
 
-class TimeChoice(NamedTuple):
-    """The column __time comes from, how it is parsed, and how many rows it gives a time."""
+class FirstPass(NamedTuple):
+    """What the first pass over the file found."""
 
-    column: str | None  # None: every row gets CONSTANT_TIME
-    expr: pl.Expr
-    kept: int
-    report: list[dict[str, Any]] = []  # each candidate scored, the winner first
-    warning: str | None = None  # auto-detected: what was chosen over what
-    values: KeptColumn | None = None  # `expr` over every batch, computed while choosing
+    rows: int
+    longest: Mapping[str, int | None]  # UTF-8 bytes of the longest value of each text column
+    stats: list[ColumnStats]  # of each time candidate, in order
 
 
 def plan_validation(
@@ -122,25 +104,20 @@ def plan_validation(
     candidates = _time_column_candidates(config, dtypes)
     # The likely time columns are parsed in the first pass already (see `early_times`).
     early = EarlyTimes(candidates, dtypes, config.time_format, config.time_column is not None)
-    stats, parsed = scan(source, _first_pass(candidates, texts, dtypes, config), early.exprs)
-    early.found(parsed)
+    first = _first_pass(source, candidates, texts, dtypes, config, early)
 
     rejected_by_reader = sorted(reader_rejected)
-    rows_seen = stats["rows"] + len(rejected_by_reader)
+    rows_seen = first.rows + len(rejected_by_reader)
     _check_there_are_rows(key, rows_seen)
     _check_configured_time_column_found(key, config, candidates, user_columns)
-
-    if config.time_column is not None:
-        choice = _configured_time_column(source, candidates[0], dtypes, config, stats, early)
-    else:
-        choice = _choose_time_column(key, dataset, source, candidates, dtypes, stats, early)
-    warnings += _time_column_warnings(choice, config, dataset)
+    choice = _time_choice(key, dataset, source, candidates, dtypes, config, first, early)
+    warnings += time_column_warnings(choice, config, dataset)
     _reject_if_too_many_rows_fail(
-        source, key, dataset, config, rejected_by_reader, rows_seen, stats["rows"], choice
+        source, key, dataset, config, rejected_by_reader, rows_seen, first.rows, choice
     )
 
     columns = _output_columns(key, dataset, config, user_columns)
-    _reject_oversized_values(source, columns, texts, stats, config, dataset)
+    _reject_oversized_values(source, columns, texts, first.longest, config, dataset)
     return ValidationPlan(
         key=key,
         dataset=dataset,
@@ -154,11 +131,8 @@ def plan_validation(
         columns=columns,
         uint_as_string=_uints_beyond_druid_long(source, columns, dtypes, choice.expr),
         warnings=warnings,
-        time_choice=choice.report,
+        time_facts=choice.facts,
     )
-
-
-# --------------------------------------------------------------------------- steps
 
 
 def _open_source(
@@ -205,30 +179,38 @@ def _time_column_candidates(config: DatasetConfig, dtypes: Mapping[str, pl.DataT
 
 
 def _first_pass(
+    source: BatchSource,
     candidates: Sequence[str],
     texts: Sequence[str],
     dtypes: Mapping[str, pl.DataType],
     config: DatasetConfig,
-) -> dict[str, tuple[pl.Expr, Combine]]:
-    """Row count, longest text value per text column, time statistics of each candidate."""
-    aggregations: dict[str, tuple[pl.Expr, Combine]] = {"rows": (pl.len(), "sum")}
+    early: EarlyTimes,
+) -> FirstPass:
+    """Row count, longest text value per text column, time statistics of each candidate; the
+    likely time columns parsed on the way (`early`)."""
+    aggregations: dict[Hashable, Aggregation] = {"rows": Aggregation(pl.len(), "sum")}
     for name in texts:
-        aggregations[f"bytes.{name}"] = (pl.col(name).str.len_bytes().max(), "max")
+        aggregations[("bytes", name)] = Aggregation(pl.col(name).str.len_bytes().max(), "max")
     for i, name in enumerate(candidates):
+        exprs: dict[Stat, pl.Expr]
         if config.time_column is not None:
-            exprs = {"n": pl.col(name).count()}
+            exprs = {Stat.N: pl.col(name).count()}
             exprs |= time_stat_exprs(name, dtypes[name], config.time_format)
         else:
             exprs = candidate_stat_exprs(name, dtypes[name])
         for stat, expr in exprs.items():
-            how: Combine = "min" if stat == "min" else "max" if "max" in stat else "sum"
-            aggregations[f"{i}.{stat}"] = (expr, how)
-    return aggregations
-
-
-def _stats_of(i: int, stats: Mapping[str, Any]) -> dict[str, Any]:
-    prefix = f"{i}."
-    return {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+            aggregations[(i, stat)] = Aggregation(expr, stat.combine)
+    found, parsed = scan(source, aggregations, early.exprs)
+    early.found(parsed)
+    per_candidate: list[dict[Stat, object]] = [{} for _ in candidates]
+    for k, value in found.items():
+        if isinstance(k, tuple) and isinstance(k[1], Stat):
+            per_candidate[k[0]][k[1]] = value
+    return FirstPass(
+        rows=found["rows"],
+        longest={name: found[("bytes", name)] for name in texts},
+        stats=[ColumnStats.of(values) for values in per_candidate],
+    )
 
 
 def _check_there_are_rows(key: str, rows_seen: int) -> None:
@@ -251,124 +233,22 @@ def _check_configured_time_column_found(
         )
 
 
-def _configured_time_column(
+def _time_choice(
+    key: str,
+    dataset: str,
     source: BatchSource,
-    name: str,
+    candidates: Sequence[str],
     dtypes: Mapping[str, pl.DataType],
     config: DatasetConfig,
-    stats: Mapping[str, Any],
+    first: FirstPass,
     early: EarlyTimes,
 ) -> TimeChoice:
-    """The configured column, parsed by `time_format` or by its values; it always wins."""
-    plan = time_plan(dtypes[name], config.time_format, _stats_of(0, stats))
-    expr = time_expr(name, dtypes[name], config.time_format, plan)
-    kept = early.values(source, {0: plan}, {0: expr})[0]
-    parsed = sum(values.count() for values in kept.batches())
-    report = [{"column": name, "verdict": "chosen", "reason": "the configured time_column"}]
-    return TimeChoice(name, expr, parsed, report, None, kept)
-
-
-def _choose_time_column(
-    key: str,
-    dataset: str,
-    source: BatchSource,
-    candidates: Sequence[str],
-    dtypes: Mapping[str, pl.DataType],
-    stats: Mapping[str, Any],
-    early: EarlyTimes,
-) -> TimeChoice:
-    """The candidate whose values make the best time column (see `time_scoring.rank_candidates`).
-
-    The first pass screened every candidate by cheap statistics; this one parses those left
-    over the whole file, counting the values that parse. Columns without a time name that are
-    equally good and disagree reject the file: nothing says which is meant.
-    """
-    screened: dict[int, TimePlan | str] = {}
-    exprs: dict[int, pl.Expr] = {}
-    for i, name in enumerate(candidates):
-        screened[i] = plan = screen_candidate(name, dtypes[name], _stats_of(i, stats))
-        if isinstance(plan, TimePlan):
-            exprs[i] = time_expr(name, dtypes[name], None, plan)
-    # Parsed once: the values of the chosen column wait for the conversion pass.
-    plans = {i: p for i, p in screened.items() if isinstance(p, TimePlan)}
-    kept = {str(i): v for i, v in early.values(source, plans, exprs).items()}
-    counts = {k: sum(values.count() for values in column.batches()) for k, column in kept.items()}
-    scored: list[TimeCandidate] = []
-    for i, name in enumerate(candidates):
-        verdict = screened[i]
-        if isinstance(verdict, TimePlan):
-            scored.append(assess_candidate(name, verdict, _stats_of(i, stats), counts[str(i)]))
-        else:
-            values = _stats_of(i, stats)["n"]
-            scored.append(TimeCandidate(name, None, "none", values, 0, verdict, 0))
-    ranking = rank_candidates(scored)
-    if ranking.tied:
-        _reject_unless_tied_agree(key, dataset, source, ranking.tied, exprs, candidates)
-    named = set(time_candidates(list(candidates)))
-    shown = [c for c in scored if c.kind or c.column in named or is_time_like(c.reason)]
-    if not ranking.usable:
-        reject_undecided_local_dates(key, dataset, scored)
-        report = [c.describe("not a time") for c in shown]
-        return TimeChoice(None, pl.lit(CONSTANT_TIME, dtype=UTC_MS), stats["rows"], report)
-    winner = ranking.usable[0]
-    report = [winner.describe("chosen")]
-    lines = []
-    for loser in shown:
-        if loser is winner:
-            continue
-        if loser.kind:
-            entry = loser.describe("lost")
-            entry["reason"] = f"{loser.reason}; {losing_reason(loser, winner)}"
-        else:
-            entry = loser.describe("not a time")
-        report.append(entry)
-        lines.append(f"{loser.column!r}: {entry['reason']}")
-    warning = f"time column auto-detected: {winner.column!r} ({winner.reason})"
-    if lines:
-        warning += (
-            f" over {'; '.join(lines)}. To use another column set in datasets.yaml:\n"
-            f"{dataset}:\n  time_column: <name>"
-        )
-    index = candidates.index(winner.column)
-    return TimeChoice(winner.column, exprs[index], winner.parsed, report, warning, kept[str(index)])
-
-
-def _reject_unless_tied_agree(
-    key: str,
-    dataset: str,
-    source: BatchSource,
-    tied: Sequence[TimeCandidate],
-    exprs: Mapping[int, pl.Expr],
-    candidates: Sequence[str],
-) -> None:
-    """Equally good columns without a time name: fine if they give every row the same time."""
-    first = exprs[candidates.index(tied[0].column)]
-    differ: dict[str, tuple[pl.Expr, Combine]] = {
-        c.column: (first.ne_missing(exprs[candidates.index(c.column)]).sum(), "sum")
-        for c in tied[1:]
-    }
-    counts = aggregate(source, differ)
-    if not any(counts.values()):
-        return
-    described = "; ".join(f"{c.column!r} ({c.reason})" for c in tied)
-    raise FileRejected(
-        key,
-        f"the time column is ambiguous: {described} are equally good and give different times",
-        f"say which one is the time column in datasets.yaml:\n{dataset}:\n"
-        f"  time_column: {tied[0].column}",
-        column=tied[0].column,
+    if config.time_column is not None:
+        name = candidates[0]
+        return configured_time_column(source, name, dtypes[name], config, first.stats[0], early)
+    return choose_time_column(
+        key, dataset, source, candidates, dtypes, first.stats, first.rows, early
     )
-
-
-def _time_column_warnings(choice: TimeChoice, config: DatasetConfig, dataset: str) -> list[str]:
-    if choice.column is None:
-        return [
-            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}; set "
-            f"time_column for dataset {dataset!r} in the dataset config if the data has one"
-        ]
-    if config.time_column is None and choice.warning:
-        return [choice.warning]
-    return []
 
 
 def _reject_if_too_many_rows_fail(
@@ -417,12 +297,12 @@ def _reject_oversized_values(
     source: BatchSource,
     columns: Sequence[str],
     texts: Sequence[str],
-    stats: Mapping[str, Any],
+    longest: Mapping[str, int | None],
     config: DatasetConfig,
     dataset: str,
 ) -> None:
     for name in texts:
-        if name in columns and (stats[f"bytes.{name}"] or 0) > config.max_value_bytes:
+        if name in columns and (longest[name] or 0) > config.max_value_bytes:
             raise oversized_value_error(source, name, config, dataset)
 
 
@@ -437,5 +317,5 @@ def _uints_beyond_druid_long(
     if not uints:
         return frozenset()
     keep = time.is_not_null()
-    maxima = aggregate(source, {c: (pl.col(c).filter(keep).max(), "max") for c in uints})
+    maxima = aggregate(source, {c: Aggregation(pl.col(c).filter(keep).max(), "max") for c in uints})
     return frozenset(c for c in uints if overflows_druid_long(maxima[c]))

@@ -10,17 +10,11 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from ingest_pipeline.findings import ColumnReport, TimeFacts, time_report_json
 from ingest_pipeline.validation.distinct import DistinctCount
 from ingest_pipeline.validation.druid_types import POLARS_DTYPE_OF
 from ingest_pipeline.validation.timing import UTC_MS
-from ingest_pipeline.vocabulary import (
-    CONSTANT_TIME_ISO,
-    SOURCE_KEY_COLUMN,
-    TIME_COLUMN,
-    DruidType,
-    RejectedRow,
-    iso_utc,
-)
+from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, DruidType, RejectedRow
 
 
 @dataclass
@@ -29,7 +23,7 @@ class ValidationSummary:
 
     row_count: int
     rejected: list[RejectedRow]
-    report: dict[str, dict[str, Any]]  # per output column; JSON-serialisable
+    column_report: dict[str, ColumnReport]  # per output user column
     time_column: str | None  # the user column __time came from; None = CONSTANT_TIME
     duplicate_rows: int
     schema: list[tuple[str, DruidType]]  # user columns in order; excludes __time, __source_key
@@ -37,6 +31,16 @@ class ValidationSummary:
     time_max: datetime
     warnings: list[str]
     preview: pl.DataFrame  # the first output rows, as `ValidationResult.frame` has them
+    time_facts: TimeFacts  # how __time was decided
+
+    @property
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Every column's report and __time's, as JSON (the published report's "columns")."""
+        report = {name: entry.to_json() for name, entry in self.column_report.items()}
+        report[TIME_COLUMN] = time_report_json(
+            self.time_column, self.time_min, self.time_max, self.time_facts
+        )
+        return report
 
 
 @dataclass
@@ -89,17 +93,11 @@ class ColumnTotals:
             self.low = low if self.low is None else min(self.low, low)
             self.high = high if self.high is None else max(self.high, high)
 
-    def report(self, druid_type: DruidType, rows: int) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "druid_type": druid_type,
-            "nulls": self.nulls,
-            "null_ratio": round(self.nulls / rows, 6) if rows else 0.0,
-        }
+    def report(self, druid_type: DruidType, rows: int) -> ColumnReport:
+        ratio = round(self.nulls / rows, 6) if rows else 0.0
         if druid_type in ("long", "double"):
-            entry["min"], entry["max"] = self.low, self.high
-        else:
-            entry["distinct"] = self.distinct.count()
-        return entry
+            return ColumnReport(druid_type, self.nulls, ratio, min=self.low, max=self.high)
+        return ColumnReport(druid_type, self.nulls, ratio, distinct=self.distinct.count())
 
 
 class BatchTally:
@@ -152,14 +150,14 @@ class BatchTally:
         time_column: str | None,
         warnings: Sequence[str],
         null_ratio_warn: float,
-        time_choice: Sequence[dict[str, Any]] = (),
+        time_facts: TimeFacts,
     ) -> ValidationSummary:
         """The report over every batch (at least one kept row: rejection is decided before)."""
         schema, time_min, time_max = self._schema, self._time_min, self._time_max
         assert schema is not None and time_min is not None and time_max is not None
         rows = self.rows
         warnings = list(warnings)
-        report: dict[str, dict[str, Any]] = {}
+        report: dict[str, ColumnReport] = {}
         for name, druid_type in schema:
             totals = self._totals[name]
             report[name] = totals.report(druid_type, rows)
@@ -167,19 +165,11 @@ class BatchTally:
                 warnings.append(
                     f"column {name!r}: {totals.nulled} NaN/infinite values stored as null"
                 )
-            if report[name]["null_ratio"] > null_ratio_warn:
-                warnings.append(f"column {name!r} is {report[name]['null_ratio']:.0%} null")
+            if report[name].null_ratio > null_ratio_warn:
+                warnings.append(f"column {name!r} is {report[name].null_ratio:.0%} null")
         duplicate_rows = rows - self._rows_distinct.count() if self._columns else 0
         if duplicate_rows:
             warnings.append(f"{duplicate_rows} rows are exact duplicates of an earlier row")
-        report[TIME_COLUMN] = {
-            "druid_type": "time",
-            "source": time_column or f"constant {CONSTANT_TIME_ISO}",
-            "min": iso_utc(time_min),
-            "max": iso_utc(time_max),
-        }
-        if time_choice:  # the time column candidates, the winner first, each with its reason
-            report[TIME_COLUMN]["candidates"] = list(time_choice)
         empty = pl.DataFrame(
             schema={
                 TIME_COLUMN: UTC_MS,
@@ -190,7 +180,7 @@ class BatchTally:
         return ValidationSummary(
             row_count=rows,
             rejected=rejected,
-            report=report,
+            column_report=report,
             time_column=time_column,
             duplicate_rows=duplicate_rows,
             schema=schema,
@@ -198,4 +188,5 @@ class BatchTally:
             time_max=time_max,
             warnings=warnings,
             preview=pl.concat(self._preview) if self._preview else empty,
+            time_facts=time_facts,
         )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, NamedTuple, TypeVar
 
 import polars as pl
 
+from ingest_pipeline.validation.stats import Combine
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
 
 # Kept values (see `keep`) held in memory before the rest go to disk: 8 bytes per row and
@@ -112,51 +113,53 @@ def needed_columns(exprs: Iterable[pl.Expr]) -> list[str]:
     return sorted(names)
 
 
-Combine = Literal["sum", "min", "max"]  # how one batch's aggregate joins the running one
+class Aggregation(NamedTuple):
+    """An aggregation over a batch, and how one batch's result joins the running one."""
+
+    expr: pl.Expr
+    combine: Combine
 
 
-def aggregate(
-    source: BatchSource, aggregations: Mapping[str, tuple[pl.Expr, Combine]]
-) -> dict[str, Any]:
+K = TypeVar("K", bound=Hashable)
+
+
+def aggregate(source: BatchSource, aggregations: Mapping[K, Aggregation]) -> dict[K, Any]:
     """Evaluate aggregations over all batches, combining each batch's result by sum/min/max."""
     return scan(source, aggregations, {})[0]
 
 
 def scan(
     source: BatchSource,
-    aggregations: Mapping[str, tuple[pl.Expr, Combine]],
+    aggregations: Mapping[K, Aggregation],
     kept: Mapping[str, pl.Expr],
-) -> tuple[dict[str, Any], dict[str, KeptColumn]]:
+) -> tuple[dict[K, Any], dict[str, KeptColumn]]:
     """`aggregate` and `keep` in one pass over the batches (two queries per batch: running
     them together with `pl.collect_all` measured no faster)."""
-    result: dict[str, Any] = {
-        k: 0 if how == "sum" else None for k, (_, how) in aggregations.items()
-    }
-    exprs = {k: expr for k, (expr, _) in aggregations.items()}
+    keys = list(aggregations)
+    combines = [aggregations[k].combine for k in keys]
+    result: list[Any] = [0 if how == "sum" else None for how in combines]
+    # Polars names the results by position: any hashable key, no name parsed back.
+    exprs = {f"a{i}": aggregations[k].expr for i, k in enumerate(keys)}
     parts: list[pl.DataFrame | Path] = []
     if not exprs and not kept:
-        return result, {}
+        return {}, {}
     for batch in source.batches(needed_columns([*exprs.values(), *kept.values()])):
         if exprs:
-            _combine(result, aggregations, batch.select(**exprs).row(0, named=True))
+            _combine(result, combines, batch.select(**exprs).row(0))
         if kept:
             parts.append(_kept_part(source, batch.select(**kept)))
-    return result, {name: KeptColumn(parts, name) for name in kept}
+    return dict(zip(keys, result, strict=True)), {name: KeptColumn(parts, name) for name in kept}
 
 
-def _combine(
-    result: dict[str, Any],
-    aggregations: Mapping[str, tuple[pl.Expr, Combine]],
-    batch: Mapping[str, Any],
-) -> None:
-    for k, value in batch.items():
-        how, old = aggregations[k][1], result[k]
+def _combine(result: list[Any], combines: Sequence[Combine], batch: Sequence[Any]) -> None:
+    for i, (how, value) in enumerate(zip(combines, batch, strict=True)):
+        old = result[i]
         if how == "sum":
-            result[k] = old + value
+            result[i] = old + value
         elif old is None or (old != old and value is not None):  # None or NaN: take any
-            result[k] = value
+            result[i] = value
         elif value is not None and value == value:  # NaN: ignored, as Polars' min/max do
-            result[k] = min(old, value) if how == "min" else max(old, value)
+            result[i] = min(old, value) if how == "min" else max(old, value)
 
 
 class KeptColumn:
@@ -179,7 +182,7 @@ def keep(source: BatchSource, exprs: Mapping[str, pl.Expr]) -> dict[str, KeptCol
 
 
 def _kept_part(source: BatchSource, values: pl.DataFrame) -> pl.DataFrame | Path:
-    size = values.estimated_size()
+    size = int(values.estimated_size())  # bytes (typed int | float by Polars)
     if source.keep_dir is None or source.kept_bytes + size <= KEEP_MEMORY_BYTES:
         source.kept_bytes += size
         return values

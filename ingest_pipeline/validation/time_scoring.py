@@ -13,33 +13,51 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 import polars as pl
 
-from ingest_pipeline.validation.timing import (
-    AUTO_DETECT_MIN_PARSE_SHARE,
+from ingest_pipeline.findings import CandidateVerdict, TimeCandidateReport, TimeKind
+from ingest_pipeline.validation.stats import ColumnStats, Stat
+from ingest_pipeline.validation.time_reasons import (
+    AllNull,
+    ClockTimes,
+    DatePart,
+    IdentifierName,
+    Loss,
+    NonFinite,
+    NotDateText,
+    NotTime,
+    NotYyyymmdd,
+    OutOfEpochRange,
+    TimeFormat,
+    TooFewParse,
+    UndecidedLocalDates,
+    UntimelyType,
+    Years,
+)
+from ingest_pipeline.validation.time_text import (
     LOCAL_DATE_FIX,
-    TIME_NAME_HINTS,
-    UNDECIDED_LOCAL_DATES,
-    TimePlan,
-    epoch_unit_of,
     local_date_order,
     local_date_stat_exprs,
+    text_stat_exprs,
+)
+from ingest_pipeline.validation.timing import (
+    AUTO_DETECT_MIN_PARSE_SHARE,
+    TIME_NAME_HINTS,
+    TimePlan,
+    epoch_unit_of,
     time_candidates,
     time_stat_exprs,
 )
 from ingest_pipeline.vocabulary import FileRejected
 
-TimeKind = Literal["timestamp", "date"]
 # Epoch numbers are a time only if every value falls in these years (in the unit the largest
 # value implies): counts, ids, durations and clock times land in 1970 or far beyond 2100.
 EPOCH_PLAUSIBLE_MS: Final = (31_536_000_000, 4_102_444_800_000)  # 1971-01-01 .. 2100-01-01
-EPOCH_PLAUSIBLE_YEARS: Final = "1971..2099"
+# Integers are read as yyyymmdd dates only in these years (1900..2099), all of them dates.
+YYYYMMDD_PLAUSIBLE: Final = (1900_01_01, 2099_12_31)
 _MS_PER_UNIT: Final[Mapping[str, float]] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
-# Text that can parse without a time_format starts with a yyyy-mm-dd (or yyyy/mm/dd) date.
-_ISO_DATE_TEXT = r"^\s*\d{4}[-/]\d{2}[-/]\d{2}"
-_ISO_TIMED_TEXT = _ISO_DATE_TEXT + r"(T|\s+)\d"
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|key|code|number|num|no|zip|zipcode|phone|count)$")
 _DATE_PART_RANGES: Final[Mapping[str, tuple[int, int]]] = {
     "year": (1000, 2999),
@@ -56,32 +74,67 @@ _DATE_PART_RANGES: Final[Mapping[str, tuple[int, int]]] = {
 _DURATION_NAME = re.compile(
     r"(^|_)(delay|duration|elapsed|time|secs?|seconds|mins?|minutes|hours?|ms|millis|age)$"
 )
+Evidence = Literal["typed", "text", "epoch", "none"]
 
 
 class TimeCandidate(NamedTuple):
     """One column scored as the time column (see `assess_candidate`).
 
-    `kind` is None when the column cannot be the time column; `reason` says why, or what it is.
-    """
+    `kind` is None when the column cannot be the time column: `not_time` says why. Otherwise
+    `format` says how its values parse (`span`: the epoch range, as dates)."""
 
     column: str
     kind: TimeKind | None
-    evidence: Literal["typed", "text", "epoch", "none"]  # typed beats text beats epoch numbers
+    evidence: Evidence  # typed beats text beats epoch numbers
     values: int  # non-null values
     parsed: int  # values that parse to a time: the rows this column gives a time
-    reason: str
     name_rank: int  # 2: an exact time name, 1: named like a time, 0: a neutral name
+    format: TimeFormat | None = None
+    not_time: NotTime | None = None
+    plan: TimePlan | None = None
+    span: tuple[str, str] | None = None  # epoch numbers: first .. last, as dates
 
-    def describe(self, verdict: str) -> dict[str, Any]:
-        """The JSON entry of the validation report."""
-        return {
-            "column": self.column,
-            "verdict": verdict,
-            "kind": self.kind or "not a time",
-            "values": self.values,
-            "rows_with_time": self.parsed,
-            "reason": self.reason,
-        }
+    @property
+    def reason(self) -> str:
+        """Why it is no time, or what kind of time it holds (a sentence for the report)."""
+        if self.not_time is not None:
+            return self.not_time.message()
+        share = f"{self.parsed} of {self.values} values parse"
+        what = "timestamps" if self.kind == "timestamp" else "dates only"
+        unit = self.plan.unit if self.plan is not None else None
+        if self.format in (TimeFormat.TYPED_TIMESTAMP, TimeFormat.TYPED_DATE):
+            return what
+        if self.format is TimeFormat.YYYYMMDD:
+            return "yyyymmdd dates only"
+        if self.format is TimeFormat.EPOCH and self.span is not None:
+            return f"epoch {unit} ({self.span[0]} .. {self.span[1]})"
+        if self.format is TimeFormat.EPOCH_TEXT:
+            return f"epoch {unit} as text: {share}"
+        if self.format in (TimeFormat.DAY_FIRST, TimeFormat.MONTH_FIRST):
+            order = "day first" if self.format is TimeFormat.DAY_FIRST else "month first"
+            return f"{what} ({order}): {share}"
+        return f"{what}: {share}"
+
+    @property
+    def time_like(self) -> bool:
+        """Usable, or not but looking like time of some kind (worth a line in the report)."""
+        return self.kind is not None or (self.not_time is not None and self.not_time.time_like)
+
+    def describe(self, verdict: CandidateVerdict, lost_to: str = "") -> TimeCandidateReport:
+        """The report's entry (`lost_to`: why the winner beat it)."""
+        return TimeCandidateReport(
+            column=self.column,
+            verdict=verdict,
+            reason=f"{self.reason}; {lost_to}" if lost_to else self.reason,
+            kind=self.kind,
+            values=self.values,
+            rows_with_time=self.parsed,
+            format=self.format.value if self.format is not None else None,
+        )
+
+
+def not_a_time(name: str, values: int, why: NotTime) -> TimeCandidate:
+    return TimeCandidate(name, None, "none", values, 0, 0, not_time=why)
 
 
 def may_be_time(dtype: pl.DataType) -> bool:
@@ -94,28 +147,24 @@ def may_be_time(dtype: pl.DataType) -> bool:
     )
 
 
-def candidate_stat_exprs(name: str, dtype: pl.DataType) -> dict[str, pl.Expr]:
+def candidate_stat_exprs(name: str, dtype: pl.DataType) -> dict[Stat, pl.Expr]:
     """Cheap whole-column aggregations `screen_candidate` needs (run in the planner's first pass).
 
-    Min/max/count statistics for numbers; two anchored pattern counts for text.
+    Min/max/count statistics for numbers; anchored pattern counts for text.
     """
     column = pl.col(name)
-    stats = {"n": column.count()}
+    stats = {Stat.N: column.count()}
     if dtype.is_numeric():
         stats |= {
-            "min": column.min(),
-            "max": column.max(),
-            "max_abs": column.cast(pl.Float64, strict=False).abs().max(),
+            Stat.MIN: column.min(),
+            Stat.MAX: column.max(),
+            Stat.MAX_ABS: column.cast(pl.Float64, strict=False).abs().max(),
         }
         if dtype.is_integer():
             # clock times (HHMM) never have a minute part of 60 or more
-            stats["hhmm_bad"] = (column.cast(pl.Int64, strict=False) % 100 >= 60).sum()
+            stats[Stat.HHMM_BAD] = (column.cast(pl.Int64, strict=False) % 100 >= 60).sum()
     elif dtype == pl.String:
-        stats |= {
-            "iso_like": column.str.contains(_ISO_DATE_TEXT).sum(),
-            "timed": column.str.contains(_ISO_TIMED_TEXT).sum(),
-        }
-        stats |= local_date_stat_exprs(name)
+        stats |= text_stat_exprs(name) | local_date_stat_exprs(name)
         if time_candidates([name]):  # epoch numbers as text count only under a time name
             stats |= time_stat_exprs(name, dtype, None)
     return stats
@@ -136,116 +185,135 @@ def _in_years(ms: float) -> str:
         return f"year {1970 + ms / 3.15576e10:.0f}" if math.isfinite(ms) else str(ms)
 
 
-def _number_reason(name: str, stats: Mapping[str, Any]) -> str | None:
+def _epoch_span(low: float, high: float, unit: str) -> tuple[str, str]:
+    return _in_years(float(low) * _MS_PER_UNIT[unit]), _in_years(float(high) * _MS_PER_UNIT[unit])
+
+
+def _integer_reason(lowered: str, low: int, high: int, stats: ColumnStats) -> NotTime | None:
+    """Why integers are date parts, years or clock times (None: none of these)."""
+    time_named = bool(time_candidates([lowered]) or _DURATION_NAME.search(lowered))
+    for part, (first, last) in _DATE_PART_RANGES.items():
+        if (lowered == part or lowered.endswith("_" + part)) and first <= low <= high <= last:
+            return DatePart(part, low, high)
+    if 1000 <= low <= high <= 2999 and ("year" in lowered or not time_named):
+        return Years(low, high)
+    # HHMM: no minute part of 60 or more, among enough values (or under a time name)
+    if (
+        0 <= low <= high <= 2400
+        and high >= 100
+        and stats.hhmm_bad == 0
+        and (stats.n >= 50 or time_named)
+    ):
+        return ClockTimes(low, high)
+    return None
+
+
+def _number_reason(name: str, stats: ColumnStats) -> NotTime | None:
     """Why numbers are no epoch times (None: they may be, in a plausible range)."""
-    low, high = stats["min"], stats["max"]
+    low, high = stats.min, stats.max
+    assert low is not None and high is not None  # n > 0
     lowered = name.lower()
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"numbers with NaN or infinite values ({low}..{high}), not epoch times"
+        return NonFinite(low, high)
     if isinstance(low, int) and isinstance(high, int):
-        time_named = bool(time_candidates([name]) or _DURATION_NAME.search(lowered))
-        for part, (first, last) in _DATE_PART_RANGES.items():
-            if (lowered == part or lowered.endswith("_" + part)) and first <= low <= high <= last:
-                return f"date part ({part} {low}..{high}), not a timestamp"
-        if 1000 <= low <= high <= 2999 and ("year" in lowered or not time_named):
-            return f"years ({low}..{high}), not timestamps"
-        # HHMM: no minute part of 60 or more, among enough values (or under a time name)
-        if (
-            0 <= low <= high <= 2400
-            and high >= 100
-            and stats.get("hhmm_bad") == 0
-            and (stats["n"] >= 50 or time_named)
-        ):
-            return f"clock times as HHMM integers ({low}..{high}), not timestamps"
+        reason = _integer_reason(lowered, low, high, stats)
+        if reason is not None:
+            return reason
     if _IDENTIFIER_NAME.search(lowered):
-        return "named like an identifier or a count, not taken as epoch numbers"
-    unit = epoch_unit_of(stats["max_abs"])
+        return IdentifierName()
+    unit = epoch_unit_of(stats.max_abs)
     first_ms, last_ms = (float(v) * _MS_PER_UNIT[unit] for v in (low, high))
     if EPOCH_PLAUSIBLE_MS[0] <= first_ms <= last_ms < EPOCH_PLAUSIBLE_MS[1]:
         return None
-    what = "durations" if _DURATION_NAME.search(lowered) else "numbers"
+    first, last = _epoch_span(low, high, unit)
+    return OutOfEpochRange(low, high, unit, first, last, bool(_DURATION_NAME.search(lowered)))
+
+
+def _may_be_yyyymmdd(name: str, stats: ColumnStats) -> bool:
+    """Integers of 8 digits in the plausible years, not named like an identifier or a code
+    (whether every one spells a date is counted in the second pass)."""
+    low, high = stats.min, stats.max
     return (
-        f"{what} ({low}..{high}), not epoch times: as epoch {unit} they would span "
-        f"{_in_years(first_ms)} .. {_in_years(last_ms)}, outside {EPOCH_PLAUSIBLE_YEARS}"
+        isinstance(low, int)
+        and isinstance(high, int)
+        and YYYYMMDD_PLAUSIBLE[0] <= low <= high <= YYYYMMDD_PLAUSIBLE[1]
+        and not _IDENTIFIER_NAME.search(name.lower())
     )
 
 
-def screen_candidate(name: str, dtype: pl.DataType, stats: Mapping[str, Any]) -> TimePlan | str:
+def screen_candidate(name: str, dtype: pl.DataType, stats: ColumnStats) -> TimePlan | NotTime:
     """From the first-pass statistics: how to parse the column, or why it is no time column.
 
     Integers in the yyyymmdd range come back as TimePlan("yyyymmdd"): the second pass counts
     which of them are dates (as epoch seconds they would all be in 1970: no time either way).
     """
-    if stats["n"] == 0:
-        return "all values are null"
+    if stats.n == 0:
+        return AllNull()
     if isinstance(dtype, pl.Datetime):
         return TimePlan("datetime")
     if dtype == pl.Date:
         return TimePlan("date")
     if dtype.is_numeric():
-        low, high = stats["min"], stats["max"]
-        if dtype.is_integer() and 10000101 <= low <= high <= 99991231:
+        if dtype.is_integer() and _may_be_yyyymmdd(name, stats):
             return TimePlan("yyyymmdd")
         reason = _number_reason(name, stats)
-        return reason if reason else TimePlan("epoch", epoch_unit_of(stats["max_abs"]))
+        return reason if reason else TimePlan("epoch", epoch_unit_of(stats.max_abs))
     if dtype == pl.String:
-        epoch_like = stats.get("max_abs") is not None  # only under a time name
-        half = AUTO_DETECT_MIN_PARSE_SHARE * stats["n"]
-        if stats["iso_like"] < half and not epoch_like and stats.get("local_like", 0) >= half:
+        epoch_like = stats.max_abs is not None  # only under a time name
+        half = AUTO_DETECT_MIN_PARSE_SHARE * stats.n
+        if stats.dated < half and not epoch_like:
+            if stats.local_like < half:
+                return NotDateText(stats.dated, stats.n)
             order = local_date_order(stats)
-            return order if isinstance(order, str) else TimePlan("local", day_first=order)
-        if stats["iso_like"] < half and not epoch_like:
-            return (
-                f"text, not times: {stats['iso_like']} of {stats['n']} values start with a "
-                "yyyy-mm-dd date"
-            )
-        return TimePlan("text", epoch_unit_of(stats.get("max_abs")))
-    return "not a type that holds times"
+            if isinstance(order, NotTime):
+                return order
+            return TimePlan("local", day_first=order.day_first)
+        return TimePlan("text", epoch_unit_of(stats.max_abs))
+    return UntimelyType()
 
 
-def assess_candidate(
-    name: str, plan: TimePlan, stats: Mapping[str, Any], parsed: int
-) -> TimeCandidate:
+def assess_candidate(name: str, plan: TimePlan, stats: ColumnStats, parsed: int) -> TimeCandidate:
     """The column's score once the second pass counted the values that parse by `plan`."""
-    values = stats["n"]
-    rank = _name_rank(name)
-
-    def no(reason: str) -> TimeCandidate:
-        return TimeCandidate(name, None, "none", values, parsed, reason, rank)
-
+    values, rank = stats.n, _name_rank(name)
     if plan.how == "yyyymmdd" and parsed < values:
-        return no(
-            f"numbers ({stats['min']}..{stats['max']}), not dates: {values - parsed} are no "
-            "yyyymmdd date, and as epoch seconds they would all fall in 1970"
-        )
+        assert isinstance(stats.min, int) and isinstance(stats.max, int)
+        why: NotTime = NotYyyymmdd(stats.min, stats.max, values - parsed)
+        return TimeCandidate(name, None, "none", values, parsed, rank, not_time=why)
     if parsed == 0 or parsed < AUTO_DETECT_MIN_PARSE_SHARE * values:
-        return no(f"only {parsed} of {values} values parse as times")
-    share = f"{parsed} of {values} values parse"
+        why = TooFewParse(parsed, values)
+        return TimeCandidate(name, None, "none", values, parsed, rank, not_time=why)
+    kind, evidence, fmt = _what_parses(plan, stats, parsed)
+    span = None
+    if fmt is TimeFormat.EPOCH:
+        assert stats.min is not None and stats.max is not None
+        span = _epoch_span(stats.min, stats.max, plan.unit or "s")
+    return TimeCandidate(name, kind, evidence, values, parsed, rank, fmt, None, plan, span)
+
+
+def _what_parses(
+    plan: TimePlan, stats: ColumnStats, parsed: int
+) -> tuple[TimeKind, Evidence, TimeFormat]:
+    """The kind of time a usable column gives, the evidence for it and how its values parse."""
     if plan.how == "datetime":
-        return TimeCandidate(name, "timestamp", "typed", values, parsed, "timestamps", rank)
+        return "timestamp", "typed", TimeFormat.TYPED_TIMESTAMP
     if plan.how == "date":
-        return TimeCandidate(name, "date", "typed", values, parsed, "dates only", rank)
+        return "date", "typed", TimeFormat.TYPED_DATE
     if plan.how == "yyyymmdd":
-        return TimeCandidate(name, "date", "text", values, parsed, "yyyymmdd dates only", rank)
+        return "date", "text", TimeFormat.YYYYMMDD
     if plan.how == "epoch":
-        low, high = (float(stats[k]) * _MS_PER_UNIT[plan.unit or "s"] for k in ("min", "max"))
-        reason = f"epoch {plan.unit} ({_in_years(low)} .. {_in_years(high)})"
-        return TimeCandidate(name, "timestamp", "epoch", values, parsed, reason, rank)
+        return "timestamp", "epoch", TimeFormat.EPOCH
     if plan.how == "local":
-        order = "day first" if plan.day_first else "month first"
-        if stats.get("local_timed", 0) * 2 >= parsed:
-            reason = f"timestamps ({order}): {share}"
-            return TimeCandidate(name, "timestamp", "text", values, parsed, reason, rank)
-        reason = f"dates only ({order}): {share}"
-        return TimeCandidate(name, "date", "text", values, parsed, reason, rank)
-    timed = stats.get("timed", 0)
-    if timed * 2 >= parsed:
-        reason = f"timestamps: {share}"
-        return TimeCandidate(name, "timestamp", "text", values, parsed, reason, rank)
-    if stats.get("iso_like", 0) * 2 < parsed:  # mostly epoch numbers as text
-        reason = f"epoch {plan.unit} as text: {share}"
-        return TimeCandidate(name, "timestamp", "epoch", values, parsed, reason, rank)
-    return TimeCandidate(name, "date", "text", values, parsed, f"dates only: {share}", rank)
+        fmt = TimeFormat.DAY_FIRST if plan.day_first else TimeFormat.MONTH_FIRST
+        return ("timestamp" if stats.local_timed * 2 >= parsed else "date"), "text", fmt
+    if (stats.timed + stats.named_timed) * 2 >= parsed:
+        return "timestamp", "text", _text_format(stats)
+    if stats.dated * 2 < parsed:  # mostly epoch numbers as text
+        return "timestamp", "epoch", TimeFormat.EPOCH_TEXT
+    return "date", "text", _text_format(stats)
+
+
+def _text_format(stats: ColumnStats) -> TimeFormat:
+    return TimeFormat.MONTH_NAME if stats.named_like > stats.iso_like else TimeFormat.ISO
 
 
 _KINDS: Final = {"timestamp": 1, "date": 0}
@@ -285,25 +353,25 @@ def rank_candidates(candidates: Sequence[TimeCandidate]) -> Ranking:
     return Ranking(usable, tied if len(tied) > 1 else [])
 
 
-def losing_reason(loser: TimeCandidate, winner: TimeCandidate) -> str:
+def loss(loser: TimeCandidate, winner: TimeCandidate) -> Loss:
     """Why a usable candidate lost to the winner (the first score component that differs)."""
     ours, theirs = candidate_score(loser), candidate_score(winner)
-    if ours[0] != theirs[0]:
-        return f"gives fewer rows a time ({loser.parsed}) than {winner.column!r} ({winner.parsed})"
-    if ours[1] != theirs[1]:
-        return f"dates only, {winner.column!r} has full timestamps"
-    if ours[2] != theirs[2]:
-        return f"epoch numbers rank below {winner.column!r}'s typed or ISO 8601 times"
-    if ours[3] != theirs[3]:
-        return f"{winner.column!r} is named more like a time"
-    return f"as good, but {winner.column!r} comes first in name order"
+    for i, why in enumerate((Loss.FEWER_ROWS, Loss.DATES_ONLY, Loss.EPOCH_BELOW, Loss.NAMED_LESS)):
+        if ours[i] != theirs[i]:
+            return why
+    return Loss.NAME_ORDER
+
+
+def losing_reason(loser: TimeCandidate, winner: TimeCandidate) -> str:
+    """`loss` as a sentence."""
+    return loss(loser, winner).message(loser.column, loser.parsed, winner.column, winner.parsed)
 
 
 def reject_undecided_local_dates(key: str, dataset: str, scored: Sequence[TimeCandidate]) -> None:
     """Dates like 03/01/2024 in every row and nothing else holds a time: a constant time
     would hide them, either order may be wrong. The file waits for the person to say."""
     for candidate in scored:
-        if candidate.reason.startswith(UNDECIDED_LOCAL_DATES):
+        if isinstance(candidate.not_time, UndecidedLocalDates):
             raise FileRejected(
                 key,
                 f"column {candidate.column!r} holds {candidate.reason}",
@@ -311,18 +379,3 @@ def reject_undecided_local_dates(key: str, dataset: str, scored: Sequence[TimeCa
                 '  time_format: "%d/%m/%Y"',
                 column=candidate.column,
             )
-
-
-def is_time_like(reason: str) -> bool:
-    """Whether an excluded column looked like time of some kind (worth a line in the report);
-    other numbers and text are listed only under a time name."""
-    return reason.startswith(
-        (
-            "date part",
-            "years",
-            "clock times",
-            "durations",
-            "named like an identifier",
-            UNDECIDED_LOCAL_DATES,
-        )
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest_pipeline.findings import ColumnReport
 from ingest_pipeline.records import (
     Append,
     DatasourceState,
@@ -35,6 +36,16 @@ def upload(dataset: str = "sales", name: str = "a.csv", etag: str = "e1") -> Upl
     return UploadedObject(dataset, name, obj, "csv", None)
 
 
+def text_column(null_ratio: float, rows: int = 3, distinct: int = 2) -> ColumnReport:
+    """A string column's report with this share of nulls (of `rows`)."""
+    return ColumnReport("string", round(null_ratio * rows), null_ratio, distinct=distinct)
+
+
+def number_column(null_ratio: float, rows: int = 3) -> ColumnReport:
+    """A long column's report with this share of nulls (of `rows`), values 1..9."""
+    return ColumnReport("long", round(null_ratio * rows), null_ratio, min=1, max=9)
+
+
 def validated(**fields: Any) -> ValidatedUpload:
     values: dict[str, Any] = {
         "upload": upload(),
@@ -45,7 +56,7 @@ def validated(**fields: Any) -> ValidatedUpload:
         "time_max": T1,
         "duplicate_rows": 0,
         "rejected_rows": (),
-        "column_report": {"region": {"null_ratio": 0.0}, "qty": {"null_ratio": 0.0}},
+        "column_report": {"region": text_column(0.0), "qty": number_column(0.0)},
         "warnings": (),
         "artifacts": ValidatedArtifacts("s3://v/a.ndjson.gz", "s3://v/a.parquet", "s3://v/a.json"),
     }

@@ -11,14 +11,17 @@ from typing import Any
 import dagster as dg
 
 from ingest_pipeline import checks
+from ingest_pipeline.findings import ConstantTime, TimeFacts, UnusedTimeColumn
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
 from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
     T0,
     T1,
+    number_column,
     outcome,
     plan,
     planned_file,
+    text_column,
     upload,
     validated,
 )
@@ -94,6 +97,22 @@ def test_a_clean_file_in_full() -> None:
             None,
             {"datasource_columns": M.json(existing), "differences": M.json([])},
         ),
+        (
+            FRAME,
+            "time_like_columns_used",
+            True,
+            WARN,
+            None,
+            {"time_column": M.text("ts"), "unused_time_like_columns": M.json([])},
+        ),
+        (
+            FRAME,
+            "rows_have_their_own_time",
+            True,
+            WARN,
+            None,
+            {"time_column": M.text("ts"), "columns_examined": M.json([])},
+        ),
     ]
 
 
@@ -112,10 +131,10 @@ def test_a_file_of_a_new_datasource_says_there_is_nothing_to_compare_its_schema_
 def test_a_file_with_every_warning_in_full() -> None:
     rejected = tuple(RejectedRow(line, f"bad value on line {line}") for line in range(2, 27))
     report = {
-        "region": {"null_ratio": 0.75},
-        "qty": {"null_ratio": 0.3},
-        "note": {"null_ratio": 0.2},  # at or under 0.2 is fine
-        "x": {"null_ratio": 1},  # not a float ratio: not judged
+        "region": text_column(0.75, rows=4),
+        "qty": number_column(0.3, rows=10),
+        "note": text_column(0.2, rows=5),  # at or under 0.2 is fine
+        "x": text_column(0.0),
     }
     existing = {"region": "BIGINT", "qty": "BIGINT", "city": "VARCHAR", "zip": "VARCHAR"}
     result = checks.validation_check_results(
@@ -128,7 +147,7 @@ def test_a_file_with_every_warning_in_full() -> None:
         existing,
         0.2,
     )
-    ingestible, nulls, duplicates, schema = (shown(r) for r in result)
+    ingestible, nulls, duplicates, schema, _, constant = (shown(r) for r in result)
     sample = [[line, f"bad value on line {line}"] for line in range(2, 22)]  # the first 20 of 25
     assert ingestible == (
         FRAME,
@@ -172,6 +191,63 @@ def test_a_file_with_every_warning_in_full() -> None:
         "columns missing from this file: city, zip",
         {"datasource_columns": M.json(existing), "differences": M.json(differences)},
     )
+    assert constant == (
+        FRAME,
+        "rows_have_their_own_time",
+        False,
+        WARN,
+        "no time column found: every row gets the constant time 2000-01-01T00:00:00.000Z, so "
+        "every time filter and time chart of this data is wrong (no column holds dates or "
+        "times in a format this pipeline reads). Fix: if the rows have a time, name its column "
+        "(and its strftime pattern, unless it is ISO 8601, epoch numbers or month-name dates) "
+        'in datasets.yaml:\nsales:\n  time_column: <column>\n  time_format: "<pattern, e.g. '
+        '%d/%m/%Y>"',
+        {"time_column": M.text("(none: constant time)"), "columns_examined": M.json([])},
+    )
+
+
+def test_the_two_time_checks_failing_in_full() -> None:
+    facts = TimeFacts(
+        unused=(
+            UnusedTimeColumn(
+                "shipped", "dates with English month names", 38, 40, "created", "dates only"
+            ),
+        ),
+    )
+    used = checks.validation_check_results(validated(time_facts=facts), {}, 0.5)
+    assert shown(used[4]) == (
+        FRAME,
+        "time_like_columns_used",
+        False,
+        WARN,
+        "column 'shipped' looks like a time (dates with English month names: 38 of 40 values "
+        "parse, 95%) but __time comes from 'created' (dates only); to use 'shipped' instead, "
+        "set in datasets.yaml:\nsales:\n  time_column: shipped",
+        {
+            "time_column": M.text("ts"),
+            "unused_time_like_columns": M.json(
+                [
+                    {
+                        "column": "shipped",
+                        "format": "dates with English month names",
+                        "parsed": 38,
+                        "values": 40,
+                        "chosen": "created",
+                        "why": "dates only",
+                        "share": 0.95,
+                    }
+                ]
+            ),
+        },
+    )
+    constant = TimeFacts(constant=ConstantTime((("date", "text, not times: 0 of 5 values"),)))
+    (*_, own) = checks.validation_check_results(
+        validated(time_column=None, time_facts=constant), {}, 0.5
+    )
+    assert own.passed is False and own.severity == WARN
+    assert own.description is not None
+    assert "('date': text, not times: 0 of 5 values)" in own.description
+    assert own.metadata["columns_examined"] == M.json([["date", "text, not times: 0 of 5 values"]])
 
 
 def test_a_type_without_a_sql_name_is_not_called_drift() -> None:

@@ -6,14 +6,17 @@ import dagster as dg
 import pytest
 
 from ingest_pipeline import checks
+from ingest_pipeline.findings import ConstantTime, TimeFacts, UnusedTimeColumn
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
 from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
     T0,
     T1,
+    number_column,
     outcome,
     plan,
     planned_file,
+    text_column,
     upload,
     validated,
 )
@@ -44,12 +47,14 @@ def test_a_clean_file_passes_every_validation_check() -> None:
         checks.NULL_RATIOS,
         checks.NO_DUPLICATE_ROWS,
         checks.SCHEMA_MATCHES_DATASOURCE,
+        checks.TIME_LIKE_COLUMNS_USED,
+        checks.ROWS_HAVE_THEIR_OWN_TIME,
     }
     assert all(result.passed for result in results.values())
 
 
 def test_null_heavy_columns_fail_the_null_ratio_check() -> None:
-    report = {"region": {"null_ratio": 0.9}, "qty": {"null_ratio": 0.5}, "x": {"null_ratio": None}}
+    report = {"region": text_column(0.9), "qty": number_column(0.5), "x": text_column(0.0)}
     result = by_name(checks.validation_check_results(validated(column_report=report), {}, 0.5))[
         checks.NULL_RATIOS
     ]
@@ -169,3 +174,35 @@ def test_segments_not_all_queryable_fail(served: SegmentsServed) -> None:
 def test_columns_not_as_specified_fail(columns: dict[str, str]) -> None:
     result = ingestion(columns=columns)[checks.COLUMNS_AS_SPECIFIED]
     assert result.passed is False and "qty" in result.description
+
+
+def test_a_time_like_column_left_unused_fails_its_check() -> None:
+    unused = UnusedTimeColumn("shipped", "ISO 8601 text", 9, 10, "ts", "dates only")
+    results = checks.validation_check_results(
+        validated(time_facts=TimeFacts(unused=(unused,))), {}, 0.5
+    )
+    result = by_name(results)[checks.TIME_LIKE_COLUMNS_USED]
+    assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.description is not None
+    assert "column 'shipped' looks like a time (ISO 8601 text: 9 of 10 values parse, 90%)" in (
+        result.description
+    )
+    assert result.description.endswith("sales:\n  time_column: shipped")
+    assert by_name(results)[checks.ROWS_HAVE_THEIR_OWN_TIME].passed is True
+
+
+def test_the_constant_time_fails_its_check_and_the_failed_warn_checks_are_verdict_sentences() -> (
+    None
+):
+    facts = TimeFacts(constant=ConstantTime(()))
+    results = checks.validation_check_results(
+        validated(time_column=None, time_facts=facts, duplicate_rows=2), {}, 0.5
+    )
+    result = by_name(results)[checks.ROWS_HAVE_THEIR_OWN_TIME]
+    assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
+    assert by_name(results)[checks.TIME_LIKE_COLUMNS_USED].passed is True
+    warnings = checks.failed_warnings(results)
+    assert warnings == (
+        "no_duplicate_rows: 2 rows repeat an earlier row exactly",
+        f"rows_have_their_own_time: {result.description}",
+    )

@@ -4,6 +4,8 @@ them again, and the run's last step decides whether the run failed."""
 
 from __future__ import annotations
 
+import json
+
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests.fakes import FakeDruid
 from ingest_pipeline_tests.runs import metadata_of
@@ -65,3 +67,21 @@ def test_stored_plans_holding_files_outside_the_run_are_planned_anew() -> None:
     assert alone.success
     assert world.verdicts(alone.run_id)["s/a.csv"].outcome is Outcome.INGESTED
     assert world.druid.row_count("s") == 6  # b.csv is not ingested behind the run's back
+
+
+def test_a_stored_record_in_an_older_shape_is_computed_anew() -> None:
+    world = new_world()
+    world.upload("s/a.csv", csv(6))
+    prepared = world.run(["s/a.csv"], selection=PREPARE)
+    link = str(metadata_of(prepared, "validated_frame", "s/a.csv")["record"])
+    bucket, _, key = link.removeprefix("s3://").partition("/")
+    stored = json.loads(world.store.get_bytes(bucket, key) or b"")
+    # before the column report was typed, it held __time's entry among the columns
+    old = {"druid_type": "time", "source": "ts", "min": "2024-07-01T00:00:00.000Z"}
+    stored["validated"]["s/a.csv"]["column_report"]["__time"] = old
+    world.store.put_bytes(bucket, key, json.dumps(stored).encode())
+
+    ingested = world.run(["s/a.csv"], selection=["druid_spec", "druid_datasource"])
+
+    assert ingested.success and world.druid.row_count("s") == 6
+    assert world.verdicts(ingested.run_id)["s/a.csv"].rows == 6

@@ -27,7 +27,8 @@ def validate_csv(
 ) -> ValidationResult:
     path = tmp_path / "upload.csv"
     path.write_text(text, encoding="utf-8")
-    result = read_frame(path, "uploads/ds/upload.csv")
+    decimal_comma = config is not None and config.decimal_comma
+    result = read_frame(path, "uploads/ds/upload.csv", decimal_comma=decimal_comma)
     return validate(
         result.frame,
         "uploads/ds/upload.csv",

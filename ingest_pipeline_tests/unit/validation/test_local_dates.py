@@ -4,6 +4,7 @@ value decides is refused with the config lines that fix it (never a silent const
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.validation.stats import ColumnStats
+from ingest_pipeline.validation.time_reasons import DateOrder, NotTime
 from ingest_pipeline.validation.time_scoring import screen_candidate
-from ingest_pipeline.validation.timing import TimePlan, local_date_order, parse_time
+from ingest_pipeline.validation.time_text import local_date_order
+from ingest_pipeline.validation.timing import TimePlan, parse_time
 from ingest_pipeline.vocabulary import TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import (
     assert_streams_the_same,
@@ -92,23 +96,27 @@ def test_a_configured_column_of_dotted_dates_parses_day_first(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("first", "second", "expected"),
     [
-        (31, 12, True),
-        (12, 31, False),
+        (31, 12, DateOrder.DAY_FIRST),
+        (12, 31, DateOrder.MONTH_FIRST),
         (31, 31, "text, not dates"),
         (12, 12, "dates whose day and month order no value decides"),
     ],
 )
 def test_the_order_comes_from_the_largest_parts(first: int, second: int, expected) -> None:
-    order = local_date_order({"local_first_max": first, "local_second_max": second})
-    assert order == expected if isinstance(expected, bool) else expected in order
+    order = local_date_order(ColumnStats(local_first_max=first, local_second_max=second))
+    if isinstance(expected, DateOrder):
+        assert order is expected
+    else:
+        assert isinstance(order, NotTime) and expected in order.message()
 
 
 def test_mostly_local_date_text_screens_as_local_and_mostly_words_do_not() -> None:
-    stats = {"n": 4, "iso_like": 0, "timed": 0, "local_first_max": 28, "local_second_max": 2}
-    assert screen_candidate("x", pl.String, {**stats, "local_like": 4}) == TimePlan(
+    stats = ColumnStats(n=4, iso_like=0, timed=0, local_first_max=28, local_second_max=2)
+    assert screen_candidate("x", pl.String, replace(stats, local_like=4)) == TimePlan(
         "local", day_first=True
     )
-    assert "text, not times" in screen_candidate("x", pl.String, {**stats, "local_like": 1})
+    words = screen_candidate("x", pl.String, replace(stats, local_like=1))
+    assert isinstance(words, NotTime) and "text, not times" in words.message()
 
 
 def test_parse_time_reads_each_separator_and_clock_by_one_order() -> None:

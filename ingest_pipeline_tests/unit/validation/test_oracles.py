@@ -20,7 +20,7 @@ import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
-from ingest_pipeline.validation import distinct, timing, validate_to_files
+from ingest_pipeline.validation import distinct, time_text, validate_to_files
 from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN
 
 KEY = "uploads/ds/upload.csv"
@@ -191,15 +191,27 @@ def test_text_times_parse_as_the_first_matching_format() -> None:
             "-001-01-02T03:04:05.123Z",
             "9999-12-31T23:59:59.999Z",
             "0001-01-01T00:00:00.000Z",
+            "Jan 1 2000",
+            "01-Jan-2024",
+            "January 5, 2024",
+            "5 Jan 2024 13:45",
+            "Fri, 05 Jan 2024 13:45:00 +0000",
+            "Fri, 5 Jan 2024 08:45:00 -0500",
+            "Sat, 06 Jan 2024 13:45:00 GMT",
+            "Sept 9th, 2024 1:05 PM",
+            "2024-Jan-05 13:45:00.250+01",
+            "Feb 30 2024",
+            "Jan 5 2024 EST",
+            "2024-01-05 13:45:00.5+01",
         ]
         * 50
     )
     coalesced = pl.DataFrame({"t": values}).select(
-        pl.coalesce(
-            timing._text_time_candidates(timing._normalised_time_text(pl.col("t")), "s")
-        ).cast(timing.UTC_MS)
+        pl.coalesce(time_text.text_time_candidates(pl.col("t").str.strip_chars(), "s")).cast(
+            time_text.UTC_MS
+        )
     )
-    parsed = pl.DataFrame({"t": values}).select(timing._text_time_expr(pl.col("t"), None, "s"))
+    parsed = pl.DataFrame({"t": values}).select(time_text.text_time_expr(pl.col("t"), None, "s"))
     # as epoch milliseconds: year -1 has no Python datetime
     got, want = (f.to_series().cast(pl.Int64).to_list() for f in (parsed, coalesced))
     assert got == want

@@ -10,6 +10,8 @@ import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.validation import validate
+from ingest_pipeline.validation.stats import ColumnStats
+from ingest_pipeline.validation.time_reasons import NotTime
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     losing_reason,
@@ -150,8 +152,8 @@ def test_event_ms_under_a_neutral_name_is_exact() -> None:
 # --------------------------------------------------------------------------- decisions
 
 
-def _stats(**stats: Any) -> dict[str, Any]:
-    return {"n": 5, **stats}
+def _stats(**stats: Any) -> ColumnStats:
+    return ColumnStats(**{"n": 5, **stats})
 
 
 @pytest.mark.parametrize(
@@ -200,17 +202,17 @@ def _stats(**stats: Any) -> dict[str, Any]:
     ],
 )
 def test_screen_candidate(
-    name: str, dtype: pl.DataType, stats: dict[str, Any], expected: TimePlan | str
+    name: str, dtype: pl.DataType, stats: ColumnStats, expected: TimePlan | str
 ) -> None:
     verdict = screen_candidate(name, dtype, stats)
     if isinstance(expected, TimePlan):
         assert verdict == expected
     else:
-        assert isinstance(verdict, str) and expected in verdict, verdict
+        assert isinstance(verdict, NotTime) and expected in verdict.message(), verdict
 
 
 def _candidate(name: str, kind: str | None, evidence: str, parsed: int, rank: int = 0):
-    return TimeCandidate(name, kind, evidence, 10, parsed, "r", rank)  # type: ignore[arg-type]
+    return TimeCandidate(name, kind, evidence, 10, parsed, rank)  # type: ignore[arg-type]
 
 
 def test_rank_candidates_orders_rows_kind_evidence_then_name() -> None:

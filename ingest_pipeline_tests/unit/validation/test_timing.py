@@ -11,6 +11,7 @@ import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.validation import validate
+from ingest_pipeline.validation.stats import ColumnStats
 from ingest_pipeline.validation.timing import TimePlan, epoch_unit, time_candidates, time_plan
 from ingest_pipeline.vocabulary import CONSTANT_TIME, SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import times, utc, validate_csv
@@ -188,4 +189,4 @@ _YMD = {"min": 20240101, "max": 20241231, "nulls": 0, "ymd_nulls": 0, "max_abs":
 def test_time_plan(
     dtype: pl.DataType, time_format: str | None, stats: dict[str, Any], expected: TimePlan
 ) -> None:
-    assert time_plan(dtype, time_format, stats) == expected
+    assert time_plan(dtype, time_format, ColumnStats(**stats)) == expected

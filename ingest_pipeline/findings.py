@@ -1,0 +1,154 @@
+"""What validation found in a file, as typed records: each column's report and how __time was
+decided (every candidate scored, the time-like columns left unused, the constant time).
+
+Validation makes them (`validation.report`, `validation.time_choice`), `records.ValidatedUpload`
+carries them from asset to asset, the checks and the published JSON report read them. A leaf
+beside `vocabulary` (it imports nothing else of the project), so the records, the spec and the
+validator can all import it without reaching each other. Sentences for people are made from
+the fields here, at the edge (`message`, `to_json`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from ingest_pipeline.vocabulary import CONSTANT_TIME_ISO, DruidType, iso_utc
+
+TimeKind = Literal["timestamp", "date"]
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    """One output column: nulls, and the range (numbers) or distinct count (text)."""
+
+    druid_type: DruidType
+    nulls: int
+    null_ratio: float
+    min: int | float | None = None  # long and double columns
+    max: int | float | None = None
+    distinct: int | None = None  # string columns
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "druid_type": self.druid_type,
+            "nulls": self.nulls,
+            "null_ratio": self.null_ratio,
+        }
+        if self.druid_type in ("long", "double"):
+            entry["min"], entry["max"] = self.min, self.max
+        else:
+            entry["distinct"] = self.distinct
+        return entry
+
+
+class CandidateVerdict(StrEnum):
+    CHOSEN = "chosen"
+    LOST = "lost"  # holds times, but another column holds better ones
+    NOT_A_TIME = "not a time"
+
+
+@dataclass(frozen=True)
+class TimeCandidateReport:
+    """One column considered for __time, as the report lists it (the winner first).
+
+    `values`, `rows_with_time` and `kind` are None for a configured time column (it is not
+    scored: it wins)."""
+
+    column: str
+    verdict: CandidateVerdict
+    reason: str
+    kind: TimeKind | None = None
+    values: int | None = None  # non-null values
+    rows_with_time: int | None = None  # values that parse to a time
+    format: str | None = None  # how its values parse (see `validation.time_reasons.TimeFormat`)
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"column": self.column, "verdict": self.verdict.value}
+        if self.values is not None:
+            entry |= {
+                "kind": self.kind or "not a time",
+                "values": self.values,
+                "rows_with_time": self.rows_with_time,
+            }
+        entry["reason"] = self.reason
+        if self.format is not None:
+            entry["format"] = self.format
+        return entry
+
+
+def time_column_lines(dataset: str, column: str) -> str:
+    """The datasets.yaml lines that make `column` the time column of `dataset`."""
+    return f"{dataset}:\n  time_column: {column}"
+
+
+@dataclass(frozen=True)
+class UnusedTimeColumn:
+    """A column whose values look like times (most of them parse) that did not become __time."""
+
+    column: str
+    format: str  # how its values parse
+    parsed: int  # values that parse to a time
+    values: int  # non-null values
+    chosen: str  # the column __time comes from instead
+    why: str  # why `chosen` won
+
+    @property
+    def share(self) -> float:
+        return self.parsed / self.values if self.values else 0.0
+
+    def message(self, dataset: str) -> str:
+        return (
+            f"column {self.column!r} looks like a time ({self.format}: {self.parsed} of "
+            f"{self.values} values parse, {self.share:.0%}) but __time comes from "
+            f"{self.chosen!r} ({self.why}); to use {self.column!r} instead, set in datasets.yaml:"
+            f"\n{time_column_lines(dataset, self.column)}"
+        )
+
+
+@dataclass(frozen=True)
+class ConstantTime:
+    """Every row got the constant time: no column gave the rows a time of their own."""
+
+    examined: tuple[tuple[str, str], ...]  # (column, why it is no time column) worth naming
+
+    def why(self) -> str:
+        if not self.examined:
+            return "no column holds dates or times in a format this pipeline reads"
+        return "; ".join(f"{column!r}: {reason}" for column, reason in self.examined)
+
+    def message(self, dataset: str) -> str:
+        return (
+            f"no time column found: every row gets the constant time {CONSTANT_TIME_ISO}, so "
+            f"every time filter and time chart of this data is wrong ({self.why()}). Fix: if "
+            "the rows have a time, name its column (and its strftime pattern, unless it is "
+            "ISO 8601, epoch numbers or month-name dates) in datasets.yaml:\n"
+            f'{dataset}:\n  time_column: <column>\n  time_format: "<pattern, e.g. %d/%m/%Y>"'
+        )
+
+
+@dataclass(frozen=True)
+class TimeFacts:
+    """How __time was decided: the candidates (winner first), the time-like columns left
+    unused, and the constant time if no column was used."""
+
+    candidates: tuple[TimeCandidateReport, ...] = ()
+    unused: tuple[UnusedTimeColumn, ...] = ()
+    constant: ConstantTime | None = None
+
+
+def time_report_json(
+    time_column: str | None, time_min: datetime, time_max: datetime, facts: TimeFacts
+) -> dict[str, Any]:
+    """The report's __time entry."""
+    entry: dict[str, Any] = {
+        "druid_type": "time",
+        "source": time_column or f"constant {CONSTANT_TIME_ISO}",
+        "min": iso_utc(time_min),
+        "max": iso_utc(time_max),
+    }
+    if facts.candidates:  # the time column candidates, the winner first, each with its reason
+        entry["candidates"] = [c.to_json() for c in facts.candidates]
+    return entry
