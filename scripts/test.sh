@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, brings the real stack up (Postgres, S3 server, Druid), runs ruff and
+# Sets up a fresh machine, brings the real stack up (Postgres, S3 server, Druid), runs ruff, mypy and
 # the whole test suite against it, and brings the stack down again (also on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +14,5 @@ echo "[test] stack up took $(( $(date +%s) - started ))s"
 trap 'ingest-pipeline stack down >/dev/null || true' EXIT
 
 ruff check ingest_pipeline ingest_pipeline_tests benchmarks
+mypy  # ingest_pipeline, as [tool.mypy] in pyproject.toml says
 pytest "$@"

@@ -81,6 +81,24 @@ INGESTED = {
         {"v": "BIGINT"},
     ),
     "epoch_s.csv": (b"ts,v\n1704067200,1\n1704153600,2\n", 2, {"v": "BIGINT"}),
+    # a public stock-price table's shape: month-name dates (were ingested at a constant time)
+    "stocks.csv": (
+        b"symbol,date,price\nMSFT,Jan 1 2000,39.81\nMSFT,Feb 1 2000,36.35\nIBM,Mar 1 2000,102.73\n",
+        3,
+        {"price": "DOUBLE", "symbol": "VARCHAR"},
+    ),
+    # RFC 2822 times hold a comma: quoted, as a CSV writer quotes them
+    "rfc2822.csv": (
+        b'sent,v\n"Fri, 05 Jan 2024 13:45:00 +0100",1\n"Sat, 06 Jan 2024 00:00:00 +0000",2\n',
+        2,
+        {"v": "BIGINT"},
+    ),
+    # a German export: ";" and decimal commas, the amounts are numbers
+    "decimal_comma.csv": (
+        b"Datum;Betrag\n31.01.2024;1639,68\n01.02.2024;-12,5\n",
+        2,
+        {"Betrag": "DOUBLE"},
+    ),
     "epoch_ms.csv": (b"ts,v\n1704067200000,1\n1704153600000,2\n", 2, {"v": "BIGINT"}),
     "zoned_naive.csv": (b"ts,v\n2024-01-01T10:00:00+02:00,1\n2024-01-01T10:00:00,2\n", 2, {}),
     "years_1900_2200.csv": (b"ts,v\n1900-01-01,1\n2200-12-31,2\n", 2, {"v": "BIGINT"}),
@@ -104,6 +122,12 @@ INGESTED = {
 #: Exact times Druid must hold for the time-handling cases.
 TIMES = {
     "epoch_s.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "stocks.csv": [
+        "2000-01-01T00:00:00.000Z",
+        "2000-02-01T00:00:00.000Z",
+        "2000-03-01T00:00:00.000Z",
+    ],
+    "rfc2822.csv": ["2024-01-05T12:45:00.000Z", "2024-01-06T00:00:00.000Z"],
     "epoch_ms.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
     "zoned_naive.csv": ["2024-01-01T08:00:00.000Z", "2024-01-01T10:00:00.000Z"],
     "years_1900_2200.csv": ["1900-01-01T00:00:00.000Z", "2200-12-31T00:00:00.000Z"],
@@ -168,6 +192,8 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
             assert [r["t"] for r in times] == TIMES[name], name
     assert druid.sql(f'SELECT city FROM "{datasets["latin1.csv"]}"') == [{"city": "S\u00e3o Paulo"}]
     assert druid.sql(f'SELECT city FROM "{datasets["utf16.csv"]}"') == [{"city": "K\u00f6ln"}]
+    total = druid.sql(f'SELECT SUM("Betrag") AS s FROM "{datasets["decimal_comma.csv"]}"')
+    assert total == [{"s": pytest.approx(1639.68 - 12.5)}]
 
     rejected = dict(REJECTED)
     rejected_runs = {name: runs[f"{datasets[name]}/{name}"][0] for name in rejected}
