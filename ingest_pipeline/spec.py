@@ -42,18 +42,25 @@ _SECRET_KEYS = frozenset({"accessKeyId", "secretAccessKey", "sessionToken", "pas
 #: Druid's guidance is millions of rows per segment; a first file whose rows would spread
 #: thinner than this over a granularity's time chunks gets a coarser one.
 TARGET_ROWS_PER_TIME_CHUNK = 1_000_000
-#: The coarsest granularity chosen automatically: ALL would make every re-run of a file
-#: rewrite the whole datasource.
+#: The granularities chosen by rows per chunk. ALL is chosen only for small data spread over
+#: several years (MIN_ROWS_PER_YEAR_CHUNK): with it every re-run of a file rewrites the whole
+#: datasource, which is cheap only while the datasource is small.
 AUTO_GRANULARITIES: tuple[Granularity, ...] = ("HOUR", "DAY", "MONTH", "YEAR")
+#: Below this many rows per YEAR chunk on average, a file over several years gets ALL.
+MIN_ROWS_PER_YEAR_CHUNK = 1_000
 
 
 def choose_segment_granularity(time_min: datetime, time_max: datetime, rows: int) -> Granularity:
     """The finest granularity whose time chunks would hold TARGET_ROWS_PER_TIME_CHUNK rows of
     this data on average, else YEAR: small data gets few, well-filled segments (a year of
-    hourly rows would otherwise be 365 DAY segments of ~72 rows)."""
+    hourly rows would otherwise be 365 DAY segments of ~72 rows). Small data spread over
+    several years (51 rows over 17 years: 17 YEAR segments of 3 rows) gets ALL, one chunk."""
     for granularity in AUTO_GRANULARITIES:
         if rows / count_time_chunks(time_min, time_max, granularity) >= TARGET_ROWS_PER_TIME_CHUNK:
             return granularity
+    years = count_time_chunks(time_min, time_max, "YEAR")
+    if years > 1 and rows / years < MIN_ROWS_PER_YEAR_CHUNK:
+        return "ALL"
     return "YEAR"
 
 
@@ -340,7 +347,7 @@ def build_index_spec(
 def _check_intervals(
     intervals: Sequence[str], granularity: str, time_min: datetime, time_max: datetime
 ) -> None:
-    if intervals == [ETERNITY]:
+    if list(intervals) == [ETERNITY]:
         return
     if granularity == "ALL":
         raise ValueError(f"with ALL granularity the interval must be {ETERNITY}")

@@ -22,8 +22,10 @@ from ingest_pipeline.records import (
     SourceRows,
 )
 from ingest_pipeline.resources.druid_wire import (
+    ETERNITY_START,
     iso_millis,
     parse_druid_time,
+    parse_segment_bound,
     quote_identifier,
     sql_parameter,
 )
@@ -150,7 +152,7 @@ class DruidQueries:
         )
         if not rows:
             return None
-        return parse_druid_time(rows[0]["start"]), parse_druid_time(rows[0]["end"])
+        return parse_segment_bound(rows[0]["start"]), parse_segment_bound(rows[0]["end"])
 
     def wait_for_segments_served(
         self, datasource: str, start: datetime, end: datetime, timeout_seconds: float
@@ -170,8 +172,9 @@ class DruidQueries:
         rows = self.sql(
             "SELECT COUNT(*) AS live, COUNT(*) FILTER (WHERE is_available = 1) AS available "
             "FROM sys.segments WHERE datasource = ? AND is_published = 1 "
-            'AND is_overshadowed = 0 AND "start" <= ? AND "end" > ?',
-            [datasource, iso_millis(end), iso_millis(start)],
+            # start/end are strings: an ALL segment's eternity bounds do not compare as times
+            'AND is_overshadowed = 0 AND (("start" <= ? AND "end" > ?) OR "start" = ?)',
+            [datasource, iso_millis(end), iso_millis(start), ETERNITY_START],
         )
         row = first_row(rows, live=0, available=0)
         return SegmentsServed(published=int(row["live"]), available=int(row["available"]))

@@ -94,9 +94,24 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: The bounds of an ALL-granularity segment in sys.segments (Druid's "eternity").
+ETERNITY_START = "-146136543-09-08T08:23:32.096Z"
+ETERNITY_END = "146140482-04-24T15:36:27.903Z"
+
+
 def parse_druid_time(text: str) -> datetime:
     """A timestamp as Druid's SQL answers it (ISO 8601, UTC, ending in Z)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def parse_segment_bound(text: str) -> datetime:
+    """A sys.segments start or end; eternity's (an ALL segment) as the earliest or latest
+    datetime Python has, so its span reads as ALL."""
+    if text == ETERNITY_START:
+        return datetime.min.replace(tzinfo=UTC)
+    if text == ETERNITY_END:
+        return datetime.max.replace(tzinfo=UTC)
+    return parse_druid_time(text)
 
 
 def iso_millis(ts: datetime) -> str:

@@ -145,6 +145,8 @@ def test_a_long_column_that_becomes_text_in_a_later_file(instance, druid, s3, tm
         "null_ratios_within_threshold": (True, None),
         "no_duplicate_rows": (True, None),
         "schema_matches_datasource": (False, "column 'points' is string here, BIGINT in Druid"),
+        "time_like_columns_used": (True, None),
+        "rows_have_their_own_time": (True, None),
         "rows_in_druid_match_validated": (True, None),
         "no_unparseable_or_thrown_away_rows": (True, None),
         "segments_loaded": (True, None),

@@ -63,3 +63,46 @@ def test_a_span_of_centuries_at_day_granularity_is_refused_before_druid(
     assert "segment_granularity" in verdict.problem.fix
     assert not materializations(result, "druid_spec")
     assert not druid.has_segments(dataset)
+
+
+def yearly_csv(rows: int, first_year: int, offset: int = 0) -> bytes:
+    """`rows` rows spread over the years from `first_year`: one on 1 March of each year."""
+    lines = ["when,symbol,price"]
+    lines += [f"{first_year + i}-03-01,s{i % 3},{offset + i}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_small_files_over_many_years_are_one_segment_and_replace_only_their_own_rows(
+    instance, druid, s3
+) -> None:
+    dataset = unique_dataset("yearly")
+    first = upload(s3, dataset, "a.csv", yearly_csv(51, 1990))  # 51 rows over 51 years
+    assert_success(result := materialize(instance, first))
+    assert metadata_of(result, "druid_spec", first)["segment_granularity"] == "ALL"
+    neighbour = upload(s3, dataset, "b.csv", yearly_csv(17, 2000, offset=1000))
+    assert_success(materialize(instance, neighbour))  # the datasource's ALL, appended
+    segments = druid.sql(
+        "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_published = 1 "
+        "AND is_overshadowed = 0",
+        [dataset],
+    )
+    assert segments[0]["n"] <= 2  # not 51 + 17 YEAR segments of one row each
+
+    # a.csv again with other content: its old rows go, b.csv's stay, row for row
+    upload(s3, dataset, "a.csv", yearly_csv(5, 1995, offset=500))
+    rerun = materialize(instance, first)
+    assert_success(rerun)
+    assert metadata_of(rerun, "druid_spec", first)["mode"].startswith("replace")
+    by_file = druid.sql(
+        f'SELECT "__source_key" AS k, COUNT(*) AS n, SUM(price) AS p FROM "{dataset}" '
+        "GROUP BY 1 ORDER BY 1"
+    )
+    assert by_file == [
+        {"k": f"uploads/{first}", "n": 5, "p": sum(range(500, 505))},
+        {"k": f"uploads/{neighbour}", "n": 17, "p": sum(range(1000, 1017))},
+    ]
+    times = druid.sql(
+        f'SELECT MIN(__time) AS t0, MAX(__time) AS t1 FROM "{dataset}" WHERE "__source_key" = ?',
+        [f"uploads/{first}"],
+    )
+    assert times == [{"t0": "1995-03-01T00:00:00.000Z", "t1": "1999-03-01T00:00:00.000Z"}]

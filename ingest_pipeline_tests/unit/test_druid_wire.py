@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ingest_pipeline.resources.druid_wire import extract_row_stats, report_error, root_cause
+from datetime import UTC, datetime
+
+from ingest_pipeline.resources.druid_wire import (
+    ETERNITY_START,
+    extract_row_stats,
+    parse_segment_bound,
+    report_error,
+    root_cause,
+)
+from ingest_pipeline.spec import ETERNITY, granularity_of_interval
 
 OOM_LOG = """\
 2024-01-01T00:00:01,000 INFO [task-runner-0] o.a.d.indexing.common.task.IndexTask - starting
@@ -43,3 +52,15 @@ def test_row_stats_and_errors_from_a_native_batch_report() -> None:
     assert exceptions == ["bad row at line 3"]
     assert report_error(reports) == "Max parse exceptions[0] exceeded\nat ..."
     assert extract_row_stats({}) == ({}, [])
+
+
+def test_an_all_segments_eternity_bounds_read_as_all_granularity() -> None:
+    start, end = ETERNITY.split("/")
+    assert start == ETERNITY_START
+    bounds = parse_segment_bound(start), parse_segment_bound(end)
+    assert granularity_of_interval(*bounds) == "ALL"
+    year = parse_segment_bound("2024-01-01T00:00:00.000Z"), parse_segment_bound(
+        "2025-01-01T00:00:00.000Z"
+    )
+    assert year == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+    assert granularity_of_interval(*year) == "YEAR"

@@ -147,6 +147,9 @@ def test_granularity_override_and_all() -> None:
     assert spec["spec"]["dataSchema"]["granularitySpec"]["segmentGranularity"] == "MONTH"
     spec = _spec(segment_granularity="ALL", replace_intervals=interval_cover(T0, T1, "ALL"))
     assert spec["spec"]["dataSchema"]["granularitySpec"]["intervals"] == [ETERNITY]
+    # a first file appended at ALL (its mode's intervals are a tuple, as planning makes them)
+    appended = _spec(segment_granularity="ALL")
+    assert appended["spec"]["dataSchema"]["granularitySpec"]["intervals"] == [ETERNITY]
     with pytest.raises(ValueError, match="granularity"):
         _spec(segment_granularity="FORTNIGHT")
 
@@ -238,6 +241,11 @@ def test_redact_spec_hides_secrets_and_leaves_the_original() -> None:
         (24 * 365 - 1, 365_000_000, "DAY"),
         (24 * 365 - 1, 12_000_000, "MONTH"),
         (24 * 366 * 11, 5_000_000, "YEAR"),
+        # small data over several years: one ALL chunk, not a YEAR segment of a few rows each
+        (24 * 365 * 17, 51, "ALL"),  # 51 rows over 17 years (was 17 segments of 3 rows)
+        (24 * 366 * 10 + 24, 120, "ALL"),  # 120 rows over 10 years (was 10 segments)
+        (24 * 365 * 2, 1_999, "ALL"),  # just under 1,000 rows per year over two year chunks
+        (24 * 365 * 2, 3_000, "YEAR"),  # 1,000 rows or more per year: YEAR segments
     ],
 )
 def test_choose_segment_granularity(hours: int, rows: int, expected: str) -> None:
