@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
-from ingest_pipeline.stack import druid_conf, processes
+from ingest_pipeline.stack import druid_conf, maven, processes
 from ingest_pipeline.stack.base import (
     PidFileService,
     StackError,
@@ -33,37 +30,9 @@ DRUID_SERVICES = ("coordinator-overlord", "historical", "broker", "middleManager
 def resolve_druid_jars(log_dir: Path) -> Path:
     """`mvn` resolves Druid and its extensions from Maven Central into a cache outside the repo."""
     lib = druid_lib_dir()
-    marker = lib / ".complete"
-    if marker.exists():
-        return lib
-    maven_log = log_dir / "maven.log"
-    if shutil.which("mvn") is None:
-        raise StackError("druid: Maven (mvn) is needed to resolve Druid: apt-get install maven")
-    log(f"resolving Druid {lib.parent.name} with Maven into {lib} (first run only; {maven_log})")
-    lib.mkdir(parents=True, exist_ok=True)
-    maven_log.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    with open(maven_log, "wb") as output:
-        result = subprocess.run(
-            [
-                "mvn",
-                "-B",
-                "-q",
-                "-s",
-                str(DRUID_DIR / "settings.xml"),
-                "-f",
-                str(DRUID_DIR / "pom.xml"),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={lib}",
-                "-DincludeScope=runtime",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    if result.returncode != 0:
-        raise StackError(f"druid: Maven could not resolve Druid's jars{where(maven_log)}")
-    marker.write_text(f"resolved in {time.monotonic() - started:.0f}s\n")
-    return lib
+    return maven.copy_dependencies(
+        f"Druid {lib.parent.name}", DRUID_DIR / "pom.xml", lib, log_dir / "maven.log"
+    )
 
 
 class JavaService(PidFileService):

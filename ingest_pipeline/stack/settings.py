@@ -17,6 +17,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DRUID_DIR = REPO_ROOT / "druid"
+QUEUE_DIR = REPO_ROOT / "queue"
 
 #: Buckets the pipeline uses; created on every `stack up` (idempotent).
 UPLOADS_BUCKET = "ingest-uploads"
@@ -24,6 +25,12 @@ VALIDATED_BUCKET = "ingest-validated"
 DEEP_STORAGE_BUCKET = "druid-deep-storage"
 TASK_LOG_BUCKET = "druid-task-logs"
 ALL_BUCKETS = (UPLOADS_BUCKET, VALIDATED_BUCKET, DEEP_STORAGE_BUCKET, TASK_LOG_BUCKET)
+
+#: The SQS queue the S3 store's events go to (ElasticMQ's default account id in its URL), and
+#: where messages that keep failing end up.
+EVENTS_QUEUE = "ingest-events"
+EVENTS_DEAD_LETTER_QUEUE = "ingest-events-dead"
+ELASTICMQ_ACCOUNT = "000000000000"
 
 #: Databases in the stack's Postgres.
 DAGSTER_DB = "dagster"
@@ -127,6 +134,15 @@ def use_stack_env(stack_dir: Path | None = None) -> Path | None:
     return env_file
 
 
+def queue_lib_dir() -> Path:
+    """ElasticMQ's Maven-resolved jars, keyed by queue/pom.xml's content (like Druid's)."""
+    cache = Path(
+        os.environ.get("INGEST_QUEUE_CACHE", Path.home() / ".cache" / "ingest-pipeline" / "queue")
+    )
+    digest = hashlib.sha256((QUEUE_DIR / "pom.xml").read_bytes()).hexdigest()[:12]
+    return cache / digest / "lib"
+
+
 def druid_version() -> str:
     """The Druid release named by druid/pom.xml (the launcher and docker-compose use the same)."""
     text = (DRUID_DIR / "pom.xml").read_text()
@@ -161,6 +177,8 @@ class StackSettings:
     dagster_port: int = 3000
     #: The S3 store's other ports (see S3_STORE_PORT_FLAGS), chosen at the first `up`.
     s3_store_ports: dict[str, int] = field(default_factory=dict)
+    #: The SQS-compatible queue (ElasticMQ), chosen at the first `up` (0: not chosen yet).
+    queue_port: int = 0
     # An existing Postgres or S3 endpoint given by environment; then the stack does not start one.
     external_postgres_host: str | None = None
     external_s3_endpoint: str | None = None
@@ -204,6 +222,16 @@ class StackSettings:
     def s3_config_file(self) -> Path:
         return self.stack_dir / "s3.json"
 
+    @property
+    def queue_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.queue_port}"
+
+    @property
+    def events_queue_url(self) -> str:
+        """The queue the relay sends the uploads bucket's S3 events to; the sensor reads it
+        when INGEST_EVENTS_QUEUE_URL names it."""
+        return f"{self.queue_endpoint}/{ELASTICMQ_ACCOUNT}/{EVENTS_QUEUE}"
+
     def druid_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.druid_ports[service]}"
 
@@ -230,6 +258,9 @@ class StackSettings:
             "INGEST_DRUID_OVERLORD_URL": self.druid_url("coordinator-overlord"),
             "INGEST_DRUID_COORDINATOR_URL": self.druid_url("coordinator-overlord"),
             "INGEST_DRUID_BROKER_URL": self.druid_url("broker"),
+            # Read only when INGEST_EVENTS_QUEUE_URL is set (events_queue_url): the sensor
+            # still lists the bucket by default.
+            "INGEST_SQS_ENDPOINT_URL": self.queue_endpoint,
             "DAGSTER_PG_HOST": self.postgres_host,
             "DAGSTER_PG_PORT": str(self.postgres_port),
             "DAGSTER_PG_USER": self.postgres_user,
@@ -288,6 +319,10 @@ def load_settings(stack_dir: Path | None = None) -> StackSettings:
         taken |= set(settings.druid_ports.values()) | set(settings.s3_store_ports.values())
         ports = free_stack_ports(len(missing), taken)
         settings.s3_store_ports.update(zip(missing, ports, strict=True))
+    if not settings.queue_port:
+        taken = {settings.postgres_port, settings.s3_port, settings.dagster_port}
+        taken |= set(settings.druid_ports.values()) | set(settings.s3_store_ports.values())
+        settings.queue_port = free_stack_ports(1, taken)[0]
     env = os.environ
     if env.get("INGEST_STACK_POSTGRES_HOST"):
         settings.external_postgres_host = env["INGEST_STACK_POSTGRES_HOST"]

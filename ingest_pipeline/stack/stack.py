@@ -1,4 +1,5 @@
-"""The local stack: Postgres, the S3 store, ZooKeeper and Apache Druid (and Dagster), no Docker.
+"""The local stack: Postgres, the S3 store, its event queue and relay, ZooKeeper and Apache Druid
+(and Dagster), no Docker.
 
 `up` is idempotent: a service whose pid file names a live process of ours that answers its
 health check is left alone. Each wait is bounded; a service that does not come up fails `up`
@@ -25,7 +26,9 @@ from ingest_pipeline.stack.druid import (
     stop_orphan_peons,
     wait_for_workers,
 )
+from ingest_pipeline.stack.event_relay import EventRelay
 from ingest_pipeline.stack.postgres import Postgres
+from ingest_pipeline.stack.queue import QueueServer
 from ingest_pipeline.stack.s3_store import S3Store
 from ingest_pipeline.stack.settings import StackSettings
 
@@ -35,6 +38,8 @@ class Stack:
         self.settings = settings
         self.postgres = Postgres(settings)
         self.s3 = S3Store(settings)
+        self.queue = QueueServer(settings)
+        self.s3_events = EventRelay(settings)
         self.zookeeper = ZooKeeper(settings)
         self.druid = {name: DruidService(settings, name) for name in DRUID_SERVICES}
         #: ZooKeeper and Druid's services in start order.
@@ -43,7 +48,14 @@ class Stack:
 
     def services(self) -> list[Service]:
         """Every service, in start order."""
-        return [self.postgres, self.s3, *self.java.values(), self.dagster]
+        return [
+            self.postgres,
+            self.s3,
+            self.queue,
+            *self.java.values(),
+            self.s3_events,
+            self.dagster,
+        ]
 
     def up(self, service_timeout: float = 300.0, with_dagster: bool = False) -> None:
         """Start what is not running and wait until all is healthy. If that fails (or is
@@ -74,6 +86,8 @@ class Stack:
         self.settings.save()
         self.postgres.start()
         self.s3.start()
+        # Its JVM warms up while Druid's do; waited for (and the relay started) after them.
+        self.queue.launch()
         lib = resolve_druid_jars(self.settings.log_dir)
         druid_var = self.settings.stack_dir / "druid" / "var"
         druid_var.mkdir(parents=True, exist_ok=True)
@@ -88,6 +102,8 @@ class Stack:
             service.start(lib)
         for service in self.druid.values():
             service.wait_healthy(service_timeout)
+        self.queue.wait_healthy(service_timeout)
+        self.s3_events.start()
         check_extensions(self.druid["coordinator-overlord"])
         wait_for_workers(
             self.druid["coordinator-overlord"], self.druid["middleManager"], service_timeout
@@ -100,11 +116,15 @@ class Stack:
 
     def down(self, wipe: bool = False) -> list[str]:
         stopped = ["dagster"] if self.dagster.stop() else []
+        if self.s3_events.stop():
+            stopped.append("s3-events")
         for name, service in reversed(self.java.items()):
             if service.stop():
                 stopped.append(name)
         # Peons are the middleManager's children in their own sessions; stop any left over.
         stopped += stop_orphan_peons(self.settings.stack_dir / "druid")
+        if self.queue.stop():
+            stopped.append("queue")
         if self.s3.stop():
             stopped.append("s3")
         if self.postgres.stop():
@@ -115,8 +135,9 @@ class Stack:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
-        statuses = [self.postgres.status(), self.s3.status()]
+        statuses = [self.postgres.status(), self.s3.status(), self.queue.status()]
         statuses += [service.status() for service in self.java.values()]
+        statuses.append(self.s3_events.status())
         dagster = self.dagster.status()
         return statuses + ([dagster] if dagster.state != "down" else [])
 

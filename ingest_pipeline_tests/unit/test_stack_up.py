@@ -56,6 +56,11 @@ class FakeService(Service):
             self.events.append(f"start {self.name}")
             self.running = True
 
+    def launch(self) -> bool:
+        """The queue's start without its wait."""
+        self.start()
+        return True
+
     def wait_healthy(self, timeout: float) -> None:
         pass
 
@@ -75,9 +80,11 @@ def fake_stack(
     settings = StackSettings(stack_dir=tmp_path / "stack", postgres_port=1, s3_port=2)
     stack = Stack(settings)
     events: list[str] = []
-    names = ["postgres", "s3", "zookeeper", *stack.druid, "dagster"]
+    names = ["postgres", "s3", "queue", "zookeeper", *stack.druid, "s3-events", "dagster"]
     fakes = {name: FakeService(settings, name, events, name in running) for name in names}
     stack.postgres, stack.s3, stack.dagster = fakes["postgres"], fakes["s3"], fakes["dagster"]
+    stack.queue = fakes["queue"]  # type: ignore[assignment]
+    stack.s3_events = fakes["s3-events"]  # type: ignore[assignment]
     stack.zookeeper = fakes["zookeeper"]  # type: ignore[assignment]
     stack.druid = {name: fakes[name] for name in stack.druid}  # type: ignore[misc]
     stack.java = {"zookeeper": stack.zookeeper, **stack.druid}
@@ -96,7 +103,14 @@ def test_a_failed_up_stops_the_services_it_started_in_reverse_order(
     fakes["zookeeper"].failure = port_taken_error("zookeeper", 2181, "http", None)
     with pytest.raises(StackError, match="port 2181"):
         stack.up()
-    assert events == ["start postgres", "start s3", "stop s3", "stop postgres"]
+    assert events == [
+        "start postgres",
+        "start s3",
+        "start queue",
+        "stop queue",
+        "stop s3",
+        "stop postgres",
+    ]
     assert not any(fake.running for fake in fakes.values())
 
 
@@ -107,13 +121,16 @@ def test_a_failed_up_leaves_what_ran_before_it_alone(
     fakes["broker"].failure = StackError("broker: exited while starting")
     with pytest.raises(StackError, match="broker"):
         stack.up()
-    # Started in this call: S3 and the Druid services before the broker; stopped again.
+    # Started in this call: S3, the queue and the Druid services before the broker; stopped
+    # again.
     assert events == [
         "start s3",
+        "start queue",
         "start coordinator-overlord",
         "start historical",
         "stop historical",
         "stop coordinator-overlord",
+        "stop queue",
         "stop s3",
     ]
     assert fakes["postgres"].running and fakes["zookeeper"].running
