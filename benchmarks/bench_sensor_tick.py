@@ -37,6 +37,7 @@ from common import running_stack
 
 from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET
@@ -89,7 +90,7 @@ def tick(storage: S3Storage, instance: dg.DagsterInstance, cursor: str | None) -
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"s3": storage, "sensor_settings": SensorSettings()},
+        resources={"s3": storage, "sensor_settings": SensorSettings(), "events": EventQueue()},
     )
     context.log.setLevel(logging.WARNING)  # the summary line per tick would flood the table
     result = sensors.upload_sensor(context)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.environment import SettingMissing, fields, resolved_env
+from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.records_io import RecordsIOManager
 from ingest_pipeline.resources.s3 import S3Storage
 from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
@@ -44,6 +45,16 @@ SENSOR_FIELDS = {
     "batch_max_bytes": "INGEST_BATCH_MAX_BYTES",
 }
 
+EVENTS_FIELDS = {
+    "queue_url": "INGEST_EVENTS_QUEUE_URL",
+    "endpoint_url": "INGEST_SQS_ENDPOINT_URL",
+    "region": "INGEST_S3_REGION",
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "wait_seconds": "INGEST_EVENTS_WAIT_SECONDS",
+    "reconcile_interval_seconds": "INGEST_RECONCILE_INTERVAL_SECONDS",
+}
+
 
 def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
     """The pipeline's resources, each setting read through `env(NAME)`.
@@ -60,5 +71,8 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
         "pipeline_settings": PipelineSettings(**fields(env, PIPELINE_FIELDS, numbers=seconds)),
         "sensor_settings": SensorSettings(
             **fields(env, SENSOR_FIELDS, numbers=tuple(SENSOR_FIELDS))
+        ),
+        "events": EventQueue(
+            **fields(env, EVENTS_FIELDS, numbers=("wait_seconds", "reconcile_interval_seconds"))
         ),
     }

@@ -46,7 +46,19 @@ SETTINGS = (
     Setting("INGEST_DATASETS_CONFIG", "none", "datasets.yaml: per-dataset settings"),
     Setting("INGEST_INGESTION_TIMEOUT_SECONDS", "900", "a Druid task running longer is shut down"),
     Setting("INGEST_SEGMENT_LOAD_TIMEOUT_SECONDS", "300", "wait for segments to be queryable"),
-    Setting("INGEST_SENSOR_INTERVAL_SECONDS", "15", "seconds between upload_sensor ticks"),
+    Setting(
+        "INGEST_SENSOR_INTERVAL_SECONDS",
+        "15; 1 with a queue",
+        "seconds between upload_sensor ticks",
+    ),
+    Setting("INGEST_EVENTS_QUEUE_URL", "none: list", "SQS queue of the bucket's S3 events"),
+    Setting("INGEST_SQS_ENDPOINT_URL", "AWS", "SQS endpoint (the stack's queue)"),
+    Setting("INGEST_EVENTS_WAIT_SECONDS", "5", "long poll of a tick's first receive (<= 20)"),
+    Setting(
+        "INGEST_RECONCILE_INTERVAL_SECONDS",
+        "300",
+        "with a queue: seconds between listing passes (a page a tick); 0: never",
+    ),
     Setting("INGEST_BATCH_MAX_FILES", "200", "new files of a dataset in one run, at most"),
     Setting("INGEST_BATCH_MAX_BYTES", str(2 * 1024**3), "bytes of new files in one run, at most"),
     Setting("INGEST_DAGSTER_UI_URL", "the stack's port", "Dagster UI links the CLI prints"),
@@ -93,8 +105,10 @@ def setting(name: str) -> str | None:
 
 
 def sensor_interval_seconds() -> int:
-    """Dagster fixes a sensor's interval when the definitions load: read then, not at a tick."""
-    return int(setting("INGEST_SENSOR_INTERVAL_SECONDS") or "15")
+    """Dagster fixes a sensor's interval when the definitions load: read then, not at a tick.
+    With a queue a tick costs what is new (a receive), so the default is 1 s."""
+    default = "1" if setting("INGEST_EVENTS_QUEUE_URL") else "15"
+    return int(setting("INGEST_SENSOR_INTERVAL_SECONDS") or default)
 
 
 def dagster_postgres_address() -> tuple[str, int] | None:

@@ -44,6 +44,15 @@ class ObjectStore(dg.ConfigurableResource, ABC):
     def list_uploads(self) -> Iterator[ObjectInfo]:
         """Every object under the uploads prefix."""
 
+    def list_uploads_page(
+        self, start_after: str | None, max_keys: int
+    ) -> tuple[list[ObjectInfo], bool]:
+        """Up to `max_keys` objects under the uploads prefix after `start_after` in key order,
+        and whether more follow (a store that can list from a key overrides this)."""
+        after = [o for o in self.list_uploads() if start_after is None or o.key > start_after]
+        after.sort(key=lambda o: o.key)
+        return after[:max_keys], len(after) > max_keys
+
     @abstractmethod
     def download(self, obj: ObjectInfo, path: Path) -> None:
         """Exactly this version of the object to disk (ObjectGone / ObjectChanged if not)."""

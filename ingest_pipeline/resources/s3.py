@@ -94,6 +94,28 @@ class S3Storage(ObjectStore):
                     last_modified=obj["LastModified"],
                 )
 
+    def list_uploads_page(
+        self, start_after: str | None, max_keys: int
+    ) -> tuple[list[ObjectInfo], bool]:
+        """One listing request: up to `max_keys` (<= 1000) keys after `start_after`."""
+        page = self.client().list_objects_v2(
+            Bucket=self.uploads_bucket,
+            Prefix=self.uploads_prefix,
+            StartAfter=start_after or "",
+            MaxKeys=max_keys,
+        )
+        objects = [
+            ObjectInfo(
+                bucket=self.uploads_bucket,
+                key=obj["Key"],
+                size=int(obj["Size"]),
+                etag=clean_etag(obj["ETag"]),
+                last_modified=obj["LastModified"],
+            )
+            for obj in page.get("Contents", [])
+        ]
+        return objects, bool(page.get("IsTruncated"))
+
     def download(self, obj: ObjectInfo, path: Path) -> None:
         """Stream exactly this version of an object to disk (ObjectGone / ObjectChanged if the
         store no longer has it)."""

@@ -19,6 +19,7 @@ import pytest
 
 from ingest_pipeline import sensors
 from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.s3 import S3Storage, clean_etag
 from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.sensors import decode_cursor, upload_sensor
@@ -51,7 +52,11 @@ class Daemon:
         context = dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
-            resources={"s3": self.storage, "sensor_settings": ONE_FILE_PER_RUN},
+            resources={
+                "s3": self.storage,
+                "sensor_settings": ONE_FILE_PER_RUN,
+                "events": EventQueue(),
+            },
         )
         captured = Captured()
         context.log.addHandler(captured)

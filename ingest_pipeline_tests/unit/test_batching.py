@@ -11,6 +11,7 @@ import dagster as dg
 from ingest_pipeline import sensors
 from ingest_pipeline.assets.verdicts import read_verdict
 from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.sensors import BatchCaps, RunToRequest, VersionToIngest, plan_tick
 from ingest_pipeline.verdict import Outcome, Stage
@@ -109,7 +110,8 @@ def test_a_tick_emits_a_skipped_verdict_on_the_skipped_file_s_partition() -> Non
         store.put_upload(key, body)
     with dg.DagsterInstance.ephemeral() as instance:
         context = dg.build_sensor_context(
-            instance=instance, resources={"s3": store, "sensor_settings": SensorSettings()}
+            instance=instance,
+            resources={"s3": store, "sensor_settings": SensorSettings(), "events": EventQueue()},
         )
         result = sensors.upload_sensor(context)
         assert isinstance(result, dg.SensorResult)

@@ -10,6 +10,7 @@ import pytest
 
 from ingest_pipeline.resources import (
     DRUID_FIELDS,
+    EVENTS_FIELDS,
     PIPELINE_FIELDS,
     S3_FIELDS,
     SENSOR_FIELDS,
@@ -29,7 +30,7 @@ def test_the_readme_lists_every_setting_with_its_default() -> None:
 
 
 def test_every_resource_field_is_read_from_a_listed_variable() -> None:
-    for by_field in (S3_FIELDS, DRUID_FIELDS, PIPELINE_FIELDS, SENSOR_FIELDS):
+    for by_field in (S3_FIELDS, DRUID_FIELDS, PIPELINE_FIELDS, SENSOR_FIELDS, EVENTS_FIELDS):
         assert set(by_field.values()) <= set(BY_NAME)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.sensors import (
     SkippedObject,
@@ -391,7 +392,11 @@ def tick(
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"s3": Listing(objects), "sensor_settings": SensorSettings()},
+        resources={
+            "s3": Listing(objects),
+            "sensor_settings": SensorSettings(),
+            "events": EventQueue(),
+        },
     )
     result = sensors.upload_sensor(context)
     assert isinstance(result, dg.SensorResult)

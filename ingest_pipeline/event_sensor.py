@@ -1,0 +1,150 @@
+"""upload_sensor's tick when the bucket's S3 events come through a queue (EventQueue set).
+
+A tick costs what is new, not what the bucket holds: it deletes the messages the previous tick
+read (its run requests and cursor are recorded by then, see sensor_state.py), receives what
+came since (a long poll, then until the queue is quiet), keeps each key's latest event, and
+plans the created objects exactly as a listing would be planned (tick_plan.plan_tick: the same
+batching, skips and run keys). While a reconciliation pass is due it also lists ONE page of
+the bucket, resuming where the last page ended, so an object whose event was lost is found
+within a pass. A removed object leaves the cursor (its rows stay in Druid: deletes do not
+retract yet).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from ingest_pipeline.partitions import UPLOADS
+from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.resources.event_queue import EventQueue, QueueMessage
+from ingest_pipeline.resources.object_store import ObjectStore
+from ingest_pipeline.s3_events import S3Event, UnreadableMessage, parse_message, plan_events
+from ingest_pipeline.sensor_state import (
+    EventCursor,
+    ListedPage,
+    Reconciliation,
+    after_page,
+    decode_state,
+    encode_state,
+    forget_removed,
+    listed_nothing,
+    merge_objects,
+)
+from ingest_pipeline.tick_plan import BatchCaps, TickPlan, plan_tick, versions_run_by_cli
+
+#: Messages one tick takes at most (a 200-file burst lands in one tick, so in one run per
+#: dataset); with one reconciliation page a tick plans at most this + RECONCILE_PAGE_KEYS.
+MAX_MESSAGES_PER_TICK = 500
+#: Keys a reconciliation page lists (one S3 ListObjectsV2 request).
+RECONCILE_PAGE_KEYS = 1000
+#: Seconds a received message stays invisible: long past the next tick, which deletes it.
+VISIBILITY_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class QueueTick:
+    plan: TickPlan
+    cursor: str
+    summary: str
+    notes: tuple[str, ...]  # one log line each
+
+
+def read_messages(messages: Sequence[QueueMessage]) -> tuple[list[S3Event], list[str]]:
+    """The S3 events in the messages, and a note for each message that holds none readable."""
+    events: list[S3Event] = []
+    notes: list[str] = []
+    for message in messages:
+        try:
+            events += parse_message(message.body)
+        except UnreadableMessage as error:
+            notes.append(f"ignored message {message.message_id}: not an S3 event ({error})")
+    return events, notes
+
+
+def existing_partitions(
+    instance: dg.DagsterInstance, keys: Collection[str], whole: bool
+) -> set[str]:
+    """Which of `keys` are partitions already: one query for all when a page was listed
+    (a thousand keys), else one per key (a few new objects: no read of every partition)."""
+    if whole:
+        return set(instance.get_dynamic_partitions(UPLOADS))
+    return {key for key in keys if instance.has_dynamic_partition(UPLOADS, key)}
+
+
+def reconcile_page(
+    s3: ObjectStore, rec: Reconciliation, interval: int
+) -> tuple[ListedPage | None, Reconciliation]:
+    if not rec.due(time.time(), interval):
+        return None, rec
+    objects, truncated = s3.list_uploads_page(rec.after, RECONCILE_PAGE_KEYS)
+    page = ListedPage(rec.after, tuple(objects), truncated)
+    return page, after_page(rec, page, time.time())
+
+
+def plan_queue_tick(
+    cursor: str | None,
+    instance: dg.DagsterInstance,
+    s3: ObjectStore,
+    events: EventQueue,
+    caps: BatchCaps,
+) -> QueueTick:
+    """One tick: acknowledge, receive, plan (see the module's docstring)."""
+    state = decode_state(cursor)
+    notes: list[str] = []
+    if state.acks:
+        refused = events.delete(list(state.acks))
+        if refused:
+            notes.append(f"{len(refused)} messages were received again since: not deleted")
+    messages = events.receive(MAX_MESSAGES_PER_TICK, VISIBILITY_TIMEOUT_SECONDS)
+    parsed, unreadable = read_messages(messages)
+    notes += unreadable
+    batch = plan_events(parsed, s3.uploads_bucket, s3.uploads_prefix, state.sequencers)
+    seen = forget_removed(state.seen, batch.removed)
+    notes += [
+        f"deleted: s3://{s3.uploads_bucket}/{key} (its rows stay in Druid)" for key in batch.removed
+    ]
+    page, rec = reconcile_page(s3, state.reconciliation, events.reconcile_interval_seconds)
+    objects = merge_objects(batch.created, page.objects if page else ())
+    plan = plan_objects(instance, s3, objects, seen, caps, page)
+    cursor_out = encode_state(
+        EventCursor(
+            seen=plan.next_seen,
+            acks=tuple(m.receipt_handle for m in messages),
+            sequencers=batch.sequencers,
+            reconciliation=rec,
+        )
+    )
+    listed = f"; listed page {rec.pages} ({len(page.objects)} keys)" if page else ""
+    summary = (
+        f"{len(messages)} messages: {len(batch.created)} created, {len(batch.removed)} "
+        f"removed, {batch.stale} stale, {batch.elsewhere} elsewhere{listed}"
+    )
+    return QueueTick(plan, cursor_out, summary, tuple(notes))
+
+
+def plan_objects(
+    instance: dg.DagsterInstance,
+    s3: ObjectStore,
+    objects: list[ObjectInfo],
+    seen: dict[str, str],
+    caps: BatchCaps,
+    page: ListedPage | None,
+) -> TickPlan:
+    """plan_tick over what the events and the page hold; a key only the page would hold and
+    does not is gone. No request cap: a tick's input is bounded (messages + one page)."""
+    keys = [s3.partition_key(obj.key) for obj in objects if seen.get(obj.key) != obj.etag]
+    existing = existing_partitions(instance, keys, whole=page is not None) if keys else set()
+    return plan_tick(
+        objects,
+        seen,
+        s3.partition_key,
+        len(objects),
+        existing,
+        caps,
+        versions_run_by_cli(instance, objects, seen, s3.partition_key, existing),
+        listed=page.covers if page else listed_nothing,
+    )

@@ -1,0 +1,101 @@
+"""EventQueue: the SQS queue the uploads bucket's S3 event notifications go to.
+
+Not configured (no queue URL), the upload sensor lists the bucket every tick as before. In
+production the queue is AWS SQS fed by the bucket's notification configuration (README: S3
+event notifications); on the local stack it is ElasticMQ fed by the stack's s3-events relay.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import dagster as dg
+from botocore.config import Config as BotoConfig
+from pydantic import Field
+
+#: SQS limits: messages per receive, seconds a receive may wait.
+SQS_MAX_BATCH = 10
+SQS_MAX_WAIT_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    receipt_handle: str
+    body: str
+    message_id: str = ""
+
+
+class EventQueue(dg.ConfigurableResource):
+    queue_url: str | None = Field(default=None, description="SQS queue URL; None: list the bucket")
+    endpoint_url: str | None = Field(default=None, description="SQS endpoint; None = AWS")
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    wait_seconds: int = Field(default=5, description="long poll of a tick's first receive")
+    gather_seconds: float = Field(
+        default=1.0, description="a tick keeps receiving until the queue is quiet this long"
+    )
+    reconcile_interval_seconds: int = Field(
+        default=300, description="seconds between reconciliation listings; 0: never"
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.queue_url)
+
+    def client(self) -> Any:
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.endpoint_url or None,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id or None,
+            aws_secret_access_key=self.secret_access_key or None,
+            config=BotoConfig(
+                retries={"max_attempts": 3},
+                connect_timeout=5,
+                read_timeout=SQS_MAX_WAIT_SECONDS + 10,
+            ),
+        )
+
+    def receive(
+        self, max_messages: int, visibility_timeout: int, budget_seconds: float = 20.0
+    ) -> list[QueueMessage]:
+        """Up to `max_messages`: a long poll for the first, then more until the queue stays
+        quiet for `gather_seconds` (a burst of uploads lands in one tick, so in one run per
+        dataset) or the budget is spent."""
+        client = self.client()
+        deadline = time.monotonic() + budget_seconds
+        messages: list[QueueMessage] = []
+        wait: float = min(self.wait_seconds, SQS_MAX_WAIT_SECONDS)
+        while len(messages) < max_messages and time.monotonic() < deadline:
+            response = client.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(SQS_MAX_BATCH, max_messages - len(messages)),
+                WaitTimeSeconds=max(0, min(int(wait + 0.999), SQS_MAX_WAIT_SECONDS)),
+                VisibilityTimeout=visibility_timeout,
+            )
+            got = response.get("Messages", [])
+            messages += [
+                QueueMessage(m["ReceiptHandle"], m["Body"], m.get("MessageId", "")) for m in got
+            ]
+            if not got and (messages or wait > 0):
+                break  # quiet: nothing more now (or nothing at all after the long poll)
+            wait = self.gather_seconds
+        return messages
+
+    def delete(self, receipt_handles: list[str]) -> list[str]:
+        """Delete messages; the receipt handles the queue refused (e.g. expired: the message
+        was received again since and will be found decided)."""
+        client = self.client()
+        refused: list[str] = []
+        for start in range(0, len(receipt_handles), SQS_MAX_BATCH):
+            chunk = receipt_handles[start : start + SQS_MAX_BATCH]
+            response = client.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+            )
+            refused += [chunk[int(failure["Id"])] for failure in response.get("Failed", [])]
+        return refused

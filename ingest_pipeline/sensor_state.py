@@ -1,0 +1,119 @@
+"""The upload sensor's cursor when it reads S3 events from a queue, and its reconciliation pass.
+
+Besides the key -> ETag map of every version decided (as when listing), the cursor holds:
+- `acks`: receipt handles of the messages the tick read. Dagster records a tick's run requests
+  and its cursor together, so the NEXT tick deletes them: a tick that fails (or a daemon that
+  dies) leaves them in the queue, to be received again after their visibility timeout and
+  found decided (key+ETag, run key) then.
+- `sequencers`: key -> sequencer of the latest event acted on, for the keys of recent events.
+- the reconciliation: a slow listing pass, one page (up to 1000 keys) per tick, resumed from
+  the last key listed (`after`), so no tick lists everything; a pass starts every
+  `interval` seconds (and at once on a fresh cursor) and finds what no event announced.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ingest_pipeline.records import ObjectInfo
+
+VERSION = 2
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    after: str | None = None  # last key of the previous page; None: no pass under way
+    running: bool = False
+    finished_at: float | None = None  # when the last complete pass ended (epoch seconds)
+    pages: int = 0  # pages of the pass under way
+
+    def due(self, now: float, interval: float) -> bool:
+        if interval <= 0:
+            return False
+        if self.running or self.finished_at is None:
+            return True
+        return now - self.finished_at >= interval
+
+
+@dataclass(frozen=True)
+class EventCursor:
+    seen: dict[str, str] = field(default_factory=dict)
+    acks: tuple[str, ...] = ()
+    sequencers: dict[str, str] = field(default_factory=dict)
+    reconciliation: Reconciliation = Reconciliation()
+
+
+def encode_state(state: EventCursor) -> str:
+    rec = state.reconciliation
+    data = {
+        "v": VERSION,
+        "seen": state.seen,
+        "acks": list(state.acks),
+        "seq": state.sequencers,
+        "rec": [rec.after, rec.running, rec.finished_at, rec.pages],
+    }
+    return base64.b64encode(zlib.compress(json.dumps(data, sort_keys=True).encode())).decode()
+
+
+def decode_state(cursor: str | None) -> EventCursor:
+    """The cursor of either mode: a listing sensor's (the key -> ETag map alone) carries over."""
+    if not cursor:
+        return EventCursor()
+    data = json.loads(zlib.decompress(base64.b64decode(cursor)))
+    if data.get("v") != VERSION:
+        return EventCursor(seen=dict(data))
+    after, running, finished_at, pages = data["rec"]
+    return EventCursor(
+        seen=dict(data["seen"]),
+        acks=tuple(data["acks"]),
+        sequencers=dict(data["seq"]),
+        reconciliation=Reconciliation(after, running, finished_at, pages),
+    )
+
+
+@dataclass(frozen=True)
+class ListedPage:
+    """One page of the reconciliation listing: keys after `after`, in key order."""
+
+    after: str | None
+    objects: tuple[ObjectInfo, ...]
+    truncated: bool  # more keys follow
+
+    def covers(self, key: str) -> bool:
+        """Whether the page would have listed `key` if it existed (so absent = deleted)."""
+        if self.after is not None and key <= self.after:
+            return False
+        if self.truncated:
+            return bool(self.objects) and key <= self.objects[-1].key
+        return True
+
+
+def after_page(rec: Reconciliation, page: ListedPage, now: float) -> Reconciliation:
+    """Where the pass stands after a page: the next page starts after its last key; a page
+    with nothing after it ends the pass."""
+    if page.truncated and page.objects:
+        return Reconciliation(page.objects[-1].key, True, rec.finished_at, rec.pages + 1)
+    return Reconciliation(None, False, now, rec.pages + 1)
+
+
+def merge_objects(events: Sequence[ObjectInfo], page: Sequence[ObjectInfo]) -> list[ObjectInfo]:
+    """One object per key: the listing's (made after the events were received) wins."""
+    by_key = {obj.key: obj for obj in events}
+    by_key.update((obj.key, obj) for obj in page)
+    return list(by_key.values())
+
+
+def forget_removed(seen: dict[str, str], removed: Sequence[str]) -> dict[str, str]:
+    """Deleted keys leave the map: a later upload of the same content is new again."""
+    gone = set(removed)
+    return {key: etag for key, etag in seen.items() if key not in gone}
+
+
+def listed_nothing(key: str) -> bool:
+    """No listing this tick: no key's absence means it was deleted."""
+    return False

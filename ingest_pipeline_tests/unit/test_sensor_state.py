@@ -1,0 +1,92 @@
+"""The queue-mode cursor and its reconciliation pass: pages resume, passes recur, keys a page
+covers and lacks are gone, a listing cursor carries over."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ingest_pipeline.records import ObjectInfo
+from ingest_pipeline.sensor_state import (
+    EventCursor,
+    ListedPage,
+    Reconciliation,
+    after_page,
+    decode_state,
+    encode_state,
+    forget_removed,
+    merge_objects,
+)
+from ingest_pipeline.sensors import encode_cursor, plan_tick
+
+WHEN = datetime(2026, 12, 5, tzinfo=UTC)
+
+
+def obj(key: str, etag: str = "e") -> ObjectInfo:
+    return ObjectInfo("b", key, 10, etag, WHEN)
+
+
+def test_the_cursor_round_trips_and_a_listing_cursor_carries_over() -> None:
+    state = EventCursor(
+        seen={"uploads/a/x.csv": "e"},
+        acks=("r1", "r2"),
+        sequencers={"uploads/a/x.csv": "0A"},
+        reconciliation=Reconciliation("uploads/a/x.csv", True, 12.5, 3),
+    )
+    assert decode_state(encode_state(state)) == state
+    assert decode_state(encode_cursor({"k": "e"})) == EventCursor(seen={"k": "e"})
+    assert decode_state(None) == EventCursor()
+
+
+def test_a_pass_is_due_at_once_then_every_interval_and_never_with_zero() -> None:
+    fresh = Reconciliation()
+    assert fresh.due(now=100, interval=300)
+    done = Reconciliation(finished_at=100)
+    assert not done.due(now=399, interval=300) and done.due(now=400, interval=300)
+    assert Reconciliation("k", True, 100, 1).due(now=101, interval=300)  # under way
+    assert not fresh.due(now=100, interval=0)
+
+
+def test_pages_resume_after_the_last_key_and_the_last_page_ends_the_pass() -> None:
+    rec = Reconciliation(finished_at=5)
+    first = ListedPage(None, (obj("uploads/a/1"), obj("uploads/a/2")), truncated=True)
+    rec = after_page(rec, first, now=10)
+    assert (rec.after, rec.running, rec.pages) == ("uploads/a/2", True, 1)
+    last = ListedPage(rec.after, (obj("uploads/a/3"),), truncated=False)
+    rec = after_page(rec, last, now=20)
+    assert rec == Reconciliation(None, False, 20, 2)
+
+
+def test_a_page_covers_its_key_range_only() -> None:
+    middle = ListedPage("uploads/a/2", (obj("uploads/a/3"), obj("uploads/a/5")), truncated=True)
+    assert [
+        middle.covers(k) for k in ("uploads/a/2", "uploads/a/4", "uploads/a/5", "uploads/a/6")
+    ] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    last = ListedPage("uploads/a/5", (), truncated=False)
+    assert last.covers("uploads/z/9") and not last.covers("uploads/a/1")
+
+
+def test_a_decided_key_the_page_covers_and_lacks_leaves_the_cursor_others_stay() -> None:
+    seen = {"uploads/a/1.csv": "e", "uploads/a/2.csv": "e", "uploads/a/9.csv": "e"}
+    page = ListedPage(None, (obj("uploads/a/1.csv"), obj("uploads/a/3.csv")), truncated=True)
+    plan = plan_tick(page.objects, seen, lambda k: k[len("uploads/") :], 100, listed=page.covers)
+    # a/2 is inside the page's range and absent: deleted; a/9 lies beyond it: not looked at
+    assert plan.next_seen == {
+        "uploads/a/1.csv": "e",
+        "uploads/a/3.csv": "e",
+        "uploads/a/9.csv": "e",
+    }
+    assert [v.partition_key for v in plan.versions] == ["a/3.csv"]
+
+
+def test_the_listing_wins_over_an_event_of_the_same_key() -> None:
+    merged = merge_objects([obj("k", "from-event"), obj("j")], [obj("k", "listed")])
+    assert {o.key: o.etag for o in merged} == {"k": "listed", "j": "e"}
+
+
+def test_removed_keys_leave_the_seen_map() -> None:
+    assert forget_removed({"a": "1", "b": "2"}, ["a", "c"]) == {"b": "2"}
