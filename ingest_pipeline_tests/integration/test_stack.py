@@ -167,7 +167,7 @@ def test_stack_up_twice_is_a_no_op_and_status_reports_each_service(stack: StackS
     before = run_cli("stack", "--stack-dir", str(stack.stack_dir), "status")
     assert before.returncode == 0, before.stdout + before.stderr
     services = ["postgres", "s3", "zookeeper", "coordinator-overlord", "historical", "broker"]
-    services += ["middleManager", "router"]
+    services += ["middleManager", "router", "queue", "s3-events"]
     pids_before = parse_status(before.stdout)
     assert set(pids_before) == set(services)
 
