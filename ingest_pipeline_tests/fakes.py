@@ -39,6 +39,7 @@ from ingest_pipeline.records import (
 )
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import DruidTaskFailed, DruidUnavailable
+from ingest_pipeline.resources.event_queue import EventQueue, QueueMessage
 from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, ObjectStore
 from ingest_pipeline.vocabulary import DRUID_TO_SQL_TYPE, SOURCE_KEY_COLUMN, TIME_COLUMN
 
@@ -249,3 +250,44 @@ def _input_uris(spec: Mapping[str, Any]) -> list[str]:
 
 def _etag(body: bytes) -> str:
     return hashlib.md5(body).hexdigest()  # noqa: S324 - S3's ETag of a single PUT
+
+
+_QUEUES: dict[str, dict[str, list]] = {}
+
+
+class InMemoryEventQueue(EventQueue):
+    """A queue as a list, for the sensor's decisions in unit tests: a received message stays
+    until deleted by its receipt handle and is not received again meanwhile. The real queue
+    (ElasticMQ) and the real relay are tested through the stack (integration/test_events.py)."""
+
+    name: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    queue_url: str | None = "memory://events"
+
+    @property
+    def _state(self) -> dict[str, list]:
+        return _QUEUES.setdefault(self.name, {"visible": [], "in_flight": []})
+
+    def send(self, body: str) -> None:
+        self._state["visible"].append(body)
+
+    def receive(
+        self, max_messages: int, visibility_timeout: int, budget_seconds: float = 20.0
+    ) -> list[QueueMessage]:
+        taken = self._state["visible"][:max_messages]
+        del self._state["visible"][: len(taken)]
+        messages = [QueueMessage(uuid.uuid4().hex, body) for body in taken]
+        self._state["in_flight"] += [(m.receipt_handle, m.body) for m in messages]
+        return messages
+
+    def delete(self, receipt_handles: list[str]) -> list[str]:
+        handles = set(receipt_handles)
+        self._state["in_flight"] = [m for m in self._state["in_flight"] if m[0] not in handles]
+        return []
+
+    def redeliver(self) -> None:
+        """Every message in flight becomes visible again (its visibility timeout passed)."""
+        self._state["visible"] += [body for _, body in self._state["in_flight"]]
+        self._state["in_flight"] = []
+
+    def in_flight(self) -> int:
+        return len(self._state["in_flight"])
