@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ MULTIPART_FOLDER = ".uploads"
 ETAG_ATTRIBUTE = "Seaweed-X-Amz-ETag"
 #: Seconds `weed filer.meta.tail` takes to subscribe to the filer.
 SUBSCRIBE_SECONDS = 1.5
+#: After a queue outage, events from this long before it began are sent again.
+REWIND_SECONDS = 10
 
 
 def _object_key(directory: str, entry: dict[str, Any] | None, bucket: str) -> str | None:
@@ -190,6 +193,13 @@ class Sender:
         self.client: Any = sqs_client(settings, connect_timeout=2, read_timeout=10)
         self.queue_url = settings.events_queue_url
 
+    def ping(self) -> bool:
+        try:
+            self.client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+            return True
+        except Exception:
+            return False
+
     def send(self, record: dict[str, Any]) -> None:
         body = json.dumps({"Records": [record]})
         failing_since = None
@@ -207,17 +217,61 @@ class Sender:
                 time.sleep(1)
 
 
-def follow(settings: StackSettings, relay: EventRelay, sender: Sender) -> None:
-    """Run `weed filer.meta.tail` from the checkpoint and send what it prints until it exits."""
+class Rewind:
+    """The queue can lose what it acknowledged just before a crash (measured: ElasticMQ killed
+    mid-burst lost the last 3 of its acknowledged sends; it writes them to disk a moment
+    later). So a watcher pings the queue every second; when it answers again after an outage,
+    the relay goes back REWIND_SECONDS before the outage began and sends those events again
+    (the sensor drops what it has seen: same key, same sequencer)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.to_ns: int | None = None
+        self.tail: subprocess.Popen[str] | None = None
+
+    def request(self, to_ns: int) -> None:
+        with self.lock:
+            self.to_ns = to_ns if self.to_ns is None else min(self.to_ns, to_ns)
+            tail = self.tail
+        if tail is not None and tail.poll() is None:
+            tail.terminate()  # `follow` returns; `main` follows again from the rewound point
+
+    def take(self) -> int | None:
+        with self.lock:
+            to_ns, self.to_ns = self.to_ns, None
+            return to_ns
+
+    def pending(self) -> bool:
+        with self.lock:
+            return self.to_ns is not None
+
+
+def watch_queue(sender: Sender, rewind: Rewind) -> None:
+    down_since: int | None = None
+    while True:
+        if not sender.ping():
+            down_since = down_since or time.time_ns()
+        elif down_since is not None:
+            log("s3-events: the queue is back: sending again what came just before it went down")
+            rewind.request(down_since - REWIND_SECONDS * 1_000_000_000)
+            down_since = None
+        time.sleep(1)
+
+
+def follow(settings: StackSettings, relay: EventRelay, sender: Sender, rewind: Rewind) -> None:
+    """Run `weed filer.meta.tail` from the checkpoint and send what it prints until it exits
+    (or a rewind stops it)."""
     from ingest_pipeline.stack.s3_store import weed_binary
 
     since = relay.checkpoint.read()
-    if since is None:
-        since = time.time_ns()
+    rewound = rewind.take()
+    if since is None or rewound is not None:
+        since = min(since or time.time_ns(), rewound or time.time_ns())
         relay.checkpoint.write(since)
     command = tail_command(settings, weed_binary(), since)
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as tail:
         assert tail.stdout is not None
+        rewind.tail = tail
         # Ready once its subscription stands (measured: an event in its first half second
         # can be missed; the reconciliation listing finds such a file later).
         time.sleep(SUBSCRIBE_SECONDS)
@@ -230,8 +284,11 @@ def follow(settings: StackSettings, relay: EventRelay, sender: Sender) -> None:
                 continue  # sent before the restart
             for record in s3_records(event, UPLOADS_BUCKET, settings.s3_region):
                 sender.send(record)
+            if rewind.pending():
+                break  # keep the checkpoint: the rewind goes back before it anyway
             relay.checkpoint.write(ts_ns)
             since = ts_ns
+        tail.terminate()
     log(f"s3-events: filer.meta.tail exited ({tail.returncode}); following again")
 
 
@@ -241,9 +298,11 @@ def main(argv: list[str]) -> int:
     settings = load_settings(Path(argv[0]))
     relay = EventRelay(settings)
     sender = Sender(settings)
+    rewind = Rewind()
+    threading.Thread(target=watch_queue, args=(sender, rewind), daemon=True).start()
     while True:
         try:
-            follow(settings, relay, sender)
+            follow(settings, relay, sender, rewind)
         except StackError as error:
             log(f"s3-events: {error}{where(relay.log_file)}")
         time.sleep(1)
