@@ -28,6 +28,7 @@ from ingest_pipeline.stack.druid import JavaService, stop_orphan_peons
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 from ingest_pipeline.stack.stack import Stack
 from ingest_pipeline_tests import runs
+from ingest_pipeline_tests.integration.oracles import rows_in_druid
 from ingest_pipeline_tests.runs import failure_message, metadata_of
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,7 @@ def materialize_in_child(key: str) -> tuple[bool, str, str]:
 def rows_of(stack: StackSettings, key: str) -> int:
     druid = DruidResource(router_url=stack.druid_url("router"))
     dataset = key.split("/")[0]
-    return druid.source_rows(dataset, f"uploads/{key}").count
+    return rows_in_druid(druid, dataset, f"uploads/{key}")
 
 
 def rerun_leaves_one_copy(
