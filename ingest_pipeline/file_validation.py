@@ -14,6 +14,7 @@ from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import DetectedFormat, read_frame
 from ingest_pipeline.records import UploadedObject, ValidatedArtifacts, ValidatedUpload
 from ingest_pipeline.validation import ValidationSummary, validate_to_files
+from ingest_pipeline.validation.contract import DatasetSchema
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,14 @@ def validate_local_file(
     workdir: str | Path,
     *,
     preview_rows: int = 10,
+    dataset_schema: DatasetSchema | None = None,
 ) -> ValidatedFile:
     """Read and validate `local` as the upload `key` of `dataset`, streaming in batches (memory
     stays bounded whatever the file's size). FileRejected says why a file cannot be ingested.
 
-    `key` names the file in every message and is one of the format hints (its extension)."""
+    `key` names the file in every message and is one of the format hints (its extension).
+    `dataset_schema`: the datasource's columns (from Druid), which the dataset's schema
+    contract holds the file to; None: a new datasource, nothing to hold it to."""
     parsed = read_frame(local, key, workdir=workdir, decimal_comma=config.decimal_comma)
     ndjson_path = Path(workdir) / "rows.ndjson.gz"
     parquet_path = Path(workdir) / "rows.parquet"
@@ -51,6 +55,7 @@ def validate_local_file(
         ndjson_path=ndjson_path,
         parquet_path=parquet_path,
         preview_rows=preview_rows,
+        dataset_schema=dataset_schema,
     )
     return ValidatedFile(summary, parsed.format, ndjson_path, parquet_path)
 
@@ -72,4 +77,5 @@ def validated_upload(
         warnings=tuple(summary.warnings),
         artifacts=artifacts,
         time_facts=summary.time_facts,
+        schema_drift=summary.schema_drift,
     )

@@ -50,6 +50,7 @@ from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, ObjectStore
 from ingest_pipeline.resources.settings import PipelineSettings
 from ingest_pipeline.validation import ValidationSummary
+from ingest_pipeline.validation.contract import DatasetSchema, dataset_schema_of
 from ingest_pipeline.vocabulary import FileRejected
 
 PREVIEW_ROWS = 10
@@ -85,10 +86,16 @@ def validated_frame_step(
     configs = {
         u.dataset: pipeline_settings.dataset_config(u.dataset) for u in uploads.uploads.values()
     }
+    # The datasources' current columns: the schema contract holds each file to them.
+    known_columns = {
+        datasource: druid.known_columns(datasource)
+        for datasource in {u.datasource for u in uploads.uploads.values()}
+    }
     validated: dict[str, ValidatedUpload] = {}
     rejected: dict[str, RejectedUpload] = {}
     for partition, upload in uploads.uploads.items():
-        outcome, metadata = validate_one(context, upload, s3, configs[upload.dataset])
+        schema = dataset_schema_of(known_columns[upload.datasource])
+        outcome, metadata = validate_one(context, upload, s3, configs[upload.dataset], schema)
         if isinstance(outcome, ValidatedUpload):
             validated[partition] = outcome
             materialize(context, VALIDATED_FRAME, partition, {**metadata, RECORD: link})
@@ -96,10 +103,6 @@ def validated_frame_step(
             rejected[partition] = outcome
     for partition, gone in uploads.missing.items():
         log_checks(context, partition, [not_ingestible(gone.key, gone.problem.message(gone.key))])
-    known_columns = {
-        datasource: druid.known_columns(datasource)
-        for datasource in {v.upload.datasource for v in validated.values()}
-    }
     decided: list[tuple[str, ValidatedUpload | RejectedUpload]] = [
         *validated.items(),
         *rejected.items(),
@@ -124,12 +127,15 @@ def validate_one(
     upload: UploadedObject,
     s3: ObjectStore,
     config: DatasetConfig,
+    dataset_schema: DatasetSchema,
 ) -> tuple[ValidatedUpload | RejectedUpload, dict[str, object]]:
     """One file's verdict and the metadata a person reads on its partition."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="validate-") as workdir:
         try:
-            summary, ndjson_path, parquet_path = validate_upload(upload, s3, config, workdir)
+            summary, ndjson_path, parquet_path = validate_upload(
+                upload, s3, config, workdir, dataset_schema
+            )
         except FileRejected as rejection:
             context.log.error(str(rejection))
             return RejectedUpload(upload, rejection.as_problem()), {}
@@ -146,6 +152,7 @@ def validate_one(
         "dagster/column_schema": column_schema(validated.schema),
         "preview": dg.MetadataValue.md(markdown_preview(summary.preview)),
         "warnings": dg.MetadataValue.json(list(validated.warnings)),
+        "schema_drift": dg.MetadataValue.json(validated.schema_drift.to_json()),
         "parquet": dg.MetadataValue.path(artifacts.parquet_uri),
         "druid_input": dg.MetadataValue.path(artifacts.druid_input_uri),
         "report": dg.MetadataValue.path(artifacts.report_uri),
@@ -154,7 +161,11 @@ def validate_one(
 
 
 def validate_upload(
-    upload: UploadedObject, s3: ObjectStore, config: DatasetConfig, workdir: str
+    upload: UploadedObject,
+    s3: ObjectStore,
+    config: DatasetConfig,
+    workdir: str,
+    dataset_schema: DatasetSchema | None = None,
 ) -> tuple[ValidationSummary, Path, Path]:
     """Download exactly the version raw_file saw and validate it (`validate_local_file`, the
     code `ingest-pipeline check` runs too). FileRejected says why a file cannot be ingested."""
@@ -173,6 +184,12 @@ def validate_upload(
             "nothing to do: the new version is ingested by its own run",
         ) from None
     checked = validate_local_file(
-        local, upload.key, upload.dataset, config, workdir, preview_rows=PREVIEW_ROWS
+        local,
+        upload.key,
+        upload.dataset,
+        config,
+        workdir,
+        preview_rows=PREVIEW_ROWS,
+        dataset_schema=dataset_schema,
     )
     return checked.summary, checked.ndjson_path, checked.parquet_path
