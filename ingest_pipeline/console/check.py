@@ -2,8 +2,9 @@
 
 The file goes through `validate_local_file`, the code `validated_frame` runs on a download,
 with the dataset's settings from the same datasets.yaml; the WARN checks are the asset's own
-(`checks.validation_check_results`). Only the datasource's columns need Druid: when no stack is
-reachable the comparison is skipped and said so, everything else is decided here.
+(`checks.validation_check_results`). Only the datasource's columns need Druid: with a stack
+reachable they are read as the asset reads them and the dataset's schema contract holds the
+file to them; without one that is skipped and said so, everything else is decided here.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest_pipeline.console.check_report import (
-    CONTRACT_NOT_CHECKED,
     CheckedFile,
     CheckLine,
     check_json,
     check_lines,
+    contract_lines,
 )
 from ingest_pipeline.console.failures import CommandError, one_line
 from ingest_pipeline.console.paths import PathError
@@ -142,25 +143,33 @@ def check_file(
     from ingest_pipeline.file_validation import validate_local_file, validated_upload
     from ingest_pipeline.reading import detect_format
     from ingest_pipeline.records import ValidatedArtifacts
+    from ingest_pipeline.validation.contract import dataset_schema_of
     from ingest_pipeline.vocabulary import FileRejected
 
     upload = local_upload(local, dataset)
-    contract = None if isinstance(columns, Mapping) else f"{CONTRACT_NOT_CHECKED} ({columns})"
-    checked = CheckedFile(shown, upload.key, dataset, "", "", None, None, None, (), contract)
+    # as the asset does: the datasource's current columns, which the contract holds it to
+    schema = dataset_schema_of(columns) if isinstance(columns, Mapping) else None
+    checked = CheckedFile(shown, upload.key, dataset, "", "", None, None, None)
     with tempfile.TemporaryDirectory(prefix="check-") as workdir:
         try:
-            validated = validate_local_file(local, upload.key, dataset, config, workdir)
+            validated = validate_local_file(
+                local, upload.key, dataset, config, workdir, dataset_schema=schema
+            )
         except FileRejected as rejection:
             try:
                 file_format = detect_format(local, upload.key)
             except FileRejected:
                 file_format = None
             problem, rows = rejection.as_problem(), rejection.rejected_rows
-            return replace(checked, file_format=file_format, problem=problem, rejected_rows=rows)
+            contract = contract_lines(config, dataset, columns, None)
+            return replace(checked, file_format=file_format, problem=problem,
+                           rejected_rows=rows, contract=contract)  # fmt: skip
     not_stored = ValidatedArtifacts("(check: not stored)", "(check: not stored)", "")
     outcome = validated_upload(upload, validated.summary, not_stored)
     checks = file_checks(outcome, columns, config)
-    return replace(checked, file_format=validated.format, outcome=outcome, checks=checks)
+    contract = contract_lines(config, dataset, columns, outcome)
+    return replace(checked, file_format=validated.format, outcome=outcome, checks=checks,
+                   contract=contract)  # fmt: skip
 
 
 def file_checks(

@@ -8,13 +8,21 @@ the checks' own descriptions (`checks.py`), so `check` says what the partition w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ingest_pipeline.vocabulary import CONSTANT_TIME_ISO, Problem, RejectedRow, iso_utc
+from ingest_pipeline.vocabulary import (
+    CONSTANT_TIME_ISO,
+    SOURCE_KEY_COLUMN,
+    TIME_COLUMN,
+    Problem,
+    RejectedRow,
+    iso_utc,
+)
 
 if TYPE_CHECKING:  # the types only: every command's start would load Polars for the reader's
+    from ingest_pipeline.datasets import DatasetConfig
     from ingest_pipeline.findings import ColumnReport
     from ingest_pipeline.reading import DetectedFormat
     from ingest_pipeline.records import ValidatedUpload
@@ -47,7 +55,7 @@ class CheckedFile:
     outcome: ValidatedUpload | None
     problem: Problem | None
     checks: tuple[CheckLine, ...] = ()
-    contract: str | None = None  # why the datasource was not compared (None: it was)
+    contract: tuple[str, ...] = ()  # the schema contract's verdict, or why it was not checked
     rejected_rows: tuple[RejectedRow, ...] = ()  # the first rows that rejected the file
 
     @property
@@ -59,6 +67,35 @@ class CheckedFile:
             return f"would be REJECTED: {self.problem.message(self.path)}"
         assert self.outcome is not None
         return f"would be ingested into datasource {self.dataset!r}: {self.outcome.row_count} rows"
+
+
+def contract_lines(
+    config: DatasetConfig,
+    dataset: str,
+    druid_columns: Mapping[str, str] | str,
+    outcome: ValidatedUpload | None,
+) -> tuple[str, ...]:
+    """The dataset's schema contract against the datasource's columns (`druid_columns`, or why
+    they could not be read): the file's drift in the sentences its partition would record."""
+    if isinstance(druid_columns, str):
+        return (f"{CONTRACT_NOT_CHECKED} ({druid_columns})",)
+    head = f"contract: columns: {config.columns}, types: {config.types}; datasource {dataset!r}"
+    user_columns = [c for c in druid_columns if c not in (TIME_COLUMN, SOURCE_KEY_COLUMN)]
+    if not user_columns:
+        return (f"{head} is new (no columns in Druid): this file's columns become its schema",)
+    head += f" has {len(user_columns)} columns"
+    if outcome is None:
+        return (head,)
+    drift = outcome.schema_drift
+    said = drift.sentences()
+    left_out = rejected_lines(
+        drift.discarded_sample, drift.discarded_rows, "rows left out", indent="  "
+    )
+    return (
+        head + (": this file's drift:" if said else ": no drift"),
+        *(f"  - {s}" for s in said),
+        *left_out,
+    )
 
 
 def describe_format(found: DetectedFormat | None) -> str:
@@ -91,8 +128,7 @@ def check_lines(checked: CheckedFile) -> list[str]:
             lines += check_line(check)
     else:
         lines += rejected_lines(checked.rejected_rows, len(checked.rejected_rows))
-    if checked.contract is not None:
-        lines.append(checked.contract)
+    lines += checked.contract
     lines.append(checked.verdict())
     return lines
 
@@ -104,13 +140,15 @@ def check_line(check: CheckLine) -> list[str]:
     return [head + (f": {indented(check.description)}" if check.description else "")]
 
 
-def rejected_lines(rows: Sequence[RejectedRow], total: int) -> list[str]:
+def rejected_lines(
+    rows: Sequence[RejectedRow], total: int, what: str = "rejected rows", indent: str = ""
+) -> list[str]:
     if not rows:
         return []
     shown = rows[:SHOWN_REJECTED]
     return [
-        f"rejected rows ({len(shown)} of {total} shown):",
-        *(f"  line {row.line}: {row.reason}" for row in shown),
+        f"{indent}{what} ({len(shown)} of {total} shown):",
+        *(f"{indent}  line {row.line}: {row.reason}" for row in shown),
     ]
 
 
@@ -179,7 +217,7 @@ def check_json(checked: CheckedFile) -> dict[str, Any]:
         "verdict": "rejected" if checked.rejected else "ingested",
         "message": checked.verdict(),
         "format": None if found is None else describe_format(found),
-        "contract": checked.contract or "checked",
+        "contract": list(checked.contract),
     }
     if checked.problem is not None:
         problem = checked.problem
@@ -208,6 +246,7 @@ def outcome_json(outcome: ValidatedUpload, checks: Sequence[CheckLine]) -> dict[
         "rejected_rows": len(outcome.rejected_rows),
         "rejected_sample": [[r.line, r.reason] for r in outcome.rejected_rows[:SHOWN_REJECTED]],
         "warnings": list(outcome.warnings),
+        "schema_drift": outcome.schema_drift.to_json(),
         "checks": [
             {"check": c.name, "passed": c.passed, "description": c.description} for c in checks
         ],

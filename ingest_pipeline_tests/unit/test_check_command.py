@@ -15,7 +15,7 @@ import pytest
 from ingest_pipeline.cli import main
 from ingest_pipeline.console.check import check_file
 from ingest_pipeline.console.check_report import check_lines
-from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.datasets import ColumnsContract, DatasetConfig, TypesContract
 from ingest_pipeline.stack.settings import free_port
 
 NO_STACK = "contract not checked: no stack reachable (no stack found: "
@@ -180,10 +180,12 @@ def test_json_holds_the_same_facts(tmp_path: Path, capsys: pytest.CaptureFixture
         "time_like_columns_used": False,
         "rows_have_their_own_time": True,
     }
-    assert document["contract"].startswith(NO_STACK)
+    assert document["contract"][0].startswith(NO_STACK)
 
 
-def test_with_the_datasources_columns_the_schema_check_says_the_drift(tmp_path: Path) -> None:
+def test_with_the_datasources_columns_the_schema_check_and_the_contract_say_the_drift(
+    tmp_path: Path,
+) -> None:
     """What the command shows when Druid answered (the columns as the broker has them)."""
     druid = {"__time": "TIMESTAMP", "event_time": "VARCHAR", "amount": "BIGINT", "gone": "VARCHAR"}
     checked = check_file(sales_year(tmp_path), "sales_2024.csv", "sales", DatasetConfig(), druid)
@@ -195,11 +197,73 @@ def test_with_the_datasources_columns_the_schema_check_says_the_drift(tmp_path: 
         "BIGINT in Druid; new column 'units' (long); new column 'comment' (string); columns "
         "missing from this file: gone"
     ]
-    assert not any("contract not checked" in line for line in lines)
+    at = lines.index(
+        "contract: columns: evolve, types: evolve; datasource 'sales' has 3 columns: this "
+        "file's drift:"
+    )
+    assert lines[at + 1 :] == [
+        "  - new column 'order_date' (string)",
+        "  - new column 'shipped_epoch' (long)",
+        "  - new column 'region' (string)",
+        "  - new column 'units' (long)",
+        "  - new column 'comment' (string)",
+        "  - column 'amount' is double here, BIGINT in Druid",
+        "  - columns missing from this file: gone",
+        "would be ingested into datasource 'sales': 8784 rows",
+    ]
     new = check_lines(check_file(sales_year(tmp_path / "b"), "x", "sales", DatasetConfig(), {}))
     assert (
         "  ok    schema_matches_datasource: new datasource: no columns to compare with yet" in new
     )
+    assert new[-2] == (
+        "contract: columns: evolve, types: evolve; datasource 'sales' is new (no columns in "
+        "Druid): this file's columns become its schema"
+    )
+
+
+TRIPS_IN_DRUID = {
+    "__time": "TIMESTAMP",
+    "trip_id": "VARCHAR",
+    "pickup_time": "VARCHAR",
+    "distance_km": "DOUBLE",
+    "__source_key": "VARCHAR",
+}
+
+
+def test_a_frozen_dataset_rejects_a_new_column_as_the_asset_would(tmp_path: Path) -> None:
+    path = trips_two_times(tmp_path)
+    frozen = DatasetConfig(columns=ColumnsContract.FREEZE)
+    checked = check_file(path, str(path), "trips", frozen, TRIPS_IN_DRUID)
+    assert checked.rejected
+    assert check_lines(checked)[-2:] == [
+        "contract: columns: freeze, types: evolve; datasource 'trips' has 3 columns",
+        f"would be REJECTED: {path}: column(s) 'dropoff_time' are not in the datasource of "
+        "dataset 'trips', whose columns are frozen (columns: freeze) (at column "
+        "'dropoff_time'). Fix: remove the column(s) from the file, or give dataset 'trips' "
+        "`columns: evolve` (add them) or `columns: discard` (leave them out) in datasets.yaml",
+    ]
+
+
+def test_discard_row_lists_the_rows_it_would_leave_out(tmp_path: Path) -> None:
+    path = trips_two_times(tmp_path)
+    lines = path.read_text().splitlines()
+    for line in (11, 201):  # a distance that is a word: not a double, as Druid has it
+        lines[line - 1] = lines[line - 1].rsplit(",", 1)[0] + ",far"
+    path.write_text("\n".join(lines) + "\n")
+    config = DatasetConfig(types=TypesContract.DISCARD_ROW)
+    shown = check_lines(check_file(path, str(path), "trips", config, TRIPS_IN_DRUID))
+    assert "rows: 298 to ingest, 0 rejected, 0 duplicates of an earlier row" in shown
+    assert shown[-7:] == [
+        "contract: columns: evolve, types: discard_row; datasource 'trips' has 3 columns: "
+        "this file's drift:",
+        "  - new column 'dropoff_time' (string)",
+        "  - 2 row(s) left out (types: discard_row), the first at line 11: column "
+        "'distance_km': 'far' is not a double as in Druid",
+        "  rows left out (2 of 2 shown):",
+        "    line 11: column 'distance_km': 'far' is not a double as in Druid",
+        "    line 201: column 'distance_km': 'far' is not a double as in Druid",
+        "would be ingested into datasource 'trips': 298 rows",
+    ]
 
 
 # ------------------------------------------------------------------ bad files
