@@ -12,10 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ingest_pipeline.console.check import add_check_command
 from ingest_pipeline.console.clients import dagster_instance, druid_client
 from ingest_pipeline.console.failures import CommandError, Context, explain, quiet_libraries
 from ingest_pipeline.resources.environment import setting, terminal_width_given
 from ingest_pipeline.stack import druid_conf
+from ingest_pipeline.stack.processes import tail
 from ingest_pipeline.stack.settings import default_stack_dir, load_settings, use_stack_env
 from ingest_pipeline.stack.stack import Stack
 
@@ -64,8 +66,6 @@ def cmd_stack_logs(args: argparse.Namespace) -> int:
     for name in names:
         path = stack.service_log(name)
         print(f"==> {path} <==")
-        from ingest_pipeline.stack.processes import tail
-
         print(tail(path, args.lines))
     return 0
 
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     stack_commands = add_stack_commands(commands)
     add_upload_and_ingest(commands)
+    add_check_command(commands)
     status = commands.add_parser(
         "status", help="per dataset: files seen, ingested, rejected, failed; rows in Druid"
     )

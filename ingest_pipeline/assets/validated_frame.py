@@ -38,7 +38,7 @@ from ingest_pipeline.checks import (
     validation_check_results,
 )
 from ingest_pipeline.datasets import DatasetConfig
-from ingest_pipeline.reading import read_frame
+from ingest_pipeline.file_validation import validate_local_file, validated_upload
 from ingest_pipeline.records import (
     RawFiles,
     RejectedUpload,
@@ -49,7 +49,7 @@ from ingest_pipeline.records import (
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, ObjectStore
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.validation import ValidationSummary, validate_to_files
+from ingest_pipeline.validation import ValidationSummary
 from ingest_pipeline.validation.contract import DatasetSchema, dataset_schema_of
 from ingest_pipeline.vocabulary import FileRejected
 
@@ -141,21 +141,7 @@ def validate_one(
             return RejectedUpload(upload, rejection.as_problem()), {}
         validate_seconds = time.monotonic() - started
         artifacts = publish_validated(s3, upload, summary, ndjson_path, parquet_path)
-    validated = ValidatedUpload(
-        upload=upload,
-        row_count=summary.row_count,
-        schema=tuple(summary.schema),
-        time_column=summary.time_column,
-        time_min=summary.time_min,
-        time_max=summary.time_max,
-        duplicate_rows=summary.duplicate_rows,
-        rejected_rows=tuple(summary.rejected),
-        column_report=summary.column_report,
-        warnings=tuple(summary.warnings),
-        artifacts=artifacts,
-        time_facts=summary.time_facts,
-        schema_drift=summary.schema_drift,
-    )
+    validated = validated_upload(upload, summary, artifacts)
     return validated, {
         "etag": upload.etag,
         "dagster/row_count": validated.row_count,
@@ -181,8 +167,8 @@ def validate_upload(
     workdir: str,
     dataset_schema: DatasetSchema | None = None,
 ) -> tuple[ValidationSummary, Path, Path]:
-    """Download exactly the version raw_file saw and validate it, streaming in batches (memory
-    stays bounded whatever the file's size). FileRejected says why a file cannot be ingested."""
+    """Download exactly the version raw_file saw and validate it (`validate_local_file`, the
+    code `ingest-pipeline check` runs too). FileRejected says why a file cannot be ingested."""
     # Keep the file name: its extension is one of the format hints.
     local = Path(workdir) / PurePosixPath(upload.key).name
     try:
@@ -197,17 +183,13 @@ def validate_upload(
             "the object was overwritten while this run was starting",
             "nothing to do: the new version is ingested by its own run",
         ) from None
-    parsed = read_frame(local, upload.key, workdir=workdir, decimal_comma=config.decimal_comma)
-    ndjson_path = Path(workdir) / "rows.ndjson.gz"
-    parquet_path = Path(workdir) / "rows.parquet"
-    summary = validate_to_files(
-        parsed,
+    checked = validate_local_file(
+        local,
         upload.key,
         upload.dataset,
         config,
-        ndjson_path=ndjson_path,
-        parquet_path=parquet_path,
+        workdir,
         preview_rows=PREVIEW_ROWS,
         dataset_schema=dataset_schema,
     )
-    return summary, ndjson_path, parquet_path
+    return checked.summary, checked.ndjson_path, checked.parquet_path

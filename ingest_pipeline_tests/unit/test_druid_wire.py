@@ -59,8 +59,9 @@ def test_an_all_segments_eternity_bounds_read_as_all_granularity() -> None:
     assert start == ETERNITY_START
     bounds = parse_segment_bound(start), parse_segment_bound(end)
     assert granularity_of_interval(*bounds) == "ALL"
-    year = parse_segment_bound("2024-01-01T00:00:00.000Z"), parse_segment_bound(
-        "2025-01-01T00:00:00.000Z"
+    year = (
+        parse_segment_bound("2024-01-01T00:00:00.000Z"),
+        parse_segment_bound("2025-01-01T00:00:00.000Z"),
     )
     assert year == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
     assert granularity_of_interval(*year) == "YEAR"
