@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from dagster._core.scheduler.instigation import (
     InstigatorState,
     InstigatorTick,
@@ -35,6 +36,9 @@ class Automation:
         self.prefix = f"auto-{uuid.uuid4().hex[:8]}/"
         self.database = f"dagster_auto_{uuid.uuid4().hex[:8]}"
         self.web_port = free_port()
+        # the daemon's datasets.yaml (read at each run): tests add their datasets' settings
+        self.datasets_config = home / "datasets.yaml"
+        self.datasets_config.write_text("{}\n")
         self.env = {
             **os.environ,
             **stack.client_env(),
@@ -42,6 +46,7 @@ class Automation:
             "DAGSTER_PG_DB": self.database,
             "INGEST_UPLOADS_PREFIX": self.prefix,
             "INGEST_SENSOR_INTERVAL_SECONDS": "3",
+            "INGEST_DATASETS_CONFIG": str(self.datasets_config),
         }
         self.daemon: subprocess.Popen | None = None
         self.webserver: subprocess.Popen | None = None
@@ -92,6 +97,12 @@ class Automation:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+    def configure_datasets(self, settings: dict[str, dict[str, str]]) -> None:
+        """Add datasets' settings to the daemon's datasets.yaml (its next run reads them)."""
+        document = yaml.safe_load(self.datasets_config.read_text()) or {}
+        document.update(settings)
+        self.datasets_config.write_text(yaml.safe_dump(document))
 
     def stop(self) -> None:
         for proc in (self.daemon, self.webserver):
