@@ -25,6 +25,7 @@ import argparse
 import collections
 import json
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -205,6 +206,9 @@ def main() -> None:
             report = check(auto.instance(), druid, auto.prefix, workload.expected, decided)
         finally:
             auto.stop()
+            kept = Path(tempfile.gettempdir()) / f"soak-daemon-{int(time.time())}.log"
+            shutil.copy(Path(home) / "daemon.log", kept)  # the runs' story, for a violation
+            print(f"daemon log: {kept}")
     if args.history:
         with args.history.open("w") as out:
             for entry in history:

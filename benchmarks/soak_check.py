@@ -115,8 +115,18 @@ def check_rows(
         report.violations.append(f"{key}: rows in Druid for a key never uploaded")
 
 
-def check_runs_settled(instance: dg.DagsterInstance, report: Report) -> None:
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
+def check_runs_settled(
+    instance: dg.DagsterInstance, report: Report, grace_seconds: float = 300.0
+) -> None:
+    """No run left unfinished. A run records its files' verdicts before its own end, so the
+    last ones get `grace_seconds` (beyond run monitoring's 180 s start timeout) to finish."""
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+        if not unfinished or time.monotonic() > deadline:
+            break
+        time.sleep(5.0)
+    for run in unfinished:
         report.violations.append(f"run {run.run_id} still {run.status.value}")
 
 
