@@ -16,10 +16,3 @@ trap 'ingest-pipeline stack down >/dev/null || true' EXIT
 ruff check ingest_pipeline ingest_pipeline_tests benchmarks
 mypy  # ingest_pipeline, as [tool.mypy] in pyproject.toml says
 pytest "$@"
-# Issue #25: five minutes of seeded uploads while stack and Dagster processes are SIGKILLed or
-# SIGSTOPped at random, then exact accounting in Druid and Dagster; any violation fails the run.
-# Only for the whole suite (no pytest arguments); INGEST_SOAK_MINUTES=0 leaves it out.
-if [[ $# -eq 0 && "${INGEST_SOAK_MINUTES:-5}" != "0" ]]; then
-  python benchmarks/soak.py --minutes "${INGEST_SOAK_MINUTES:-5}" --rate 20 --seed 7 \
-    --fault-gap 30,60 --quiet-timeout 900
-fi
