@@ -151,7 +151,11 @@ def root_cause(log_text: str) -> str:
 
 #: Druid's words for a task whose worker died under it (a middleManager or peon killed, a
 #: machine lost): not a problem of the data, so the same task may run again.
-LOST_TASK_SIGNS = ("disappeared on the worker", "exited unsuccessfully with code[137]")
+LOST_TASK_SIGNS = (
+    "disappeared on the worker",  # the worker died while the task ran
+    "did not start it in timeout",  # assigned to a worker that died before starting it
+    "exited unsuccessfully with code[137]",  # the peon was SIGKILLed
+)
 
 
 def is_lost_task(outcome: TaskOutcome) -> bool:

@@ -80,6 +80,13 @@ def test_a_task_whose_worker_died_is_told_apart_from_one_that_failed_on_its_data
     )
     assert is_lost_task(failed(gone))
     assert is_lost_task(failed("", "Task [x] exited unsuccessfully with code[137]"))
+    # seen once in test_batching: the middleManager died between assignment and start
+    assert is_lost_task(
+        failed(
+            "The worker that this task is assigned did not start it in timeout[PT5M]. See "
+            "overlord and middleManager/indexer logs for more details."
+        )
+    )
     assert not is_lost_task(failed("Max parse exceptions[0] exceeded"))
     assert not is_lost_task(failed("Failed to get locks for intervals"))
     assert not is_lost_task(TaskOutcome("t", "SUCCESS", gone, {}))
