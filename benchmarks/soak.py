@@ -34,13 +34,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import boto3
-import psycopg2
 from common import running_stack  # first: puts the checkout (and its test helpers) on sys.path
 from soak_chaos import Chaos, Fault, chaos_loop
 from soak_check import Expected, Report, check, wait_until_quiet
 
 from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 from ingest_pipeline.stack.stack import Stack
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests.integration.automation import Automation
@@ -116,13 +115,7 @@ class Workload:
 
 
 def start_automation(stack: StackSettings, home: Path) -> Automation:
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
-    auto = Automation(stack, home)
-    conn = psycopg2.connect(stack.postgres_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{auto.database}"')
-    conn.close()
+    auto = Automation.on_a_new_database(stack, home)
     auto.start_daemon()
     auto.start_webserver()
     return auto

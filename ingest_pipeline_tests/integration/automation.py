@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import psycopg2
 import yaml
 from dagster._core.scheduler.instigation import (
     InstigatorState,
@@ -50,6 +51,19 @@ class Automation:
         }
         self.daemon: subprocess.Popen | None = None
         self.webserver: subprocess.Popen | None = None
+
+    @classmethod
+    def on_a_new_database(cls, stack: StackSettings, home: Path) -> Automation:
+        """An Automation in `home` (the project's dagster.yaml) on a Postgres database of its
+        own, created here; its daemon and webserver not started yet."""
+        (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        auto = cls(stack, home)
+        conn = psycopg2.connect(stack.postgres_url("postgres"))
+        conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{auto.database}"')
+        conn.close()
+        return auto
 
     def start_daemon(self) -> None:
         self.daemon = self._spawn("daemon", ["dagster-daemon", "run"])
