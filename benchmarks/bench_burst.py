@@ -33,7 +33,6 @@ from typing import TextIO
 
 import boto3
 import dagster as dg
-import psycopg2
 from common import running_stack  # first: puts the checkout (and its test helpers) on sys.path
 
 from ingest_pipeline.resources.druid import DruidResource
@@ -72,14 +71,8 @@ def file_body(index: int, target_bytes: int = 50_000) -> bytes:
 
 
 def start_automation(stack: StackSettings, home: Path, cap: int) -> Automation:
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
-    auto = Automation(stack, home)
+    auto = Automation.on_a_new_database(stack, home)
     auto.env["INGEST_BATCH_MAX_FILES"] = str(cap)
-    conn = psycopg2.connect(stack.postgres_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{auto.database}"')
-    conn.close()
     auto.start_daemon()
     return auto
 

@@ -160,9 +160,11 @@ def no_duplicate_rows(outcome: ValidatedUpload) -> dg.AssetCheckResult:
 def schema_matches(
     outcome: ValidatedUpload, existing_columns: Mapping[str, str]
 ) -> dg.AssetCheckResult:
-    """Drift against the datasource's columns; with nothing to compare (a new datasource) it
-    passes and says so instead of passing silently."""
+    """Drift against the datasource's columns, and what the dataset's schema contract left
+    out; with nothing to compare (a new datasource) it passes and says so instead of passing
+    silently."""
     drift = schema_drift(outcome.schema, existing_columns)
+    drift += outcome.schema_drift.contract_sentences()
     description = "; ".join(drift) if drift else None
     if not existing_columns:
         description = "new datasource: no columns to compare with yet"
@@ -175,6 +177,7 @@ def schema_matches(
         metadata={
             "datasource_columns": dg.MetadataValue.json(dict(existing_columns)),
             "differences": dg.MetadataValue.json(drift),
+            "schema_drift": dg.MetadataValue.json(outcome.schema_drift.to_json()),
         },
     )
 

@@ -12,10 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ingest_pipeline.console.check import add_check_command
 from ingest_pipeline.console.clients import dagster_instance, druid_client
 from ingest_pipeline.console.failures import CommandError, Context, explain, quiet_libraries
 from ingest_pipeline.resources.environment import setting, terminal_width_given
 from ingest_pipeline.stack import druid_conf
+from ingest_pipeline.stack.processes import tail
 from ingest_pipeline.stack.settings import default_stack_dir, load_settings, use_stack_env
 from ingest_pipeline.stack.stack import Stack
 
@@ -64,8 +66,6 @@ def cmd_stack_logs(args: argparse.Namespace) -> int:
     for name in names:
         path = stack.service_log(name)
         print(f"==> {path} <==")
-        from ingest_pipeline.stack.processes import tail
-
         print(tail(path, args.lines))
     return 0
 
@@ -155,21 +155,13 @@ def report_verdicts(
 def cmd_status(args: argparse.Namespace) -> int:
     """Per dataset: files seen, ingested, rejected, failed, pending; rows and time in Druid."""
     use_stack_env(args.stack_dir)
-    from ingest_pipeline.console.status import (
-        collect_status,
-        failure_links,
-        failures_table,
-        status_table,
-    )
-    from ingest_pipeline.console.verdicts import run_links
+    from ingest_pipeline.console.status import collect_status, print_status_report
 
-    console = make_console()
-    druid = druid_client()
     statuses = collect_status(
-        dagster_instance(), druid, args.dataset, dagster_ui_url(args.stack_dir)
+        dagster_instance(), druid_client(), args.dataset, dagster_ui_url(args.stack_dir)
     )
     if not statuses:
-        console.print("no uploads seen yet")
+        make_console().print("no uploads seen yet")
         return 0
     known = statuses[0].files or statuses[0].druid is not None or statuses[0].druid_error
     if args.dataset and not known:
@@ -177,16 +169,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"no dataset {args.dataset!r}: no uploads and not in Druid",
             "`ingest-pipeline status` lists every dataset",
         )
-    console.print(status_table(statuses))
-    for error in sorted({s.druid_error for s in statuses if s.druid_error}):
-        console.print(f"[red]Druid:[/] {escape(error)}")
-    failures = failures_table(statuses, args.failures)
-    if failures is not None:
-        console.print(failures)
-        links = run_links(failure_links(statuses, args.failures))
-        console.print(
-            "runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True, markup=False
-        )
+    print_status_report(make_console(), statuses, args.dataset is not None, args.failures)
     return 0
 
 
@@ -273,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     stack_commands = add_stack_commands(commands)
     add_upload_and_ingest(commands)
+    add_check_command(commands)
     status = commands.add_parser(
         "status", help="per dataset: files seen, ingested, rejected, failed; rows in Druid"
     )

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 
 import yaml
 
 from ingest_pipeline.naming import validate_dataset_name
 from ingest_pipeline.vocabulary import SEGMENT_GRANULARITIES
+
+
+class ColumnsContract(StrEnum):
+    """What a file's columns that the datasource does not have yet become."""
+
+    EVOLVE = "evolve"  # added to the datasource
+    FREEZE = "freeze"  # the file is rejected
+    DISCARD = "discard"  # dropped from the file's rows, the rest ingested
+
+
+class TypesContract(StrEnum):
+    """What a value that contradicts its column's type in the datasource does."""
+
+    EVOLVE = "evolve"  # the file's type is stored as it is (Druid decides what SQL shows)
+    FREEZE = "freeze"  # the file is rejected, naming the column, line and value
+    DISCARD_ROW = "discard_row"  # the row is left out and reported; the rest ingested
 
 
 @dataclass(frozen=True)
@@ -30,8 +47,19 @@ class DatasetConfig:
     # Numbers written with a decimal comma and thousands dots (1.639,68) in this dataset's CSVs.
     # Without it, only a ";" file's columns whose every value is like 1639,68 are numbers.
     decimal_comma: bool = False
+    # The schema contract against the datasource's current columns (read from Druid): see
+    # ColumnsContract and TypesContract. A new datasource has nothing to hold a file to.
+    columns: ColumnsContract = ColumnsContract.EVOLVE
+    types: TypesContract = TypesContract.EVOLVE
 
     def __post_init__(self) -> None:
+        for name, modes in (("columns", ColumnsContract), ("types", TypesContract)):
+            value = getattr(self, name)
+            if value not in {mode.value for mode in modes}:
+                raise ValueError(
+                    f"{name} must be one of {', '.join(m.value for m in modes)}, got {value!r}"
+                )
+            object.__setattr__(self, name, modes(value))
         for name in ("max_rejected_share", "null_ratio_warn"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:

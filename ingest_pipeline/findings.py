@@ -15,7 +15,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from ingest_pipeline.vocabulary import CONSTANT_TIME_ISO, DruidType, iso_utc
+from ingest_pipeline.vocabulary import (
+    CONSTANT_TIME_ISO,
+    DRUID_TO_SQL_TYPE,
+    DruidType,
+    RejectedRow,
+    iso_utc,
+)
 
 TimeKind = Literal["timestamp", "date"]
 
@@ -137,6 +143,76 @@ class TimeFacts:
     candidates: tuple[TimeCandidateReport, ...] = ()
     unused: tuple[UnusedTimeColumn, ...] = ()
     constant: ConstantTime | None = None
+
+
+@dataclass(frozen=True)
+class TypeChange:
+    """A column whose type in this file is not the datasource's."""
+
+    column: str
+    in_file: DruidType
+    in_datasource: DruidType
+
+
+@dataclass(frozen=True)
+class SchemaDrift:
+    """How a file's columns differ from its datasource's, and what the dataset's contract
+    (datasets.yaml `columns:` / `types:`) did about it. `compared` is False for a new
+    datasource: there was nothing to compare with."""
+
+    compared: bool = False
+    added: tuple[tuple[str, DruidType], ...] = ()  # new columns, ingested (columns: evolve)
+    dropped: tuple[str, ...] = ()  # new columns left out (columns: discard)
+    missing: tuple[str, ...] = ()  # the datasource's columns this file does not have
+    changed: tuple[TypeChange, ...] = ()  # stored with the file's type (types: evolve)
+    converted: tuple[TypeChange, ...] = ()  # every value fits: stored as the datasource's type
+    discarded_rows: int = 0  # rows left out for a value of the wrong type (types: discard_row)
+    discarded_sample: tuple[RejectedRow, ...] = ()  # the first of them, by line
+
+    @property
+    def drifted(self) -> bool:
+        """Anything a person should look at (a compatible conversion is not)."""
+        return bool(
+            self.added or self.dropped or self.missing or self.changed or self.discarded_rows
+        )
+
+    def sentences(self) -> list[str]:
+        said = [f"new column {name!r} ({druid_type})" for name, druid_type in self.added]
+        said += [
+            f"column {c.column!r} is {c.in_file} here, {DRUID_TO_SQL_TYPE[c.in_datasource]} in "
+            "Druid"
+            for c in self.changed
+        ]
+        if self.missing:
+            said.append(f"columns missing from this file: {', '.join(self.missing)}")
+        return said + self.contract_sentences()
+
+    def contract_sentences(self) -> list[str]:
+        """What the contract left out of the file (columns, rows)."""
+        said = []
+        if self.dropped:
+            said.append(
+                f"new column(s) left out (columns: discard): {', '.join(map(repr, self.dropped))}"
+            )
+        if self.discarded_rows:
+            first = self.discarded_sample[0]
+            said.append(
+                f"{self.discarded_rows} row(s) left out (types: discard_row), the first at line "
+                f"{first.line}: {first.reason}"
+            )
+        return said
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "compared": self.compared,
+            "added": dict(self.added),
+            "dropped": list(self.dropped),
+            "missing": list(self.missing),
+            "changed": [vars(c) for c in self.changed],
+            "converted": [vars(c) for c in self.converted],
+            "discarded_rows": self.discarded_rows,
+            "discarded_sample": [[row.line, row.reason] for row in self.discarded_sample],
+        }
 
 
 def time_report_json(

@@ -128,6 +128,7 @@ def planned_file(validated: ValidatedUpload) -> PlannedFile:
         validated_interval=(validated.time_min, validated.time_max),
         specified_columns=validated.columns,
         validation_warnings=validated.check_warnings,
+        schema_drift=tuple(validated.schema_drift.sentences()),
     )
 
 

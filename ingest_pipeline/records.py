@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ingest_pipeline.findings import ColumnReport, TimeFacts
+from ingest_pipeline.findings import ColumnReport, SchemaDrift, TimeFacts
 from ingest_pipeline.vocabulary import DruidType, Problem, RejectedRow
 
 # --------------------------------------------------------------------------- S3
@@ -111,6 +111,8 @@ class ValidatedUpload(ValidationOutcome):
     warnings: tuple[str, ...]
     artifacts: ValidatedArtifacts
     time_facts: TimeFacts = TimeFacts()  # how __time was decided
+    # its columns against the datasource's, and what the dataset's schema contract did
+    schema_drift: SchemaDrift = SchemaDrift()
     # The failed WARN checks of validation ("check: why"), set once they are evaluated: they
     # travel with the file to its verdict (see PlannedFile.validation_warnings).
     check_warnings: tuple[str, ...] = ()
@@ -287,6 +289,7 @@ class PlannedFile:
     validated_interval: tuple[datetime, datetime]
     specified_columns: Mapping[str, DruidType]
     validation_warnings: tuple[str, ...] = ()  # the file's failed WARN validation checks
+    schema_drift: tuple[str, ...] = ()  # how its columns differ from the datasource's
 
 
 @dataclass(frozen=True)

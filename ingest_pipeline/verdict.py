@@ -55,6 +55,8 @@ class FileVerdict:
     seconds_to_queryable: float | None = None
     run_id: str | None = None
     warnings: tuple[str, ...] = field(default=())  # failed WARN checks, each a sentence
+    # how the file's columns differed from the datasource's (datasets.yaml's schema contract)
+    schema_drift: tuple[str, ...] = field(default=())
 
     @property
     def key(self) -> str:

@@ -109,7 +109,9 @@ class Problem:
 
 
 class FileRejected(Exception):
-    """The uploaded file cannot be ingested. str() says which file, what, where and what to do."""
+    """The uploaded file cannot be ingested. str() says which file, what, where and what to do.
+
+    `rejected_rows`: when rows rejected it, the first of them (line and reason) for a list."""
 
     def __init__(
         self,
@@ -118,12 +120,14 @@ class FileRejected(Exception):
         fix: str,
         row: int | None = None,
         column: str | None = None,
+        rejected_rows: tuple[RejectedRow, ...] = (),
     ) -> None:
         self.key = key
         self.problem = problem
         self.fix = fix
         self.row = row
         self.column = column
+        self.rejected_rows = rejected_rows
         super().__init__(str(self))
 
     def as_problem(self) -> Problem:

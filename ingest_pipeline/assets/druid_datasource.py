@@ -150,6 +150,7 @@ def ingested_verdict(
         seconds_to_queryable=round(done.queryable_seconds, 2),
         run_id=run_id,
         warnings=planned.validation_warnings + failed_warnings(results),
+        schema_drift=planned.schema_drift,
     )
 
 

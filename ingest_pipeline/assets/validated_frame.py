@@ -38,7 +38,7 @@ from ingest_pipeline.checks import (
     validation_check_results,
 )
 from ingest_pipeline.datasets import DatasetConfig
-from ingest_pipeline.reading import read_frame
+from ingest_pipeline.file_validation import validate_local_file, validated_upload
 from ingest_pipeline.records import (
     RawFiles,
     RejectedUpload,
@@ -49,7 +49,8 @@ from ingest_pipeline.records import (
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, ObjectStore
 from ingest_pipeline.resources.settings import PipelineSettings
-from ingest_pipeline.validation import ValidationSummary, validate_to_files
+from ingest_pipeline.validation import ValidationSummary
+from ingest_pipeline.validation.contract import DatasetSchema, dataset_schema_of
 from ingest_pipeline.vocabulary import FileRejected
 
 PREVIEW_ROWS = 10
@@ -85,10 +86,16 @@ def validated_frame_step(
     configs = {
         u.dataset: pipeline_settings.dataset_config(u.dataset) for u in uploads.uploads.values()
     }
+    # The datasources' current columns: the schema contract holds each file to them.
+    known_columns = {
+        datasource: druid.known_columns(datasource)
+        for datasource in {u.datasource for u in uploads.uploads.values()}
+    }
     validated: dict[str, ValidatedUpload] = {}
     rejected: dict[str, RejectedUpload] = {}
     for partition, upload in uploads.uploads.items():
-        outcome, metadata = validate_one(context, upload, s3, configs[upload.dataset])
+        schema = dataset_schema_of(known_columns[upload.datasource])
+        outcome, metadata = validate_one(context, upload, s3, configs[upload.dataset], schema)
         if isinstance(outcome, ValidatedUpload):
             validated[partition] = outcome
             materialize(context, VALIDATED_FRAME, partition, {**metadata, RECORD: link})
@@ -96,10 +103,6 @@ def validated_frame_step(
             rejected[partition] = outcome
     for partition, gone in uploads.missing.items():
         log_checks(context, partition, [not_ingestible(gone.key, gone.problem.message(gone.key))])
-    known_columns = {
-        datasource: druid.known_columns(datasource)
-        for datasource in {v.upload.datasource for v in validated.values()}
-    }
     decided: list[tuple[str, ValidatedUpload | RejectedUpload]] = [
         *validated.items(),
         *rejected.items(),
@@ -124,31 +127,21 @@ def validate_one(
     upload: UploadedObject,
     s3: ObjectStore,
     config: DatasetConfig,
+    dataset_schema: DatasetSchema,
 ) -> tuple[ValidatedUpload | RejectedUpload, dict[str, object]]:
     """One file's verdict and the metadata a person reads on its partition."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="validate-") as workdir:
         try:
-            summary, ndjson_path, parquet_path = validate_upload(upload, s3, config, workdir)
+            summary, ndjson_path, parquet_path = validate_upload(
+                upload, s3, config, workdir, dataset_schema
+            )
         except FileRejected as rejection:
             context.log.error(str(rejection))
             return RejectedUpload(upload, rejection.as_problem()), {}
         validate_seconds = time.monotonic() - started
         artifacts = publish_validated(s3, upload, summary, ndjson_path, parquet_path)
-    validated = ValidatedUpload(
-        upload=upload,
-        row_count=summary.row_count,
-        schema=tuple(summary.schema),
-        time_column=summary.time_column,
-        time_min=summary.time_min,
-        time_max=summary.time_max,
-        duplicate_rows=summary.duplicate_rows,
-        rejected_rows=tuple(summary.rejected),
-        column_report=summary.column_report,
-        warnings=tuple(summary.warnings),
-        artifacts=artifacts,
-        time_facts=summary.time_facts,
-    )
+    validated = validated_upload(upload, summary, artifacts)
     return validated, {
         "etag": upload.etag,
         "dagster/row_count": validated.row_count,
@@ -159,6 +152,7 @@ def validate_one(
         "dagster/column_schema": column_schema(validated.schema),
         "preview": dg.MetadataValue.md(markdown_preview(summary.preview)),
         "warnings": dg.MetadataValue.json(list(validated.warnings)),
+        "schema_drift": dg.MetadataValue.json(validated.schema_drift.to_json()),
         "parquet": dg.MetadataValue.path(artifacts.parquet_uri),
         "druid_input": dg.MetadataValue.path(artifacts.druid_input_uri),
         "report": dg.MetadataValue.path(artifacts.report_uri),
@@ -167,10 +161,14 @@ def validate_one(
 
 
 def validate_upload(
-    upload: UploadedObject, s3: ObjectStore, config: DatasetConfig, workdir: str
+    upload: UploadedObject,
+    s3: ObjectStore,
+    config: DatasetConfig,
+    workdir: str,
+    dataset_schema: DatasetSchema | None = None,
 ) -> tuple[ValidationSummary, Path, Path]:
-    """Download exactly the version raw_file saw and validate it, streaming in batches (memory
-    stays bounded whatever the file's size). FileRejected says why a file cannot be ingested."""
+    """Download exactly the version raw_file saw and validate it (`validate_local_file`, the
+    code `ingest-pipeline check` runs too). FileRejected says why a file cannot be ingested."""
     # Keep the file name: its extension is one of the format hints.
     local = Path(workdir) / PurePosixPath(upload.key).name
     try:
@@ -185,16 +183,13 @@ def validate_upload(
             "the object was overwritten while this run was starting",
             "nothing to do: the new version is ingested by its own run",
         ) from None
-    parsed = read_frame(local, upload.key, workdir=workdir, decimal_comma=config.decimal_comma)
-    ndjson_path = Path(workdir) / "rows.ndjson.gz"
-    parquet_path = Path(workdir) / "rows.parquet"
-    summary = validate_to_files(
-        parsed,
+    checked = validate_local_file(
+        local,
         upload.key,
         upload.dataset,
         config,
-        ndjson_path=ndjson_path,
-        parquet_path=parquet_path,
+        workdir,
         preview_rows=PREVIEW_ROWS,
+        dataset_schema=dataset_schema,
     )
-    return summary, ndjson_path, parquet_path
+    return checked.summary, checked.ndjson_path, checked.parquet_path

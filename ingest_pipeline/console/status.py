@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
-from rich.console import JustifyMethod
+from rich.console import Console, JustifyMethod
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -27,6 +28,7 @@ from ingest_pipeline.console.verdicts import (
     RETRACTED,
     SKIPPED,
     STYLE,
+    run_links,
     run_url,
     shown,
     verdict_from_run,
@@ -45,6 +47,7 @@ class FileState:
     finished_at: float | None = None
     detail: str = ""
     url: str | None = None
+    schema_drift: tuple[str, ...] = ()  # of the file's latest verdict
 
 
 @dataclass
@@ -124,7 +127,13 @@ def file_states(
         elif recorded is not None:
             row = shown(recorded.verdict, ui_base)
             states[partition] = FileState(
-                partition, row.outcome, row.run_id, recorded.timestamp, row.detail, row.url
+                partition,
+                row.outcome,
+                row.run_id,
+                recorded.timestamp,
+                row.detail,
+                row.url,
+                recorded.verdict.schema_drift,
             )
         else:
             states[partition] = FileState(
@@ -273,3 +282,37 @@ def failures_table(statuses: Sequence[DatasetStatus], limit: int) -> Table | Non
             (state.run_id or "")[:8],
         )
     return table
+
+
+def drift_table(statuses: Sequence[DatasetStatus]) -> Table | None:
+    """Files whose columns differed from the datasource's when they were ingested, and what
+    the dataset's schema contract did (datasets.yaml `columns:` / `types:`)."""
+    rows = [f for s in statuses for f in s.files if f.schema_drift]
+    if not rows:
+        return None
+    table = Table(title="schema drift (per file, against the datasource)", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("drift", overflow="fold", ratio=3)
+    for state in sorted(rows, key=lambda f: f.finished_at or 0.0, reverse=True):
+        table.add_row(Text(state.partition), Text("; ".join(state.schema_drift)))
+    return table
+
+
+def print_status_report(
+    console: Console, statuses: Sequence[DatasetStatus], one_dataset: bool, failures: int
+) -> None:
+    """The datasets table, Druid's errors, (for one dataset) the schema drift of its files,
+    and the newest failures with links to their runs."""
+    console.print(status_table(statuses))
+    for error in sorted({s.druid_error for s in statuses if s.druid_error}):
+        console.print(f"[red]Druid:[/] {escape(error)}")
+    drift = drift_table(statuses) if one_dataset else None
+    if drift is not None:
+        console.print(drift)
+    failed = failures_table(statuses, failures)
+    if failed is not None:
+        console.print(failed)
+        links = run_links(failure_links(statuses, failures))
+        console.print(
+            "runs in the Dagster UI:\n  " + "\n  ".join(links), soft_wrap=True, markup=False
+        )

@@ -21,6 +21,7 @@ from ingest_pipeline.records import (
     IngestedTask,
     IngestionPlan,
     IngestLimits,
+    Replace,
     TaskOutcome,
 )
 from ingest_pipeline.resources.druid_queries import DruidQueries
@@ -33,10 +34,14 @@ from ingest_pipeline.resources.druid_wire import (
     DruidUnavailable,
     error_reason,
     extract_row_stats,
+    is_lost_task,
     is_transient,
     report_error,
     root_cause,
 )
+
+#: Runs of one task whose worker died under it (the first and the resubmissions).
+LOST_TASK_ATTEMPTS = 3
 
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
@@ -312,9 +317,34 @@ class DruidResource(DruidQueries, DruidService):
     def known_columns(self, datasource: str) -> dict[str, str]:
         return self.datasource_columns(datasource) if self.broker_sees(datasource) else {}
 
+    def run_plan_task(self, plan: IngestionPlan, limits: IngestLimits) -> TaskOutcome:
+        """`run_task`, submitted again (as "<id>_2", ...) when its worker died under it and
+        running it again cannot duplicate rows (see `may_run_again`)."""
+        for attempt in range(1, LOST_TASK_ATTEMPTS + 1):
+            try:
+                return self.run_task(plan.spec, limits.task_timeout_seconds)
+            except DruidTaskFailed as failure:
+                if attempt == LOST_TASK_ATTEMPTS or not self.may_run_again(plan, failure, limits):
+                    raise
+        raise AssertionError("unreachable")
+
+    def may_run_again(
+        self, plan: IngestionPlan, failure: DruidTaskFailed, limits: IngestLimits
+    ) -> bool:
+        if failure.outcome is None or not is_lost_task(failure.outcome):
+            return False  # a task that failed on its own fails the same way again
+        if isinstance(plan.mode, Replace):
+            return True  # it rewrites its time chunks whole: a second run gives the same rows
+        # An append whose worker died after publishing must not run twice: none of its files
+        # may have rows, as the coordinator's metadata (refreshed) and the broker show them.
+        if not self.has_segments(plan.datasource):
+            return True
+        self.wait_for_segments(plan.datasource, limits.segment_load_timeout_seconds)
+        return not self.rows_by_source(plan.datasource, [f.source_key for f in plan.files])
+
     def ingest(self, plan: IngestionPlan, limits: IngestLimits) -> IngestedTask:
         submitted = time.monotonic()
-        outcome = self.run_task(plan.spec, limits.task_timeout_seconds)
+        outcome = self.run_plan_task(plan, limits)
         task_seconds = time.monotonic() - submitted
         try:
             load_seconds = self.wait_for_segments(

@@ -147,3 +147,18 @@ def root_cause(log_text: str) -> str:
             return line.strip()[:500]
     causes = [line for line in lines if line.startswith("Caused by:")]
     return causes[-1].removeprefix("Caused by:").strip()[:500] if causes else ""
+
+
+#: Druid's words for a task whose worker died under it (a middleManager or peon killed, a
+#: machine lost): not a problem of the data, so the same task may run again.
+LOST_TASK_SIGNS = (
+    "disappeared on the worker",  # the worker died while the task ran
+    "did not start it in timeout",  # assigned to a worker that died before starting it
+    "exited unsuccessfully with code[137]",  # the peon was SIGKILLed
+)
+
+
+def is_lost_task(outcome: TaskOutcome) -> bool:
+    """Whether a failed task failed because its worker went away (see LOST_TASK_SIGNS)."""
+    said = f"{outcome.error_message or ''} {outcome.root_cause or ''}"
+    return not outcome.succeeded and any(sign in said for sign in LOST_TASK_SIGNS)

@@ -85,6 +85,9 @@ def terminate(pid_file: Path, marker: str, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.2)
     _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10.0  # the kill lands asynchronously: stopped means gone
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return True
 
 

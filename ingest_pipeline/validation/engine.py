@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ import polars as pl
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.naming import check_upload_key
+from ingest_pipeline.validation.contract import ContractTally, DatasetSchema
 from ingest_pipeline.validation.druid_types import druid_exprs, to_druid_column
 from ingest_pipeline.validation.outputs import DruidFiles
 from ingest_pipeline.validation.planning import ValidationPlan, plan_validation
@@ -28,7 +29,13 @@ from ingest_pipeline.validation.report import (
     ValidationSummary,
 )
 from ingest_pipeline.validation.source import unreadable_error
-from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, DruidType, RejectedRow
+from ingest_pipeline.vocabulary import (
+    SOURCE_KEY_COLUMN,
+    TIME_COLUMN,
+    DruidType,
+    FileRejected,
+    RejectedRow,
+)
 
 if TYPE_CHECKING:  # the type only: validation never imports the reader
     from ingest_pipeline.reading import ReadResult
@@ -42,13 +49,15 @@ def validate(
     *,
     rejected: Iterable[RejectedRow] = (),
     notes: Iterable[str] = (),
+    dataset_schema: DatasetSchema | None = None,
 ) -> ValidationResult:
     """Check and type a parsed file for Druid, in memory (see `validate_to_files` for big files).
 
     `rejected` are rows the reader already set aside (ragged rows, invalid JSON lines): they
     count towards `max_rejected_share`. `notes` are reader warnings to carry into the result.
     If `frame` has a `__line` column (as `read_frame` provides), rejected rows are reported by
-    source line; otherwise by 1-based row number.
+    source line; otherwise by 1-based row number. `dataset_schema`: the datasource's columns
+    (read from Druid), which the dataset's schema contract holds the file to.
     """
     config = config or DatasetConfig()
     check_upload_key(key, dataset)
@@ -56,7 +65,16 @@ def validate(
         data = frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame
     except pl.exceptions.PolarsError as error:
         raise unreadable_error(key, error) from None
-    plan = plan_validation(data.lazy(), key, dataset, config, rejected, notes, batch_rows=None)
+    plan = plan_validation(
+        data.lazy(),
+        key,
+        dataset,
+        config,
+        rejected,
+        notes,
+        batch_rows=None,
+        dataset_schema=dataset_schema,
+    )
     outputs: list[pl.DataFrame] = []
     summary = _run(plan, outputs.append, preview_rows=0)
     return ValidationResult(
@@ -75,6 +93,7 @@ def validate_to_files(
     parquet_path: str | Path,
     batch_rows: int = 200_000,
     preview_rows: int = 10,
+    dataset_schema: DatasetSchema | None = None,
 ) -> ValidationSummary:
     """`validate` + `write_druid_ndjson` + `write_parquet` in bounded memory.
 
@@ -99,6 +118,7 @@ def validate_to_files(
             parsed.batches,
             keep_dir=Path(spill),
             rows=parsed.rows,
+            dataset_schema=dataset_schema,
         )
         with DruidFiles(Path(ndjson_path), Path(parquet_path)) as files:
             return _run(plan, files.write, preview_rows, Path(spill))
@@ -114,6 +134,7 @@ def _run(
     rejected = list(plan.reader_rejected)
     tally = BatchTally(plan.columns, preview_rows, spill_dir)
     times = plan.time_values.batches() if plan.time_values is not None else None
+    contract = ContractTally(plan.contract)
     for batch in plan.source.batches():  # (read one batch ahead, on a thread)
         # the time column's values were parsed while choosing it: the same batches, in order
         time = plan.time if times is None else pl.lit(next(times))
@@ -122,6 +143,10 @@ def _run(
         if data.height == 0:
             continue
         converted, output = _convert(data, plan)
+        if plan.contract.pinned:
+            data, converted, output = _hold_to_contract(data, converted, output, plan, contract)
+            if data.height == 0:
+                continue
         write(output)  # first: the writer threads work while the batch is counted
         tally.add(data, converted, output)
 
@@ -131,12 +156,54 @@ def _run(
             plan.key, rejected, len(rejected), plan.rows_seen, plan.config, plan.dataset
         )
     # Here rows > 0: no rows at all raised either "no data rows" or the rejection error.
-    return tally.summary(
+    if contract.discarded and tally.rows == 0:
+        raise _all_rows_discarded(plan, contract)
+    summary = tally.summary(
         rejected,
         plan.time_column,
         plan.warnings,
         plan.config.null_ratio_warn,
         plan.time_facts,
+    )
+    return replace(summary, schema_drift=contract.drift(summary.schema))
+
+
+def _hold_to_contract(
+    data: pl.DataFrame,
+    converted: list[ConvertedColumn],
+    output: pl.DataFrame,
+    plan: ValidationPlan,
+    contract: ContractTally,
+) -> tuple[pl.DataFrame, list[ConvertedColumn], pl.DataFrame]:
+    """The batch without the rows the contract refuses, its pinned columns in the
+    datasource's types."""
+    types = [c.druid_type for c in converted]
+    refused = contract.refused(data, output, types)
+    if refused is not None:
+        data = data.filter(~refused)
+        if data.height == 0:
+            return data, [], output.clear()
+        converted, output = _convert(data, plan)
+        types = [c.druid_type for c in converted]
+    output, types = contract.conform(output, types)
+    return (
+        data,
+        [
+            ConvertedColumn(c.name, output[c.name], druid_type, c.nulled)
+            for c, druid_type in zip(converted, types, strict=True)
+        ],
+        output,
+    )
+
+
+def _all_rows_discarded(plan: ValidationPlan, contract: ContractTally) -> FileRejected:
+    first = contract.sample[0]
+    return FileRejected(
+        plan.key,
+        f"every one of its {contract.discarded} rows has a value of the wrong type for "
+        f"dataset {plan.dataset!r} (types: discard_row), e.g. {first.reason}",
+        "check that the file belongs to this dataset, or correct the column's values",
+        row=first.line,
     )
 
 

@@ -20,6 +20,7 @@ import polars as pl
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.findings import TimeFacts
 from ingest_pipeline.naming import describe_renames, druid_safe_column_names, resolve_column
+from ingest_pipeline.validation.contract import ContractPlan, DatasetSchema, plan_contract
 from ingest_pipeline.validation.druid_types import overflows_druid_long
 from ingest_pipeline.validation.early_times import EarlyTimes
 from ingest_pipeline.validation.rejections import (
@@ -63,10 +64,11 @@ class ValidationPlan:
     time: pl.Expr  # __time of a row; null rejects the row
     # `time` evaluated over the source's batches already (by the time column choice), if so
     time_values: KeptColumn | None
-    columns: list[str]  # output user columns, in order (after `dimensions`)
+    columns: list[str]  # output user columns, in order (after `dimensions` and the contract)
     uint_as_string: frozenset[str]  # UInt64 columns with values beyond Druid's long
     warnings: list[str]
     time_facts: TimeFacts  # the time column candidates and why each won or lost
+    contract: ContractPlan  # the dataset's schema contract against the datasource's columns
 
 
 class FirstPass(NamedTuple):
@@ -88,11 +90,13 @@ def plan_validation(
     raw_batches: Callable[..., Iterator[pl.DataFrame]] | None = None,
     keep_dir: Path | None = None,
     rows: int | None = None,
+    dataset_schema: DatasetSchema | None = None,
 ) -> ValidationPlan:
     """Decide names, time column, time parsing and whole-file verdicts from cheap passes.
 
     `keep_dir`: where the parsed time values wait for the conversion pass (None: in memory).
     `rows`: the rows of `frame`, if the reader knows (see `BatchSource.rows`).
+    `dataset_schema`: the datasource's columns, for the dataset's schema contract (None: new).
     """
     warnings = list(notes)
     source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
@@ -117,6 +121,7 @@ def plan_validation(
     )
 
     columns = _output_columns(key, dataset, config, user_columns)
+    contract, columns = plan_contract(key, dataset, config, columns, dataset_schema)
     _reject_oversized_values(source, columns, texts, first.longest, config, dataset)
     return ValidationPlan(
         key=key,
@@ -132,6 +137,7 @@ def plan_validation(
         uint_as_string=_uints_beyond_druid_long(source, columns, dtypes, choice.expr),
         warnings=warnings,
         time_facts=choice.facts,
+        contract=contract,
     )
 
 

@@ -12,6 +12,7 @@ from ingest_pipeline.validation.source import BatchSource
 from ingest_pipeline.vocabulary import LINE_COLUMN, TIME_COLUMN, FileRejected, RejectedRow
 
 QUOTED_REJECTIONS: Final = 5  # how many rejected rows an error message quotes
+LISTED_REJECTIONS: Final = 20  # how many the error carries for a list (`ingest-pipeline check`)
 
 
 def split_by_time(
@@ -57,6 +58,7 @@ def rejection_error(
         "correct those rows and upload the file again, or raise max_rejected_share for "
         f"dataset {dataset!r} in the dataset config to skip them",
         row=first[0].line,
+        rejected_rows=tuple(first[:LISTED_REJECTIONS]),
     )
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
 
-from ingest_pipeline.findings import ColumnReport, TimeFacts, time_report_json
+from ingest_pipeline.findings import ColumnReport, SchemaDrift, TimeFacts, time_report_json
 from ingest_pipeline.validation.distinct import DistinctCount
 from ingest_pipeline.validation.druid_types import POLARS_DTYPE_OF
 from ingest_pipeline.validation.timing import UTC_MS
@@ -32,6 +32,8 @@ class ValidationSummary:
     warnings: list[str]
     preview: pl.DataFrame  # the first output rows, as `ValidationResult.frame` has them
     time_facts: TimeFacts  # how __time was decided
+    # the file's columns against the datasource's, and what the schema contract did
+    schema_drift: SchemaDrift = field(default_factory=SchemaDrift, kw_only=True)
 
     @property
     def report(self) -> dict[str, dict[str, Any]]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import dagster as dg
-import psycopg2
 import pytest
 
 from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings
+from ingest_pipeline.stack.settings import StackSettings
 from ingest_pipeline_tests.integration.automation import Automation
 
 
@@ -18,13 +17,7 @@ def automation(
     stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Automation]:
     home = tmp_path_factory.mktemp("automation_home")
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
-    auto = Automation(stack, home)
-    conn = psycopg2.connect(stack.postgres_url("postgres"))
-    conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{auto.database}"')
-    conn.close()
+    auto = Automation.on_a_new_database(stack, home)
     auto.start_daemon()
     auto.start_webserver()
     yield auto

@@ -27,6 +27,7 @@ from ingest_pipeline_tests.integration.automation import (
     wait_for_runs,
 )
 from ingest_pipeline_tests.integration.test_faults import crash, restored  # noqa: F401
+from ingest_pipeline_tests.runs import failure_message, metadata_of
 
 pytestmark = pytest.mark.integration
 FILES_PER_DATASET = 20
@@ -215,7 +216,7 @@ def materialize_range(
     return graph_runs.materialize(instance, keys, build_resources(dg.EnvVar), selection)
 
 
-def test_a_batch_whose_middle_manager_dies_mid_task_ends_with_each_file_once(
+def test_a_batch_whose_middle_manager_dies_mid_task_is_submitted_again_each_file_once(
     stack: StackSettings,
     s3,
     dagster_home,
@@ -243,11 +244,20 @@ def test_a_batch_whose_middle_manager_dies_mid_task_ends_with_each_file_once(
     while not [t for t in druid_tasks(druid, dataset) if t["statusCode"] == "RUNNING"]:
         assert time.monotonic() < deadline and thread.is_alive(), "the batch's task never ran"
         time.sleep(0.2)
+    (lost,) = [t["id"] for t in druid_tasks(druid, dataset) if t["statusCode"] == "RUNNING"]
     crash(restored.java["middleManager"], stack.stack_dir / "druid")
     restored.up()
     thread.join(timeout=600)
-    assert not outcome["result"].success  # the task died with its worker: the run says so
+    # the task died with its worker, having published nothing: the same run submitted it again
+    assert outcome["result"].success, failure_message(outcome["result"])
+    assert druid.task_status(lost)["status"] == "FAILED"
+    for key in keys:
+        assert metadata_of(outcome["result"], "druid_datasource", key)["druid_task_id"] == (
+            f"{lost}_2"
+        )
+    expected = {k: 2000 + i for i, k in enumerate(keys)}
+    assert rows_per_file(druid, dataset, "uploads/") == expected
 
     rerun = materialize_range(instance, keys)
     assert rerun.success
-    assert rows_per_file(druid, dataset, "uploads/") == {k: 2000 + i for i, k in enumerate(keys)}
+    assert rows_per_file(druid, dataset, "uploads/") == expected  # each file once

@@ -26,6 +26,7 @@ from ingest_pipeline_tests.integration.automation import (
     runs_for,
     source_rows,
 )
+from ingest_pipeline_tests.integration.oracles import rows_in_druid
 
 pytestmark = pytest.mark.integration
 
@@ -280,4 +281,4 @@ def test_the_demo_s_next_commands_work_in_a_new_shell(
         assert person("stack", "status").returncode == 0
     finally:
         s3.delete_object(Bucket=UPLOADS_BUCKET, Key=f"uploads/{dataset}/later.csv")
-    assert druid.source_rows(dataset, f"uploads/{dataset}/now.csv").count == 30
+    assert rows_in_druid(druid, dataset, f"uploads/{dataset}/now.csv") == 30

@@ -10,6 +10,7 @@ from ingest_pipeline.planning import merged_schema, plan_ingestion
 from ingest_pipeline.records import (
     Append,
     DatasourceState,
+    IngestionPlan,
     Replace,
     SourceRows,
     ValidatedArtifacts,
@@ -149,3 +150,81 @@ def test_a_new_datasource_s_granularity_comes_from_all_new_files_together() -> N
     (plan,) = plan_ingestion(files, DatasourceState.empty(), None, ACCESS).plans
     assert plan.segment_granularity == "YEAR"
     assert plan.mode == Append(("2024-01-01T00:00:00.000Z/2025-01-01T00:00:00.000Z",))
+
+
+def test_every_file_after_a_refused_one_is_still_planned_or_refused() -> None:
+    def centuries(name: str) -> ValidatedUpload:
+        return validated(
+            upload=upload(name=name, etag=f"etag-{name}"),
+            time_min=datetime(1900, 1, 1, tzinfo=UTC),
+            time_max=datetime(2200, 12, 31, tzinfo=UTC),
+        )
+
+    old = SourceRows(4, datetime(2024, 7, 3, 3, tzinfo=UTC), datetime(2024, 7, 3, 4, tzinfo=UTC))
+    files = [
+        day_file("a.csv", 1),
+        centuries("bad1.csv"),
+        day_file("b.csv", 2),
+        centuries("bad2.csv"),
+        day_file("c.csv", 3),  # seen before: replaced
+    ]
+    result = plan_ingestion(files, seen_state(c_csv=old), None, ACCESS)
+    planned = [[f.partition_key for f in plan.files] for plan in result.plans]
+    assert planned == [["sales/a.csv", "sales/b.csv"], ["sales/c.csv"]]
+    assert [r.partition_key for r in result.refused] == ["sales/bad1.csv", "sales/bad2.csv"]
+
+
+def test_a_replace_task_id_is_stable_within_a_run_and_new_in_another_run() -> None:
+    old = SourceRows(4, datetime(2024, 7, 1, 3, tzinfo=UTC), datetime(2024, 7, 1, 4, tzinfo=UTC))
+    state = seen_state(a_csv=old)
+
+    def replace_plan(run: str) -> IngestionPlan:
+        (plan,) = plan_ingestion([day_file("a.csv", 1)], state, None, ACCESS, run).plans
+        assert isinstance(plan.mode, Replace)
+        return plan
+
+    first, again, other = replace_plan("run-1"), replace_plan("run-1"), replace_plan("run-2")
+    assert first.task_id == again.task_id and first.spec == again.spec
+    assert first.task_id != other.task_id
+    assert first.spec["id"] == first.task_id and first.task_id.startswith("ingest_sales_")
+
+
+def test_a_type_clash_becomes_string_whichever_file_comes_last() -> None:
+    text_first = day_file("a.csv", 1, schema=(("code", "string"),))
+    number_last = day_file("b.csv", 2, schema=(("code", "long"),))
+    assert merged_schema([text_first, number_last]) == [("code", "string")]
+    longs = day_file("c.csv", 3, schema=(("code", "long"),))
+    doubles = day_file("d.csv", 4, schema=(("code", "double"),))
+    assert merged_schema([longs, doubles]) == [("code", "string")]
+    assert merged_schema([longs, doubles, longs]) == [("code", "string")]
+    assert merged_schema([longs, longs]) == [("code", "long")]
+
+
+def hours_file(name: str, first_hour: int, hours: int) -> ValidatedUpload:
+    """A file whose rows touch `hours` HOUR chunks from 2024-01-01 + `first_hour` hours."""
+    start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=first_hour)
+    return validated(
+        upload=upload(name=name), time_min=start, time_max=start + timedelta(hours=hours - 1)
+    )
+
+
+def test_appends_are_grouped_in_time_order_not_name_or_arrival_order() -> None:
+    # 900 hourly chunks each; by time: b (0..899), c (900..1799), a (1800..2699); 1,800
+    # hours after 2024-01-01 (a leap year) is 2024-03-16
+    files = [hours_file("a.csv", 1800, 900), hours_file("b.csv", 0, 900)]
+    files.append(hours_file("c.csv", 900, 900))
+    plans = plan_ingestion(files, DatasourceState.empty(), "HOUR", ACCESS).plans
+    assert [[f.partition_key for f in p.files] for p in plans] == [
+        ["sales/b.csv", "sales/c.csv"],
+        ["sales/a.csv"],
+    ]
+    assert plans[0].mode == Append(("2024-01-01T00:00:00.000Z/2024-03-16T00:00:00.000Z",))
+
+
+def test_an_append_may_touch_exactly_2000_chunks_not_2001() -> None:
+    at_bound = [hours_file("a.csv", 0, 1000), hours_file("b.csv", 1000, 1000)]
+    (plan,) = plan_ingestion(at_bound, DatasourceState.empty(), "HOUR", ACCESS).plans
+    assert [f.partition_key for f in plan.files] == ["sales/a.csv", "sales/b.csv"]
+    past_bound = [hours_file("a.csv", 0, 1000), hours_file("b.csv", 1000, 1001)]
+    plans = plan_ingestion(past_bound, DatasourceState.empty(), "HOUR", ACCESS).plans
+    assert [[f.partition_key for f in p.files] for p in plans] == [["sales/a.csv"], ["sales/b.csv"]]

@@ -4,6 +4,7 @@ and skipped uploads given a partition and a visible verdict. Expected values are
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -55,6 +56,9 @@ def test_a_batch_run_carries_range_tags_and_a_single_file_a_partition_key() -> N
         "dagster/asset_partition_range_start": "a/1.csv",
         "dagster/asset_partition_range_end": "a/2.csv",
     }
+    # the run key: a digest of every key@etag, so Dagster never runs these versions twice
+    digest = hashlib.sha256(b"a/1.csv@e1\na/2.csv@e2").hexdigest()[:20]
+    assert request.run_key == f"a/batch of 2@{digest}"
     single = RunToRequest((VersionToIngest("a/1.csv", "e1"),)).run_request()
     assert single.partition_key == "a/1.csv" and single.run_key == "a/1.csv@e1"
 

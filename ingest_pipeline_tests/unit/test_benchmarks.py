@@ -36,7 +36,7 @@ def test_the_sensor_tick_benchmark_plans_with_the_current_sensor(
     assert seconds >= 0 and note == "30 objects, 2 runs"  # one batch per dataset
 
 
-@pytest.mark.parametrize("script", ["bench_burst.py", "bench_sensor_tick.py"])
+@pytest.mark.parametrize("script", ["bench_burst.py", "bench_sensor_tick.py", "soak.py"])
 def test_a_benchmark_without_a_stack_says_so_in_one_line(script: str, tmp_path: Path) -> None:
     """A plain `python benchmarks/x.py` gets past its imports (the burst uses the tests' daemon
     helper) and the stack's env, then names what is missing."""
@@ -59,3 +59,22 @@ def test_a_benchmark_without_a_stack_says_so_in_one_line(script: str, tmp_path: 
         "benchmark needs the running stack. Fix: `ingest-pipeline stack up` (or export "
         "INGEST_STACK_DIR=<its folder>)"
     ]
+
+
+def test_the_soaks_files_say_their_own_rows_and_sum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The soak's checker compares Druid with what the generator says it wrote."""
+    import io
+    import random
+
+    import polars as pl
+
+    soak = benchmark("soak", monkeypatch)
+    rng = random.Random(3)
+    sizes = []
+    for version in range(20):
+        body, rows, points = soak.good_csv(rng, 64, version)
+        frame = pl.read_csv(io.BytesIO(body))
+        assert (frame.height, frame["points"].sum()) == (rows, points)
+        assert frame["comment"].unique().to_list() == [f"v{version}"]
+        sizes.append(len(body))
+    assert 1024 <= min(sizes) and max(sizes) <= 64 * 1024 + 100

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 
 from ingest_pipeline import checks
-from ingest_pipeline.findings import ConstantTime, TimeFacts, UnusedTimeColumn
+from ingest_pipeline.findings import ConstantTime, SchemaDrift, TimeFacts, UnusedTimeColumn
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
 from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
@@ -29,6 +29,7 @@ from ingest_pipeline_tests.unit.records_factory import (
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 FRAME, DATASOURCE = dg.AssetKey("validated_frame"), dg.AssetKey("druid_datasource")
 M = dg.MetadataValue
+NO_DRIFT = M.json(SchemaDrift().to_json())  # validated without a datasource to compare with
 
 
 def shown(result: dg.AssetCheckResult) -> tuple[Any, ...]:
@@ -95,7 +96,11 @@ def test_a_clean_file_in_full() -> None:
             True,
             WARN,
             None,
-            {"datasource_columns": M.json(existing), "differences": M.json([])},
+            {
+                "datasource_columns": M.json(existing),
+                "differences": M.json([]),
+                "schema_drift": NO_DRIFT,
+            },
         ),
         (
             FRAME,
@@ -124,7 +129,11 @@ def test_a_file_of_a_new_datasource_says_there_is_nothing_to_compare_its_schema_
         True,
         WARN,
         "new datasource: no columns to compare with yet",
-        {"datasource_columns": M.json({}), "differences": M.json([])},
+        {
+            "datasource_columns": M.json({}),
+            "differences": M.json([]),
+            "schema_drift": NO_DRIFT,
+        },
     )
 
 
@@ -189,7 +198,11 @@ def test_a_file_with_every_warning_in_full() -> None:
         WARN,
         "column 'region' is string here, BIGINT in Druid; "
         "columns missing from this file: city, zip",
-        {"datasource_columns": M.json(existing), "differences": M.json(differences)},
+        {
+            "datasource_columns": M.json(existing),
+            "differences": M.json(differences),
+            "schema_drift": NO_DRIFT,
+        },
     )
     assert constant == (
         FRAME,

@@ -172,6 +172,12 @@ ROWS = {
         "the stack folder is a file", person=True),
     "status, stack folder is a file": Row(("status", "--stack-dir", "{file}"), "no stack", 2,
                                           "the stack folder is a file"),
+    # check needs no stack: without one, or with Druid closed, it says so on stdout and goes on
+    "check, no stack": Row(("check", "{file}", "--dataset", "s"), "no stack", 0, None,
+                           person=True),
+    "check, Druid closed": Row(("check", "{file}", "--dataset", "s"), "all closed", 0, None),
+    "check, missing file": Row(("check", "{missing}"), "no stack", 2,
+                               "error: {missing}: no such file", person=True),
     "an unknown command": Row(("uplaod", "{file}"), "no stack", 2,
                               "fix: `ingest-pipeline --help` shows the usage", person=True),
     "query without SQL": Row(("query",), "no stack", 2,

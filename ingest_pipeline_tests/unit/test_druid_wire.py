@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ingest_pipeline.records import TaskOutcome
 from ingest_pipeline.resources.druid_wire import (
     ETERNITY_START,
     extract_row_stats,
+    is_lost_task,
     parse_segment_bound,
     report_error,
     root_cause,
@@ -59,8 +61,32 @@ def test_an_all_segments_eternity_bounds_read_as_all_granularity() -> None:
     assert start == ETERNITY_START
     bounds = parse_segment_bound(start), parse_segment_bound(end)
     assert granularity_of_interval(*bounds) == "ALL"
-    year = parse_segment_bound("2024-01-01T00:00:00.000Z"), parse_segment_bound(
-        "2025-01-01T00:00:00.000Z"
+    year = (
+        parse_segment_bound("2024-01-01T00:00:00.000Z"),
+        parse_segment_bound("2025-01-01T00:00:00.000Z"),
     )
     assert year == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
     assert granularity_of_interval(*year) == "YEAR"
+
+
+def test_a_task_whose_worker_died_is_told_apart_from_one_that_failed_on_its_data() -> None:
+    def failed(message: str, cause: str = "") -> TaskOutcome:
+        return TaskOutcome("t", "FAILED", message, {}, root_cause=cause)
+
+    # as Druid 25 says it when the middleManager (and its peon) was SIGKILLed mid-task
+    gone = (
+        "This task disappeared on the worker where it was assigned. See overlord logs for more "
+        "details."
+    )
+    assert is_lost_task(failed(gone))
+    assert is_lost_task(failed("", "Task [x] exited unsuccessfully with code[137]"))
+    # seen once in test_batching: the middleManager died between assignment and start
+    assert is_lost_task(
+        failed(
+            "The worker that this task is assigned did not start it in timeout[PT5M]. See "
+            "overlord and middleManager/indexer logs for more details."
+        )
+    )
+    assert not is_lost_task(failed("Max parse exceptions[0] exceeded"))
+    assert not is_lost_task(failed("Failed to get locks for intervals"))
+    assert not is_lost_task(TaskOutcome("t", "SUCCESS", gone, {}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -120,3 +120,16 @@ def test_a_span_of_centuries_at_day_granularity_is_refused_before_druid() -> Non
     assert "uploads/sales/a.csv" in message and "1900-01-01 to 2200-12-31" in message
     assert "109,938 DAY time chunks" in message and "segment_granularity" in message
     assert check_time_chunks(centuries, "YEAR") == 301  # the same file fits at YEAR
+
+
+def test_a_file_of_exactly_2000_chunks_is_allowed_and_2001_refused() -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    at_bound = validated(time_min=start, time_max=start + timedelta(hours=1999, minutes=59))
+    assert check_time_chunks(at_bound, "HOUR") == 2_000
+    past_bound = validated(time_min=start, time_max=start + timedelta(hours=2000))
+    with pytest.raises(TooManyTimeChunks, match="which is 2,001 HOUR time chunks"):
+        check_time_chunks(past_bound, "HOUR")
+    (plan,) = plan_ingestion([at_bound], state(), "HOUR", ACCESS).plans
+    assert plan.files[0].partition_key == "sales/a.csv"
+    refused = plan_ingestion([past_bound], state(), "HOUR", ACCESS)
+    assert refused.plans == () and [r.partition_key for r in refused.refused] == ["sales/a.csv"]

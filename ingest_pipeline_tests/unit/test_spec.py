@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from ingest_pipeline.spec import (
     build_index_spec,
     choose_segment_granularity,
     count_time_chunks,
+    granularity_of_interval,
     interval_cover,
     merge_dimensions,
     merge_intervals,
@@ -137,6 +139,20 @@ def test_unaligned_replace_intervals_are_refused() -> None:
         )
 
 
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_an_interval_whose_end_is_unaligned_is_refused(mode: str) -> None:
+    # the start is a day's, the end is not: Druid would widen it over rows it never reads back
+    interval = "2024-03-01T00:00:00.000Z/2024-03-02T10:00:00.000Z"
+    message = f"interval {interval} is not aligned to DAY segments"
+    arguments: dict[str, Any] = {"segment_granularity": "DAY"}
+    if mode == "append":
+        arguments["mode"] = Append((interval,))
+    else:
+        arguments["replace_intervals"] = [interval]
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _spec(**arguments)
+
+
 def test_replace_intervals_must_cover_the_new_data() -> None:
     with pytest.raises(ValueError, match="do not cover"):
         _spec(replace_intervals=["2024-03-01T10:00:00Z/2024-03-01T11:00:00Z"])
@@ -182,17 +198,47 @@ def test_https_endpoint_and_environment_credentials() -> None:
     assert source["properties"] == {"accessKeyId": env_id, "secretAccessKey": env_secret}
 
 
+PROVIDERS = "must be a string, {'type': 'default', 'password': ...} or {'type': 'environment', "
+
+
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "message"),
     [
-        {"access_key_id": {"type": "environment"}},
-        {"secret_access_key": {"type": "mapString", "password": "x"}},
-        {"endpoint_url": "s3.local:9000"},
+        (
+            {"access_key_id": {"type": "environment"}},
+            f"access_key_id {PROVIDERS}'variable': ...}}, got keys ['type']",
+        ),
+        (
+            {"secret_access_key": {"type": "mapString", "password": "x"}},
+            f"secret_access_key {PROVIDERS}'variable': ...}}, got keys ['password', 'type']",
+        ),
+        (
+            {"access_key_id": {"type": "default", "password": 5}},
+            f"access_key_id {PROVIDERS}'variable': ...}}, got keys ['password', 'type']",
+        ),
+        (
+            {"secret_access_key": {"type": "environment", "variable": None}},
+            f"secret_access_key {PROVIDERS}'variable': ...}}, got keys ['type', 'variable']",
+        ),
+        (
+            {"endpoint_url": "s3.local:9000"},
+            "endpoint_url must start with http:// or https://, got 's3.local:9000'",
+        ),
     ],
 )
-def test_bad_credentials_or_endpoint_are_refused(overrides: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_bad_credentials_or_endpoint_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         _spec(**overrides)
+
+
+def test_password_providers_pass_through_as_given() -> None:
+    given = {"type": "default", "password": "p"}
+    spec = _spec(access_key_id=given, secret_access_key="s")
+    properties = spec["spec"]["ioConfig"]["inputSource"]["properties"]
+    assert properties == {
+        "accessKeyId": {"type": "default", "password": "p"},
+        "secretAccessKey": {"type": "default", "password": "s"},
+    }
 
 
 def test_uris_must_be_s3_and_encoded() -> None:
@@ -308,3 +354,24 @@ def test_merge_intervals() -> None:
         "2024-03-01T00:00:00.000Z/2024-03-03T00:00:00.000Z",
     ]
     assert merge_intervals([ETERNITY, "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"]) == [ETERNITY]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (datetime(2024, 3, 1, 10), datetime(2024, 3, 1, 11), "HOUR"),
+        (datetime(2024, 3, 1), datetime(2024, 3, 2), "DAY"),
+        (datetime(2024, 3, 4), datetime(2024, 3, 11), "WEEK"),
+        (datetime(2023, 2, 1), datetime(2023, 3, 1), "MONTH"),  # 28 days: the shortest month
+        (datetime(2024, 2, 1), datetime(2024, 3, 1), "MONTH"),  # 29 days
+        (datetime(2024, 1, 1), datetime(2024, 2, 1), "MONTH"),  # 31 days
+        (datetime(2023, 1, 1), datetime(2023, 4, 1), "QUARTER"),  # 90 days
+        (datetime(2023, 1, 1), datetime(2024, 1, 1), "YEAR"),  # 365 days
+        (datetime(2024, 1, 1), datetime(2025, 1, 1), "YEAR"),  # 366 days
+        (datetime(2024, 3, 1), datetime(2024, 3, 3), "ALL"),  # two days is no granularity
+    ],
+)
+def test_granularity_of_an_existing_segment_interval(
+    start: datetime, end: datetime, expected: str
+) -> None:
+    assert granularity_of_interval(start, end) == expected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
@@ -25,6 +25,7 @@ class World:
     instance: dg.DagsterInstance
     store: InMemoryObjectStore
     druid: FakeDruid
+    settings: PipelineSettings = field(default_factory=PipelineSettings)
 
     def upload(self, partition: str, body: bytes) -> str:
         if partition not in self.instance.get_dynamic_partitions(upload_partitions.name):
@@ -36,7 +37,7 @@ class World:
             "s3": self.store,
             "druid": self.druid,
             "records_io": RecordsIOManager(store=self.store),
-            "pipeline_settings": PipelineSettings(),
+            "pipeline_settings": self.settings,
         }
 
     def run(

@@ -104,16 +104,32 @@ def test_plain_csv_skips_normalisation_and_reads_as_the_csv_module(
     assert careful.frame.collect().equals(frame)
 
 
+#: What the careful path reads from each: (rows kept, lines rejected, blank lines skipped).
+CAREFUL_READS: dict[str, tuple[int, list[int], int]] = {
+    "quoted_newline": (2, [], 0),
+    "ragged": (1, [3], 0),  # "4,5": 2 fields under a 3-field header
+    "blank_line": (2, [], 1),
+    "empty_fields_line": (2, [], 1),  # "," is a blank row
+    "lone_cr": (2, [3], 0),  # a lone CR ends a record, as in the csv module: "y" is ragged
+    "stray_quote": (2, [], 0),
+    "nul_later": (30_001, [], 0),
+    "header_only": (0, [], 0),
+    "blank_before_header": (1, [], 0),
+    "unclosed_quote": (1, [], 0),  # the quote runs to the end of the file, as in csv
+}
+
+
 @pytest.mark.parametrize("name", sorted(CAREFUL))
 def test_other_csvs_take_the_careful_path(
     tmp_path: Path, careful_calls: list[Path], name: str
 ) -> None:
     path = write_upload(tmp_path, f"{name}.csv", CAREFUL[name])
-    try:
-        read_frame(path, f"uploads/{name}.csv")
-    except Exception:  # noqa: BLE001 - rejection or not, the careful path decided
-        pass
+    result = read_frame(path, f"uploads/{name}.csv")
     assert careful_calls == [path]
+    rows, rejected, blank = CAREFUL_READS[name]
+    assert result.frame.collect().height == rows
+    assert [r.line for r in result.rejected] == rejected
+    assert result.blank_rows == blank
 
 
 def test_plain_large_file_line_numbers_and_values_match_python(

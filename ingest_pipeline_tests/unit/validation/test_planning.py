@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.reading import read_frame
 from ingest_pipeline.validation import early_times, validate
 from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.flights_shaped import flights_csv
@@ -104,3 +105,32 @@ def test_time_column_parsed_in_the_first_pass_unless_the_guess_was_wrong(
     assert result.frame[TIME_COLUMN].to_list() == [
         datetime(2024, 1, 1, 0, 0, i, tzinfo=UTC) for i in range(30)
     ]
+
+
+# --------------------------------------------------------------------------- UInt64 columns
+
+
+@pytest.mark.parametrize(
+    ("largest_kept", "largest_dropped", "druid_type"),
+    [
+        (2**63 - 1, 0, "long"),  # the largest value Druid's long holds
+        (2**63, 0, "string"),  # one more: text, or it would overflow
+        (5, 2**64 - 1, "long"),  # the overflowing value is in a row rejected (no time)
+    ],
+)
+def test_a_uint64_column_is_text_only_when_a_kept_value_overflows_druid_long(
+    tmp_path: Path, largest_kept: int, largest_dropped: int, druid_type: str
+) -> None:
+    n = 20
+    times = [datetime(2024, 1, 1, i) for i in range(n - 1)] + [None]  # the last row: no time
+    big = [i for i in range(n - 2)] + [largest_kept, largest_dropped]
+    frame = pl.DataFrame({"ts": times, "big": pl.Series(big, dtype=pl.UInt64)})
+    path = tmp_path / "upload.parquet"
+    frame.write_parquet(path)
+    parsed = read_frame(path, "uploads/ds/upload.parquet")
+    config = DatasetConfig(max_rejected_share=0.1)
+    summary = stream_to_files(tmp_path, parsed, config, batch_rows=7)
+    assert dict(summary.schema)["big"] == druid_type
+    written = pl.read_parquet(tmp_path / "stream.parquet")["big"].to_list()
+    expected = big[:-1] if druid_type == "long" else [str(v) for v in big[:-1]]
+    assert written == expected

@@ -239,3 +239,52 @@ def test_equally_good_neutral_names_are_tied_named_ones_are_not() -> None:
     named = [_candidate(c.column, "timestamp", "text", 10, rank=1) for c in neutral]
     assert rank_candidates(named).tied == []
     assert rank_candidates(named).usable[0].column == "a"  # the first in name order
+
+
+# --------------------------------------------------------------------------- bounds
+
+EPOCH_1971_S = 31_536_000  # 1971-01-01T00:00:00Z
+EPOCH_2100_S = 4_102_444_800  # 2100-01-01T00:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "epoch"),
+    [
+        (EPOCH_1971_S, 1_700_000_000, True),  # from the first instant of 1971
+        (EPOCH_1971_S - 1, 1_700_000_000, False),  # one second into 1970: counts, not times
+        (5_000_000, 1_700_000_000, False),  # February 1970
+        (1_600_000_000, EPOCH_2100_S - 1, True),
+        (1_600_000_000, EPOCH_2100_S, False),
+    ],
+)
+def test_epoch_seconds_are_times_only_within_1971_to_2099(low: int, high: int, epoch: bool) -> None:
+    stats = _stats(min=low, max=high, max_abs=float(high), hhmm_bad=5)
+    verdict = screen_candidate("x", pl.Int64, stats)
+    if epoch:
+        assert verdict == TimePlan("epoch", "s")
+    else:
+        assert isinstance(verdict, NotTime) and "outside 1971..2099" in verdict.message()
+
+
+# ISO-shaped text of which only some values are real instants (months 13, February 30th).
+BAD_ISO = ["2024-13-01T00:00:00Z", "2024-02-30T10:00:00Z", "2024-00-10T00:00:00Z"]
+
+
+def test_iso_text_that_mostly_fails_to_parse_is_not_the_time() -> None:
+    values = [*ISO_Z[:2], *BAD_ISO, "2024-04-31T00:00:00Z"]  # 2 of 6 parse
+    frame = pl.DataFrame({"created_at": values, "n": list(range(ROWS))})
+    result = validate(frame, KEY, "ds")
+    assert result.time_column is None
+    assert result.frame[TIME_COLUMN].unique().to_list() == [CONSTANT_TIME]
+    (entry,) = result.report[TIME_COLUMN]["candidates"]  # listed: it has a time name
+    assert entry["column"] == "created_at" and entry["verdict"] == "not a time"
+    assert "only 2 of 6 values parse as times" in entry["reason"]
+
+
+def test_iso_text_of_which_half_parses_is_the_time_and_the_rest_rejected() -> None:
+    values = [*ISO_Z[:3], *BAD_ISO]  # 3 of 6 parse: the share auto-detection needs
+    frame = pl.DataFrame({"at": values, "n": list(range(ROWS))})
+    result = validate(frame, KEY, "ds", DatasetConfig(max_rejected_share=0.5))
+    assert result.time_column == "at"
+    assert result.frame[TIME_COLUMN].to_list() == AS_DATETIMES[:3]
+    assert len(result.rejected) == 3

@@ -1,0 +1,216 @@
+"""A soak under chaos: a steady, seeded stream of uploads while stack and Dagster processes are
+killed or paused at random, then exact accounting.
+
+Against the running local stack (`ingest-pipeline stack up`), with a Dagster daemon and
+webserver of its own (own Postgres database and uploads prefix, like the tests'):
+  workload  new files, overwrites, header-only (rejected) and zero-byte (skipped) objects over 5
+            datasets, seeded; sizes from 1 KB to --max-kb; every action in a JSON-lines history
+  chaos     every 30-90 s (seeded) SIGKILL or SIGSTOP/SIGCONT of one of: dagster daemon,
+            webserver, code server, Postgres, S3 store, ZooKeeper, coordinator-overlord, broker,
+            historical, middleManager, a running peon, router; then `stack up` and the daemon
+            restarted, as an operator would; the next fault only after recovery
+  checker   after a quiet period: each key's rows and SUM in Druid (SQL) equal its latest
+            version's, rejected and skipped keys have none and their verdict, no run unfinished,
+            every partition's colour matches its verdict
+Prints a table (actions, faults by component, files, rows, violations, slowest upload ->
+verdict) and exits 1 on any violation.
+
+    python benchmarks/soak.py --minutes 60 --seed 1          # the hour (benchmarks/results/)
+    python benchmarks/soak.py --minutes 5 --rate 24 --seed 7  # the CI version
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import boto3
+from common import running_stack  # first: puts the checkout (and its test helpers) on sys.path
+from soak_chaos import Chaos, Fault, chaos_loop
+from soak_check import Expected, Report, check, wait_until_quiet
+
+from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.stack.stack import Stack
+from ingest_pipeline.verdict import Outcome
+from ingest_pipeline_tests.integration.automation import Automation
+
+DATASETS = 5
+#: Shares of the actions: a new good file, an overwrite of one, header only, zero bytes.
+MIX = (("new", 0.6), ("overwrite", 0.25), ("header_only", 0.1), ("zero_bytes", 0.05))
+
+
+def good_csv(rng: random.Random, max_kb: int, version: int) -> tuple[bytes, int, int]:
+    """A CSV of 1 KB to `max_kb` KB (log-uniform), its rows and SUM(points)."""
+    target = int(1024 * max(1, max_kb) ** rng.random())
+    day = rng.randrange(1, 29)
+    lines, size, total, i = ["ts,team,points,comment"], 0, 0, 0
+    while size < target:
+        points = rng.randrange(0, 10_000) + version
+        clock = f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        line = f"2024-05-{day:02d}T{clock}Z,t{i % 5},{points},v{version}"
+        lines.append(line)
+        size += len(line) + 1
+        total += points
+        i += 1
+    return ("\n".join(lines) + "\n").encode(), i, total
+
+
+class Workload:
+    """Seeded uploads; `expected` is each key's latest version."""
+
+    def __init__(self, s3: object, prefix: str, rng: random.Random, max_kb: int, tag: str) -> None:
+        self.s3, self.prefix, self.rng, self.max_kb = s3, prefix, rng, max_kb
+        self.datasets = [f"soak_{tag}_{d}" for d in range(DATASETS)]
+        self.expected: dict[str, Expected] = {}
+        self.good: list[str] = []
+        self.actions: collections.Counter[str] = collections.Counter()
+        self.count = 0
+
+    def act(self, history: list[dict]) -> None:
+        kind = self.rng.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
+        if kind == "overwrite" and not self.good:
+            kind = "new"
+        self.count += 1
+        if kind == "overwrite":
+            key = self.rng.choice(self.good)
+        else:
+            key = f"{self.rng.choice(self.datasets)}/{kind}_{self.count:05d}.csv"
+        body, outcome, rows, points = self.body(kind)
+        etag = self.put(key, body)
+        self.expected[key] = Expected(etag, outcome, rows, points, time.time())
+        if outcome is Outcome.INGESTED and key not in self.good:
+            self.good.append(key)
+        self.actions[kind] += 1
+        history.append({"at": time.time(), "action": kind, "key": key, "etag": etag, "rows": rows})
+
+    def body(self, kind: str) -> tuple[bytes, Outcome, int, int]:
+        if kind == "header_only":
+            return b"ts,team,points,comment\n", Outcome.REJECTED, 0, 0
+        if kind == "zero_bytes":
+            return b"", Outcome.SKIPPED, 0, 0
+        body, rows, points = good_csv(self.rng, self.max_kb, self.count)
+        return body, Outcome.INGESTED, rows, points
+
+    def put(self, key: str, body: bytes) -> str:
+        """Upload, retried while the S3 store is down (a fault): an operator's client would."""
+        for _ in range(120):
+            try:
+                response = self.s3.put_object(  # type: ignore[attr-defined]
+                    Bucket=UPLOADS_BUCKET, Key=self.prefix + key, Body=body
+                )
+                return response["ETag"].strip('"')
+            except Exception:  # noqa: BLE001 - the store is being restarted
+                time.sleep(1.0)
+        raise SystemExit(f"S3 refused {key} for 2 minutes")
+
+
+def start_automation(stack: StackSettings, home: Path) -> Automation:
+    auto = Automation.on_a_new_database(stack, home)
+    auto.start_daemon()
+    auto.start_webserver()
+    return auto
+
+
+def print_report(
+    workload: Workload, faults: list[Fault], report: Report, minutes: float, out=sys.stdout
+) -> None:
+    injected = [f for f in faults if f.pid is not None]
+    by_component = collections.Counter(f"{f.component} ({f.how})" for f in injected)
+    outcomes = collections.Counter(e.outcome.value for e in workload.expected.values())
+    print(f"soak: {minutes:.1f} min, {workload.count} uploads", file=out)
+    print(f"  actions      {dict(workload.actions)}", file=out)
+    print(
+        f"  files        {len(workload.expected)} keys, latest versions {dict(outcomes)}", file=out
+    )
+    print(
+        f"  faults       {len(injected)} over {len({f.component for f in injected})} components",
+        file=out,
+    )
+    for name, count in sorted(by_component.items()):
+        print(f"    {name:<34}{count}", file=out)
+    recovery = max((f.recovered_seconds for f in injected), default=0.0)
+    print(f"  recovery     slowest {recovery:.0f}s", file=out)
+    print(f"  rows         {report.rows_checked:,} checked in Druid", file=out)
+    print(f"  slowest      upload -> verdict {report.slowest_seconds:.0f}s", file=out)
+    print(f"  violations   {len(report.violations)}", file=out)
+    for violation in report.violations[:50]:
+        print(f"    {violation}", file=out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=20, help="uploads per minute")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-kb", type=int, default=2048, help="largest file (KB)")
+    parser.add_argument("--fault-gap", default="30,90", help="seconds between faults: lo,hi")
+    parser.add_argument("--quiet-timeout", type=float, default=900)
+    parser.add_argument("--history", type=Path, default=None, help="JSON lines of every action")
+    args = parser.parse_args()
+    stack_settings = running_stack()
+    stack = Stack(stack_settings)
+    rng = random.Random(args.seed)
+    gap = tuple(float(x) for x in args.fault_gap.split(","))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack_settings.s3_endpoint,
+        aws_access_key_id=stack_settings.s3_access_key,
+        aws_secret_access_key=stack_settings.s3_secret_key,
+        region_name=stack_settings.s3_region,
+    )
+    druid = DruidResource(router_url=stack_settings.druid_url("router"))
+    history: list[dict] = []
+    faults: list[Fault] = []
+    with tempfile.TemporaryDirectory(prefix="soak-") as home:
+        auto = start_automation(stack_settings, Path(home))
+        try:
+            workload = Workload(
+                s3,
+                auto.prefix,
+                random.Random(args.seed + 1),
+                args.max_kb,
+                f"{args.seed}_{int(time.time()) % 100000}",
+            )
+            started = time.monotonic()
+            until = started + args.minutes * 60
+            chaos = Chaos(stack, auto, random.Random(args.seed + 2))
+            thread = threading.Thread(
+                target=chaos_loop,
+                args=(chaos, rng, started, until, gap, faults.append),
+                daemon=True,
+            )
+            thread.start()
+            while time.monotonic() < until:
+                workload.act(history)
+                time.sleep(workload.rng.expovariate(args.rate / 60))
+            thread.join()
+            chaos.recover()  # the last fault's component is back before the quiet period
+            decided = wait_until_quiet(auto.instance, workload.expected, args.quiet_timeout)
+            report = check(auto.instance(), druid, auto.prefix, workload.expected, decided)
+        finally:
+            auto.stop()
+            kept = Path(tempfile.gettempdir()) / f"soak-daemon-{int(time.time())}.log"
+            shutil.copy(Path(home) / "daemon.log", kept)  # the runs' story, for a violation
+            print(f"daemon log: {kept}")
+    if args.history:
+        with args.history.open("w") as out:
+            for entry in history:
+                out.write(json.dumps(entry) + "\n")
+            for fault in faults:
+                out.write(json.dumps({"fault": asdict(fault)}) + "\n")
+    print_report(workload, faults, report, args.minutes)
+    sys.exit(1 if report.violations else 0)
+
+
+if __name__ == "__main__":
+    main()

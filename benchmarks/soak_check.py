@@ -1,0 +1,158 @@
+"""The soak's checker: after a quiet period, what Druid and Dagster hold is compared with the
+history of what was uploaded. Every expectation comes from the history (the generated files),
+the rows from SQL written here, never from the pipeline's own checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+
+from ingest_pipeline.console.status import latest_verdicts
+from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.verdict import Outcome
+
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A key's latest version as uploaded: its ETag, what must become of it, and its rows."""
+
+    etag: str
+    outcome: Outcome  # INGESTED, REJECTED or SKIPPED
+    rows: int = 0
+    points: int = 0  # SUM(points) over its rows
+    uploaded_at: float = 0.0  # wall clock
+
+
+@dataclass
+class Report:
+    violations: list[str] = field(default_factory=list)
+    slowest_seconds: float = 0.0
+    rows_checked: int = 0
+
+
+def wait_until_quiet(
+    instance_of: object, expected: Mapping[str, Expected], timeout: float
+) -> dict[str, float]:
+    """Until every key's latest version has a verdict for that ETag (or `timeout`): the
+    verdicts' wall-clock times by key."""
+    deadline = time.monotonic() + timeout
+    while True:
+        instance = instance_of()  # type: ignore[operator]
+        recorded = latest_verdicts(instance, sorted(expected))
+        done = {
+            key: found.timestamp
+            for key, found in recorded.items()
+            if found.verdict.etag == expected[key].etag
+        }
+        if len(done) == len(expected) or time.monotonic() > deadline:
+            return done
+        time.sleep(5.0)
+
+
+def check(
+    instance: dg.DagsterInstance,
+    druid: DruidResource,
+    prefix: str,
+    expected: Mapping[str, Expected],
+    decided_at: Mapping[str, float],
+) -> Report:
+    report = Report()
+    for key in sorted(set(expected) - set(decided_at)):
+        report.violations.append(f"{key}: no verdict for its latest version")
+    recorded = latest_verdicts(instance, sorted(expected))
+    for key, want in expected.items():
+        found = recorded.get(key)
+        if found is not None and found.verdict.etag == want.etag:
+            if found.verdict.outcome is not want.outcome:
+                report.violations.append(
+                    f"{key}: {found.verdict.outcome.value}, expected {want.outcome.value} "
+                    f"({found.verdict.message()})"
+                )
+            if want.outcome is Outcome.INGESTED:
+                report.slowest_seconds = max(
+                    report.slowest_seconds, found.timestamp - want.uploaded_at
+                )
+    check_rows(druid, prefix, expected, report)
+    check_runs_settled(instance, report)
+    check_partition_statuses(instance, expected, report)
+    return report
+
+
+def check_rows(
+    druid: DruidResource, prefix: str, expected: Mapping[str, Expected], report: Report
+) -> None:
+    """Rows and SUM(points) per file, by __source_key: exactly the latest version's."""
+    datasets = sorted({key.split("/")[0] for key in expected})
+    held: dict[str, tuple[int, int]] = {}
+    for dataset in datasets:
+        if not druid.broker_sees(dataset):
+            continue
+        for row in druid.sql(
+            f'SELECT "__source_key" AS k, COUNT(*) AS n, SUM(points) AS p FROM "{dataset}" '
+            "GROUP BY 1"
+        ):
+            held[row["k"].removeprefix(prefix)] = (int(row["n"]), int(row["p"] or 0))
+    for key, want in expected.items():
+        rows = held.get(key, (0, 0))
+        report.rows_checked += rows[0]
+        wanted = (want.rows, want.points) if want.outcome is Outcome.INGESTED else (0, 0)
+        if rows != wanted:
+            report.violations.append(f"{key}: Druid holds (rows, sum) {rows}, expected {wanted}")
+    for key in sorted(set(held) - set(expected)):
+        report.violations.append(f"{key}: rows in Druid for a key never uploaded")
+
+
+def check_runs_settled(
+    instance: dg.DagsterInstance, report: Report, grace_seconds: float = 300.0
+) -> None:
+    """No run left unfinished. A run records its files' verdicts before its own end, so the
+    last ones get `grace_seconds` (beyond run monitoring's 180 s start timeout) to finish."""
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+        if not unfinished or time.monotonic() > deadline:
+            break
+        time.sleep(5.0)
+    for run in unfinished:
+        report.violations.append(f"run {run.run_id} still {run.status.value}")
+
+
+def check_partition_statuses(
+    instance: dg.DagsterInstance, expected: Mapping[str, Expected], report: Report
+) -> None:
+    """An ingested file's druid_datasource partition is materialized and not failed; a rejected
+    one's validated_frame partition is failed (red), as the UI shows them."""
+    done, failed = {}, {}
+    for asset in ("validated_frame", "druid_datasource"):
+        value = get_and_update_asset_status_cache_value(
+            instance, dg.AssetKey(asset), upload_partitions
+        )
+        if value is None:
+            done[asset], failed[asset] = set(), set()
+            continue
+        done[asset] = set(
+            value.deserialize_materialized_partition_subsets(upload_partitions).get_partition_keys()
+        )
+        failed[asset] = set(
+            value.deserialize_failed_partition_subsets(upload_partitions).get_partition_keys()
+        )
+    for key, want in expected.items():
+        if want.outcome is Outcome.INGESTED and (
+            key not in done["druid_datasource"] or key in failed["druid_datasource"]
+        ):
+            report.violations.append(f"{key}: ingested but its druid_datasource is not green")
+        if want.outcome is Outcome.REJECTED and key not in failed["validated_frame"]:
+            report.violations.append(f"{key}: rejected but its validated_frame is not red")
