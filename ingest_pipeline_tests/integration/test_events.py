@@ -14,12 +14,11 @@ import uuid
 from collections.abc import Iterator
 
 import dagster as dg
-import psycopg2
 import pytest
 
 from ingest_pipeline.sensor_state import decode_state
 from ingest_pipeline.stack.queue import QueueServer, sqs_client
-from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings
+from ingest_pipeline.stack.settings import StackSettings
 from ingest_pipeline_tests.integration.automation import (
     Automation,
     assert_no_more_runs,
@@ -40,20 +39,13 @@ def events_automation(
 ) -> Iterator[Automation]:
     """A daemon whose sensor reads the stack's events queue; the reconciliation off (each test
     turns it on where it wants it)."""
-    home = tmp_path_factory.mktemp("events_home")
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
-    auto = Automation(stack, home)
+    auto = Automation.on_a_new_database(stack, tmp_path_factory.mktemp("events_home"))
     auto.env.update(
         INGEST_EVENTS_QUEUE_URL=stack.events_queue_url,
         INGEST_SQS_ENDPOINT_URL=stack.queue_endpoint,
         INGEST_SENSOR_INTERVAL_SECONDS="1",
         INGEST_RECONCILE_INTERVAL_SECONDS="0",
     )
-    conn = psycopg2.connect(stack.postgres_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{auto.database}"')
-    conn.close()
     auto.start_daemon()
     yield auto
     auto.stop()
