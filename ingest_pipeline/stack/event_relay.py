@@ -184,6 +184,11 @@ def tail_command(settings: StackSettings, weed: Path, since_ns: int | None) -> l
     ]
 
 
+def relay_log(message: str) -> None:
+    """The relay's log lines carry the time: its log is read to see when an event was sent."""
+    log(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f" {message}")
+
+
 class Sender:
     """Sends records to the events queue, retrying until the queue answers."""
 
@@ -208,12 +213,12 @@ class Sender:
                 self.client.send_message(QueueUrl=self.queue_url, MessageBody=body)
                 if failing_since is not None:
                     down = time.monotonic() - failing_since
-                    log(f"s3-events: the queue answers again after {down:.0f}s")
+                    relay_log(f"s3-events: the queue answers again after {down:.0f}s")
                 return
             except Exception as error:  # the queue is down or restarting: keep the event
                 if failing_since is None:
                     failing_since = time.monotonic()
-                    log(f"s3-events: cannot send to the queue ({error}); retrying")
+                    relay_log(f"s3-events: cannot send to the queue ({error}); retrying")
                 time.sleep(1)
 
 
@@ -252,7 +257,7 @@ def watch_queue(sender: Sender, rewind: Rewind) -> None:
         if not sender.ping():
             down_since = down_since or time.time_ns()
         elif down_since is not None:
-            log("s3-events: the queue is back: sending again what came just before it went down")
+            relay_log("s3-events: the queue is back: sending again what came just before it")
             rewind.request(down_since - REWIND_SECONDS * 1_000_000_000)
             down_since = None
         time.sleep(1)
@@ -277,19 +282,22 @@ def follow(settings: StackSettings, relay: EventRelay, sender: Sender, rewind: R
         time.sleep(SUBSCRIBE_SECONDS)
         if tail.poll() is None:
             relay.ready_file.write_text(str(os.getpid()))
-        log(f"s3-events: following the filer from {since} ns")
+        relay_log(f"s3-events: following the filer from {since} ns")
         for event in filer_events(tail.stdout):
             ts_ns = int(event.get("tsNs", 0))
             if ts_ns <= since:
                 continue  # sent before the restart
             for record in s3_records(event, UPLOADS_BUCKET, settings.s3_region):
                 sender.send(record)
+                age = (time.time_ns() - ts_ns) / 1e9
+                key = record["s3"]["object"]["key"]
+                relay_log(f"s3-events: sent {record['eventName']} {key} ({age:.2f}s after it)")
             if rewind.pending():
                 break  # keep the checkpoint: the rewind goes back before it anyway
             relay.checkpoint.write(ts_ns)
             since = ts_ns
         tail.terminate()
-    log(f"s3-events: filer.meta.tail exited ({tail.returncode}); following again")
+    relay_log(f"s3-events: filer.meta.tail exited ({tail.returncode}); following again")
 
 
 def main(argv: list[str]) -> int:
@@ -304,7 +312,7 @@ def main(argv: list[str]) -> int:
         try:
             follow(settings, relay, sender, rewind)
         except StackError as error:
-            log(f"s3-events: {error}{where(relay.log_file)}")
+            relay_log(f"s3-events: {error}{where(relay.log_file)}")
         time.sleep(1)
 
 
