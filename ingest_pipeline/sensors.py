@@ -18,25 +18,30 @@ tick decides is the same either way (tick_plan.py).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 import zlib
+from collections.abc import Callable
 
 import dagster as dg
 
+from ingest_pipeline.assets.retract import retract_job
 from ingest_pipeline.assets.verdicts import verdict_observation
+from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.event_sensor import plan_queue_tick
 from ingest_pipeline.partitions import UPLOADS, upload_partitions
 from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.resources.environment import sensor_interval_seconds
 from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.object_store import ObjectStore
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.tick_plan import (
     DATASET_TAG,
     ETAG_TAG,
     FILES_TAG,
     FORBIDDEN_IN_PARTITION_KEY,
+    INGEST_JOB,
     LAUNCHED_BY_CLI,
     LAUNCHED_BY_TAG,
     PARTITION_TAG,
@@ -87,7 +92,7 @@ SENSOR_INTERVAL_SECONDS = sensor_interval_seconds()
 MAX_REQUESTS_PER_TICK = 500
 
 ingest_job = dg.define_asset_job(
-    "ingest_upload",
+    INGEST_JOB,
     selection=dg.AssetSelection.groups("ingest"),
     # The four steps run one after another anyway; one process saves a Python start per step.
     executor_def=dg.in_process_executor,
@@ -107,18 +112,20 @@ def decode_cursor(cursor: str | None) -> dict[str, str]:
 
 
 @dg.sensor(
-    job=ingest_job,
+    jobs=[ingest_job, retract_job],
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or changed objects under the uploads prefix -> partitions + runs (new "
     "files of a dataset batched into one run over their partition range); from the bucket's "
-    "S3 events in a queue when INGEST_EVENTS_QUEUE_URL is set, else by listing.",
+    "S3 events in a queue when INGEST_EVENTS_QUEUE_URL is set, else by listing; a delete "
+    "event of a dataset with on_delete: retract -> a retract_upload run.",
 )
 def upload_sensor(
     context: dg.SensorEvaluationContext,
     s3: ObjectStore,
     sensor_settings: SensorSettings,
     events: EventQueue,
+    pipeline_settings: PipelineSettings,
 ) -> dg.SensorResult:
     started = time.monotonic()
     # Before this tick's runs claim the Druid pool (see pools.py: a Dagster bug on Postgres).
@@ -128,12 +135,15 @@ def upload_sensor(
         )
     caps = BatchCaps.of(sensor_settings)
     if events.configured:
-        tick = plan_queue_tick(context.cursor, context.instance, s3, events, caps)
+        on_delete = functools.cache(on_delete_of(pipeline_settings))
+        tick = plan_queue_tick(context.cursor, context.instance, s3, events, caps, on_delete)
         plan, cursor, summary = tick.plan, tick.cursor, tick.summary
+        retractions = [r for r in (d.run_request() for d in tick.deletes) if r is not None]
         for note in tick.notes:
             context.log.info(note)
     else:
         plan, cursor, summary = listing_tick(context, s3, caps)
+        retractions = []
     for skipped in plan.skipped:
         context.log.info(
             f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason.message}"
@@ -142,10 +152,11 @@ def upload_sensor(
         context.log.info(f"{partition_key}: this version was run by `{LAUNCHED_BY_CLI}`")
     context.log.info(
         f"{summary}; requested {len(plan.versions)} versions in {len(plan.runs)} runs, "
+        f"{len(retractions)} retractions, "
         f"{len(plan.new_partitions)} new partitions in {time.monotonic() - started:.2f}s"
     )
     return dg.SensorResult(
-        run_requests=[run.run_request() for run in plan.runs],
+        run_requests=[*(run.run_request() for run in plan.runs), *retractions],
         dynamic_partitions_requests=[upload_partitions.build_add_request(list(plan.new_partitions))]
         if plan.new_partitions
         else [],
@@ -157,6 +168,13 @@ def upload_sensor(
         ],
         cursor=cursor,
     )
+
+
+def on_delete_of(settings: PipelineSettings) -> Callable[[str], DeleteMode]:
+    def on_delete(dataset: str) -> DeleteMode:
+        return settings.dataset_config(dataset).on_delete
+
+    return on_delete
 
 
 def listing_tick(

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
+from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
@@ -43,6 +44,9 @@ LAUNCHED_BY_TAG = "ingest/launched_by"
 LAUNCHED_BY_CLI = "ingest-pipeline ingest"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+#: The sensor's two jobs: ingest versions (the asset graph), retract deleted files.
+INGEST_JOB = "ingest_upload"
+RETRACT_JOB = "retract_upload"
 
 
 class SkipReason(StrEnum):
@@ -147,11 +151,13 @@ class RunToRequest:
         if len(self.versions) == 1:
             only = self.versions[0]
             return dg.RunRequest(
+                job_name=INGEST_JOB,
                 partition_key=only.partition_key,
                 run_key=self.run_key,
                 tags={**tags, ETAG_TAG: only.etag},
             )
         return dg.RunRequest(
+            job_name=INGEST_JOB,
             run_key=self.run_key,
             tags={
                 **tags,
@@ -306,3 +312,56 @@ def group_runs(
         if batch:
             runs.append(RunToRequest(tuple(batch)))
     return runs
+
+
+class DeleteDecision(StrEnum):
+    """What the sensor does about an object deleted from the bucket."""
+
+    RETRACT = "retract"  # on_delete: retract and it has a partition: a retract_upload run
+    KEEP = "keep"  # on_delete: keep (the default): its rows stay, nothing runs
+    NEVER_INGESTED = "never ingested"  # no partition: the pipeline never took it, nothing runs
+
+
+@dataclass(frozen=True)
+class DeletedObject:
+    """An object a delete event removed, and what the sensor does about it."""
+
+    key: str
+    partition_key: str
+    sequencer: str  # of the delete event: a later delete of the same key is another run
+    decision: DeleteDecision
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.partition_key}@deleted:{self.sequencer}"
+
+    def run_request(self) -> dg.RunRequest | None:
+        if self.decision is not DeleteDecision.RETRACT:
+            return None
+        return dg.RunRequest(
+            job_name=RETRACT_JOB,
+            partition_key=self.partition_key,
+            run_key=self.run_key,
+            tags={DATASET_TAG: self.partition_key.partition("/")[0]},
+        )
+
+
+def decide_deletes(
+    removed: Iterable[tuple[str, str]],
+    partition_key_of: Callable[[str], str],
+    on_delete_of: Callable[[str], DeleteMode],
+    existing_partitions: Collection[str],
+) -> tuple[DeletedObject, ...]:
+    """Per removed (key, sequencer): retract when its dataset says so and the pipeline ever
+    took it (it has a partition: ingested, rejected or skipped); keep otherwise."""
+    deleted = []
+    for key, sequencer in removed:
+        partition_key = partition_key_of(key)
+        if partition_key not in existing_partitions:
+            decision = DeleteDecision.NEVER_INGESTED
+        elif on_delete_of(partition_key.partition("/")[0]) is DeleteMode.RETRACT:
+            decision = DeleteDecision.RETRACT
+        else:
+            decision = DeleteDecision.KEEP
+        deleted.append(DeletedObject(key, partition_key, sequencer, decision))
+    return tuple(deleted)

@@ -17,11 +17,13 @@ import httpx
 from pydantic import Field, PrivateAttr
 
 from ingest_pipeline.records import (
+    NO_ROWS,
     DatasourceState,
     IngestedTask,
     IngestionPlan,
     IngestLimits,
     Replace,
+    RetractedTask,
     TaskOutcome,
 )
 from ingest_pipeline.resources.druid_queries import DruidQueries
@@ -383,3 +385,14 @@ class DruidResource(DruidQueries, DruidService):
             segment_load_seconds=load_seconds,
             queryable_seconds=queryable_seconds,
         )
+
+    def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
+        submitted = time.monotonic()
+        outcome = self.run_plan_task(plan, limits)
+        seconds = time.monotonic() - submitted
+        if not self.has_segments(plan.datasource):  # every chunk ended empty
+            return RetractedTask(outcome, NO_ROWS, seconds)
+        self.wait_for_segments(plan.datasource, limits.segment_load_timeout_seconds)
+        timeout = limits.segment_load_timeout_seconds
+        left = self.wait_for_source_rows(plan.datasource, {source_key: 0}, timeout)
+        return RetractedTask(outcome, left[source_key], seconds)

@@ -16,7 +16,7 @@ import pytest
 from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.event_queue import EventQueue
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.sensors import (
     SkippedObject,
     SkipReason,
@@ -396,6 +396,7 @@ def tick(
             "s3": Listing(objects),
             "sensor_settings": SensorSettings(),
             "events": EventQueue(),
+            "pipeline_settings": PipelineSettings(),
         },
     )
     result = sensors.upload_sensor(context)
