@@ -37,7 +37,6 @@ from ingest_pipeline.sensor_state import (
 )
 from ingest_pipeline.tick_plan import (
     BatchCaps,
-    DeleteDecision,
     DeletedObject,
     TickPlan,
     decide_deletes,
@@ -121,7 +120,6 @@ def plan_queue_tick(
         on_delete_of,
         existing_partitions(instance, [s3.partition_key(k) for k in batch.removed], whole=False),
     )
-    notes += [delete_note(s3.uploads_bucket, deleted) for deleted in deletes]
     page, rec = reconcile_page(s3, state.reconciliation, events.reconcile_interval_seconds)
     objects = merge_objects(batch.created, page.objects if page else ())
     plan = plan_objects(instance, s3, objects, seen, caps, page)
@@ -139,15 +137,6 @@ def plan_queue_tick(
         f"removed, {batch.stale} stale, {batch.elsewhere} elsewhere{listed}"
     )
     return QueueTick(plan, cursor_out, summary, tuple(notes), deletes)
-
-
-def delete_note(bucket: str, deleted: DeletedObject) -> str:
-    where = f"deleted: s3://{bucket}/{deleted.key}"
-    if deleted.decision is DeleteDecision.RETRACT:
-        return f"{where}: retract_upload requested for {deleted.partition_key} (on_delete: retract)"
-    if deleted.decision is DeleteDecision.KEEP:
-        return f"{where}: its rows stay in Druid (on_delete: keep)"
-    return f"{where}: never ingested (no partition), nothing to retract"
 
 
 def plan_objects(

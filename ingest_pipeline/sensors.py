@@ -48,11 +48,14 @@ from ingest_pipeline.tick_plan import (
     RANGE_END_TAG,
     RANGE_START_TAG,
     BatchCaps,
+    DeleteDecision,
+    DeletedObject,
     RunToRequest,
     SkippedObject,
     SkipReason,
     TickPlan,
     VersionToIngest,
+    decide_deletes,
     group_runs,
     plan_tick,
     skip_reason,
@@ -134,16 +137,17 @@ def upload_sensor(
             f"pool {pool!r}: its earlier default limit removed (dagster.yaml's applies)"
         )
     caps = BatchCaps.of(sensor_settings)
+    on_delete = functools.cache(on_delete_of(pipeline_settings))
     if events.configured:
-        on_delete = functools.cache(on_delete_of(pipeline_settings))
         tick = plan_queue_tick(context.cursor, context.instance, s3, events, caps, on_delete)
-        plan, cursor, summary = tick.plan, tick.cursor, tick.summary
-        retractions = [r for r in (d.run_request() for d in tick.deletes) if r is not None]
+        plan, cursor, summary, deletes = tick.plan, tick.cursor, tick.summary, tick.deletes
         for note in tick.notes:
             context.log.info(note)
     else:
-        plan, cursor, summary = listing_tick(context, s3, caps)
-        retractions = []
+        plan, cursor, summary, deletes = listing_tick(context, s3, caps, on_delete)
+    for deleted in deletes:  # once: the delete leaves the cursor in the same tick
+        context.log.info(delete_note(s3.uploads_bucket, deleted))
+    retractions = [r for r in (d.run_request() for d in deletes) if r is not None]
     for skipped in plan.skipped:
         context.log.info(
             f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason.message}"
@@ -177,10 +181,24 @@ def on_delete_of(settings: PipelineSettings) -> Callable[[str], DeleteMode]:
     return on_delete
 
 
+def delete_note(bucket: str, deleted: DeletedObject) -> str:
+    where = f"deleted: s3://{bucket}/{deleted.key}"
+    if deleted.decision is DeleteDecision.RETRACT:
+        return f"{where}: retract_upload requested for {deleted.partition_key} (on_delete: retract)"
+    if deleted.decision is DeleteDecision.KEEP:
+        return f"{where}: its rows stay in Druid (on_delete: keep)"
+    return f"{where}: never ingested (no partition), nothing to retract"
+
+
 def listing_tick(
-    context: dg.SensorEvaluationContext, s3: ObjectStore, caps: BatchCaps
-) -> tuple[TickPlan, str, str]:
-    """No queue: list every object under the prefix and compare with the cursor."""
+    context: dg.SensorEvaluationContext,
+    s3: ObjectStore,
+    caps: BatchCaps,
+    on_delete: Callable[[str], DeleteMode],
+) -> tuple[TickPlan, str, str, tuple[DeletedObject, ...]]:
+    """No queue: list every object under the prefix and compare with the cursor; a key the
+    cursor knew that the listing lacks was deleted (seen in exactly this tick: the cursor
+    forgets it with this tick's run requests)."""
     seen = decode_cursor(context.cursor)
     objects = list(s3.list_uploads())
     existing = set(context.instance.get_dynamic_partitions(UPLOADS))
@@ -193,4 +211,8 @@ def listing_tick(
         caps,
         versions_run_by_cli(context.instance, objects, seen, s3.partition_key, existing),
     )
-    return plan, encode_cursor(plan.next_seen), f"listed {len(objects)} objects"
+    listed = f"listed@{int(time.time() * 1000)}"
+    deletes = decide_deletes(
+        [(key, listed) for key in plan.removed], s3.partition_key, on_delete, existing
+    )
+    return plan, encode_cursor(plan.next_seen), f"listed {len(objects)} objects", deletes

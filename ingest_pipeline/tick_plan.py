@@ -205,6 +205,7 @@ class TickPlan:
     next_seen: dict[str, str]
     skipped: tuple[SkippedObject, ...]
     ran_elsewhere: tuple[str, ...] = ()  # partitions whose version `ingest-pipeline ingest` ran
+    removed: tuple[str, ...] = ()  # keys decided before that the listing no longer holds
 
     @property
     def versions(self) -> list[VersionToIngest]:
@@ -251,10 +252,7 @@ def plan_tick(
             continue  # next tick
         wanted.append(VersionToIngest(partition_key, obj.etag, obj.size))
         next_seen[obj.key] = obj.etag
-    # Deleted objects leave the cursor (keeps it small); a later upload is new again.
-    for key in set(next_seen) - present:
-        if listed is None or listed(key):
-            del next_seen[key]
+    removed = forget_deleted(next_seen, present, listed)
     existing = set(existing_partitions)
     runs = group_runs(wanted, existing, caps)
     new_partitions = [v.partition_key for run in runs for v in run.versions]
@@ -262,7 +260,25 @@ def plan_tick(
     new_partitions += sorted(
         {s.partition_key for s in skipped if s.partition_key} - existing - set(new_partitions)
     )
-    return TickPlan(tuple(runs), tuple(new_partitions), next_seen, tuple(skipped), tuple(elsewhere))
+    return TickPlan(
+        tuple(runs),
+        tuple(new_partitions),
+        next_seen,
+        tuple(skipped),
+        tuple(elsewhere),
+        tuple(removed),
+    )
+
+
+def forget_deleted(
+    seen: dict[str, str], present: set[str], listed: Callable[[str], bool] | None
+) -> tuple[str, ...]:
+    """Deleted objects leave the cursor `seen` (keeps it small; a later upload is new again):
+    the keys it knew that the listing would hold but does not, returned."""
+    removed = [k for k in sorted(set(seen) - present) if listed is None or listed(k)]
+    for key in removed:
+        del seen[key]
+    return tuple(removed)
 
 
 def versions_run_by_cli(
@@ -328,7 +344,9 @@ class DeletedObject:
 
     key: str
     partition_key: str
-    sequencer: str  # of the delete event: a later delete of the same key is another run
+    # the delete event's (a listing: "listed@<tick's epoch ms>"): a later delete of the same
+    # key is another run; the same event delivered again is the same run key
+    sequencer: str
     decision: DeleteDecision
 
     @property

@@ -96,4 +96,9 @@ _ADAPTER: TypeAdapter[FileVerdict] = TypeAdapter(FileVerdict)
 def retracted_message(removed: int, task_id: str | None) -> str:
     if not removed:
         return "deleted from the bucket; it had no rows in Druid (no task ran)"
+    if task_id is None:
+        return (
+            f"deleted from the bucket; its {removed:,} rows removed from Druid (the datasource's "
+            "only rows: its segments marked unused)"
+        )
     return f"deleted from the bucket; its {removed:,} rows removed from Druid by task {task_id}"

@@ -17,6 +17,7 @@ from ingest_pipeline.assets.verdicts import verdict_metadata, verdict_observatio
 from ingest_pipeline.partitions import split_partition_key, upload_partitions
 from ingest_pipeline.planning import plan_retraction
 from ingest_pipeline.records import IngestLimits, RetractionPlan
+from ingest_pipeline.resources.druid_retraction import MARKED_UNUSED
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import DruidError
 from ingest_pipeline.resources.object_store import ObjectGone, ObjectStore
@@ -123,7 +124,7 @@ def retract(
         Outcome.RETRACTED,
         Stage.DRUID_DATASOURCE,
         rows=0,
-        druid_task_id=done.outcome.task_id,
+        druid_task_id=None if done.outcome.task_id == MARKED_UNUSED else done.outcome.task_id,
         run_id=run_id,
         retracted_rows=plan.rows_in_druid,
     )

@@ -17,16 +17,15 @@ import httpx
 from pydantic import Field, PrivateAttr
 
 from ingest_pipeline.records import (
-    NO_ROWS,
     DatasourceState,
     IngestedTask,
     IngestionPlan,
     IngestLimits,
     Replace,
-    RetractedTask,
     TaskOutcome,
 )
 from ingest_pipeline.resources.druid_queries import DruidQueries
+from ingest_pipeline.resources.druid_retraction import DruidRetraction
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import (
     ALL_TIME,
@@ -48,7 +47,7 @@ LOST_TASK_ATTEMPTS = 3
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
 
-class DruidResource(DruidQueries, DruidService):
+class DruidResource(DruidQueries, DruidRetraction, DruidService):
     """Druid's HTTP APIs. Every URL may be the router (it proxies the overlord and coordinator)."""
 
     router_url: str = Field(description="Druid router URL, e.g. http://127.0.0.1:8888")
@@ -68,6 +67,9 @@ class DruidResource(DruidQueries, DruidService):
 
     def broker_base_url(self) -> str:
         return self._url(self.broker_url)
+
+    def coordinator_base_url(self) -> str:
+        return self._url(self.coordinator_url)
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -385,14 +387,3 @@ class DruidResource(DruidQueries, DruidService):
             segment_load_seconds=load_seconds,
             queryable_seconds=queryable_seconds,
         )
-
-    def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
-        submitted = time.monotonic()
-        outcome = self.run_plan_task(plan, limits)
-        seconds = time.monotonic() - submitted
-        if not self.has_segments(plan.datasource):  # every chunk ended empty
-            return RetractedTask(outcome, NO_ROWS, seconds)
-        self.wait_for_segments(plan.datasource, limits.segment_load_timeout_seconds)
-        timeout = limits.segment_load_timeout_seconds
-        left = self.wait_for_source_rows(plan.datasource, {source_key: 0}, timeout)
-        return RetractedTask(outcome, left[source_key], seconds)

@@ -1,6 +1,7 @@
-"""ObjectRemoved events in queue mode, tick by tick: under `on_delete: retract` exactly one
-retract_upload request per delete (a redelivery requests nothing), under keep none, a key the
-pipeline never took none; each logged once."""
+"""Deletes tick by tick. Queue mode (ObjectRemoved events): under `on_delete: retract` exactly
+one retract_upload request per delete (a redelivery requests nothing), under keep none, a key
+the pipeline never took none; each logged once. Listing mode: a key the cursor knew that the
+listing lacks, once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import dagster as dg
 
 from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.event_sensor import plan_queue_tick
-from ingest_pipeline.resources.settings import PipelineSettings
+from ingest_pipeline.resources.event_queue import EventQueue
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
+from ingest_pipeline.sensors import delete_note, upload_sensor
 from ingest_pipeline.tick_plan import (
     DATASET_TAG,
     RETRACT_JOB,
@@ -95,7 +98,7 @@ def notes_of_delete(tmp_path: Path, on_delete: str, known: bool) -> tuple[str, .
         done = plan_queue_tick(None, instance, store, queue, BatchCaps(), lambda _: mode)
         again = plan_queue_tick(done.cursor, instance, store, queue, BatchCaps(), lambda _: mode)
         assert again.deletes == ()  # nothing new: the delete is decided once
-        return tuple(n for n in done.notes if n.startswith("deleted:"))
+        return tuple(delete_note(store.uploads_bucket, deleted) for deleted in done.deletes)
 
 
 def test_keep_and_a_never_ingested_key_request_nothing_and_log_once(tmp_path: Path) -> None:
@@ -120,3 +123,42 @@ def test_the_sensor_under_keep_requests_nothing(tmp_path: Path) -> None:
         delete_event(queue, "uploads/a/one.csv", "07")
         assert tick(instance, store, queue, None, settings(tmp_path, "keep")).run_requests == []
     assert DeletedObject("k", "a/k", "07", DeleteDecision.KEEP).run_request() is None
+
+
+def listing_tick(
+    instance: dg.DagsterInstance, store: InMemoryObjectStore, cursor: str | None, path: Path
+) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "s3": store,
+            "sensor_settings": SensorSettings(),
+            "events": EventQueue(),  # no queue: listing mode
+            "pipeline_settings": PipelineSettings(datasets_config_path=str(path)),
+        },
+    )
+    result = upload_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions("uploads", list(request.partition_keys))
+    return result
+
+
+def test_listing_mode_sees_a_delete_once_when_the_listing_lacks_a_known_key(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    path = settings(tmp_path, "retract").datasets_config_path
+    assert path is not None
+    store.put_upload("a/one.csv", BODY)
+    store.put_upload("a/two.csv", BODY)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = listing_tick(instance, store, None, Path(path))
+        assert [r.job_name for r in first.run_requests] == ["ingest_upload"]
+        store.delete(store.uploads_bucket, "uploads/a/one.csv")
+        second = listing_tick(instance, store, first.cursor, Path(path))
+        (request,) = second.run_requests
+        assert request.job_name == RETRACT_JOB and request.partition_key == "a/one.csv"
+        assert request.run_key is not None and request.run_key.startswith("a/one.csv@deleted:")
+        assert listing_tick(instance, store, second.cursor, Path(path)).run_requests == []
