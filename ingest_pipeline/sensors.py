@@ -156,8 +156,8 @@ def upload_sensor(
         context.log.info(f"{partition_key}: this version was run by `{LAUNCHED_BY_CLI}`")
     context.log.info(
         f"{summary}; requested {len(plan.versions)} versions in {len(plan.runs)} runs, "
-        f"{len(retractions)} retractions, "
-        f"{len(plan.new_partitions)} new partitions in {time.monotonic() - started:.2f}s"
+        f"{len(plan.new_partitions)} new partitions, {len(retractions)} retractions in "
+        f"{time.monotonic() - started:.2f}s"
     )
     return dg.SensorResult(
         run_requests=[*(run.run_request() for run in plan.runs), *retractions],

@@ -172,7 +172,7 @@ def test_2500_objects_over_pages_and_ticks_requested_exactly_once(
     assert daemon.partitions() == set(objects)
     assert set(decode_cursor(daemon.cursor)) == {f"{prefix}{key}" for key in objects}
     assert daemon.logs[-1][-1].startswith(
-        "listed 2500 objects, requested 0 versions in 0 runs, 0 new"
+        "listed 2500 objects; requested 0 versions in 0 runs, 0 new"
     )
 
     # Nothing new: nothing requested, tick after tick.
