@@ -39,7 +39,7 @@ from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.s3 import S3Storage
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 
 
@@ -90,7 +90,12 @@ def tick(storage: S3Storage, instance: dg.DagsterInstance, cursor: str | None) -
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"s3": storage, "sensor_settings": SensorSettings(), "events": EventQueue()},
+        resources={
+            "s3": storage,
+            "sensor_settings": SensorSettings(),
+            "events": EventQueue(),
+            "pipeline_settings": PipelineSettings(),
+        },
     )
     context.log.setLevel(logging.WARNING)  # the summary line per tick would flood the table
     result = sensors.upload_sensor(context)

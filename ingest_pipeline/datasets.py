@@ -29,6 +29,13 @@ class TypesContract(StrEnum):
     DISCARD_ROW = "discard_row"  # the row is left out and reported; the rest ingested
 
 
+class DeleteMode(StrEnum):
+    """What an upload deleted from the bucket does to its rows in Druid."""
+
+    KEEP = "keep"  # they stay; nothing runs (the sensor logs the delete once)
+    RETRACT = "retract"  # one replace task rewrites the file's time chunks without them
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """Per-dataset settings (from the YAML file read by `load_dataset_configs`)."""
@@ -51,9 +58,16 @@ class DatasetConfig:
     # ColumnsContract and TypesContract. A new datasource has nothing to hold a file to.
     columns: ColumnsContract = ColumnsContract.EVOLVE
     types: TypesContract = TypesContract.EVOLVE
+    # A deleted upload's rows: kept (default) or retracted from Druid (see DeleteMode).
+    on_delete: DeleteMode = DeleteMode.KEEP
 
     def __post_init__(self) -> None:
-        for name, modes in (("columns", ColumnsContract), ("types", TypesContract)):
+        modes_of: tuple[tuple[str, type[StrEnum]], ...] = (
+            ("columns", ColumnsContract),
+            ("types", TypesContract),
+            ("on_delete", DeleteMode),
+        )
+        for name, modes in modes_of:
             value = getattr(self, name)
             if value not in {mode.value for mode in modes}:
                 raise ValueError(

@@ -6,18 +6,19 @@ came since (a long poll, then until the queue is quiet), keeps each key's latest
 plans the created objects exactly as a listing would be planned (tick_plan.plan_tick: the same
 batching, skips and run keys). While a reconciliation pass is due it also lists ONE page of
 the bucket, resuming where the last page ended, so an object whose event was lost is found
-within a pass. A removed object leaves the cursor (its rows stay in Druid: deletes do not
-retract yet).
+within a pass. A removed object leaves the cursor; under its dataset's `on_delete: retract`
+it becomes a retract_upload run (tick_plan.decide_deletes), else it is logged once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
+from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.partitions import UPLOADS
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.event_queue import EventQueue, QueueMessage
@@ -34,7 +35,14 @@ from ingest_pipeline.sensor_state import (
     listed_nothing,
     merge_objects,
 )
-from ingest_pipeline.tick_plan import BatchCaps, TickPlan, plan_tick, versions_run_by_cli
+from ingest_pipeline.tick_plan import (
+    BatchCaps,
+    DeletedObject,
+    TickPlan,
+    decide_deletes,
+    plan_tick,
+    versions_run_by_cli,
+)
 
 #: Messages one tick takes at most (a 200-file burst lands in one tick, so in one run per
 #: dataset); with one reconciliation page a tick plans at most this + RECONCILE_PAGE_KEYS.
@@ -51,6 +59,7 @@ class QueueTick:
     cursor: str
     summary: str
     notes: tuple[str, ...]  # one log line each
+    deletes: tuple[DeletedObject, ...] = ()
 
 
 def read_messages(messages: Sequence[QueueMessage]) -> tuple[list[S3Event], list[str]]:
@@ -91,6 +100,7 @@ def plan_queue_tick(
     s3: ObjectStore,
     events: EventQueue,
     caps: BatchCaps,
+    on_delete_of: Callable[[str], DeleteMode] = lambda dataset: DeleteMode.KEEP,
 ) -> QueueTick:
     """One tick: acknowledge, receive, plan (see the module's docstring)."""
     state = decode_state(cursor)
@@ -104,9 +114,12 @@ def plan_queue_tick(
     notes += unreadable
     batch = plan_events(parsed, s3.uploads_bucket, s3.uploads_prefix, state.sequencers)
     seen = forget_removed(state.seen, batch.removed)
-    notes += [
-        f"deleted: s3://{s3.uploads_bucket}/{key} (its rows stay in Druid)" for key in batch.removed
-    ]
+    deletes = decide_deletes(
+        [(key, batch.sequencers.get(key, "")) for key in batch.removed],
+        s3.partition_key,
+        on_delete_of,
+        existing_partitions(instance, [s3.partition_key(k) for k in batch.removed], whole=False),
+    )
     page, rec = reconcile_page(s3, state.reconciliation, events.reconcile_interval_seconds)
     objects = merge_objects(batch.created, page.objects if page else ())
     plan = plan_objects(instance, s3, objects, seen, caps, page)
@@ -123,7 +136,7 @@ def plan_queue_tick(
         f"{len(messages)} messages: {len(batch.created)} created, {len(batch.removed)} "
         f"removed, {batch.stale} stale, {batch.elsewhere} elsewhere{listed}"
     )
-    return QueueTick(plan, cursor_out, summary, tuple(notes))
+    return QueueTick(plan, cursor_out, summary, tuple(notes), deletes)
 
 
 def plan_objects(

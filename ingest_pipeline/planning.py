@@ -2,7 +2,8 @@
 
 Druid replaces data by time chunk, not by file. Files Druid has never seen are appended, many
 in one task; a file seen before is replaced, alone, over the chunks its old and new rows occupy
-(see spec.py for the task).
+(see spec.py for the task). A file deleted under `on_delete: retract` is replaced by
+nothing: the same task over the chunks its rows occupy, without a file (plan_retraction).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ingest_pipeline.records import (
     PlannedFile,
     RefusedFile,
     Replace,
+    RetractionPlan,
     ValidatedUpload,
 )
 from ingest_pipeline.spec import (
@@ -239,3 +241,47 @@ def choose_mode(validated: ValidatedUpload, state: DatasourceState, granularity:
     old_cover = interval_cover(previous.first, previous.last, granularity)
     intervals = tuple(merge_intervals(old_cover + new_cover))
     return Replace(intervals, previous.count, validated.upload.key)
+
+
+def plan_retraction(
+    partition_key: str,
+    source_key: str,
+    state: DatasourceState,
+    configured_granularity: str | None,
+    access: DruidS3Access,
+    run_identity: str = "",
+) -> RetractionPlan:
+    """The replace of a deleted file by nothing: one atomic task over the time chunks its rows
+    (the latest version's, whatever was ingested last) occupy, reading back every other
+    file's rows there and dropping the old segments. No task when Druid holds no row of it."""
+    previous = state.previous_rows(source_key)
+    if not previous.count:
+        return RetractionPlan(partition_key, source_key, 0, None)
+    if previous.first is None or previous.last is None:
+        raise ValueError(f"{previous.count} rows of {source_key} but no time range")
+    granularity = configured_granularity or (
+        granularity_of_interval(*state.segment_interval) if state.segment_interval else "ALL"
+    )
+    mode = Replace(
+        tuple(interval_cover(previous.first, previous.last, granularity)),
+        previous.count,
+        source_key,
+    )
+    datasource = partition_key.partition("/")[0]
+    spec = build_index_spec(
+        datasource,
+        [],
+        [],
+        endpoint_url=access.endpoint_url,
+        region=access.region,
+        access_key_id=access.access_key_id,
+        secret_access_key=access.secret_access_key,
+        time_min=previous.first,
+        time_max=previous.last,
+        mode=mode,
+        segment_granularity=granularity,
+        existing_dimensions=existing_dimensions(state),
+    )
+    task_id = task_id_for(datasource, spec, run_identity)
+    task = IngestionPlan(datasource, task_id, mode, granularity, (), {"id": task_id, **spec})
+    return RetractionPlan(partition_key, source_key, previous.count, task)

@@ -367,3 +367,27 @@ class IngestedTask:
     task_seconds: float
     segment_load_seconds: float
     queryable_seconds: float  # submit -> every file's rows returned by the broker
+
+
+# --------------------------------------------------------------------------- deletes
+
+
+@dataclass(frozen=True)
+class RetractionPlan:
+    """A file deleted from the bucket under `on_delete: retract`: the replace task that
+    rewrites the time chunks its rows occupy without them (`task` None: Druid holds no row
+    of it, e.g. it was rejected, so nothing runs)."""
+
+    partition_key: str
+    source_key: str
+    rows_in_druid: int
+    task: IngestionPlan | None
+
+
+@dataclass(frozen=True)
+class RetractedTask:
+    """A retraction task that succeeded, and the file's rows Druid still returns (none)."""
+
+    outcome: TaskOutcome
+    rows_left: SourceRows
+    task_seconds: float

@@ -18,36 +18,44 @@ tick decides is the same either way (tick_plan.py).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 import zlib
+from collections.abc import Callable
 
 import dagster as dg
 
+from ingest_pipeline.assets.retract import retract_job
 from ingest_pipeline.assets.verdicts import verdict_observation
+from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.event_sensor import plan_queue_tick
 from ingest_pipeline.partitions import UPLOADS, upload_partitions
 from ingest_pipeline.pools import repair_stale_pool_defaults
 from ingest_pipeline.resources.environment import sensor_interval_seconds
 from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.object_store import ObjectStore
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.tick_plan import (
     DATASET_TAG,
     ETAG_TAG,
     FILES_TAG,
     FORBIDDEN_IN_PARTITION_KEY,
+    INGEST_JOB,
     LAUNCHED_BY_CLI,
     LAUNCHED_BY_TAG,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     BatchCaps,
+    DeleteDecision,
+    DeletedObject,
     RunToRequest,
     SkippedObject,
     SkipReason,
     TickPlan,
     VersionToIngest,
+    decide_deletes,
     group_runs,
     plan_tick,
     skip_reason,
@@ -87,7 +95,7 @@ SENSOR_INTERVAL_SECONDS = sensor_interval_seconds()
 MAX_REQUESTS_PER_TICK = 500
 
 ingest_job = dg.define_asset_job(
-    "ingest_upload",
+    INGEST_JOB,
     selection=dg.AssetSelection.groups("ingest"),
     # The four steps run one after another anyway; one process saves a Python start per step.
     executor_def=dg.in_process_executor,
@@ -107,18 +115,20 @@ def decode_cursor(cursor: str | None) -> dict[str, str]:
 
 
 @dg.sensor(
-    job=ingest_job,
+    jobs=[ingest_job, retract_job],
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or changed objects under the uploads prefix -> partitions + runs (new "
     "files of a dataset batched into one run over their partition range); from the bucket's "
-    "S3 events in a queue when INGEST_EVENTS_QUEUE_URL is set, else by listing.",
+    "S3 events in a queue when INGEST_EVENTS_QUEUE_URL is set, else by listing; a delete "
+    "event of a dataset with on_delete: retract -> a retract_upload run.",
 )
 def upload_sensor(
     context: dg.SensorEvaluationContext,
     s3: ObjectStore,
     sensor_settings: SensorSettings,
     events: EventQueue,
+    pipeline_settings: PipelineSettings,
 ) -> dg.SensorResult:
     started = time.monotonic()
     # Before this tick's runs claim the Druid pool (see pools.py: a Dagster bug on Postgres).
@@ -127,13 +137,17 @@ def upload_sensor(
             f"pool {pool!r}: its earlier default limit removed (dagster.yaml's applies)"
         )
     caps = BatchCaps.of(sensor_settings)
+    on_delete = functools.cache(on_delete_of(pipeline_settings))
     if events.configured:
-        tick = plan_queue_tick(context.cursor, context.instance, s3, events, caps)
-        plan, cursor, summary = tick.plan, tick.cursor, tick.summary
+        tick = plan_queue_tick(context.cursor, context.instance, s3, events, caps, on_delete)
+        plan, cursor, summary, deletes = tick.plan, tick.cursor, tick.summary, tick.deletes
         for note in tick.notes:
             context.log.info(note)
     else:
-        plan, cursor, summary = listing_tick(context, s3, caps)
+        plan, cursor, summary, deletes = listing_tick(context, s3, caps, on_delete)
+    for deleted in deletes:  # once: the delete leaves the cursor in the same tick
+        context.log.info(delete_note(s3.uploads_bucket, deleted))
+    retractions = [r for r in (d.run_request() for d in deletes) if r is not None]
     for skipped in plan.skipped:
         context.log.info(
             f"skipped s3://{s3.uploads_bucket}/{skipped.key}: {skipped.reason.message}"
@@ -142,10 +156,11 @@ def upload_sensor(
         context.log.info(f"{partition_key}: this version was run by `{LAUNCHED_BY_CLI}`")
     context.log.info(
         f"{summary}; requested {len(plan.versions)} versions in {len(plan.runs)} runs, "
-        f"{len(plan.new_partitions)} new partitions in {time.monotonic() - started:.2f}s"
+        f"{len(plan.new_partitions)} new partitions, {len(retractions)} retractions in "
+        f"{time.monotonic() - started:.2f}s"
     )
     return dg.SensorResult(
-        run_requests=[run.run_request() for run in plan.runs],
+        run_requests=[*(run.run_request() for run in plan.runs), *retractions],
         dynamic_partitions_requests=[upload_partitions.build_add_request(list(plan.new_partitions))]
         if plan.new_partitions
         else [],
@@ -159,10 +174,31 @@ def upload_sensor(
     )
 
 
+def on_delete_of(settings: PipelineSettings) -> Callable[[str], DeleteMode]:
+    def on_delete(dataset: str) -> DeleteMode:
+        return settings.dataset_config(dataset).on_delete
+
+    return on_delete
+
+
+def delete_note(bucket: str, deleted: DeletedObject) -> str:
+    where = f"deleted: s3://{bucket}/{deleted.key}"
+    if deleted.decision is DeleteDecision.RETRACT:
+        return f"{where}: retract_upload requested for {deleted.partition_key} (on_delete: retract)"
+    if deleted.decision is DeleteDecision.KEEP:
+        return f"{where}: its rows stay in Druid (on_delete: keep)"
+    return f"{where}: never ingested (no partition), nothing to retract"
+
+
 def listing_tick(
-    context: dg.SensorEvaluationContext, s3: ObjectStore, caps: BatchCaps
-) -> tuple[TickPlan, str, str]:
-    """No queue: list every object under the prefix and compare with the cursor."""
+    context: dg.SensorEvaluationContext,
+    s3: ObjectStore,
+    caps: BatchCaps,
+    on_delete: Callable[[str], DeleteMode],
+) -> tuple[TickPlan, str, str, tuple[DeletedObject, ...]]:
+    """No queue: list every object under the prefix and compare with the cursor; a key the
+    cursor knew that the listing lacks was deleted (seen in exactly this tick: the cursor
+    forgets it with this tick's run requests)."""
     seen = decode_cursor(context.cursor)
     objects = list(s3.list_uploads())
     existing = set(context.instance.get_dynamic_partitions(UPLOADS))
@@ -175,4 +211,8 @@ def listing_tick(
         caps,
         versions_run_by_cli(context.instance, objects, seen, s3.partition_key, existing),
     )
-    return plan, encode_cursor(plan.next_seen), f"listed {len(objects)} objects"
+    listed = f"listed@{int(time.time() * 1000)}"
+    deletes = decide_deletes(
+        [(key, listed) for key in plan.removed], s3.partition_key, on_delete, existing
+    )
+    return plan, encode_cursor(plan.next_seen), f"listed {len(objects)} objects", deletes

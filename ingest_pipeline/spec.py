@@ -287,7 +287,8 @@ def build_index_spec(
             {"type": "druid", "dataSource": datasource, "interval": interval, "filter": keep_others}
             for interval in intervals
         ]
-        input_source: dict[str, Any] = {"type": "combining", "delegates": [*delegates, s3]}
+        delegates += [s3] if input_uris else []  # no file: a retraction (see planning.py)
+        input_source: dict[str, Any] = {"type": "combining", "delegates": delegates}
         granularity_spec["intervals"] = intervals
         append, drop = False, True  # the rewritten chunks replace the old ones atomically
         # Druid 25 reads a combining input source only split across subtasks (its sequential

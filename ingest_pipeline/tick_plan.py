@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
+from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.settings import SensorSettings
 from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
@@ -43,6 +44,9 @@ LAUNCHED_BY_TAG = "ingest/launched_by"
 LAUNCHED_BY_CLI = "ingest-pipeline ingest"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+#: The sensor's two jobs: ingest versions (the asset graph), retract deleted files.
+INGEST_JOB = "ingest_upload"
+RETRACT_JOB = "retract_upload"
 
 
 class SkipReason(StrEnum):
@@ -147,11 +151,13 @@ class RunToRequest:
         if len(self.versions) == 1:
             only = self.versions[0]
             return dg.RunRequest(
+                job_name=INGEST_JOB,
                 partition_key=only.partition_key,
                 run_key=self.run_key,
                 tags={**tags, ETAG_TAG: only.etag},
             )
         return dg.RunRequest(
+            job_name=INGEST_JOB,
             run_key=self.run_key,
             tags={
                 **tags,
@@ -199,6 +205,7 @@ class TickPlan:
     next_seen: dict[str, str]
     skipped: tuple[SkippedObject, ...]
     ran_elsewhere: tuple[str, ...] = ()  # partitions whose version `ingest-pipeline ingest` ran
+    removed: tuple[str, ...] = ()  # keys decided before that the listing no longer holds
 
     @property
     def versions(self) -> list[VersionToIngest]:
@@ -245,10 +252,7 @@ def plan_tick(
             continue  # next tick
         wanted.append(VersionToIngest(partition_key, obj.etag, obj.size))
         next_seen[obj.key] = obj.etag
-    # Deleted objects leave the cursor (keeps it small); a later upload is new again.
-    for key in set(next_seen) - present:
-        if listed is None or listed(key):
-            del next_seen[key]
+    removed = forget_deleted(next_seen, present, listed)
     existing = set(existing_partitions)
     runs = group_runs(wanted, existing, caps)
     new_partitions = [v.partition_key for run in runs for v in run.versions]
@@ -256,7 +260,25 @@ def plan_tick(
     new_partitions += sorted(
         {s.partition_key for s in skipped if s.partition_key} - existing - set(new_partitions)
     )
-    return TickPlan(tuple(runs), tuple(new_partitions), next_seen, tuple(skipped), tuple(elsewhere))
+    return TickPlan(
+        tuple(runs),
+        tuple(new_partitions),
+        next_seen,
+        tuple(skipped),
+        tuple(elsewhere),
+        tuple(removed),
+    )
+
+
+def forget_deleted(
+    seen: dict[str, str], present: set[str], listed: Callable[[str], bool] | None
+) -> tuple[str, ...]:
+    """Deleted objects leave the cursor `seen` (keeps it small; a later upload is new again):
+    the keys it knew that the listing would hold but does not, returned."""
+    removed = [k for k in sorted(set(seen) - present) if listed is None or listed(k)]
+    for key in removed:
+        del seen[key]
+    return tuple(removed)
 
 
 def versions_run_by_cli(
@@ -306,3 +328,58 @@ def group_runs(
         if batch:
             runs.append(RunToRequest(tuple(batch)))
     return runs
+
+
+class DeleteDecision(StrEnum):
+    """What the sensor does about an object deleted from the bucket."""
+
+    RETRACT = "retract"  # on_delete: retract and it has a partition: a retract_upload run
+    KEEP = "keep"  # on_delete: keep (the default): its rows stay, nothing runs
+    NEVER_INGESTED = "never ingested"  # no partition: the pipeline never took it, nothing runs
+
+
+@dataclass(frozen=True)
+class DeletedObject:
+    """An object a delete event removed, and what the sensor does about it."""
+
+    key: str
+    partition_key: str
+    # the delete event's (a listing: "listed@<tick's epoch ms>"): a later delete of the same
+    # key is another run; the same event delivered again is the same run key
+    sequencer: str
+    decision: DeleteDecision
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.partition_key}@deleted:{self.sequencer}"
+
+    def run_request(self) -> dg.RunRequest | None:
+        if self.decision is not DeleteDecision.RETRACT:
+            return None
+        return dg.RunRequest(
+            job_name=RETRACT_JOB,
+            partition_key=self.partition_key,
+            run_key=self.run_key,
+            tags={DATASET_TAG: self.partition_key.partition("/")[0]},
+        )
+
+
+def decide_deletes(
+    removed: Iterable[tuple[str, str]],
+    partition_key_of: Callable[[str], str],
+    on_delete_of: Callable[[str], DeleteMode],
+    existing_partitions: Collection[str],
+) -> tuple[DeletedObject, ...]:
+    """Per removed (key, sequencer): retract when its dataset says so and the pipeline ever
+    took it (it has a partition: ingested, rejected or skipped); keep otherwise."""
+    deleted = []
+    for key, sequencer in removed:
+        partition_key = partition_key_of(key)
+        if partition_key not in existing_partitions:
+            decision = DeleteDecision.NEVER_INGESTED
+        elif on_delete_of(partition_key.partition("/")[0]) is DeleteMode.RETRACT:
+            decision = DeleteDecision.RETRACT
+        else:
+            decision = DeleteDecision.KEEP
+        deleted.append(DeletedObject(key, partition_key, sequencer, decision))
+    return tuple(deleted)

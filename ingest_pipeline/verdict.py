@@ -57,6 +57,8 @@ class FileVerdict:
     warnings: tuple[str, ...] = field(default=())  # failed WARN checks, each a sentence
     # how the file's columns differed from the datasource's (datasets.yaml's schema contract)
     schema_drift: tuple[str, ...] = field(default=())
+    # retracted: the rows of the deleted file the retraction removed (0: it had none in Druid)
+    retracted_rows: int | None = None
 
     @property
     def key(self) -> str:
@@ -76,6 +78,8 @@ class FileVerdict:
             if self.warnings:
                 parts.append("warnings: " + "; ".join(self.warnings))
             return "; ".join(parts)
+        if self.outcome is Outcome.RETRACTED:
+            return retracted_message(self.retracted_rows or 0, self.druid_task_id)
         return self.outcome.value
 
     def to_json(self) -> dict[str, Any]:
@@ -87,3 +91,14 @@ class FileVerdict:
 
 
 _ADAPTER: TypeAdapter[FileVerdict] = TypeAdapter(FileVerdict)
+
+
+def retracted_message(removed: int, task_id: str | None) -> str:
+    if not removed:
+        return "deleted from the bucket; it had no rows in Druid (no task ran)"
+    if task_id is None:
+        return (
+            f"deleted from the bucket; its {removed:,} rows removed from Druid (the datasource's "
+            "only rows: its segments marked unused)"
+        )
+    return f"deleted from the bucket; its {removed:,} rows removed from Druid by task {task_id}"

@@ -32,6 +32,7 @@ from ingest_pipeline.records import (
     IngestLimits,
     ObjectInfo,
     Replace,
+    RetractedTask,
     SegmentsServed,
     SegmentStats,
     SourceRows,
@@ -203,6 +204,16 @@ class FakeDruid(DruidService):
             segment_load_seconds=0.0,
             queryable_seconds=0.0,
         )
+
+    def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
+        if plan.datasource in self.fail_datasources:
+            outcome = TaskOutcome(plan.task_id, "FAILED", "fake failure", {}, root_cause="boom")
+            raise DruidTaskFailed(f"Druid task {plan.task_id} FAILED: fake failure", outcome)
+        if plan.task_id not in self._tasks:
+            self._apply(plan)
+        self._tasks[plan.task_id] = self._tasks.get(plan.task_id, 0) + 1
+        outcome = TaskOutcome(plan.task_id, "SUCCESS", None, {"processed": 0})
+        return RetractedTask(outcome, self._source_rows(plan.datasource, source_key), 0.0)
 
     # ------------------------------------------------------------------ a task's effect
 

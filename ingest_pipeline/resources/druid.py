@@ -25,6 +25,7 @@ from ingest_pipeline.records import (
     TaskOutcome,
 )
 from ingest_pipeline.resources.druid_queries import DruidQueries
+from ingest_pipeline.resources.druid_retraction import DruidRetraction
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import (
     ALL_TIME,
@@ -46,7 +47,7 @@ LOST_TASK_ATTEMPTS = 3
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
 
-class DruidResource(DruidQueries, DruidService):
+class DruidResource(DruidQueries, DruidRetraction, DruidService):
     """Druid's HTTP APIs. Every URL may be the router (it proxies the overlord and coordinator)."""
 
     router_url: str = Field(description="Druid router URL, e.g. http://127.0.0.1:8888")
@@ -66,6 +67,9 @@ class DruidResource(DruidQueries, DruidService):
 
     def broker_base_url(self) -> str:
         return self._url(self.broker_url)
+
+    def coordinator_base_url(self) -> str:
+        return self._url(self.coordinator_url)
 
     def _http(self) -> httpx.Client:
         if self._client is None:

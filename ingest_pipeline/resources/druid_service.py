@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from ingest_pipeline.records import DatasourceState, IngestedTask, IngestionPlan, IngestLimits
+from ingest_pipeline.records import (
+    DatasourceState,
+    IngestedTask,
+    IngestionPlan,
+    IngestLimits,
+    RetractedTask,
+)
 
 
 class DruidService(dg.ConfigurableResource, ABC):
@@ -32,3 +38,9 @@ class DruidService(dg.ConfigurableResource, ABC):
         """Run the plan's task (or follow the task of that id a retried run submitted), wait
         until its files' rows are queryable, and report what Druid holds. DruidTaskFailed
         (with Druid's reason) or DruidUnavailable (segments never served) otherwise."""
+
+    @abstractmethod
+    def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
+        """Run a retraction task (a replace with no file: planning.plan_retraction) and wait
+        until the broker returns none of `source_key`'s rows (rows_left: what it still
+        returns at the timeout). DruidTaskFailed or DruidUnavailable as `ingest`."""

@@ -21,7 +21,7 @@ from ingest_pipeline import sensors
 from ingest_pipeline.partitions import upload_partitions
 from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.s3 import S3Storage, clean_etag
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.sensors import decode_cursor, upload_sensor
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 
@@ -56,6 +56,7 @@ class Daemon:
                 "s3": self.storage,
                 "sensor_settings": ONE_FILE_PER_RUN,
                 "events": EventQueue(),
+                "pipeline_settings": PipelineSettings(),
             },
         )
         captured = Captured()

@@ -13,7 +13,7 @@ from ingest_pipeline import sensors
 from ingest_pipeline.assets.verdicts import read_verdict
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.event_queue import EventQueue
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.sensors import BatchCaps, RunToRequest, VersionToIngest, plan_tick
 from ingest_pipeline.verdict import Outcome, Stage
 from ingest_pipeline.vocabulary import Problem
@@ -115,7 +115,12 @@ def test_a_tick_emits_a_skipped_verdict_on_the_skipped_file_s_partition() -> Non
     with dg.DagsterInstance.ephemeral() as instance:
         context = dg.build_sensor_context(
             instance=instance,
-            resources={"s3": store, "sensor_settings": SensorSettings(), "events": EventQueue()},
+            resources={
+                "s3": store,
+                "sensor_settings": SensorSettings(),
+                "events": EventQueue(),
+                "pipeline_settings": PipelineSettings(),
+            },
         )
         result = sensors.upload_sensor(context)
         assert isinstance(result, dg.SensorResult)

@@ -8,7 +8,7 @@ import json
 import dagster as dg
 
 from ingest_pipeline import sensors
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.sensor_state import decode_state
 from ingest_pipeline_tests.fakes import InMemoryEventQueue, InMemoryObjectStore
 
@@ -44,11 +44,17 @@ def tick(
     store: InMemoryObjectStore,
     queue: InMemoryEventQueue,
     cursor: str | None,
+    settings: PipelineSettings | None = None,
 ) -> dg.SensorResult:
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"s3": store, "sensor_settings": SensorSettings(), "events": queue},
+        resources={
+            "s3": store,
+            "sensor_settings": SensorSettings(),
+            "events": queue,
+            "pipeline_settings": settings or PipelineSettings(),
+        },
     )
     result = sensors.upload_sensor(context)
     assert isinstance(result, dg.SensorResult)

@@ -16,7 +16,7 @@ import pytest
 from ingest_pipeline import sensors
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.event_queue import EventQueue
-from ingest_pipeline.resources.settings import SensorSettings
+from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.sensors import (
     SkippedObject,
     SkipReason,
@@ -329,13 +329,17 @@ def test_the_request_limit_is_exact_and_skips_do_not_count_against_it() -> None:
 def test_deleted_objects_leave_the_cursor_and_a_later_upload_is_new_again() -> None:
     seen = {"uploads/s/a.csv": "ea", "uploads/s/gone.csv": "eg", "uploads/s/old.tmp": "et"}
     result = plan([obj("uploads/s/a.csv", "ea")], seen)
-    assert result == TickPlan((), (), {"uploads/s/a.csv": "ea"}, ())
+    assert result == TickPlan(
+        (), (), {"uploads/s/a.csv": "ea"}, (), removed=("uploads/s/gone.csv", "uploads/s/old.tmp")
+    )
     again = plan([obj("uploads/s/a.csv", "ea"), obj("uploads/s/gone.csv", "eg")], result.next_seen)
     assert tuple(again.versions) == (VersionToIngest("s/gone.csv", "eg"),)
 
 
 def test_an_empty_listing_empties_the_cursor() -> None:
-    assert plan([], {"uploads/s/a.csv": "ea"}) == TickPlan((), (), {}, ())
+    assert plan([], {"uploads/s/a.csv": "ea"}) == TickPlan(
+        (), (), {}, (), removed=("uploads/s/a.csv",)
+    )
 
 
 # --------------------------------------------------------------------------- cursor
@@ -396,6 +400,7 @@ def tick(
             "s3": Listing(objects),
             "sensor_settings": SensorSettings(),
             "events": EventQueue(),
+            "pipeline_settings": PipelineSettings(),
         },
     )
     result = sensors.upload_sensor(context)

@@ -1,0 +1,103 @@
+"""The retraction side of DruidResource: a deleted file's rows out of its datasource.
+
+A mixin so druid.py stays about tasks and load status. The task is the planner's (a replace
+with no file, planning.plan_retraction). One case is not a task: when every row of the
+datasource is the file's, its segments are marked unused instead (one coordinator call). A
+replace would leave a datasource of tombstones only, which the planner could not tell from a
+datasource whose historicals are down (no table at the broker), refusing the next upload.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ingest_pipeline.records import (
+    NO_ROWS,
+    IngestionPlan,
+    IngestLimits,
+    Replace,
+    RetractedTask,
+    SourceRows,
+    TaskOutcome,
+)
+from ingest_pipeline.resources.druid_wire import quote_identifier
+
+#: The outcome recorded when a datasource was emptied by marking its segments unused.
+MARKED_UNUSED = "segments marked unused"
+
+
+class DruidRetraction:
+    """`retract`; the resource supplies tasks, SQL, load status and the coordinator's URL."""
+
+    def coordinator_base_url(self) -> str:
+        raise NotImplementedError
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        ok_status: Sequence[int] = (200, 202),
+    ) -> httpx.Response:
+        raise NotImplementedError
+
+    def sql(
+        self,
+        query: str,
+        parameters: Sequence[Any] = (),
+        context: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def run_plan_task(self, plan: IngestionPlan, limits: IngestLimits) -> TaskOutcome:
+        raise NotImplementedError
+
+    def has_segments(self, datasource: str) -> bool:
+        raise NotImplementedError
+
+    def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
+        raise NotImplementedError
+
+    def wait_for_source_rows(
+        self, datasource: str, expected: Mapping[str, int], timeout_seconds: float
+    ) -> dict[str, SourceRows]:
+        raise NotImplementedError
+
+    def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
+        """Run the retraction (or empty the datasource, see the module) and wait until the
+        broker returns none of the file's rows."""
+        started = time.monotonic()
+        if isinstance(plan.mode, Replace) and self.total_rows(plan.datasource) <= (
+            plan.mode.previous_rows
+        ):
+            self.mark_all_unused(plan.datasource)
+            outcome = TaskOutcome(MARKED_UNUSED, "SUCCESS", None, {})
+        else:
+            outcome = self.run_plan_task(plan, limits)
+        seconds = time.monotonic() - started
+        if not self.has_segments(plan.datasource):  # nothing left in it
+            return RetractedTask(outcome, NO_ROWS, seconds)
+        timeout = limits.segment_load_timeout_seconds
+        self.wait_for_segments(plan.datasource, timeout)
+        left = self.wait_for_source_rows(plan.datasource, {source_key: 0}, timeout)
+        return RetractedTask(outcome, left[source_key], seconds)
+
+    def total_rows(self, datasource: str) -> int:
+        rows = self.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(datasource)}")
+        return int(rows[0]["n"]) if rows else 0
+
+    def mark_all_unused(self, datasource: str) -> None:
+        """Every segment of the datasource unused (the coordinator drops them from the
+        historicals; nothing is deleted from deep storage)."""
+        url = (
+            f"{self.coordinator_base_url()}/druid/coordinator/v1/datasources/"
+            f"{quote(datasource, safe='')}"
+        )
+        self.request("DELETE", url, ok_status=(200, 202, 204))
