@@ -4,13 +4,17 @@ killed or paused at random, then exact accounting.
 Against the running local stack (`ingest-pipeline stack up`), with a Dagster daemon and
 webserver of its own (own Postgres database and uploads prefix, like the tests'):
   workload  new files, overwrites, header-only (rejected) and zero-byte (skipped) objects over 5
-            datasets, seeded; sizes from 1 KB to --max-kb; every action in a JSON-lines history
+            datasets, seeded; sizes from 1 KB to --max-kb; deletes of ingested or rejected files
+            (2 datasets under `on_delete: retract`, 3 under keep); every action in a JSON-lines
+            history. --events: the sensor reads the stack's S3 events queue (the queue and the
+            s3-events relay join the chaos)
   chaos     every 30-90 s (seeded) SIGKILL or SIGSTOP/SIGCONT of one of: dagster daemon,
             webserver, code server, Postgres, S3 store, ZooKeeper, coordinator-overlord, broker,
             historical, middleManager, a running peon, router; then `stack up` and the daemon
             restarted, as an operator would; the next fault only after recovery
   checker   after a quiet period: each key's rows and SUM in Druid (SQL) equal its latest
-            version's, rejected and skipped keys have none and their verdict, no run unfinished,
+            version's, rejected, skipped and retracted keys have none and their verdict (a
+            retracted key the sensor never saw needs none), no run unfinished,
             every partition's colour matches its verdict
 Prints a table (actions, faults by component, files, rows, violations, slowest upload ->
 verdict) and exits 1 on any violation.
@@ -45,8 +49,18 @@ from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests.integration.automation import Automation
 
 DATASETS = 5
-#: Shares of the actions: a new good file, an overwrite of one, header only, zero bytes.
-MIX = (("new", 0.6), ("overwrite", 0.25), ("header_only", 0.1), ("zero_bytes", 0.05))
+#: The first datasets retract deleted files' rows; the others keep them.
+RETRACTING = 2
+#: Shares of the actions: a new good file, an overwrite of one, header only, zero bytes, and
+#: a delete of a file uploaded at least DELETE_AFTER_SECONDS before.
+MIX = (
+    ("new", 0.54),
+    ("overwrite", 0.23),
+    ("header_only", 0.1),
+    ("zero_bytes", 0.05),
+    ("delete", 0.08),
+)
+DELETE_AFTER_SECONDS = 60.0
 
 
 def good_csv(rng: random.Random, max_kb: int, version: int) -> tuple[bytes, int, int]:
@@ -73,6 +87,7 @@ class Workload:
         self.datasets = [f"soak_{tag}_{d}" for d in range(DATASETS)]
         self.expected: dict[str, Expected] = {}
         self.good: list[str] = []
+        self.deletable: list[str] = []  # ingested or rejected keys still in the bucket
         self.actions: collections.Counter[str] = collections.Counter()
         self.count = 0
 
@@ -80,7 +95,17 @@ class Workload:
         kind = self.rng.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
         if kind == "overwrite" and not self.good:
             kind = "new"
+        old = [
+            k
+            for k in self.deletable
+            if time.time() - self.expected[k].uploaded_at > DELETE_AFTER_SECONDS
+        ]
+        if kind == "delete" and not old:
+            kind = "new"
         self.count += 1
+        if kind == "delete":
+            self.delete(self.rng.choice(old), history)
+            return
         if kind == "overwrite":
             key = self.rng.choice(self.good)
         else:
@@ -90,8 +115,35 @@ class Workload:
         self.expected[key] = Expected(etag, outcome, rows, points, time.time())
         if outcome is Outcome.INGESTED and key not in self.good:
             self.good.append(key)
+        if outcome in (Outcome.INGESTED, Outcome.REJECTED) and key not in self.deletable:
+            self.deletable.append(key)
+        if outcome is not Outcome.INGESTED and key in self.good:
+            self.good.remove(key)
+        if outcome is Outcome.SKIPPED and key in self.deletable:
+            self.deletable.remove(key)
         self.actions[kind] += 1
         history.append({"at": time.time(), "action": kind, "key": key, "etag": etag, "rows": rows})
+
+    def delete(self, key: str, history: list[dict]) -> None:
+        """Delete a file: under retract its rows must go (a `retracted` verdict), under keep
+        they stay (its expectation is unchanged)."""
+        for _ in range(120):
+            try:
+                self.s3.delete_object(Bucket=UPLOADS_BUCKET, Key=self.prefix + key)  # type: ignore[attr-defined]
+                break
+            except Exception:  # noqa: BLE001 - the store is being restarted
+                time.sleep(1.0)
+        else:
+            raise SystemExit(f"S3 refused to delete {key} for 2 minutes")
+        self.deletable.remove(key)
+        if key in self.good:
+            self.good.remove(key)
+        retracts = key.split("/")[0] in self.datasets[:RETRACTING]
+        if retracts:
+            self.expected[key] = Expected("", Outcome.RETRACTED, 0, 0, time.time())
+        kind = "delete_retract" if retracts else "delete_keep"
+        self.actions[kind] += 1
+        history.append({"at": time.time(), "action": kind, "key": key})
 
     def body(self, kind: str) -> tuple[bytes, Outcome, int, int]:
         if kind == "header_only":
@@ -114,8 +166,14 @@ class Workload:
         raise SystemExit(f"S3 refused {key} for 2 minutes")
 
 
-def start_automation(stack: StackSettings, home: Path) -> Automation:
+def start_automation(stack: StackSettings, home: Path, tag: str, events: bool) -> Automation:
     auto = Automation.on_a_new_database(stack, home)
+    auto.configure_datasets(
+        {f"soak_{tag}_{d}": {"on_delete": "retract"} for d in range(RETRACTING)}
+    )
+    if events:
+        auto.env["INGEST_EVENTS_QUEUE_URL"] = stack.events_queue_url
+        auto.env["INGEST_SQS_ENDPOINT_URL"] = stack.queue_endpoint
     auto.start_daemon()
     auto.start_webserver()
     return auto
@@ -156,6 +214,9 @@ def main() -> None:
     parser.add_argument("--fault-gap", default="30,90", help="seconds between faults: lo,hi")
     parser.add_argument("--quiet-timeout", type=float, default=900)
     parser.add_argument("--history", type=Path, default=None, help="JSON lines of every action")
+    parser.add_argument(
+        "--events", action="store_true", help="the sensor reads the S3 events queue"
+    )
     args = parser.parse_args()
     stack_settings = running_stack()
     stack = Stack(stack_settings)
@@ -171,19 +232,14 @@ def main() -> None:
     druid = DruidResource(router_url=stack_settings.druid_url("router"))
     history: list[dict] = []
     faults: list[Fault] = []
+    tag = f"{args.seed}_{int(time.time()) % 100000}"
     with tempfile.TemporaryDirectory(prefix="soak-") as home:
-        auto = start_automation(stack_settings, Path(home))
+        auto = start_automation(stack_settings, Path(home), tag, args.events)
         try:
-            workload = Workload(
-                s3,
-                auto.prefix,
-                random.Random(args.seed + 1),
-                args.max_kb,
-                f"{args.seed}_{int(time.time()) % 100000}",
-            )
+            workload = Workload(s3, auto.prefix, random.Random(args.seed + 1), args.max_kb, tag)
             started = time.monotonic()
             until = started + args.minutes * 60
-            chaos = Chaos(stack, auto, random.Random(args.seed + 2))
+            chaos = Chaos(stack, auto, random.Random(args.seed + 2), args.events)
             thread = threading.Thread(
                 target=chaos_loop,
                 args=(chaos, rng, started, until, gap, faults.append),

@@ -31,6 +31,8 @@ COMPONENTS = (
     "peon",
     "router",
 )
+#: Added when the soak's sensor reads S3 events (--events): the queue and the relay feeding it.
+EVENT_COMPONENTS = ("queue", "s3-events")
 PAUSE_SECONDS = (3.0, 12.0)  # how long a SIGSTOPped process stays stopped
 
 
@@ -61,10 +63,13 @@ def processes_matching(needle: str) -> list[int]:
 class Chaos:
     """Injects one fault at a time into the stack and the soak's Dagster processes."""
 
-    def __init__(self, stack: Stack, automation: Automation, rng: random.Random) -> None:
+    def __init__(
+        self, stack: Stack, automation: Automation, rng: random.Random, events: bool = False
+    ) -> None:
         self.stack = stack
         self.automation = automation
         self.rng = rng
+        self.components = COMPONENTS + (EVENT_COMPONENTS if events else ())
 
     def pid_of(self, component: str) -> int | None:
         auto = self.automation
@@ -76,7 +81,13 @@ class Chaos:
             needle = "dagster api grpc" if component == "code-server" else "internal peon"
             pids = processes_matching(needle)
             return self.rng.choice(sorted(pids)) if pids else None
-        service = {"postgres": self.stack.postgres, "s3": self.stack.s3, **self.stack.java}
+        service = {
+            "postgres": self.stack.postgres,
+            "s3": self.stack.s3,
+            "queue": self.stack.queue,
+            "s3-events": self.stack.s3_events,
+            **self.stack.java,
+        }
         return service[component].pid()
 
     def inject(self, component: str, started: float) -> Fault:
@@ -121,4 +132,4 @@ def chaos_loop(
         if time.monotonic() + wait >= until:
             return
         time.sleep(wait)
-        record(chaos.inject(rng.choice(COMPONENTS), started))
+        record(chaos.inject(rng.choice(chaos.components), started))

@@ -12,9 +12,9 @@ import dagster as dg
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 
 from ingest_pipeline.console.status import latest_verdicts
-from ingest_pipeline.partitions import upload_partitions
+from ingest_pipeline.partitions import UPLOADS, upload_partitions
 from ingest_pipeline.resources.druid import DruidResource
-from ingest_pipeline.verdict import Outcome
+from ingest_pipeline.verdict import FileVerdict, Outcome
 
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,
@@ -29,8 +29,8 @@ UNFINISHED = [
 class Expected:
     """A key's latest version as uploaded: its ETag, what must become of it, and its rows."""
 
-    etag: str
-    outcome: Outcome  # INGESTED, REJECTED or SKIPPED
+    etag: str  # "" for a deleted file
+    outcome: Outcome  # INGESTED, REJECTED, SKIPPED, or RETRACTED (deleted under retract)
     rows: int = 0
     points: int = 0  # SUM(points) over its rows
     uploaded_at: float = 0.0  # wall clock
@@ -41,6 +41,19 @@ class Report:
     violations: list[str] = field(default_factory=list)
     slowest_seconds: float = 0.0
     rows_checked: int = 0
+
+
+def is_for(verdict: FileVerdict, want: Expected) -> bool:
+    """Whether a recorded verdict is the one about the expected version (a retraction's is
+    about the key: its object is gone)."""
+    if want.outcome is Outcome.RETRACTED:
+        return verdict.outcome is Outcome.RETRACTED
+    return verdict.etag == want.etag
+
+
+def never_seen(instance: dg.DagsterInstance, key: str) -> bool:
+    """A file deleted before the sensor saw it has no partition: nothing to retract, no verdict."""
+    return not instance.has_dynamic_partition(UPLOADS, key)
 
 
 def wait_until_quiet(
@@ -55,8 +68,13 @@ def wait_until_quiet(
         done = {
             key: found.timestamp
             for key, found in recorded.items()
-            if found.verdict.etag == expected[key].etag
+            if is_for(found.verdict, expected[key])
         }
+        done.update(
+            (key, 0.0)
+            for key, want in expected.items()
+            if want.outcome is Outcome.RETRACTED and key not in done and never_seen(instance, key)
+        )
         if len(done) == len(expected) or time.monotonic() > deadline:
             return done
         time.sleep(5.0)
@@ -75,7 +93,7 @@ def check(
     recorded = latest_verdicts(instance, sorted(expected))
     for key, want in expected.items():
         found = recorded.get(key)
-        if found is not None and found.verdict.etag == want.etag:
+        if found is not None and is_for(found.verdict, want):
             if found.verdict.outcome is not want.outcome:
                 report.violations.append(
                     f"{key}: {found.verdict.outcome.value}, expected {want.outcome.value} "

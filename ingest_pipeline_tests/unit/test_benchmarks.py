@@ -86,3 +86,43 @@ def test_the_soaks_files_say_their_own_rows_and_sum(monkeypatch: pytest.MonkeyPa
         assert frame["comment"].unique().to_list() == [f"v{version}"]
         sizes.append(len(body))
     assert 1024 <= min(sizes) and max(sizes) <= 64 * 1024 + 100
+
+
+def test_the_soak_expects_a_deleted_file_gone_only_where_its_dataset_retracts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+
+    soak = benchmark("soak", monkeypatch)
+    check = benchmark("soak_check", monkeypatch)
+    from ingest_pipeline.verdict import FileVerdict, Outcome, Stage
+
+    class Bucket:
+        def __init__(self) -> None:
+            self.keys: dict[str, bytes] = {}
+
+        def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict[str, str]:  # noqa: N803
+            self.keys[Key] = Body
+            return {"ETag": f'"{len(Body)}"'}
+
+        def delete_object(self, Bucket: str, Key: str) -> None:  # noqa: N803
+            del self.keys[Key]
+
+    bucket = Bucket()
+    workload = soak.Workload(bucket, "p/", random.Random(1), 4, "t")
+    history: list[dict] = []
+    while len({k.split("/")[0] for k in workload.good}) < soak.DATASETS:
+        workload.act(history)
+    retracting, keeping = (
+        next(k for k in workload.good if k.startswith(workload.datasets[d])) for d in (0, 4)
+    )
+    kept_expectation = workload.expected[keeping]
+    for key in (retracting, keeping):
+        workload.delete(key, history)
+        assert "p/" + key not in bucket.keys and key not in workload.good
+    assert workload.expected[retracting].outcome is Outcome.RETRACTED
+    assert workload.expected[keeping] == kept_expectation  # under keep its rows stay
+    assert workload.actions["delete_retract"] == workload.actions["delete_keep"] == 1
+    retracted = FileVerdict(retracting, Outcome.RETRACTED, Stage.DRUID_DATASOURCE)
+    assert check.is_for(retracted, workload.expected[retracting])
+    assert not check.is_for(retracted, kept_expectation)
