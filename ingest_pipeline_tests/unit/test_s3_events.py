@@ -130,6 +130,16 @@ def test_a_body_that_is_no_s3_event_is_unreadable(text: str) -> None:
         parse_message(text)
 
 
+def test_an_unreadable_body_is_quoted_to_200_characters_after_what_was_wrong_with_it() -> None:
+    with pytest.raises(UnreadableMessage) as not_json:
+        parse_message("x" * 300)
+    assert str(not_json.value) == "JSONDecodeError: " + "x" * 200
+    not_an_object = json.dumps(list(range(100)))
+    with pytest.raises(UnreadableMessage) as a_list:
+        parse_message(not_an_object)
+    assert str(a_list.value) == not_an_object[:200]
+
+
 def test_sequencers_compare_as_hex_of_any_length() -> None:
     assert sequencer_order("0055AEC6C9") > sequencer_order("55AEC6C8")
     assert sequencer_order("ff") > sequencer_order("0F")
