@@ -158,6 +158,12 @@ def test_the_latest_event_of_a_key_wins_whatever_the_delivery_order() -> None:
     assert batch.sequencers == {"uploads/a/f.csv": "0002"}
 
 
+def test_each_event_a_later_one_of_its_key_replaces_in_the_batch_counts_as_stale() -> None:
+    puts = [event("uploads/a/f.csv", f"000{n}", etag=f"v{n}") for n in (1, 2, 3)]
+    batch = plan_events(puts, BUCKET, PREFIX, {})
+    assert ([o.etag for o in batch.created], batch.stale) == (["v3"], 2)
+
+
 def test_an_event_no_later_than_one_acted_on_is_stale() -> None:
     """A duplicate delivered again, or a put delivered after the delete that followed it."""
     known = {"uploads/a/f.csv": "0003"}
