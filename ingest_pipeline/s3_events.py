@@ -45,7 +45,7 @@ class S3Event:
 def _event_time(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # Python >= 3.11 reads the "Z" S3 writes
 
 
 def _event(record: Mapping) -> S3Event | None:

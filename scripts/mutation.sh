@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Mutation testing of the decision code (not in CI): mutmut mutates every decision module
-# ([tool.mutmut] in pyproject.toml: sensors, checks, planning, spec, records,
-# validation/time_scoring, validation/planning), runs the whole fast suite (-m "not stack")
-# against each mutant, and this prints, per module, the mutants killed, the equivalent ones
-# (benchmarks/results/mutation-equivalent.txt: name and one-line reason) and every survivor.
+# ([tool.mutmut] in pyproject.toml: sensors, tick_plan, sensor_state, s3_events, checks,
+# planning, spec, records, validation/time_scoring, validation/planning), runs the whole fast
+# suite (-m "not stack") against each mutant, and this prints, per module, the mutants killed,
+# the equivalent ones (benchmarks/results/mutation-equivalent.txt: name and one-line reason)
+# and every survivor.
 # Method mutants (mutmut names them x<U+01C1>Class<U+01C1>method__mutmut_N) count like the others.
 #
 #   bash scripts/mutation.sh                       # every module (hours on 2 cores)

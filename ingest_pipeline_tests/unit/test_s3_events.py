@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -49,6 +50,29 @@ def test_a_put_record_is_read_with_its_key_decoded() -> None:
     assert read.time.isoformat() == "2026-12-05T18:57:09.396000+00:00"
     info = read.object_info()
     assert (info.bucket, info.key, info.etag) == (BUCKET, read.key, "ab")
+    assert (info.size, info.last_modified) == (10, read.time)
+
+
+def test_an_event_without_a_time_is_timed_now_in_utc() -> None:
+    timeless = record("ObjectCreated:Put", "uploads/a/b.csv", "1")
+    del timeless["eventTime"]
+    before = datetime.now(UTC)
+    (read,) = parse_message(body(timeless))
+    assert read.time.tzinfo == UTC and before <= read.time <= datetime.now(UTC)
+
+
+def test_a_removed_object_s_record_without_etag_or_size_reads_as_empty_etag_and_size_0() -> None:
+    (read,) = parse_message(body(record("ObjectRemoved:Delete", "uploads/a/b.csv", "2", None)))
+    assert (read.created, read.etag, read.size) == (False, "", 0)
+
+
+def test_a_record_without_a_sequencer_reads_as_the_earliest_of_its_key() -> None:
+    unordered = record("ObjectCreated:Put", "uploads/a/b.csv", "1")
+    del unordered["s3"]["object"]["sequencer"]
+    (read,) = parse_message(body(unordered))
+    assert read.sequencer == ""
+    batch = plan_events([event("uploads/a/b.csv", "0"), read], BUCKET, PREFIX, {})
+    assert batch.sequencers == {"uploads/a/b.csv": "0"} and batch.stale == 1
 
 
 def test_every_created_and_removed_kind_counts_and_others_do_not() -> None:
@@ -89,6 +113,15 @@ def test_a_record_sent_through_sns_is_read() -> None:
     assert [e.key for e in parse_message(json.dumps(wrapped))] == ["uploads/a/b.csv"]
 
 
+def test_only_an_sns_notification_is_unwrapped() -> None:
+    other = {
+        "Type": "SubscriptionConfirmation",
+        "Message": body(record("ObjectCreated:Put", "k", "1")),
+    }
+    with pytest.raises(UnreadableMessage):
+        parse_message(json.dumps(other))
+
+
 @pytest.mark.parametrize(
     "text", ["not json", "[1, 2]", '{"Records": [{"eventName": "ObjectCreated:Put"}]}', "{}"]
 )
@@ -97,9 +130,20 @@ def test_a_body_that_is_no_s3_event_is_unreadable(text: str) -> None:
         parse_message(text)
 
 
+def test_an_unreadable_body_is_quoted_to_200_characters_after_what_was_wrong_with_it() -> None:
+    with pytest.raises(UnreadableMessage) as not_json:
+        parse_message("x" * 300)
+    assert str(not_json.value) == "JSONDecodeError: " + "x" * 200
+    not_an_object = json.dumps(list(range(100)))
+    with pytest.raises(UnreadableMessage) as a_list:
+        parse_message(not_an_object)
+    assert str(a_list.value) == not_an_object[:200]
+
+
 def test_sequencers_compare_as_hex_of_any_length() -> None:
     assert sequencer_order("0055AEC6C9") > sequencer_order("55AEC6C8")
     assert sequencer_order("ff") > sequencer_order("0F")
+    assert sequencer_order("0001") < sequencer_order("2")
 
 
 def test_the_latest_event_of_a_key_wins_whatever_the_delivery_order() -> None:
@@ -112,6 +156,12 @@ def test_the_latest_event_of_a_key_wins_whatever_the_delivery_order() -> None:
     batch = plan_events([put_2, put_1], BUCKET, PREFIX, {})
     assert [o.etag for o in batch.created] == ["v2"]
     assert batch.sequencers == {"uploads/a/f.csv": "0002"}
+
+
+def test_each_event_a_later_one_of_its_key_replaces_in_the_batch_counts_as_stale() -> None:
+    puts = [event("uploads/a/f.csv", f"000{n}", etag=f"v{n}") for n in (1, 2, 3)]
+    batch = plan_events(puts, BUCKET, PREFIX, {})
+    assert ([o.etag for o in batch.created], batch.stale) == (["v3"], 2)
 
 
 def test_an_event_no_later_than_one_acted_on_is_stale() -> None:

@@ -14,6 +14,7 @@ from ingest_pipeline.sensor_state import (
     decode_state,
     encode_state,
     forget_removed,
+    listed_nothing,
     merge_objects,
 )
 from ingest_pipeline.sensors import encode_cursor, plan_tick
@@ -46,6 +47,23 @@ def test_a_pass_is_due_at_once_then_every_interval_and_never_with_zero() -> None
     assert not fresh.due(now=100, interval=0)
 
 
+def test_any_positive_interval_schedules_passes() -> None:
+    assert Reconciliation().due(now=100, interval=1)
+    assert Reconciliation(finished_at=100).due(now=101, interval=1)
+
+
+def test_a_state_encodes_to_the_same_cursor_whatever_order_its_keys_were_added_in() -> None:
+    one = EventCursor(seen={"a": "1", "b": "2"}, sequencers={"a": "0A", "b": "0B"})
+    other = EventCursor(seen={"b": "2", "a": "1"}, sequencers={"b": "0B", "a": "0A"})
+    assert encode_state(one) == encode_state(other)
+
+
+def test_without_a_listing_no_decided_key_counts_as_deleted() -> None:
+    seen = {"uploads/a/1.csv": "e", "uploads/a/2.csv": "e"}
+    plan = plan_tick([], seen, lambda k: k[len("uploads/") :], 100, listed=listed_nothing)
+    assert plan.next_seen == seen
+
+
 def test_pages_resume_after_the_last_key_and_the_last_page_ends_the_pass() -> None:
     rec = Reconciliation(finished_at=5)
     first = ListedPage(None, (obj("uploads/a/1"), obj("uploads/a/2")), truncated=True)
@@ -68,6 +86,21 @@ def test_a_page_covers_its_key_range_only() -> None:
     ]
     last = ListedPage("uploads/a/5", (), truncated=False)
     assert last.covers("uploads/z/9") and not last.covers("uploads/a/1")
+
+
+def test_a_page_in_the_middle_of_a_pass_keeps_when_the_last_complete_pass_ended() -> None:
+    keys = ("uploads/a/1", "uploads/a/2", "uploads/a/3")
+    page = ListedPage(None, tuple(obj(k) for k in keys), truncated=True)
+    assert after_page(Reconciliation(finished_at=5), page, now=10) == Reconciliation(
+        "uploads/a/3", True, 5, 1
+    )
+
+
+def test_a_page_of_many_keys_covers_every_key_up_to_its_last() -> None:
+    keys = ("uploads/a/1", "uploads/a/2", "uploads/a/3", "uploads/a/4")
+    page = ListedPage(None, tuple(obj(k) for k in keys), truncated=True)
+    assert page.covers("uploads/a/3") and page.covers("uploads/a/4")
+    assert not page.covers("uploads/a/5")
 
 
 def test_a_decided_key_the_page_covers_and_lacks_leaves_the_cursor_others_stay() -> None:
