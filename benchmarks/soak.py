@@ -201,8 +201,10 @@ def print_report(
     print(f"  rows         {report.rows_checked:,} checked in Druid", file=out)
     print(f"  slowest      upload -> verdict {report.slowest_seconds:.0f}s", file=out)
     print(f"  violations   {len(report.violations)}", file=out)
-    for violation in report.violations[:50]:
-        print(f"    {violation}", file=out)
+    for kind, texts in sorted(report.by_kind().items()):
+        print(f"    {kind:<34}{len(texts)}", file=out)
+        for text in texts[:20]:  # a backlog's thousands would bury a wrong row
+            print(f"      {text}", file=out)
 
 
 def main() -> None:

@@ -39,6 +39,19 @@ class Expected:
 @dataclass
 class Report:
     violations: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # one per violation, same order
+    undecided: set[str] = field(default_factory=set)  # keys with no verdict of their latest
+
+    def add(self, kind: str, text: str) -> None:
+        self.kinds.append(kind)
+        self.violations.append(text)
+
+    def by_kind(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for kind, text in zip(self.kinds, self.violations, strict=True):
+            grouped.setdefault(kind, []).append(text)
+        return grouped
+
     slowest_seconds: float = 0.0
     rows_checked: int = 0
 
@@ -89,15 +102,17 @@ def check(
 ) -> Report:
     report = Report()
     for key in sorted(set(expected) - set(decided_at)):
-        report.violations.append(f"{key}: no verdict for its latest version")
+        report.undecided.add(key)
+        report.add("no verdict (still behind)", f"{key}: no verdict for its latest version")
     recorded = latest_verdicts(instance, sorted(expected))
     for key, want in expected.items():
         found = recorded.get(key)
         if found is not None and is_for(found.verdict, want):
             if found.verdict.outcome is not want.outcome:
-                report.violations.append(
+                report.add(
+                    "wrong verdict",
                     f"{key}: {found.verdict.outcome.value}, expected {want.outcome.value} "
-                    f"({found.verdict.message()})"
+                    f"({found.verdict.message()})",
                 )
             if want.outcome is Outcome.INGESTED:
                 report.slowest_seconds = max(
@@ -128,9 +143,10 @@ def check_rows(
         report.rows_checked += rows[0]
         wanted = (want.rows, want.points) if want.outcome is Outcome.INGESTED else (0, 0)
         if rows != wanted:
-            report.violations.append(f"{key}: Druid holds (rows, sum) {rows}, expected {wanted}")
+            kind = "rows of an undecided key" if key in report.undecided else "WRONG ROWS"
+            report.add(kind, f"{key}: Druid holds (rows, sum) {rows}, expected {wanted}")
     for key in sorted(set(held) - set(expected)):
-        report.violations.append(f"{key}: rows in Druid for a key never uploaded")
+        report.add("WRONG ROWS", f"{key}: rows in Druid for a key never uploaded")
 
 
 def check_runs_settled(
@@ -145,7 +161,7 @@ def check_runs_settled(
             break
         time.sleep(5.0)
     for run in unfinished:
-        report.violations.append(f"run {run.run_id} still {run.status.value}")
+        report.add(f"run still {run.status.value}", f"run {run.run_id} still {run.status.value}")
 
 
 def check_partition_statuses(
@@ -171,6 +187,12 @@ def check_partition_statuses(
         if want.outcome is Outcome.INGESTED and (
             key not in done["druid_datasource"] or key in failed["druid_datasource"]
         ):
-            report.violations.append(f"{key}: ingested but its druid_datasource is not green")
+            report.add(
+                "colour of an undecided key" if key in report.undecided else "wrong colour",
+                f"{key}: ingested but its druid_datasource is not green",
+            )
         if want.outcome is Outcome.REJECTED and key not in failed["validated_frame"]:
-            report.violations.append(f"{key}: rejected but its validated_frame is not red")
+            report.add(
+                "colour of an undecided key" if key in report.undecided else "wrong colour",
+                f"{key}: rejected but its validated_frame is not red",
+            )

@@ -126,3 +126,31 @@ def test_the_soak_expects_a_deleted_file_gone_only_where_its_dataset_retracts(
     retracted = FileVerdict(retracting, Outcome.RETRACTED, Stage.DRUID_DATASOURCE)
     assert check.is_for(retracted, workload.expected[retracting])
     assert not check.is_for(retracted, kept_expectation)
+
+
+def test_the_soak_tells_a_backlog_from_a_wrong_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of 'not yet' must not bury one wrong row: rows are judged by kind."""
+    check = benchmark("soak_check", monkeypatch)
+    from ingest_pipeline.verdict import Outcome
+
+    class Druid:
+        def broker_sees(self, dataset: str) -> bool:
+            return True
+
+        def sql(self, query: str) -> list[dict[str, object]]:
+            return [{"k": "p/ds/done.csv", "n": 9, "p": 10}]  # one row short
+
+    expected = {
+        "ds/done.csv": check.Expected("e1", Outcome.INGESTED, 10, 10),
+        "ds/late.csv": check.Expected("e2", Outcome.INGESTED, 5, 5),
+    }
+    report = check.Report()
+    report.undecided.add("ds/late.csv")
+    check.check_rows(Druid(), "p/", expected, report)
+    assert {kind: len(texts) for kind, texts in report.by_kind().items()} == {
+        "WRONG ROWS": 1,
+        "rows of an undecided key": 1,
+    }
+    assert report.by_kind()["WRONG ROWS"] == [
+        "ds/done.csv: Druid holds (rows, sum) (9, 10), expected (10, 10)"
+    ]
