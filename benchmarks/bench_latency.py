@@ -175,8 +175,7 @@ def _epoch(druid_time: str) -> float:
 def start_automation(stack: StackSettings, home: Path, mode: str) -> Automation:
     auto = Automation.on_a_new_database(stack, home)
     if mode == "events":
-        auto.env["INGEST_EVENTS_QUEUE_URL"] = stack.events_queue_url
-        auto.env["INGEST_SQS_ENDPOINT_URL"] = stack.queue_endpoint
+        auto.use_events_queue()
     auto.start_daemon()
     return auto
 

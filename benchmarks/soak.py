@@ -172,8 +172,7 @@ def start_automation(stack: StackSettings, home: Path, tag: str, events: bool) -
         {f"soak_{tag}_{d}": {"on_delete": "retract"} for d in range(RETRACTING)}
     )
     if events:
-        auto.env["INGEST_EVENTS_QUEUE_URL"] = stack.events_queue_url
-        auto.env["INGEST_SQS_ENDPOINT_URL"] = stack.queue_endpoint
+        auto.use_events_queue()
     auto.start_daemon()
     auto.start_webserver()
     return auto

@@ -65,6 +65,22 @@ class Automation:
         conn.close()
         return auto
 
+    def use_events_queue(self) -> None:
+        """The sensor reads the stack's S3 events queue instead of listing the bucket."""
+        self.env["INGEST_EVENTS_QUEUE_URL"] = self.stack.events_queue_url
+        self.env["INGEST_SQS_ENDPOINT_URL"] = self.stack.queue_endpoint
+
+    @classmethod
+    def on_the_events_queue(cls, stack: StackSettings, home: Path) -> Automation:
+        """On a new database, the sensor on the events queue, ticking every second, the
+        reconciliation off (whatever happens comes from the events); its daemon started."""
+        auto = cls.on_a_new_database(stack, home)
+        auto.use_events_queue()
+        auto.env["INGEST_SENSOR_INTERVAL_SECONDS"] = "1"
+        auto.env["INGEST_RECONCILE_INTERVAL_SECONDS"] = "0"
+        auto.start_daemon()
+        return auto
+
     def start_daemon(self) -> None:
         self.daemon = self._spawn("daemon", ["dagster-daemon", "run"])
 

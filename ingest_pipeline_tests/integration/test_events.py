@@ -39,14 +39,7 @@ def events_automation(
 ) -> Iterator[Automation]:
     """A daemon whose sensor reads the stack's events queue; the reconciliation off (each test
     turns it on where it wants it)."""
-    auto = Automation.on_a_new_database(stack, tmp_path_factory.mktemp("events_home"))
-    auto.env.update(
-        INGEST_EVENTS_QUEUE_URL=stack.events_queue_url,
-        INGEST_SQS_ENDPOINT_URL=stack.queue_endpoint,
-        INGEST_SENSOR_INTERVAL_SECONDS="1",
-        INGEST_RECONCILE_INTERVAL_SECONDS="0",
-    )
-    auto.start_daemon()
+    auto = Automation.on_the_events_queue(stack, tmp_path_factory.mktemp("events_home"))
     yield auto
     auto.stop()
 

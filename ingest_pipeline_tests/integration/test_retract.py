@@ -13,11 +13,10 @@ import uuid
 from collections.abc import Iterator
 
 import dagster as dg
-import psycopg2
 import pytest
 
 from ingest_pipeline.sensor_state import decode_state
-from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests import runs as graph_runs
 from ingest_pipeline_tests.integration.automation import (
@@ -40,21 +39,7 @@ def queue_automation(
 ) -> Iterator[Automation]:
     """A daemon whose sensor reads the stack's events queue, the reconciliation off: whatever
     happens comes from the events."""
-    home = tmp_path_factory.mktemp("retract_home")
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
-    auto = Automation(stack, home)
-    auto.env.update(
-        INGEST_EVENTS_QUEUE_URL=stack.events_queue_url,
-        INGEST_SQS_ENDPOINT_URL=stack.queue_endpoint,
-        INGEST_SENSOR_INTERVAL_SECONDS="1",
-        INGEST_RECONCILE_INTERVAL_SECONDS="0",
-    )
-    conn = psycopg2.connect(stack.postgres_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{auto.database}"')
-    conn.close()
-    auto.start_daemon()
+    auto = Automation.on_the_events_queue(stack, tmp_path_factory.mktemp("retract_home"))
     yield auto
     auto.stop()
 
