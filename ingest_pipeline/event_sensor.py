@@ -101,6 +101,7 @@ def plan_queue_tick(
     events: EventQueue,
     caps: BatchCaps,
     on_delete_of: Callable[[str], DeleteMode] = lambda dataset: DeleteMode.KEEP,
+    waiting: Collection[str] = (),
 ) -> QueueTick:
     """One tick: acknowledge, receive, plan (see the module's docstring)."""
     state = decode_state(cursor)
@@ -121,14 +122,18 @@ def plan_queue_tick(
         existing_partitions(instance, [s3.partition_key(k) for k in batch.removed], whole=False),
     )
     page, rec = reconcile_page(s3, state.reconciliation, events.reconcile_interval_seconds)
-    objects = merge_objects(batch.created, page.objects if page else ())
-    plan = plan_objects(instance, s3, objects, seen, caps, page)
+    # an event received now supersedes an object deferred before (same key, newer version)
+    gone = set(batch.removed)
+    held = [obj for obj in state.deferred if obj.key not in gone]
+    objects = merge_objects([*held, *batch.created], page.objects if page else ())
+    plan = plan_objects(instance, s3, objects, seen, caps, page, waiting)
     cursor_out = encode_state(
         EventCursor(
             seen=plan.next_seen,
             acks=tuple(m.receipt_handle for m in messages),
             sequencers=batch.sequencers,
             reconciliation=rec,
+            deferred=plan.deferred,
         )
     )
     listed = f"; listed page {rec.pages} ({len(page.objects)} keys)" if page else ""
@@ -146,6 +151,7 @@ def plan_objects(
     seen: dict[str, str],
     caps: BatchCaps,
     page: ListedPage | None,
+    waiting: Collection[str] = (),
 ) -> TickPlan:
     """plan_tick over what the events and the page hold; a key only the page would hold and
     does not is gone. No request cap: a tick's input is bounded (messages + one page)."""
@@ -160,4 +166,5 @@ def plan_objects(
         caps,
         versions_run_by_cli(instance, objects, seen, s3.partition_key, existing),
         listed=page.covers if page else listed_nothing,
+        waiting=waiting,
     )

@@ -6,6 +6,8 @@ Besides the key -> ETag map of every version decided (as when listing), the curs
   dies) leaves them in the queue, to be received again after their visibility timeout and
   found decided (key+ETag, run key) then.
 - `sequencers`: key -> sequencer of the latest event acted on, for the keys of recent events.
+- `deferred`: created objects not yet requested because their dataset's last run is still
+  queued (tick_plan.plan_tick's `waiting`).
 - the reconciliation: a slow listing pass, one page (up to 1000 keys) per tick, resumed from
   the last key listed (`after`), so no tick lists everything; a pass starts every
   `interval` seconds (and at once on a fresh cursor) and finds what no event announced.
@@ -19,6 +21,7 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ingest_pipeline.records import ObjectInfo
 
@@ -46,6 +49,9 @@ class EventCursor:
     acks: tuple[str, ...] = ()
     sequencers: dict[str, str] = field(default_factory=dict)
     reconciliation: Reconciliation = Reconciliation()
+    # created objects whose dataset had a run queued: planned again next tick (their
+    # messages are deleted, so the cursor is what remembers them)
+    deferred: tuple[ObjectInfo, ...] = ()
 
 
 def encode_state(state: EventCursor) -> str:
@@ -56,6 +62,9 @@ def encode_state(state: EventCursor) -> str:
         "acks": list(state.acks),
         "seq": state.sequencers,
         "rec": [rec.after, rec.running, rec.finished_at, rec.pages],
+        "deferred": [
+            [o.bucket, o.key, o.size, o.etag, o.last_modified.isoformat()] for o in state.deferred
+        ],
     }
     return base64.b64encode(zlib.compress(json.dumps(data, sort_keys=True).encode())).decode()
 
@@ -73,6 +82,10 @@ def decode_state(cursor: str | None) -> EventCursor:
         acks=tuple(data["acks"]),
         sequencers=dict(data["seq"]),
         reconciliation=Reconciliation(after, running, finished_at, pages),
+        deferred=tuple(
+            ObjectInfo(bucket, key, size, etag, datetime.fromisoformat(modified))
+            for bucket, key, size, etag, modified in data.get("deferred", [])
+        ),
     )
 
 

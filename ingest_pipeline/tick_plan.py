@@ -206,6 +206,9 @@ class TickPlan:
     skipped: tuple[SkippedObject, ...]
     ran_elsewhere: tuple[str, ...] = ()  # partitions whose version `ingest-pipeline ingest` ran
     removed: tuple[str, ...] = ()  # keys decided before that the listing no longer holds
+    # new versions left undecided: their dataset's previous run is still queued, and the
+    # next run takes them all once it starts (not one queued run per tick)
+    deferred: tuple[ObjectInfo, ...] = ()
 
     @property
     def versions(self) -> list[VersionToIngest]:
@@ -221,13 +224,16 @@ def plan_tick(
     caps: BatchCaps = BatchCaps(),
     ran_elsewhere: Collection[tuple[str, str]] = (),
     listed: Callable[[str], bool] | None = None,
+    waiting: Collection[str] = (),
 ) -> TickPlan:
     """Compare a listing with the cursor (key -> ETag already decided) and group the new
     versions into runs: new files of a dataset in batches, a known partition alone. Versions
     in `ran_elsewhere` ((partition, ETag) run by `ingest-pipeline ingest`) are decided.
     `listed(key)`: whether `objects` would hold the key if it existed (default: every key,
-    a full listing); a decided key it would hold but does not was deleted."""
+    a full listing); a decided key it would hold but does not was deleted. Versions of a
+    dataset in `waiting` (a run of it is queued) stay undecided: `deferred`."""
     wanted: list[VersionToIngest] = []
+    deferred: list[ObjectInfo] = []
     skipped: list[SkippedObject] = []
     elsewhere: list[str] = []
     next_seen = dict(seen)
@@ -248,6 +254,9 @@ def plan_tick(
             elsewhere.append(partition_key)
             next_seen[obj.key] = obj.etag
             continue
+        if partition_key.partition("/")[0] in waiting:
+            deferred.append(obj)
+            continue
         if len(wanted) >= limit:
             continue  # next tick
         wanted.append(VersionToIngest(partition_key, obj.etag, obj.size))
@@ -255,19 +264,25 @@ def plan_tick(
     removed = forget_deleted(next_seen, present, listed)
     existing = set(existing_partitions)
     runs = group_runs(wanted, existing, caps)
-    new_partitions = [v.partition_key for run in runs for v in run.versions]
-    new_partitions = [k for k in new_partitions if k not in existing]
-    new_partitions += sorted(
-        {s.partition_key for s in skipped if s.partition_key} - existing - set(new_partitions)
-    )
     return TickPlan(
         tuple(runs),
-        tuple(new_partitions),
+        partitions_to_add(runs, skipped, existing),
         next_seen,
         tuple(skipped),
         tuple(elsewhere),
         tuple(removed),
+        tuple(deferred),
     )
+
+
+def partitions_to_add(
+    runs: Sequence[RunToRequest], skipped: Sequence[SkippedObject], existing: set[str]
+) -> tuple[str, ...]:
+    """The runs' new partitions in run order (a batch's keys contiguous, so one range), then
+    the skipped files' that carry a verdict, sorted."""
+    new = [v.partition_key for run in runs for v in run.versions if v.partition_key not in existing]
+    new += sorted({s.partition_key for s in skipped if s.partition_key} - existing - set(new))
+    return tuple(new)
 
 
 def forget_deleted(
