@@ -190,6 +190,8 @@ def file_metadata(
         "files_in_task": len(plan.files),
         "dagster/row_count": found.count,
         "row_stats_of_task": dg.MetadataValue.json(dict(done.outcome.row_stats)),
+        # a task that succeeded with a message: its worker died after it published
+        **({"druid_note": done.outcome.error_message} if done.outcome.error_message else {}),
         "interval": f"{found.first} .. {found.last}",
         "mode": plan.mode.describe(),
         "segments_in_datasource": done.segments.count,

@@ -1,9 +1,7 @@
 """DruidResource: the only code that talks to Druid (tasks, SQL, segment load status).
-
 Closes the gaps of Airflow's Druid hook: it fetches errorMsg, reports and the log tail on
 failure, retries transient errors, kills a task that runs too long, and waits until the
-segments are loaded before calling data queryable.
-"""
+segments are loaded before calling data queryable."""
 
 from __future__ import annotations
 
@@ -29,6 +27,7 @@ from ingest_pipeline.resources.druid_retraction import DruidRetraction
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import (
     ALL_TIME,
+    AfterLostTask,
     DruidError,
     DruidRefused,
     DruidTaskFailed,
@@ -37,12 +36,14 @@ from ingest_pipeline.resources.druid_wire import (
     extract_row_stats,
     is_lost_task,
     is_transient,
+    landed_outcome,
     report_error,
     root_cause,
 )
 
 #: Runs of one task whose worker died under it (the first and the resubmissions).
 LOST_TASK_ATTEMPTS = 3
+
 
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
@@ -244,11 +245,9 @@ class DruidResource(DruidQueries, DruidRetraction, DruidService):
         return float(response.json().get(datasource, 0.0))
 
     def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
-        """Wait until every used segment is loaded on a historical AND the broker serves it.
-
-        The coordinator's load status alone is not enough: the broker's view lags, and an
-        answer computed from a partial view (e.g. "this file has no rows yet") is wrong.
-        """
+        """Wait until every used segment is loaded on a historical AND the broker serves it:
+        the broker's view lags the coordinator's load status, and an answer computed from a
+        partial view (e.g. "this file has no rows yet") is wrong."""
         started = time.monotonic()
         deadline = started + timeout_seconds
         force = True
@@ -323,28 +322,39 @@ class DruidResource(DruidQueries, DruidRetraction, DruidService):
 
     def run_plan_task(self, plan: IngestionPlan, limits: IngestLimits) -> TaskOutcome:
         """`run_task`, submitted again (as "<id>_2", ...) when its worker died under it and
-        running it again cannot duplicate rows (see `may_run_again`)."""
+        running it again cannot duplicate rows; a lost append that had published counts as
+        done (see `after_lost_task`)."""
         for attempt in range(1, LOST_TASK_ATTEMPTS + 1):
             try:
                 return self.run_task(plan.spec, limits.task_timeout_seconds)
             except DruidTaskFailed as failure:
-                if attempt == LOST_TASK_ATTEMPTS or not self.may_run_again(plan, failure, limits):
+                after = self.after_lost_task(plan, failure, limits)
+                if after is AfterLostTask.LANDED and failure.outcome is not None:
+                    return landed_outcome(failure.outcome)
+                if attempt == LOST_TASK_ATTEMPTS or after is not AfterLostTask.RUN_AGAIN:
                     raise
         raise AssertionError("unreachable")
 
-    def may_run_again(
+    def after_lost_task(
         self, plan: IngestionPlan, failure: DruidTaskFailed, limits: IngestLimits
-    ) -> bool:
+    ) -> AfterLostTask:
         if failure.outcome is None or not is_lost_task(failure.outcome):
-            return False  # a task that failed on its own fails the same way again
+            return AfterLostTask.FAILED  # a task that failed on its own fails the same way again
         if isinstance(plan.mode, Replace):
-            return True  # it rewrites its time chunks whole: a second run gives the same rows
-        # An append whose worker died after publishing must not run twice: none of its files
-        # may have rows, as the coordinator's metadata (refreshed) and the broker show them.
+            return AfterLostTask.RUN_AGAIN  # it rewrites its chunks whole: same rows again
+        # An append runs again only if none of its files has rows, as the coordinator's
+        # metadata (refreshed) and the broker show them; it published before its worker died
+        # (the soak saw a middleManager killed in between) if each has exactly its rows.
         if not self.has_segments(plan.datasource):
-            return True
+            return AfterLostTask.RUN_AGAIN
         self.wait_for_segments(plan.datasource, limits.segment_load_timeout_seconds)
-        return not self.rows_by_source(plan.datasource, [f.source_key for f in plan.files])
+        found = self.rows_by_source(plan.datasource, [f.source_key for f in plan.files])
+        counts = {key: rows.count for key, rows in found.items()}
+        if not counts:
+            return AfterLostTask.RUN_AGAIN
+        if counts == {f.source_key: f.validated_rows for f in plan.files}:
+            return AfterLostTask.LANDED
+        return AfterLostTask.FAILED
 
     def ingest(self, plan: IngestionPlan, limits: IngestLimits) -> IngestedTask:
         submitted = time.monotonic()

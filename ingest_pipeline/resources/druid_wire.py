@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import httpx
@@ -162,3 +164,20 @@ def is_lost_task(outcome: TaskOutcome) -> bool:
     """Whether a failed task failed because its worker went away (see LOST_TASK_SIGNS)."""
     said = f"{outcome.error_message or ''} {outcome.root_cause or ''}"
     return not outcome.succeeded and any(sign in said for sign in LOST_TASK_SIGNS)
+
+
+class AfterLostTask(Enum):
+    """What follows a failed task: run it again (its worker died, nothing of it landed), take
+    it as done (it published every file's rows before its worker died), or fail."""
+
+    RUN_AGAIN = "run again"
+    LANDED = "landed"
+    FAILED = "failed"
+
+
+def landed_outcome(lost: TaskOutcome) -> TaskOutcome:
+    note = (
+        f"{lost.error_message} But it had published: every file's rows are in Druid, "
+        "counted by SQL, so it was not run again."
+    )
+    return replace(lost, status="SUCCESS", error_message=note)

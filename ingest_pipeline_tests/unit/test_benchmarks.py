@@ -109,7 +109,8 @@ def test_the_soak_expects_a_deleted_file_gone_only_where_its_dataset_retracts(
             del self.keys[Key]
 
     bucket = Bucket()
-    workload = soak.Workload(bucket, "p/", random.Random(1), 4, "t")
+    # nothing decided yet: the workload's own deletes turn into new files
+    workload = soak.Workload(bucket, "p/", random.Random(1), 4, "t", lambda wanted: set())
     history: list[dict] = []
     while len({k.split("/")[0] for k in workload.good}) < soak.DATASETS:
         workload.act(history)
@@ -123,6 +124,13 @@ def test_the_soak_expects_a_deleted_file_gone_only_where_its_dataset_retracts(
     assert workload.expected[retracting].outcome is Outcome.RETRACTED
     assert workload.expected[keeping] == kept_expectation  # under keep its rows stay
     assert workload.actions["delete_retract"] == workload.actions["delete_keep"] == 1
+
+    # a delete takes only a file whose latest version has its verdict
+    (chosen,) = [k for k in workload.deletable if k.startswith(workload.datasets[4])][:1]
+    workload.decided = lambda wanted: {chosen} & set(wanted)
+    while workload.actions["delete_keep"] + workload.actions["delete_retract"] == 2:
+        workload.act(history)
+    assert history[-1] == {"at": history[-1]["at"], "action": "delete_keep", "key": chosen}
     retracted = FileVerdict(retracting, Outcome.RETRACTED, Stage.DRUID_DATASOURCE)
     assert check.is_for(retracted, workload.expected[retracting])
     assert not check.is_for(retracted, kept_expectation)

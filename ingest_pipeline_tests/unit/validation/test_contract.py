@@ -122,9 +122,9 @@ def test_discard_row_leaves_out_exactly_the_contradicting_rows(tmp_path: Path) -
     assert len(rows) == 300 - len(left_out)
     assert dict(schema)["points"] == "long"
     expected_points = {i: (None if i == 100 else i) for i in range(300) if i not in left_out}
-    assert sorted(
-        (row["points"] for row in rows), key=lambda p: -1 if p is None else p
-    ) == sorted(expected_points.values(), key=lambda p: -1 if p is None else p)
+    assert sorted((row["points"] for row in rows), key=lambda p: -1 if p is None else p) == sorted(
+        expected_points.values(), key=lambda p: -1 if p is None else p
+    )
     assert drift.discarded_rows == 4
     assert drift.discarded_sample == (
         RejectedRow(5, "column 'points': 'n/a' is not a long as in Druid"),
