@@ -263,16 +263,23 @@ def main() -> None:
             started = time.monotonic()
             until = started + args.minutes * 60
             chaos = Chaos(stack, auto, random.Random(args.seed + 2), args.events)
-            thread = threading.Thread(
-                target=chaos_loop,
-                args=(chaos, rng, started, until, gap, faults.append),
-                daemon=True,
-            )
+            unrecovered: list[BaseException] = []
+
+            def chaos_thread() -> None:
+                try:
+                    chaos_loop(chaos, rng, started, until, gap, faults.append)
+                except BaseException as error:  # a fault the stack did not recover from
+                    unrecovered.append(error)
+                    raise
+
+            thread = threading.Thread(target=chaos_thread, daemon=True)
             thread.start()
-            while time.monotonic() < until:
+            while time.monotonic() < until and not unrecovered:
                 workload.act(history)
                 time.sleep(workload.rng.expovariate(args.rate / 60))
             thread.join()
+            if unrecovered:
+                raise SystemExit(f"soak stopped: a fault was not recovered: {unrecovered[0]}")
             chaos.recover()  # the last fault's component is back before the quiet period
             decided = wait_until_quiet(auto.instance, workload.expected, args.quiet_timeout)
             report = check(auto.instance(), druid, auto.prefix, workload.expected, decided)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest_pipeline.stack.base import StackError
 from ingest_pipeline.stack.stack import Stack
 from ingest_pipeline_tests.integration.automation import Automation
 
@@ -58,6 +59,10 @@ def processes_matching(needle: str) -> list[int]:
         if needle in cmdline:
             found.append(int(entry.name))
     return found
+
+
+#: `stack up` attempts after a fault before the soak gives up (an operator would look).
+RECOVERY_ATTEMPTS = 5
 
 
 class Chaos:
@@ -108,9 +113,17 @@ class Chaos:
         return Fault(at, component, how, pid, time.monotonic() - began)
 
     def recover(self) -> None:
-        """What an operator does: `stack up` (starts what is down, waits until healthy), and the
-        daemon and webserver started again if they died."""
-        self.stack.up(service_timeout=300)
+        """What an operator does: `stack up` (starts what is down, waits until healthy; again
+        if it fails, a few times), and the daemon and webserver started again if they died."""
+        for attempt in range(1, RECOVERY_ATTEMPTS + 1):
+            try:
+                self.stack.up(service_timeout=300)
+                break
+            except StackError as error:
+                print(f"[soak] stack up failed (attempt {attempt}): {error}", flush=True)
+                if attempt == RECOVERY_ATTEMPTS:
+                    raise
+                time.sleep(5.0)
         auto = self.automation
         if auto.daemon is None or auto.daemon.poll() is not None:
             auto.start_daemon()
@@ -126,7 +139,8 @@ def chaos_loop(
     gap: tuple[float, float],
     record: Callable[[Fault], None],
 ) -> None:
-    """Every `gap` seconds (seeded), one fault on a random component, until `until`."""
+    """Every `gap` seconds (seeded), one fault on a random component, until `until`. A fault
+    the stack does not recover from ends the loop with its error."""
     while True:
         wait = rng.uniform(*gap)
         if time.monotonic() + wait >= until:

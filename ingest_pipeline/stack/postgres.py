@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg2
@@ -75,13 +76,33 @@ class Postgres(Service):
     def _as_user(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", self.run_as, "--", *argv] if self.run_as else argv
 
+    #: How long a killed postmaster may stay unreaped before its lock file counts as stale.
+    zombie_wait_seconds = 30.0
+
     def pid(self) -> int | None:
-        pid_file = self.data_dir / "postmaster.pid"
+        pid = self._pid_in_lock_file()
+        return pid if pid is not None and processes.is_alive(pid) else None
+
+    def _pid_in_lock_file(self) -> int | None:
         try:
-            pid = int(pid_file.read_text().splitlines()[0])
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if processes.is_alive(pid) else None
+
+    def _clear_killed_postmaster(self) -> None:
+        """A SIGKILLed postmaster stays a zombie until its parent (init, after pg_ctl left)
+        reaps it, and postgres refuses to start while kill(0) finds the PID its lock file names
+        ("lock file postmaster.pid already exists"): the soak restarted it 1 s after a kill and
+        the restart failed. Wait for the reaping; a zombie never reaped leaves a stale lock."""
+        pid = self._pid_in_lock_file()
+        if pid is None or processes.is_alive(pid):
+            return  # no lock, or a live server (starting, or stuck: pg_ctl says which)
+        deadline = time.monotonic() + self.zombie_wait_seconds
+        while processes.exists(pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if processes.exists(pid):
+            log(f"postgres: pid {pid} of the lock file is a zombie; the lock is stale")
+            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def healthy(self) -> bool:
         try:
@@ -103,6 +124,7 @@ class Postgres(Service):
         self._drop_stale_cluster()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        self._clear_killed_postmaster()
         if port_in_use(self.settings.postgres_port):
             raise port_taken_error(self.name, self.settings.postgres_port, "sql", self.log_file)
         self._pg_ctl_start()

@@ -17,6 +17,17 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
+def exists(pid: int) -> bool:
+    """Whether kill(0) finds the PID: a running process or a zombie not yet reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def is_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -167,6 +168,11 @@ def test_a_port_held_by_another_stack_names_that_stack(tmp_path: Path) -> None:
         cwd=other / "druid",
     )
     try:
+        # until the child has exec'd (its command line is the marker's): under load it can lag
+        deadline = time.monotonic() + 10
+        while service not in Path(f"/proc/{sleeper.pid}/cmdline").read_text(errors="replace"):
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.01)
         assert other_stack_running(service, tmp_path / "mine") == other
         assert other_stack_running(service, other) is None  # its own: not another
         assert other_stack_running(f"{service}-other", tmp_path / "mine") is None
