@@ -137,7 +137,7 @@ def planned_file(validated: ValidatedUpload) -> PlannedFile:
 def task_id_for(datasource: str, spec: object, run_identity: str) -> str:
     """The same spec in the same run (or its retries) gets the same id: a retried run finds
     the task it submitted before instead of ingesting the files twice."""
-    text = json.dumps([run_identity, spec], sort_keys=True, default=str)
+    text = json.dumps([run_identity, spec], sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", datasource)[:80]
     return f"ingest_{safe}_{digest[:24]}"

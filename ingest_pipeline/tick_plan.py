@@ -103,10 +103,8 @@ def skip_reason(obj: ObjectInfo, partition_key: str) -> SkipReason | None:
         return SkipReason.ZERO_BYTES
     if name.startswith((".", "_", "~")) or lower.endswith((".tmp", ".part", ".crdownload", "~")):
         return SkipReason.HIDDEN_NAME
-    stem = lower
-    for suffix in GZIP_EXTENSIONS:
-        stem = stem.removesuffix(suffix)
-    if not stem.endswith(DATA_EXTENSIONS) and not lower.endswith(GZIP_EXTENSIONS):
+    # any gzip is taken (a.csv.gz and a bare a.gz alike): validation reads what it holds
+    if not lower.endswith(DATA_EXTENSIONS + GZIP_EXTENSIONS):
         return SkipReason.UNKNOWN_EXTENSION
     if "/" not in partition_key:
         return SkipReason.NOT_IN_DATASET

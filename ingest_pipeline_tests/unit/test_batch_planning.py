@@ -128,6 +128,15 @@ def test_task_ids_are_stable_within_a_run_and_new_in_another_run() -> None:
     assert first.task_id != other.task_id
 
 
+def test_the_tasks_of_one_run_each_get_their_own_id() -> None:
+    old = SourceRows(4, datetime(2024, 7, 2, 3, tzinfo=UTC), datetime(2024, 7, 2, 4, tzinfo=UTC))
+    files = [day_file("a.csv", 1), day_file("b.csv", 2)]
+    result = plan_ingestion(files, seen_state(b_csv=old), None, ACCESS, run_identity="run-1")
+    append, replace = result.plans
+    assert append.task_id != replace.task_id
+    assert append.spec["id"] == append.task_id and replace.spec["id"] == replace.task_id
+
+
 def test_a_type_clash_between_files_of_one_task_becomes_string_for_both() -> None:
     a = day_file("a.csv", 1, schema=(("code", "long"), ("team", "string")))
     b = day_file("b.csv", 2, schema=(("code", "string"), ("extra", "double")))

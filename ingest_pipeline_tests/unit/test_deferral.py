@@ -76,6 +76,13 @@ def test_versions_of_a_waiting_dataset_are_deferred_undecided_and_get_no_partiti
     assert plan.new_partitions == ("t/c.csv",)
 
 
+def test_a_file_in_a_subfolder_of_a_waiting_dataset_is_deferred_too() -> None:
+    nested = obj("uploads/s/2024/03/b.csv", "eb")
+    plan = plan_tick([nested], {}, partition_key_of, 100, waiting={"s"})
+    assert plan.deferred == (nested,)
+    assert plan.runs == () and plan.next_seen == {}
+
+
 def test_a_waiting_dataset_still_skips_and_forgets_deleted_keys() -> None:
     plan = plan_tick(
         [obj("uploads/s/empty.csv", size=0)],

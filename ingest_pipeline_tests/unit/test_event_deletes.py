@@ -67,6 +67,20 @@ def test_decide_deletes() -> None:
     assert decided[1].run_request() is None and decided[2].run_request() is None
 
 
+def test_a_deleted_file_in_a_subfolder_is_retracted_as_its_top_folder_s_dataset() -> None:
+    (deleted,) = decide_deletes(
+        [("uploads/r/2024/03/x.csv", "0A")],
+        lambda key: key.removeprefix("uploads/"),
+        lambda dataset: DeleteMode.RETRACT if dataset == "r" else DeleteMode.KEEP,
+        {"r/2024/03/x.csv"},
+    )
+    assert deleted.decision is DeleteDecision.RETRACT
+    request = deleted.run_request()
+    assert request is not None
+    assert request.partition_key == "r/2024/03/x.csv"
+    assert request.tags == {"ingest/dataset": "r"}
+
+
 def test_a_delete_event_is_one_retraction_request_and_a_redelivery_none(tmp_path: Path) -> None:
     store = InMemoryObjectStore()
     queue = InMemoryEventQueue(reconcile_interval_seconds=0)
