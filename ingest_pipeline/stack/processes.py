@@ -29,12 +29,8 @@ def exists(pid: int) -> bool:
 
 
 def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not exists(pid):
         return False
-    except PermissionError:
-        return True
     # A zombie child still answers kill(0); it is dead for our purposes.
     try:
         with open(f"/proc/{pid}/stat") as stat:

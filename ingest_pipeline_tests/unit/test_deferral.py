@@ -131,14 +131,23 @@ def test_a_queued_run_of_another_job_or_dataset_does_not_hold_files_back() -> No
 # --------------------------------------------------------------------------- queue mode
 
 
+def first_file_held(
+    instance: dg.DagsterInstance, store: InMemoryObjectStore, queue: InMemoryEventQueue
+) -> tuple[str, dg.SensorResult]:
+    """A run of dataset s is queued when s/a.csv's event arrives: the tick requests nothing.
+    The queued run's id and that tick's result."""
+    run_id = queued_run(instance, "s")
+    put_event(queue, "uploads/s/a.csv", store.put_upload("s/a.csv", BODY), "01")
+    first = queue_tick(instance, store, queue, None)
+    assert first.run_requests == []
+    return run_id, first
+
+
 def test_queue_mode_keeps_deferred_objects_in_the_cursor_once_their_messages_are_deleted() -> None:
     store = InMemoryObjectStore()
     queue = InMemoryEventQueue(reconcile_interval_seconds=0)
     with dg.DagsterInstance.ephemeral() as instance:
-        run_id = queued_run(instance, "s")
-        put_event(queue, "uploads/s/a.csv", store.put_upload("s/a.csv", BODY), "01")
-        first = queue_tick(instance, store, queue, None)
-        assert first.run_requests == []
+        run_id, first = first_file_held(instance, store, queue)
         assert [o.key for o in decode_state(first.cursor).deferred] == ["uploads/s/a.csv"]
 
         put_event(queue, "uploads/s/b.csv", store.put_upload("s/b.csv", BODY), "02")
@@ -158,10 +167,7 @@ def test_a_deferred_object_deleted_before_its_run_is_never_requested() -> None:
     store = InMemoryObjectStore()
     queue = InMemoryEventQueue(reconcile_interval_seconds=0)
     with dg.DagsterInstance.ephemeral() as instance:
-        run_id = queued_run(instance, "s")
-        put_event(queue, "uploads/s/a.csv", store.put_upload("s/a.csv", BODY), "01")
-        first = queue_tick(instance, store, queue, None)
-        assert first.run_requests == []
+        run_id, first = first_file_held(instance, store, queue)
         store.delete(store.uploads_bucket, "uploads/s/a.csv")
         delete_event(queue, "uploads/s/a.csv", "02")
         starts(instance, run_id)
@@ -173,10 +179,7 @@ def test_a_newer_event_replaces_the_deferred_version_of_its_key() -> None:
     store = InMemoryObjectStore()
     queue = InMemoryEventQueue(reconcile_interval_seconds=0)
     with dg.DagsterInstance.ephemeral() as instance:
-        run_id = queued_run(instance, "s")
-        put_event(queue, "uploads/s/a.csv", store.put_upload("s/a.csv", BODY), "01")
-        first = queue_tick(instance, store, queue, None)
-        assert first.run_requests == []
+        run_id, first = first_file_held(instance, store, queue)
         newer = store.put_upload("s/a.csv", BODY + b"2024-01-02T00:00:00Z,2\n")
         put_event(queue, "uploads/s/a.csv", newer, "02")
         starts(instance, run_id)
