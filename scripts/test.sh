@@ -15,4 +15,5 @@ trap 'ingest-pipeline stack down >/dev/null || true' EXIT
 
 ruff check ingest_pipeline ingest_pipeline_tests benchmarks
 mypy  # ingest_pipeline, as [tool.mypy] in pyproject.toml says
-pytest "$@"
+# --durations: where the suite's time goes, in every CI log
+pytest --durations=40 "$@"
