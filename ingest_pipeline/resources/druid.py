@@ -32,11 +32,12 @@ from ingest_pipeline.resources.druid_wire import (
     DruidRefused,
     DruidTaskFailed,
     DruidUnavailable,
-    error_reason,
     extract_row_stats,
     is_lost_task,
     is_transient,
     landed_outcome,
+    leader_url,
+    refusal,
     report_error,
     root_cause,
 )
@@ -102,20 +103,13 @@ class DruidResource(DruidQueries, DruidRetraction, DruidService):
             else:
                 if response.status_code in ok_status:
                     return response
-                if response.status_code == 401 or response.status_code == 403:
-                    raise DruidRefused(
-                        f"Druid refused {method} {url} ({response.status_code}): check the "
-                        "Druid username and password configured for the pipeline",
-                        response.status_code,
-                    )
                 if not is_transient(response):
-                    raise DruidRefused(
-                        f"Druid answered {response.status_code} to {method} {url}: "
-                        f"{response.text[:2000]}",
-                        response.status_code,
-                        error_reason(response.text),
-                    )
+                    raise refusal(response, method, url)
                 last_problem = f"HTTP {response.status_code}: {response.text[:500]}"
+                leader = leader_url(response, url)
+                if leader is not None:
+                    url = leader  # another server leads: ask it at once
+                    continue
             if attempt < self.max_retries:
                 delay = self.retry_base_delay_seconds * 2**attempt
                 time.sleep(delay * random.uniform(0.8, 1.2))

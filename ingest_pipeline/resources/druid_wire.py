@@ -24,8 +24,26 @@ ALL_TIME = "1000-01-01/3000-01-01"
 ROUTER_NO_DESTINATION = "Unable to determine destination"
 
 
+#: A coordinator or overlord that is not the leader answers 307 with the leader's address;
+#: while a leader is being elected (seen after ZooKeeper or the overlord restarted under a
+#: soak) it names itself. Druid's clients follow it; an answer naming this server is retried.
+LEADER_REDIRECT = frozenset({307, 308})
+
+
+def leader_url(response: httpx.Response, url: str) -> str | None:
+    """Where a redirect from a non-leader sends `url` (its path and query kept), or None when
+    there is no other server to ask (no Location, or this one: an election under way)."""
+    location = response.headers.get("location")
+    if response.status_code not in LEADER_REDIRECT or not location:
+        return None
+    asked, leader = httpx.URL(url), httpx.URL(location)
+    if (leader.scheme, leader.host, leader.port) == (asked.scheme, asked.host, asked.port):
+        return None
+    return str(asked.copy_with(scheme=leader.scheme, host=leader.host, port=leader.port))
+
+
 def is_transient(response: httpx.Response) -> bool:
-    if response.status_code in RETRYABLE_STATUS:
+    if response.status_code in RETRYABLE_STATUS or response.status_code in LEADER_REDIRECT:
         return True
     return response.status_code == 400 and ROUTER_NO_DESTINATION in response.text
 
@@ -48,6 +66,21 @@ class DruidRefused(DruidError):
         super().__init__(message)
         self.status_code = status_code
         self.reason = reason
+
+
+def refusal(response: httpx.Response, method: str, url: str) -> DruidRefused:
+    """A non-retryable answer as the error a person reads (bad credentials said so)."""
+    if response.status_code in (401, 403):
+        return DruidRefused(
+            f"Druid refused {method} {url} ({response.status_code}): check the Druid username "
+            "and password configured for the pipeline",
+            response.status_code,
+        )
+    return DruidRefused(
+        f"Druid answered {response.status_code} to {method} {url}: {response.text[:2000]}",
+        response.status_code,
+        error_reason(response.text),
+    )
 
 
 JAVA_EXCEPTION_PREFIX = re.compile(r"^(?:[a-z_]\w*\.)+\w*(?:Exception|Error): ")

@@ -1,10 +1,16 @@
-"""Reading why a Druid task failed out of its log and report (no servers)."""
+"""Reading why a Druid task failed out of its log and report, and which answers are worth
+asking again (no servers: HTTP through httpx.MockTransport)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import httpx
+import pytest
+
 from ingest_pipeline.records import TaskOutcome
+from ingest_pipeline.resources.druid import DruidRefused, DruidResource, DruidUnavailable
 from ingest_pipeline.resources.druid_wire import (
     ETERNITY_START,
     extract_row_stats,
@@ -90,3 +96,62 @@ def test_a_task_whose_worker_died_is_told_apart_from_one_that_failed_on_its_data
     assert not is_lost_task(failed("Max parse exceptions[0] exceeded"))
     assert not is_lost_task(failed("Failed to get locks for intervals"))
     assert not is_lost_task(TaskOutcome("t", "SUCCESS", gone, {}))
+
+
+def druid_behind(answer: Callable[[httpx.Request], httpx.Response]) -> DruidResource:
+    """A DruidResource whose HTTP goes to `answer`, retrying without sleeping."""
+    druid = DruidResource(router_url="http://druid:8888", retry_base_delay_seconds=0.0)
+    druid._client = httpx.Client(transport=httpx.MockTransport(answer))
+    return druid
+
+
+def test_an_overlord_electing_a_leader_is_waited_for_not_a_failed_file() -> None:
+    # Seen in the 60-minute soak: after ZooKeeper or the overlord restarted, the overlord
+    # answered 307 naming itself for a while; the file's task was reported failed.
+    asked: list[str] = []
+
+    def electing_then_leader(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if len(asked) < 3:
+            return httpx.Response(307, headers={"location": str(request.url)})
+        return httpx.Response(200, json={"status": {"status": "SUCCESS"}})
+
+    druid = druid_behind(electing_then_leader)
+    url = "http://overlord:8081/druid/indexer/v1/task/t1/status"
+    assert druid.request("GET", url).json() == {"status": {"status": "SUCCESS"}}
+    assert asked == [url, url, url]
+
+
+def test_a_redirect_to_another_leader_asks_it_with_the_same_path_and_query() -> None:
+    asked: list[str] = []
+
+    def follower_then_leader(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if request.url.host == "overlord-a":
+            return httpx.Response(307, headers={"location": "http://overlord-b:8090/whatever"})
+        return httpx.Response(200, json={"ok": True})
+
+    druid = druid_behind(follower_then_leader)
+    url = "http://overlord-a:8081/druid/indexer/v1/task?state=running"
+    druid.request("GET", url)
+    assert asked == [url, "http://overlord-b:8090/druid/indexer/v1/task?state=running"]
+
+
+def test_an_overlord_that_never_elects_a_leader_is_unavailable_not_refused() -> None:
+    def electing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"location": str(request.url)})
+
+    with pytest.raises(DruidUnavailable, match="after 6 attempts .*HTTP 307"):
+        druid_behind(electing).request("GET", "http://overlord:8081/druid/indexer/v1/task")
+
+
+def test_bad_credentials_are_refused_at_once_and_named() -> None:
+    calls: list[int] = []
+
+    def unauthorized(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(401)
+
+    with pytest.raises(DruidRefused, match="username and password") as refused:
+        druid_behind(unauthorized).request("GET", "http://druid:8888/status")
+    assert (refused.value.status_code, len(calls)) == (401, 1)
