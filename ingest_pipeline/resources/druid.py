@@ -189,10 +189,16 @@ class DruidResource(DruidQueries, DruidRetraction, DruidService):
     def wait_for_task(
         self, task_id: str, timeout_seconds: float, poll_seconds: float = 1.0
     ) -> TaskOutcome:
-        """Poll until the task ends; past the timeout shut it down and say so."""
+        """Poll until the task ends; past the timeout shut it down and say so. An overlord not
+        answering for a while (restarting, electing) is polled again: the task runs anyway."""
         deadline = time.monotonic() + timeout_seconds
         while True:
-            status = self.task_status(task_id)
+            try:
+                status = self.task_status(task_id)
+            except DruidUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                status = {}
             if status.get("status") in ("SUCCESS", "FAILED"):
                 break
             if time.monotonic() > deadline:

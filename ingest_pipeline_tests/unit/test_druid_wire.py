@@ -98,9 +98,13 @@ def test_a_task_whose_worker_died_is_told_apart_from_one_that_failed_on_its_data
     assert not is_lost_task(TaskOutcome("t", "SUCCESS", gone, {}))
 
 
-def druid_behind(answer: Callable[[httpx.Request], httpx.Response]) -> DruidResource:
+def druid_behind(
+    answer: Callable[[httpx.Request], httpx.Response], max_retries: int = 5
+) -> DruidResource:
     """A DruidResource whose HTTP goes to `answer`, retrying without sleeping."""
-    druid = DruidResource(router_url="http://druid:8888", retry_base_delay_seconds=0.0)
+    druid = DruidResource(
+        router_url="http://druid:8888", retry_base_delay_seconds=0.0, max_retries=max_retries
+    )
     druid._client = httpx.Client(transport=httpx.MockTransport(answer))
     return druid
 
@@ -155,3 +159,29 @@ def test_bad_credentials_are_refused_at_once_and_named() -> None:
     with pytest.raises(DruidRefused, match="username and password") as refused:
         druid_behind(unauthorized).request("GET", "http://druid:8888/status")
     assert (refused.value.status_code, len(calls)) == (401, 1)
+
+
+def test_a_task_is_waited_for_through_an_overlord_that_stops_answering_for_a_while() -> None:
+    # The task runs on its worker while the overlord restarts: its file is not failed for that.
+    status_calls: list[int] = []
+
+    def restarting_overlord(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/status"):
+            status_calls.append(1)
+            if len(status_calls) <= 6:  # 3 polls of 2 attempts each: DruidUnavailable x3
+                return httpx.Response(503)
+            return httpx.Response(200, json={"status": {"status": "SUCCESS"}})
+        return httpx.Response(200, json={})  # reports
+
+    druid = druid_behind(restarting_overlord, max_retries=1)
+    outcome = druid.wait_for_task("t1", timeout_seconds=60, poll_seconds=0.0)
+    assert (outcome.status, len(status_calls)) == ("SUCCESS", 7)
+
+
+def test_an_overlord_silent_past_the_timeout_is_said_unavailable() -> None:
+    def silent(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    druid = druid_behind(silent, max_retries=0)
+    with pytest.raises(DruidUnavailable, match="did not answer GET .*/task/t1/status"):
+        druid.wait_for_task("t1", timeout_seconds=0.05, poll_seconds=0.01)
