@@ -10,7 +10,8 @@ within a pass. A removed object is forgotten; under its dataset's `on_delete: re
 becomes a retract_upload run (tick_plan.decide_deletes), else it is logged once.
 
 The decided versions live in Dagster's key-value store (seen_store.py): a tick first writes
-the previous tick's decisions (its cursor's `pending`, recorded with its run requests by now),
+the previous tick's decisions (its cursor's `pending`, recorded with its run requests by now;
+after an upgrade from a cursor holding every key, a bounded part of them a tick),
 then reads the decided ETags of the keys it looks at only (events, deferred objects, the page:
 at most MAX_MESSAGES_PER_TICK + RECONCILE_PAGE_KEYS), and its cursor carries its own decisions.
 """
@@ -40,7 +41,9 @@ from ingest_pipeline.sensor_state import (
     forget_removed,
     listed_nothing,
     merge_objects,
+    overlay,
     seen_changes,
+    split_pending,
 )
 from ingest_pipeline.tick_plan import (
     BatchCaps,
@@ -56,6 +59,10 @@ from ingest_pipeline.tick_plan import (
 MAX_MESSAGES_PER_TICK = 500
 #: Keys a reconciliation page lists (one S3 ListObjectsV2 request).
 RECONCILE_PAGE_KEYS = 1000
+#: Pending decisions a tick writes to the store at most: a tick's own are up to
+#: MAX_MESSAGES_PER_TICK + RECONCILE_PAGE_KEYS; only the map of an upgraded cursor (every key
+#: ever decided) takes several ticks, each well inside Dagster's 60 s sensor timeout.
+FLUSH_KEYS_PER_TICK = 50_000
 #: Seconds a received message stays invisible: long past the next tick, which deletes it.
 VISIBILITY_TIMEOUT_SECONDS = 120
 
@@ -112,7 +119,8 @@ def plan_queue_tick(
     module's docstring)."""
     state = decode_state(cursor)
     store = SeenStore.of(instance)
-    store.write(state.pending)
+    flushing, pending = split_pending(state.pending, FLUSH_KEYS_PER_TICK)
+    store.write(flushing)
     notes: list[str] = []
     if state.acks:
         refused = events.delete(list(state.acks))
@@ -127,7 +135,8 @@ def plan_queue_tick(
     gone = set(batch.removed)
     held = [obj for obj in state.deferred if obj.key not in gone]
     objects = merge_objects([*held, *batch.created], page.objects if page else ())
-    decided = store.lookup([*gone, *(obj.key for obj in objects)])
+    keys = [*gone, *(obj.key for obj in objects)]
+    decided = overlay(store.lookup(keys), pending, keys)
     seen = forget_removed(decided, batch.removed)
     deletes = decide_deletes(
         [(key, batch.sequencers.get(key, "")) for key in batch.removed],
@@ -138,7 +147,7 @@ def plan_queue_tick(
     plan = plan_objects(instance, s3, objects, seen, caps, page, waiting)
     cursor_out = encode_state(
         EventCursor(
-            pending=seen_changes(decided, plan.next_seen),
+            pending={**pending, **seen_changes(decided, plan.next_seen)},
             acks=tuple(m.receipt_handle for m in messages),
             sequencers=batch.sequencers,
             reconciliation=rec,

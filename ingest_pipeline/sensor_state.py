@@ -7,7 +7,9 @@ The versions decided (key -> ETag) are not in this cursor but in Dagster's key-v
   the sensor function returns, so the NEXT tick writes them to the store first: a store ahead
   of the recorded run requests would lose files if the daemon died in between. A cursor of
   version 2 (the whole key -> ETag map) or a listing sensor's (the map alone) decodes with its
-  whole map as pending: the next tick writes it, once, and its cursor is small.
+  whole map as pending: the next ticks write it, a bounded part a tick (a tick must stay
+  inside Dagster's 60 s sensor timeout: event_sensor.FLUSH_KEYS_PER_TICK), their lookups see
+  what is still pending (`overlay`), and then the cursor is small.
 - `acks`: receipt handles of the messages the tick read. The NEXT tick deletes them too: a tick
   that fails (or a daemon that dies) leaves them in the queue, to be received again after their
   visibility timeout and found decided (key+ETag, run key) then.
@@ -29,7 +31,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -148,6 +150,26 @@ def seen_changes(before: dict[str, str], after: dict[str, str]) -> dict[str, str
     return {
         key: after.get(key, "") for key in sorted(keys) if before.get(key, "") != after.get(key, "")
     }
+
+
+def split_pending(pending: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The pending decisions to write now (the first `limit` keys in key order) and later."""
+    keys = sorted(pending)
+    now, later = keys[:limit], keys[limit:]
+    return {k: pending[k] for k in now}, {k: pending[k] for k in later}
+
+
+def overlay(stored: dict[str, str], pending: dict[str, str], keys: Iterable[str]) -> dict[str, str]:
+    """The decided versions of `keys`: the store's, where the cursor has no pending decision
+    ("" = forgotten), else that."""
+    decided = dict(stored)
+    for key in keys:
+        if key in pending:
+            if pending[key]:
+                decided[key] = pending[key]
+            else:
+                decided.pop(key, None)
+    return decided
 
 
 def listed_nothing(key: str) -> bool:

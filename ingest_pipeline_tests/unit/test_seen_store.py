@@ -10,10 +10,12 @@ import json
 import zlib
 
 import dagster as dg
+import pytest
 
+from ingest_pipeline import event_sensor
 from ingest_pipeline.event_sensor import plan_queue_tick
 from ingest_pipeline.seen_store import NAMESPACE, SeenStore, decided_etag
-from ingest_pipeline.sensor_state import decode_state, seen_changes
+from ingest_pipeline.sensor_state import decode_state, overlay, seen_changes, split_pending
 from ingest_pipeline.tick_plan import BatchCaps
 from ingest_pipeline_tests.fakes import InMemoryEventQueue, InMemoryObjectStore
 from ingest_pipeline_tests.unit.test_event_deletes import delete_event
@@ -44,6 +46,15 @@ def test_changes_are_the_keys_whose_etag_differs_and_deleted_ones_as_empty() -> 
     before = {"same": "e", "overwritten": "e1", "deleted": "e"}
     after = {"same": "e", "overwritten": "e2", "new": "e"}
     assert seen_changes(before, after) == {"deleted": "", "new": "e", "overwritten": "e2"}
+
+
+def test_pending_decisions_overlay_the_store_and_are_written_in_key_order() -> None:
+    stored = {"a": "e1", "b": "e2"}
+    assert overlay(stored, {"a": "", "b": "e3", "c": "e4", "z": "e5"}, ["a", "b", "c"]) == {
+        "b": "e3",
+        "c": "e4",
+    }
+    assert split_pending({"c": "3", "a": "1", "b": ""}, 2) == ({"a": "1", "b": ""}, {"c": "3"})
 
 
 def test_decisions_reach_the_store_with_the_next_tick_and_a_lost_tick_decides_again() -> None:
@@ -121,6 +132,24 @@ def test_a_version_2_cursor_s_map_moves_to_the_store_in_one_tick() -> None:
         assert SeenStore.of(instance).lookup(old) == old
         put_event(queue, "uploads/d7/f000007.csv", old["uploads/d7/f000007.csv"], "01")
         assert plan_queue_tick(upgraded.cursor, instance, store, queue, BatchCaps()).plan.runs == ()
+
+
+def test_a_large_upgrade_is_written_over_several_ticks_and_read_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_sensor, "FLUSH_KEYS_PER_TICK", 1000)
+    old = {f"uploads/d{n % 10}/f{n:06d}.csv": f"{n:032x}" for n in range(2500)}
+    last = max(old)  # written last: key order
+    queue = InMemoryEventQueue(reconcile_interval_seconds=0)
+    with dg.DagsterInstance.ephemeral() as instance:
+        store, seen = InMemoryObjectStore(), SeenStore.of(instance)
+        first = plan_queue_tick(version_2_cursor(old), instance, store, queue, BatchCaps())
+        assert len(seen.lookup(old)) == 1000 and len(decode_state(first.cursor).pending) == 1500
+        put_event(queue, last, old[last], "01")  # decided, still pending: nothing to request
+        second = plan_queue_tick(first.cursor, instance, store, queue, BatchCaps())
+        assert second.plan.runs == () and len(seen.lookup(old)) == 2000
+        third = plan_queue_tick(second.cursor, instance, store, queue, BatchCaps())
+        assert decode_state(third.cursor).pending == {} and seen.lookup(old) == old
 
 
 def test_the_cursor_stays_small_over_20000_keys_decided_in_many_ticks() -> None:
