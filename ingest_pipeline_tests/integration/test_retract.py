@@ -48,7 +48,7 @@ def remove(s3, auto: Automation, partition: str) -> None:
 
 
 def wait_until_forgotten(auto: Automation, partition: str, timeout: float = 60) -> None:
-    """Until the sensor has acted on the delete event (the key left its cursor)."""
+    """Until the sensor has acted on the delete event (the key is no longer decided)."""
     key = auto.prefix + partition
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
