@@ -6,8 +6,14 @@ came since (a long poll, then until the queue is quiet), keeps each key's latest
 plans the created objects exactly as a listing would be planned (tick_plan.plan_tick: the same
 batching, skips and run keys). While a reconciliation pass is due it also lists ONE page of
 the bucket, resuming where the last page ended, so an object whose event was lost is found
-within a pass. A removed object leaves the cursor; under its dataset's `on_delete: retract`
-it becomes a retract_upload run (tick_plan.decide_deletes), else it is logged once.
+within a pass. A removed object is forgotten; under its dataset's `on_delete: retract` it
+becomes a retract_upload run (tick_plan.decide_deletes), else it is logged once.
+
+The decided versions live in Dagster's key-value store (seen_store.py): a tick first writes
+the previous tick's decisions (its cursor's `pending`, recorded with its run requests by now;
+after an upgrade from a cursor holding every key, a bounded part of them a tick),
+then reads the decided ETags of the keys it looks at only (events, deferred objects, the page:
+at most MAX_MESSAGES_PER_TICK + RECONCILE_PAGE_KEYS), and its cursor carries its own decisions.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.resources.event_queue import EventQueue, QueueMessage
 from ingest_pipeline.resources.object_store import ObjectStore
 from ingest_pipeline.s3_events import S3Event, UnreadableMessage, parse_message, plan_events
+from ingest_pipeline.seen_store import SeenStore
 from ingest_pipeline.sensor_state import (
     EventCursor,
     ListedPage,
@@ -34,6 +41,9 @@ from ingest_pipeline.sensor_state import (
     forget_removed,
     listed_nothing,
     merge_objects,
+    overlay,
+    seen_changes,
+    split_pending,
 )
 from ingest_pipeline.tick_plan import (
     BatchCaps,
@@ -49,6 +59,10 @@ from ingest_pipeline.tick_plan import (
 MAX_MESSAGES_PER_TICK = 500
 #: Keys a reconciliation page lists (one S3 ListObjectsV2 request).
 RECONCILE_PAGE_KEYS = 1000
+#: Pending decisions a tick writes to the store at most: a tick's own are up to
+#: MAX_MESSAGES_PER_TICK + RECONCILE_PAGE_KEYS; only the map of an upgraded cursor (every key
+#: ever decided) takes several ticks, each well inside Dagster's 60 s sensor timeout.
+FLUSH_KEYS_PER_TICK = 50_000
 #: Seconds a received message stays invisible: long past the next tick, which deletes it.
 VISIBILITY_TIMEOUT_SECONDS = 120
 
@@ -74,14 +88,12 @@ def read_messages(messages: Sequence[QueueMessage]) -> tuple[list[S3Event], list
     return events, notes
 
 
-def existing_partitions(
-    instance: dg.DagsterInstance, keys: Collection[str], whole: bool
-) -> set[str]:
-    """Which of `keys` are partitions already: one query for all when a page was listed
-    (a thousand keys), else one per key (a few new objects: no read of every partition)."""
-    if whole:
-        return set(instance.get_dynamic_partitions(UPLOADS))
-    return {key for key in keys if instance.has_dynamic_partition(UPLOADS, key)}
+def existing_partitions(instance: dg.DagsterInstance, keys: Collection[str]) -> set[str]:
+    """Which of `keys` are partitions already: a query for these keys (chunked by Dagster),
+    never a read of every partition."""
+    if not keys:
+        return set()
+    return set(instance.get_existing_dynamic_partitions(UPLOADS, sorted(set(keys))))
 
 
 def reconcile_page(
@@ -103,8 +115,12 @@ def plan_queue_tick(
     on_delete_of: Callable[[str], DeleteMode] = lambda dataset: DeleteMode.KEEP,
     waiting: Collection[str] = (),
 ) -> QueueTick:
-    """One tick: acknowledge, receive, plan (see the module's docstring)."""
+    """One tick: store the last tick's decisions, acknowledge, receive, plan (see the
+    module's docstring)."""
     state = decode_state(cursor)
+    store = SeenStore.of(instance)
+    flushing, pending = split_pending(state.pending, FLUSH_KEYS_PER_TICK)
+    store.write(flushing)
     notes: list[str] = []
     if state.acks:
         refused = events.delete(list(state.acks))
@@ -114,22 +130,24 @@ def plan_queue_tick(
     parsed, unreadable = read_messages(messages)
     notes += unreadable
     batch = plan_events(parsed, s3.uploads_bucket, s3.uploads_prefix, state.sequencers)
-    seen = forget_removed(state.seen, batch.removed)
-    deletes = decide_deletes(
-        [(key, batch.sequencers.get(key, "")) for key in batch.removed],
-        s3.partition_key,
-        on_delete_of,
-        existing_partitions(instance, [s3.partition_key(k) for k in batch.removed], whole=False),
-    )
     page, rec = reconcile_page(s3, state.reconciliation, events.reconcile_interval_seconds)
     # an event received now supersedes an object deferred before (same key, newer version)
     gone = set(batch.removed)
     held = [obj for obj in state.deferred if obj.key not in gone]
     objects = merge_objects([*held, *batch.created], page.objects if page else ())
+    keys = [*gone, *(obj.key for obj in objects)]
+    decided = overlay(store.lookup(keys), pending, keys)
+    seen = forget_removed(decided, batch.removed)
+    deletes = decide_deletes(
+        [(key, batch.sequencers.get(key, "")) for key in batch.removed],
+        s3.partition_key,
+        on_delete_of,
+        existing_partitions(instance, [s3.partition_key(k) for k in batch.removed]),
+    )
     plan = plan_objects(instance, s3, objects, seen, caps, page, waiting)
     cursor_out = encode_state(
         EventCursor(
-            seen=plan.next_seen,
+            pending={**pending, **seen_changes(decided, plan.next_seen)},
             acks=tuple(m.receipt_handle for m in messages),
             sequencers=batch.sequencers,
             reconciliation=rec,
@@ -153,10 +171,10 @@ def plan_objects(
     page: ListedPage | None,
     waiting: Collection[str] = (),
 ) -> TickPlan:
-    """plan_tick over what the events and the page hold; a key only the page would hold and
-    does not is gone. No request cap: a tick's input is bounded (messages + one page)."""
+    """plan_tick over what the events and the page hold, `seen` their decided versions. No
+    request cap: a tick's input is bounded (messages + one page)."""
     keys = [s3.partition_key(obj.key) for obj in objects if seen.get(obj.key) != obj.etag]
-    existing = existing_partitions(instance, keys, whole=page is not None) if keys else set()
+    existing = existing_partitions(instance, keys)
     return plan_tick(
         objects,
         seen,

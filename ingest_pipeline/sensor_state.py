@@ -1,16 +1,28 @@
 """The upload sensor's cursor when it reads S3 events from a queue, and its reconciliation pass.
 
-Besides the key -> ETag map of every version decided (as when listing), the cursor holds:
-- `acks`: receipt handles of the messages the tick read. Dagster records a tick's run requests
-  and its cursor together, so the NEXT tick deletes them: a tick that fails (or a daemon that
-  dies) leaves them in the queue, to be received again after their visibility timeout and
-  found decided (key+ETag, run key) then.
+The versions decided (key -> ETag) are not in this cursor but in Dagster's key-value store
+(seen_store.py), read for the keys a tick looks at. The cursor holds:
+- `pending`: this tick's decisions (key -> ETag; "" = forgotten: deleted, so the same content
+  uploaded again is new). Dagster records a tick's run requests and its cursor together, after
+  the sensor function returns, so the NEXT tick writes them to the store first: a store ahead
+  of the recorded run requests would lose files if the daemon died in between. A cursor of
+  version 2 (the whole key -> ETag map) or a listing sensor's (the map alone) decodes with its
+  whole map as pending: the next ticks write it, a bounded part a tick (a tick must stay
+  inside Dagster's 60 s sensor timeout: event_sensor.FLUSH_KEYS_PER_TICK), their lookups see
+  what is still pending (`overlay`), and then the cursor is small.
+- `acks`: receipt handles of the messages the tick read. The NEXT tick deletes them too: a tick
+  that fails (or a daemon that dies) leaves them in the queue, to be received again after their
+  visibility timeout and found decided (key+ETag, run key) then.
 - `sequencers`: key -> sequencer of the latest event acted on, for the keys of recent events.
 - `deferred`: created objects not yet requested because their dataset's last run is still
   queued (tick_plan.plan_tick's `waiting`).
 - the reconciliation: a slow listing pass, one page (up to 1000 keys) per tick, resumed from
   the last key listed (`after`), so no tick lists everything; a pass starts every
   `interval` seconds (and at once on a fresh cursor) and finds what no event announced.
+  It reads the decided versions of the keys it lists only, so it no longer infers a delete
+  from a decided key the page would have listed and did not (ListedPage.covers): a delete
+  whose event was lost leaves the key decided, and the same content uploaded again under it is
+  not ingested (a new ETag is). Deletes come from the queue's delete events.
 Nothing here does I/O.
 """
 
@@ -19,13 +31,15 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ingest_pipeline.records import ObjectInfo
 
-VERSION = 2
+VERSION = 3
+#: Cursors of this version held the whole key -> ETag map (`seen`).
+WHOLE_MAP_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,7 @@ class Reconciliation:
 
 @dataclass(frozen=True)
 class EventCursor:
-    seen: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)  # decisions the store lacks yet
     acks: tuple[str, ...] = ()
     sequencers: dict[str, str] = field(default_factory=dict)
     reconciliation: Reconciliation = Reconciliation()
@@ -58,7 +72,7 @@ def encode_state(state: EventCursor) -> str:
     rec = state.reconciliation
     data = {
         "v": VERSION,
-        "seen": state.seen,
+        "pending": state.pending,
         "acks": list(state.acks),
         "seq": state.sequencers,
         "rec": [rec.after, rec.running, rec.finished_at, rec.pages],
@@ -70,15 +84,16 @@ def encode_state(state: EventCursor) -> str:
 
 
 def decode_state(cursor: str | None) -> EventCursor:
-    """The cursor of either mode: a listing sensor's (the key -> ETag map alone) carries over."""
+    """The cursor of either mode and version: a listing sensor's (the key -> ETag map alone)
+    and a version 2 cursor's map carry over as pending decisions."""
     if not cursor:
         return EventCursor()
     data = json.loads(zlib.decompress(base64.b64decode(cursor)))
-    if data.get("v") != VERSION:
-        return EventCursor(seen=dict(data))
+    if data.get("v") not in (VERSION, WHOLE_MAP_VERSION):
+        return EventCursor(pending=dict(data))
     after, running, finished_at, pages = data["rec"]
     return EventCursor(
-        seen=dict(data["seen"]),
+        pending=dict(data["pending" if data["v"] == VERSION else "seen"]),
         acks=tuple(data["acks"]),
         sequencers=dict(data["seq"]),
         reconciliation=Reconciliation(after, running, finished_at, pages),
@@ -125,6 +140,36 @@ def forget_removed(seen: dict[str, str], removed: Sequence[str]) -> dict[str, st
     """Deleted keys leave the map: a later upload of the same content is new again."""
     gone = set(removed)
     return {key: etag for key, etag in seen.items() if key not in gone}
+
+
+def seen_changes(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
+    """What a tick changed in the decided versions it looked at (`before`: those of its keys
+    decided, `after`: the plan's next_seen from them, deletes forgotten): key -> new ETag,
+    "" for a key forgotten."""
+    keys = set(before) | set(after)
+    return {
+        key: after.get(key, "") for key in sorted(keys) if before.get(key, "") != after.get(key, "")
+    }
+
+
+def split_pending(pending: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The pending decisions to write now (the first `limit` keys in key order) and later."""
+    keys = sorted(pending)
+    now, later = keys[:limit], keys[limit:]
+    return {k: pending[k] for k in now}, {k: pending[k] for k in later}
+
+
+def overlay(stored: dict[str, str], pending: dict[str, str], keys: Iterable[str]) -> dict[str, str]:
+    """The decided versions of `keys`: the store's, where the cursor has no pending decision
+    ("" = forgotten), else that."""
+    decided = dict(stored)
+    for key in keys:
+        if key in pending:
+            if pending[key]:
+                decided[key] = pending[key]
+            else:
+                decided.pop(key, None)
+    return decided
 
 
 def listed_nothing(key: str) -> bool:

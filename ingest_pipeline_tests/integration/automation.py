@@ -21,6 +21,8 @@ from dagster._core.scheduler.instigation import (
 
 from ingest_pipeline.console.runs import ROOT_RUN_TAG, latest_attempts, retry_state, runs_covering
 from ingest_pipeline.resources.druid import DruidResource
+from ingest_pipeline.seen_store import decided_etag
+from ingest_pipeline.sensor_state import decode_state
 from ingest_pipeline.stack.processes import tail
 from ingest_pipeline.stack.settings import REPO_ROOT, UPLOADS_BUCKET, StackSettings, free_port
 from ingest_pipeline_tests.integration.oracles import rows_in_druid
@@ -208,6 +210,13 @@ def sensor_state(instance: dg.DagsterInstance, name: str = "upload_sensor") -> I
     ]
     assert len(states) == 1, states
     return states[0]
+
+
+def decided(instance: dg.DagsterInstance, key: str) -> str | None:
+    """The ETag the queue-mode sensor has decided for `key` (its cursor's pending decisions
+    over the key-value store), None if none."""
+    cursor = sensor_state(instance).instigator_data.cursor  # type: ignore[union-attr]
+    return decided_etag(instance, decode_state(cursor).pending, key)
 
 
 def completed_ticks_since(instance: dg.DagsterInstance, since: float) -> list[InstigatorTick]:

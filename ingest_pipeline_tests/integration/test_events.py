@@ -23,6 +23,7 @@ from ingest_pipeline_tests.integration.automation import (
     Automation,
     assert_no_more_runs,
     csv,
+    decided,
     put,
     runs_for,
     sensor_state,
@@ -90,7 +91,7 @@ def test_an_upload_is_ingested_from_its_event_without_any_listing(
     assert source_rows(druid, dataset, auto, "first file.csv") == 40
     state = cursor_of(auto)
     assert state.reconciliation.pages == 0  # the reconciliation never listed
-    assert state.seen[f"{auto.prefix}{dataset}/first file.csv"]
+    assert decided(auto.instance(), f"{auto.prefix}{dataset}/first file.csv")
     assert_no_more_runs(auto, {f"{dataset}/first file.csv": 1})
     print(f"\nupload -> queryable through the queue in {elapsed:.1f}s")
 

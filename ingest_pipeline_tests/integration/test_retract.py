@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from ingest_pipeline.sensor_state import decode_state
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests import runs as graph_runs
@@ -23,9 +22,9 @@ from ingest_pipeline_tests.integration.automation import (
     Automation,
     assert_no_more_runs,
     csv,
+    decided,
     put,
     runs_for,
-    sensor_state,
     source_rows,
     wait_for_runs,
 )
@@ -49,12 +48,11 @@ def remove(s3, auto: Automation, partition: str) -> None:
 
 
 def wait_until_forgotten(auto: Automation, partition: str, timeout: float = 60) -> None:
-    """Until the sensor has acted on the delete event (the key left its cursor)."""
+    """Until the sensor has acted on the delete event (the key is no longer decided)."""
     key = auto.prefix + partition
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        cursor = sensor_state(auto.instance()).instigator_data.cursor  # type: ignore[union-attr]
-        if key not in decode_state(cursor).seen:
+        if decided(auto.instance(), key) is None:
             return
         time.sleep(1)
     raise AssertionError(f"the sensor never saw {key} deleted\n{auto.logs()}")
@@ -155,12 +153,7 @@ def test_a_delete_of_a_key_never_ingested_runs_nothing(queue_automation, s3) -> 
     partition = f"{dataset}/.draft.csv"  # a hidden name: logged, never a partition
     put(s3, auto, partition, csv(3))
     deadline = time.monotonic() + 60
-    while (
-        auto.prefix + partition
-        not in decode_state(
-            sensor_state(auto.instance()).instigator_data.cursor  # type: ignore[union-attr]
-        ).seen
-    ):
+    while decided(auto.instance(), auto.prefix + partition) is None:
         assert time.monotonic() < deadline, auto.logs()
         time.sleep(1)
 

@@ -36,6 +36,12 @@ def test_the_sensor_tick_benchmark_plans_with_the_current_sensor(
     assert seconds >= 0 and note == "30 objects, 2 runs"  # one batch per dataset
 
 
+def test_the_queue_tick_benchmark_ticks_without_a_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = benchmark("bench_queue_tick", monkeypatch)
+    cpu, wall, cursor = bench.measure_tick(50, 1)  # asserts the tick requested its new keys
+    assert len(cpu) == len(wall) == 1 and 0 < cursor < 64 * 1024
+
+
 STACK_BENCHMARKS = ("bench_burst.py", "bench_latency.py", "bench_sensor_tick.py", "soak.py")
 
 

@@ -28,13 +28,13 @@ def obj(key: str, etag: str = "e") -> ObjectInfo:
 
 def test_the_cursor_round_trips_and_a_listing_cursor_carries_over() -> None:
     state = EventCursor(
-        seen={"uploads/a/x.csv": "e"},
+        pending={"uploads/a/x.csv": "e"},
         acks=("r1", "r2"),
         sequencers={"uploads/a/x.csv": "0A"},
         reconciliation=Reconciliation("uploads/a/x.csv", True, 12.5, 3),
     )
     assert decode_state(encode_state(state)) == state
-    assert decode_state(encode_cursor({"k": "e"})) == EventCursor(seen={"k": "e"})
+    assert decode_state(encode_cursor({"k": "e"})) == EventCursor(pending={"k": "e"})
     assert decode_state(None) == EventCursor()
 
 
@@ -53,8 +53,8 @@ def test_any_positive_interval_schedules_passes() -> None:
 
 
 def test_a_state_encodes_to_the_same_cursor_whatever_order_its_keys_were_added_in() -> None:
-    one = EventCursor(seen={"a": "1", "b": "2"}, sequencers={"a": "0A", "b": "0B"})
-    other = EventCursor(seen={"b": "2", "a": "1"}, sequencers={"b": "0B", "a": "0A"})
+    one = EventCursor(pending={"a": "1", "b": "2"}, sequencers={"a": "0A", "b": "0B"})
+    other = EventCursor(pending={"b": "2", "a": "1"}, sequencers={"b": "0B", "a": "0A"})
     assert encode_state(one) == encode_state(other)
 
 

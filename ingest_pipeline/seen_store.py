@@ -1,0 +1,95 @@
+"""The versions upload_sensor has decided in queue mode, key -> ETag, in Dagster's key-value
+store (the instance's run storage: table `kvs`, one row per key, unique index on the key), so a
+tick reads only the keys it looks at instead of decoding a cursor that holds the whole bucket.
+
+Only the sensor writes these rows, and only the NEXT tick writes a tick's decisions: the cursor
+carries them as `pending` (sensor_state.py) because Dagster records a tick's run requests and
+its cursor together after the sensor function returns, and a row written before that would be
+ahead of the run requests (a daemon killed in between would lose the files).
+
+Dagster has no delete for these rows: a forgotten key (its object deleted, so the same content
+uploaded again is new) keeps its row with the value FORGOTTEN (""), which reads as absent.
+
+Dagster's `set_cursor_values` upserts on Postgres, but on SQLite it inserts all the pairs or,
+when any key exists already, only updates the existing rows (the new keys are dropped without
+an error): so `write` reads which keys exist and writes new and existing keys apart, in chunks
+(SQLite binds at most 32766 values a statement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import dagster as dg
+
+#: Every row's key starts with this (the kvs table is shared with Dagster's own cursors).
+NAMESPACE = "ingest_pipeline.upload_sensor.seen:"
+#: The value of a key decided once and forgotten since (a row cannot be deleted).
+FORGOTTEN = ""
+#: Keys per statement, reading and writing.
+CHUNK = 500
+
+
+class KeyValues(Protocol):
+    """What Dagster's run storage offers (`instance.run_storage`)."""
+
+    def get_cursor_values(self, keys: set[str]) -> Mapping[str, str]: ...
+
+    def set_cursor_values(self, pairs: Mapping[str, str]) -> None: ...
+
+
+def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+@dataclass(frozen=True)
+class SeenStore:
+    """key -> ETag of the decided versions, over a KeyValues store."""
+
+    values: KeyValues
+
+    @classmethod
+    def of(cls, instance: dg.DagsterInstance) -> SeenStore:
+        return cls(instance.run_storage)
+
+    def _stored(self, keys: Iterable[str]) -> dict[str, str]:
+        """key -> stored value (FORGOTTEN included) of those of `keys` that have a row."""
+        stored: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            rows = self.values.get_cursor_values({NAMESPACE + key for key in chunk})
+            stored.update((name.removeprefix(NAMESPACE), value) for name, value in rows.items())
+        return stored
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, str]:
+        """key -> ETag of those of `keys` decided (not forgotten)."""
+        return {key: etag for key, etag in self._stored(keys).items() if etag != FORGOTTEN}
+
+    def write(self, changes: Mapping[str, str]) -> int:
+        """Store key -> ETag (FORGOTTEN: forget the key); the number of rows written. A value
+        already stored is not written again (a tick run twice writes nothing the second time),
+        nor is FORGOTTEN for a key that has no row."""
+        written = 0
+        for chunk in _chunks(changes):
+            stored = self._stored(chunk)
+            todo = {k: changes[k] for k in chunk if stored.get(k, FORGOTTEN) != changes[k]}
+            for rows in (
+                {NAMESPACE + k: v for k, v in todo.items() if k in stored},
+                {NAMESPACE + k: v for k, v in todo.items() if k not in stored},
+            ):
+                if rows:
+                    self.values.set_cursor_values(rows)
+            written += len(todo)
+        return written
+
+
+def decided_etag(instance: dg.DagsterInstance, pending: Mapping[str, str], key: str) -> str | None:
+    """The ETag decided for `key` as the sensor's next tick will see it: its cursor's pending
+    decisions over the store (None: not decided, or forgotten)."""
+    etag = pending.get(key)
+    if etag is None:
+        etag = SeenStore.of(instance).lookup([key]).get(key)
+    return etag or None
