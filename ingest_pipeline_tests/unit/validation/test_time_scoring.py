@@ -14,7 +14,9 @@ from ingest_pipeline.validation.stats import ColumnStats
 from ingest_pipeline.validation.time_reasons import NotTime
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
+    candidate_stat_exprs,
     losing_reason,
+    may_be_time,
     rank_candidates,
     screen_candidate,
 )
@@ -288,3 +290,55 @@ def test_iso_text_of_which_half_parses_is_the_time_and_the_rest_rejected() -> No
     assert result.time_column == "at"
     assert result.frame[TIME_COLUMN].to_list() == AS_DATETIMES[:3]
     assert len(result.rejected) == 3
+
+
+def test_each_candidate_reports_its_kind_its_non_null_values_and_the_rows_it_gives_a_time() -> None:
+    # on: 6 dates; changed: 4 of 6 values parse; dep_time: 4 non-null clock times, no time at all
+    frame = _frame({"on": "dates", "changed": "mixed", "dep_time": "hhmm_nulls"})
+    result = validate(frame, KEY, "ds")
+    shown = [
+        (e["column"], e["verdict"], e["kind"], e["values"], e["rows_with_time"])
+        for e in result.report[TIME_COLUMN]["candidates"]
+    ]
+    assert shown == [
+        ("on", "chosen", "date", 6, 6),
+        ("dep_time", "not a time", "not a time", 4, 0),
+        ("changed", "lost", "timestamp", 6, 4),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scored"),
+    [
+        (pl.String, True),
+        (pl.Date, True),
+        (pl.Datetime("ms"), True),
+        (pl.Int32, True),
+        (pl.Float64, True),
+        (pl.Boolean, False),
+        (pl.List(pl.String), False),
+        (pl.Time, False),
+    ],
+)
+def test_only_text_dates_datetimes_and_numbers_may_be_the_time(
+    dtype: pl.DataType, scored: bool
+) -> None:
+    assert may_be_time(dtype) is scored
+
+
+def _first_pass(series: pl.Series) -> dict[str, Any]:
+    exprs = candidate_stat_exprs(series.name, series.dtype)
+    return pl.DataFrame([series]).select(**exprs).row(0, named=True)
+
+
+def test_integers_whose_last_two_digits_are_60_or_more_are_no_clock_times() -> None:
+    # bad minutes: 60, 1260 and 2399 (minutes 60, 60, 99); 59, 1259, 101 and 0 are clock times
+    stats = _first_pass(pl.Series("t", [0, 59, 60, 1259, 1260, 2399, 101, None]))
+    assert stats == {"n": 7, "min": 0, "max": 2399, "max_abs": 2399.0, "hhmm_bad": 3}
+
+
+def test_unsigned_integers_beyond_int64_are_screened_without_an_error() -> None:
+    # 2**64 - 1 has no Int64 value: it counts as no clock time rather than failing the file
+    stats = _first_pass(pl.Series("t", [2**64 - 1, 1260, 30], dtype=pl.UInt64))
+    assert stats["hhmm_bad"] == 1
+    assert stats["max_abs"] == float(2**64 - 1)
