@@ -14,6 +14,7 @@ from ingest_pipeline.validation.stats import ColumnStats
 from ingest_pipeline.validation.time_reasons import NotTime
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
+    assess_candidate,
     candidate_stat_exprs,
     losing_reason,
     may_be_time,
@@ -342,3 +343,55 @@ def test_unsigned_integers_beyond_int64_are_screened_without_an_error() -> None:
     stats = _first_pass(pl.Series("t", [2**64 - 1, 1260, 30], dtype=pl.UInt64))
     assert stats["hhmm_bad"] == 1
     assert stats["max_abs"] == float(2**64 - 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "message"),
+    [
+        # -100000 s is 1969-12-30T20:13:20Z, 5000000 s is 1970-02-27T20:53:20Z
+        ("x", -100_000, 5_000_000, "as epoch s they would span 1969-12-30 .. 1970-02-27,"),
+        # 1.6e18 ns is 2020-09-13; 3.15576e20 ns is 3.15576e14 ms, 10000 Julian years after 1970
+        # (3.15576e10 ms each), beyond the year 9999 a date can show
+        ("x", 1.6e18, 3.15576e20, "as epoch ns they would span 2020-09-13 .. year 11970,"),
+        # 1e27 ns is 1e21 ms: 31688087814.03 years after 1970
+        ("x", 1.6e18, 1e27, "as epoch ns they would span 2020-09-13 .. year 31688089784,"),
+        ("yr", 1000, 3000, "numbers (1000..3000), not epoch times"),  # not years: 3000 is out
+    ],
+)
+def test_numbers_outside_the_epoch_years_say_the_dates_or_years_they_would_span(
+    name: str, low: float, high: float, message: str
+) -> None:
+    stats = _stats(min=low, max=high, max_abs=float(max(abs(low), abs(high))), hhmm_bad=1)
+    verdict = screen_candidate(name, pl.Float64 if isinstance(low, float) else pl.Int64, stats)
+    assert isinstance(verdict, NotTime) and message in verdict.message(), verdict
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "message"),
+    [
+        ("dep_hour", 0, 23, "date part (hour 0..23), not a timestamp"),  # a name ending _hour
+        ("yr", 1000, 2999, "years (1000..2999), not timestamps"),  # both bounds are years
+        ("yr", 2013, 2013, "years (2013..2013), not timestamps"),  # one year in every row
+        # under a time name (or a duration name) 5 values in 1200..1800 are clock times
+        ("shipped_at", 1200, 1800, "clock times as HHMM integers (1200..1800), not timestamps"),
+        ("wait_secs", 1200, 1800, "clock times as HHMM integers (1200..1800), not timestamps"),
+        ("n", 1200, 1800, "years (1200..1800), not timestamps"),  # a neutral name: years
+    ],
+)
+def test_integers_that_are_date_parts_years_or_clock_times(
+    name: str, low: int, high: int, message: str
+) -> None:
+    stats = _stats(min=low, max=high, max_abs=float(high), hhmm_bad=0)
+    verdict = screen_candidate(name, pl.Int64, stats)
+    assert isinstance(verdict, NotTime) and verdict.message() == message
+
+
+@pytest.mark.parametrize(
+    ("name", "rank"),
+    [("Timestamp", 2), ("ts", 2), ("shipped_at", 1), ("amount", 0)],
+)
+def test_an_exact_time_name_ranks_2_a_time_like_name_1_and_a_neutral_one_0(
+    name: str, rank: int
+) -> None:
+    candidate = assess_candidate(name, TimePlan("datetime"), _stats(), 5)
+    assert candidate.name_rank == rank
