@@ -258,6 +258,7 @@ EPOCH_2100_S = 4_102_444_800  # 2100-01-01T00:00:00Z
         (5_000_000, 1_700_000_000, False),  # February 1970
         (1_600_000_000, EPOCH_2100_S - 1, True),
         (1_600_000_000, EPOCH_2100_S, False),
+        (1_700_000_000, 1_700_000_000, True),  # one instant in every row
     ],
 )
 def test_epoch_seconds_are_times_only_within_1971_to_2099(low: int, high: int, epoch: bool) -> None:
@@ -366,6 +367,12 @@ def test_numbers_outside_the_epoch_years_say_the_dates_or_years_they_would_span(
     assert isinstance(verdict, NotTime) and message in verdict.message(), verdict
 
 
+NOT_EPOCH = (
+    "numbers ({}..{}), not epoch times: as epoch s they would span 1970-01-01 .. 1970-01-01, "
+    "outside 1971..2099"
+)
+
+
 @pytest.mark.parametrize(
     ("name", "low", "high", "message"),
     [
@@ -376,6 +383,12 @@ def test_numbers_outside_the_epoch_years_say_the_dates_or_years_they_would_span(
         ("shipped_at", 1200, 1800, "clock times as HHMM integers (1200..1800), not timestamps"),
         ("wait_secs", 1200, 1800, "clock times as HHMM integers (1200..1800), not timestamps"),
         ("n", 1200, 1800, "years (1200..1800), not timestamps"),  # a neutral name: years
+        ("year_end_date", 1990, 2024, "years (1990..2024), not timestamps"),  # "year" wins
+        ("shipped_at", 1230, 1230, "clock times as HHMM integers (1230..1230), not timestamps"),
+        ("shipped_at", 0, 100, "clock times as HHMM integers (0..100), not timestamps"),
+        ("shipped_at", 0, 2400, "clock times as HHMM integers (0..2400), not timestamps"),
+        ("shipped_at", 0, 99, NOT_EPOCH.format(0, 99)),  # below 01:00: no clock time shown
+        ("shipped_at", 1200, 2401, NOT_EPOCH.format(1200, 2401)),  # past 24:00
     ],
 )
 def test_integers_that_are_date_parts_years_or_clock_times(
@@ -395,3 +408,28 @@ def test_an_exact_time_name_ranks_2_a_time_like_name_1_and_a_neutral_one_0(
 ) -> None:
     candidate = assess_candidate(name, TimePlan("datetime"), _stats(), 5)
     assert candidate.name_rank == rank
+
+
+@pytest.mark.parametrize(("low", "high"), [(1.0, float("inf")), (float("-inf"), 1.0)])
+def test_numbers_with_an_infinite_bound_are_no_epoch_times(low: float, high: float) -> None:
+    stats = _stats(min=low, max=high, max_abs=float("inf"))
+    verdict = screen_candidate("x", pl.Float64, stats)
+    assert isinstance(verdict, NotTime)
+    assert (
+        verdict.message() == f"numbers with NaN or infinite values ({low}..{high}), not epoch times"
+    )
+
+
+@pytest.mark.parametrize(
+    ("n", "message"),
+    [
+        (50, "clock times as HHMM integers (0..2359), not timestamps"),
+        (49, NOT_EPOCH.format(0, 2359)),
+    ],
+)
+def test_under_a_neutral_name_integers_are_clock_times_only_among_50_values_or_more(
+    n: int, message: str
+) -> None:
+    stats = _stats(n=n, min=0, max=2359, max_abs=2359.0, hhmm_bad=0)
+    verdict = screen_candidate("n", pl.Int64, stats)
+    assert isinstance(verdict, NotTime) and verdict.message() == message
