@@ -433,3 +433,48 @@ def test_under_a_neutral_name_integers_are_clock_times_only_among_50_values_or_m
     stats = _stats(n=n, min=0, max=2359, max_abs=2359.0, hhmm_bad=0)
     verdict = screen_candidate("n", pl.Int64, stats)
     assert isinstance(verdict, NotTime) and verdict.message() == message
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "stats", "expected"),
+    [
+        # yyyymmdd: from the first day of 1900 to the last of 2099, one date in every row too
+        (
+            "x",
+            pl.Int64,
+            _stats(min=1900_01_01, max=2099_12_31, max_abs=2.1e7),
+            TimePlan("yyyymmdd"),
+        ),
+        (
+            "x",
+            pl.Int64,
+            _stats(min=2024_01_01, max=2024_01_01, max_abs=2.1e7),
+            TimePlan("yyyymmdd"),
+        ),
+        # epoch numbers as text under a time name, in the unit of their largest value
+        ("ts", pl.String, _stats(max_abs=1.7e12), TimePlan("text", "ms")),
+        # half the values dated (2 of 4) is enough for text
+        ("x", pl.String, _stats(n=4, iso_like=2), TimePlan("text", "s")),
+        # half the values local dates (2 of 4): 31 first, so day first
+        (
+            "x",
+            pl.String,
+            _stats(n=4, local_like=2, local_first_max=31, local_second_max=12),
+            TimePlan("local", day_first=True),
+        ),
+    ],
+)
+def test_screen_candidate_at_its_bounds(
+    name: str, dtype: pl.DataType, stats: ColumnStats, expected: TimePlan
+) -> None:
+    assert screen_candidate(name, dtype, stats) == expected
+
+
+def test_yyyymmdd_integers_of_which_one_is_no_date_are_no_time_and_say_how_many() -> None:
+    stats = _stats(min=2024_01_01, max=2024_13_99, max_abs=2.1e7)
+    candidate = assess_candidate("x", TimePlan("yyyymmdd"), stats, 4)
+    assert (candidate.kind, candidate.values, candidate.parsed) == (None, 5, 4)
+    assert candidate.reason == (
+        "numbers (20240101..20241399), not dates: 1 are no yyyymmdd date, and as epoch seconds "
+        "they would all fall in 1970"
+    )
