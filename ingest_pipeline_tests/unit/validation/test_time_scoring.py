@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.findings import CandidateVerdict
 from ingest_pipeline.validation import validate
 from ingest_pipeline.validation.stats import ColumnStats
 from ingest_pipeline.validation.time_reasons import NotTime
@@ -478,3 +479,16 @@ def test_yyyymmdd_integers_of_which_one_is_no_date_are_no_time_and_say_how_many(
         "numbers (20240101..20241399), not dates: 1 are no yyyymmdd date, and as epoch seconds "
         "they would all fall in 1970"
     )
+
+
+def test_text_of_which_too_few_values_parse_keeps_its_counts_for_the_report() -> None:
+    candidate = assess_candidate("x", TimePlan("text", "s"), _stats(n=6), 2)
+    assert (candidate.kind, candidate.values, candidate.parsed) == (None, 6, 2)
+    assert candidate.describe(CandidateVerdict.NOT_A_TIME).to_json() == {
+        "column": "x",
+        "verdict": "not a time",
+        "kind": "not a time",
+        "values": 6,
+        "rows_with_time": 2,
+        "reason": "only 2 of 6 values parse as times",
+    }
