@@ -492,3 +492,14 @@ def test_text_of_which_too_few_values_parse_keeps_its_counts_for_the_report() ->
         "rows_with_time": 2,
         "reason": "only 2 of 6 values parse as times",
     }
+
+
+@pytest.mark.parametrize(
+    ("unit", "scale"),
+    [("s", 1), ("ms", 1000)],
+)
+def test_epoch_numbers_say_their_unit_and_the_dates_they_span(unit: str, scale: int) -> None:
+    # 1704067200 s is 2024-01-01T00:00:00Z, 1706745600 s is 2024-02-01T00:00:00Z
+    stats = _stats(n=6, min=1_704_067_200 * scale, max=1_706_745_600 * scale)
+    candidate = assess_candidate("sent", TimePlan("epoch", unit), stats, 6)  # type: ignore[arg-type]
+    assert candidate.reason == f"epoch {unit} (2024-01-01 .. 2024-02-01)"
