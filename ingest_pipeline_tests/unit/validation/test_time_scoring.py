@@ -12,7 +12,7 @@ from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.findings import CandidateVerdict
 from ingest_pipeline.validation import validate
 from ingest_pipeline.validation.stats import ColumnStats
-from ingest_pipeline.validation.time_reasons import NotTime
+from ingest_pipeline.validation.time_reasons import NotTime, TimeFormat
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     assess_candidate,
@@ -503,3 +503,51 @@ def test_epoch_numbers_say_their_unit_and_the_dates_they_span(unit: str, scale: 
     stats = _stats(n=6, min=1_704_067_200 * scale, max=1_706_745_600 * scale)
     candidate = assess_candidate("sent", TimePlan("epoch", unit), stats, 6)  # type: ignore[arg-type]
     assert candidate.reason == f"epoch {unit} (2024-01-01 .. 2024-02-01)"
+
+
+EPOCH_STATS = {"min": 1_704_067_200, "max": 1_706_745_600}
+
+
+@pytest.mark.parametrize(
+    ("plan", "stats", "expected"),
+    [
+        (TimePlan("datetime"), {}, ("timestamp", "typed", TimeFormat.TYPED_TIMESTAMP)),
+        (TimePlan("date"), {}, ("date", "typed", TimeFormat.TYPED_DATE)),
+        (TimePlan("yyyymmdd"), {}, ("date", "text", TimeFormat.YYYYMMDD)),
+        (TimePlan("epoch", "s"), EPOCH_STATS, ("timestamp", "epoch", TimeFormat.EPOCH)),
+        # local dates: timestamps when at least half of the parsed values (3 of 6) have a time
+        (
+            TimePlan("local", day_first=True),
+            {"local_timed": 3},
+            ("timestamp", "text", TimeFormat.DAY_FIRST),
+        ),
+        (
+            TimePlan("local", day_first=False),
+            {"local_timed": 2},
+            ("date", "text", TimeFormat.MONTH_FIRST),
+        ),
+        # text: timestamps when at least half have a time (ISO or month-name), month names
+        # when more values have them than ISO dates
+        (
+            TimePlan("text", "s"),
+            {"timed": 2, "named_timed": 1},
+            ("timestamp", "text", TimeFormat.ISO),
+        ),
+        (
+            TimePlan("text", "s"),
+            {"timed": 3, "iso_like": 3, "named_like": 4},
+            ("timestamp", "text", TimeFormat.MONTH_NAME),
+        ),
+        (TimePlan("text", "s"), {"iso_like": 3, "named_like": 3}, ("date", "text", TimeFormat.ISO)),
+        # a time on 2 of 6: dates
+        (TimePlan("text", "s"), {"timed": 2, "iso_like": 3}, ("date", "text", TimeFormat.ISO)),
+        # text dates for fewer than half of the parsed values: epoch numbers as text
+        (TimePlan("text", "s"), {"iso_like": 2}, ("timestamp", "epoch", TimeFormat.EPOCH_TEXT)),
+        (TimePlan("text", "s"), {"iso_like": 3}, ("date", "text", TimeFormat.ISO)),
+    ],
+)
+def test_what_a_usable_column_gives_kind_evidence_and_format(
+    plan: TimePlan, stats: dict[str, Any], expected: tuple[str, str, str]
+) -> None:
+    candidate = assess_candidate("x", plan, _stats(n=6, **stats), 6)
+    assert (candidate.kind, candidate.evidence, candidate.format) == expected
