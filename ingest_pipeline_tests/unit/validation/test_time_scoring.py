@@ -551,3 +551,8 @@ def test_what_a_usable_column_gives_kind_evidence_and_format(
 ) -> None:
     candidate = assess_candidate("x", plan, _stats(n=6, **stats), 6)
     assert (candidate.kind, candidate.evidence, candidate.format) == expected
+
+
+def test_without_a_usable_candidate_the_ranking_is_two_empty_lists() -> None:
+    ranking = rank_candidates([_candidate("none", None, "none", 0)])
+    assert ranking.usable == [] and ranking.tied == []
