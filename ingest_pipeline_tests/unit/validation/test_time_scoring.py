@@ -12,18 +12,20 @@ from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.findings import CandidateVerdict
 from ingest_pipeline.validation import validate
 from ingest_pipeline.validation.stats import ColumnStats
-from ingest_pipeline.validation.time_reasons import NotTime, TimeFormat
+from ingest_pipeline.validation.time_reasons import NotTime, TimeFormat, UndecidedLocalDates
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     assess_candidate,
     candidate_stat_exprs,
     losing_reason,
     may_be_time,
+    not_a_time,
     rank_candidates,
+    reject_undecided_local_dates,
     screen_candidate,
 )
 from ingest_pipeline.validation.timing import TimePlan
-from ingest_pipeline.vocabulary import CONSTANT_TIME, TIME_COLUMN
+from ingest_pipeline.vocabulary import CONSTANT_TIME, TIME_COLUMN, FileRejected
 
 KEY = "uploads/ds/upload.csv"
 ROWS = 6
@@ -556,3 +558,23 @@ def test_what_a_usable_column_gives_kind_evidence_and_format(
 def test_without_a_usable_candidate_the_ranking_is_two_empty_lists() -> None:
     ranking = rank_candidates([_candidate("none", None, "none", 0)])
     assert ranking.usable == [] and ranking.tied == []
+
+
+def test_a_single_best_neutral_candidate_is_not_tied() -> None:
+    ranking = rank_candidates([_candidate("a", "timestamp", "text", 10)])
+    assert [c.column for c in ranking.usable] == ["a"] and ranking.tied == []
+
+
+def test_a_candidate_with_fewer_rows_says_both_counts_and_the_winner() -> None:
+    loser, winner = (
+        _candidate("b", "timestamp", "text", 9),
+        _candidate("a", "timestamp", "text", 10),
+    )
+    assert losing_reason(loser, winner) == "gives fewer rows a time (9) than 'a' (10)"
+
+
+def test_undecided_local_dates_reject_the_file_by_its_key() -> None:
+    undecided = not_a_time("on", 5, UndecidedLocalDates("03/01/2024"))
+    with pytest.raises(FileRejected) as rejected:
+        reject_undecided_local_dates(KEY, "ds", [undecided])
+    assert (rejected.value.key, rejected.value.column) == (KEY, "on")
