@@ -206,3 +206,31 @@ def test_the_constant_time_fails_its_check_and_the_failed_warn_checks_are_verdic
         "no_duplicate_rows: 2 rows repeat an earlier row exactly",
         f"rows_have_their_own_time: {result.description}",
     )
+
+
+def test_every_unused_time_like_column_is_named_and_its_share_kept_to_four_places() -> None:
+    shipped = UnusedTimeColumn("shipped", "ISO 8601 text", 2, 3, "ts", "fewer rows")
+    billed = UnusedTimeColumn("billed", "ISO 8601 text", 38, 40, "ts", "dates only")
+    results = checks.validation_check_results(
+        validated(time_facts=TimeFacts(unused=(shipped, billed))), {}, 0.5
+    )
+    result = by_name(results)[checks.TIME_LIKE_COLUMNS_USED]
+    assert result.passed is False
+    assert result.description == f"{shipped.message('sales')}; {billed.message('sales')}"
+    shipped_shown = {"column": "shipped", "format": "ISO 8601 text", "parsed": 2, "values": 3}
+    billed_shown = {"column": "billed", "format": "ISO 8601 text", "parsed": 38, "values": 40}
+    shown = [
+        shipped_shown | {"chosen": "ts", "why": "fewer rows", "share": 0.6667},  # not 0.66667
+        billed_shown | {"chosen": "ts", "why": "dates only", "share": 0.95},
+    ]
+    assert result.metadata["unused_time_like_columns"] == dg.MetadataValue.json(shown)
+
+
+def test_a_constant_time_file_passes_the_time_like_check_and_says_no_column_gave_its_time() -> None:
+    facts = TimeFacts(constant=ConstantTime(()))
+    results = checks.validation_check_results(
+        validated(time_column=None, time_facts=facts), {}, 0.5
+    )
+    result = by_name(results)[checks.TIME_LIKE_COLUMNS_USED]
+    assert result.passed is True and result.description is None
+    assert result.metadata["time_column"] == dg.MetadataValue.text("(none: constant time)")
