@@ -17,6 +17,7 @@ from ingest_pipeline.spec import (
     count_time_chunks,
     granularity_of_interval,
     interval_cover,
+    interval_span,
     merge_dimensions,
     merge_intervals,
     redact_spec,
@@ -375,3 +376,29 @@ def test_granularity_of_an_existing_segment_interval(
     start: datetime, end: datetime, expected: str
 ) -> None:
     assert granularity_of_interval(start, end) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2024, 3, 1, 10), datetime(2024, 3, 1, 12)),  # two hours (a PT2H segment)
+        (datetime(2024, 3, 1), datetime(2024, 3, 2, 1)),  # a day and an hour
+        (datetime(2024, 3, 4), datetime(2024, 3, 11, 1)),  # a week and an hour
+        (datetime(2024, 1, 1), datetime(2024, 2, 1, 1)),  # the longest month and an hour
+        (datetime(2024, 1, 1), datetime(2024, 2, 2)),  # 32 days
+        (datetime(2024, 7, 1), datetime(2024, 10, 1, 1)),  # the longest quarter and an hour
+        (datetime(2024, 1, 1), datetime(2025, 1, 1, 1)),  # a leap year and an hour
+    ],
+)
+def test_a_segment_interval_just_longer_than_a_granularity_is_none_of_them(
+    start: datetime, end: datetime
+) -> None:
+    # segments cut some other way are left alone: the datasource is treated as one ALL chunk
+    assert granularity_of_interval(start, end) == "ALL"
+
+
+def test_interval_span_is_the_first_and_the_last_microsecond_of_the_interval() -> None:
+    assert interval_span("2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z") == (
+        datetime(2024, 3, 1, tzinfo=UTC),
+        datetime(2024, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC),
+    )
