@@ -292,6 +292,7 @@ def test_redact_spec_hides_secrets_and_leaves_the_original() -> None:
         (24 * 365 * 17, 51, "ALL"),  # 51 rows over 17 years (was 17 segments of 3 rows)
         (24 * 366 * 10 + 24, 120, "ALL"),  # 120 rows over 10 years (was 10 segments)
         (24 * 365 * 2, 1_999, "ALL"),  # just under 1,000 rows per year over two year chunks
+        (24 * 365 * 2, 2_000, "YEAR"),  # exactly 1,000 rows per year: YEAR segments
         (24 * 365 * 2, 3_000, "YEAR"),  # 1,000 rows or more per year: YEAR segments
     ],
 )
