@@ -271,3 +271,62 @@ def test_redact_spec_hides_secrets_and_leaves_the_original() -> None:
     env = redact_spec(_spec(access_key_id={"type": "environment", "variable": "KEY_ID"}))
     properties = env["spec"]["ioConfig"]["inputSource"]["properties"]
     assert properties["accessKeyId"] == {"type": "environment", "variable": "KEY_ID"}
+
+
+def test_every_column_is_a_dimension_and_every_part_is_index_parallel() -> None:
+    spec = _spec()
+    assert spec["spec"]["dataSchema"]["metricsSpec"] == []  # no metrics: rows kept as they are
+    assert spec["spec"]["ioConfig"]["type"] == "index_parallel"
+    assert spec["spec"]["tuningConfig"]["type"] == "index_parallel"
+
+
+def test_a_replace_reads_its_combining_source_in_two_subtasks() -> None:
+    # Druid 25's sequential reader cannot read a combining input source
+    spec = _spec(replace_intervals=interval_cover(T0, T1, "HOUR"))
+    assert spec["spec"]["tuningConfig"]["maxNumConcurrentSubTasks"] == 2
+
+
+def test_data_at_an_intervals_end_is_outside_it() -> None:
+    interval = "2024-03-01T10:00:00.000Z/2024-03-01T18:00:00.000Z"  # T1 is its (exclusive) end
+    message = f"intervals [{interval!r}] do not cover the data at 2024-03-01T18:00:00.000Z"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _spec(mode=Append((interval,)))
+
+
+def test_all_granularity_takes_only_the_eternity_interval() -> None:
+    message = f"with ALL granularity the interval must be {ETERNITY}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _spec(
+            segment_granularity="ALL",
+            mode=Append(("2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",)),
+        )
+
+
+def test_an_unknown_segment_granularity_is_refused_naming_the_known_ones() -> None:
+    known = "('HOUR', 'DAY', 'WEEK', 'MONTH', 'QUARTER', 'YEAR', 'ALL')"
+    with pytest.raises(ValueError, match=re.escape(f"segment granularity must be one of {known}")):
+        build_index_spec(
+            "sales",
+            [],
+            [URI],
+            endpoint_url="http://s",
+            region="r",
+            access_key_id="a",
+            secret_access_key="s",
+            time_min=T0,
+            time_max=T1,
+            mode=Append(tuple(interval_cover(T0, T1, "DAY"))),
+            segment_granularity="fortnight",
+        )
+
+
+def test_naive_data_times_are_taken_as_utc() -> None:
+    naive = _spec(time_min=T0.replace(tzinfo=None), time_max=T1.replace(tzinfo=None))
+    assert naive == _spec()
+
+
+def test_time_and_source_key_are_never_ordinary_dimensions() -> None:
+    merged = merge_dimensions(
+        [("__time", "long"), ("a", "long")], [("__time", "long"), ("__source_key", "long")]
+    )
+    assert merged == [("a", "long"), ("__source_key", "string")]
