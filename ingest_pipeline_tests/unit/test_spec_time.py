@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -142,3 +143,54 @@ def test_interval_span_is_the_first_and_the_last_microsecond_of_the_interval() -
         datetime(2024, 3, 1, tzinfo=UTC),
         datetime(2024, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC),
     )
+
+
+@pytest.mark.parametrize(
+    ("month", "quarter"),
+    [
+        (3, "2024-01-01T00:00:00.000Z/2024-04-01T00:00:00.000Z"),
+        (4, "2024-04-01T00:00:00.000Z/2024-07-01T00:00:00.000Z"),
+        (9, "2024-07-01T00:00:00.000Z/2024-10-01T00:00:00.000Z"),
+        (10, "2024-10-01T00:00:00.000Z/2025-01-01T00:00:00.000Z"),
+        (12, "2024-10-01T00:00:00.000Z/2025-01-01T00:00:00.000Z"),
+    ],
+)
+def test_a_quarter_chunk_starts_in_january_april_july_or_october(month: int, quarter: str) -> None:
+    day = datetime(2024, month, 15, 12, tzinfo=UTC)
+    assert interval_cover(day, day, "QUARTER") == [quarter]
+
+
+def test_naive_times_are_utc_and_aware_ones_converted_whatever_the_local_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "EST+5")  # the machine's local time: five hours behind UTC
+    time.tzset()
+    try:
+        naive = datetime(2024, 3, 1, 23, 30)
+        assert interval_cover(naive, naive, "HOUR") == [
+            "2024-03-01T23:00:00.000Z/2024-03-02T00:00:00.000Z"
+        ]
+        # 01:30 at UTC+2 is 23:30 UTC the day before
+        aware = datetime(2024, 3, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+        assert interval_cover(aware, aware, "DAY") == [
+            "2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z"
+        ]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_an_interval_inside_another_merges_into_it_and_leaves_the_others_alone() -> None:
+    merged = merge_intervals(
+        [
+            "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
+            "2024-02-01T00:00:00.000Z/2024-02-02T00:00:00.000Z",
+            "2024-03-01T00:00:00.000Z/2024-03-05T00:00:00.000Z",
+            "2024-03-02T00:00:00.000Z/2024-03-03T00:00:00.000Z",  # inside the one before
+        ]
+    )
+    assert merged == [
+        "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
+        "2024-02-01T00:00:00.000Z/2024-02-02T00:00:00.000Z",
+        "2024-03-01T00:00:00.000Z/2024-03-05T00:00:00.000Z",
+    ]
