@@ -11,7 +11,7 @@ import pytest
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.validation import early_times, validate
-from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
+from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected, Problem
 from ingest_pipeline_tests.flights_shaped import flights_csv
 from ingest_pipeline_tests.unit.validation.helpers import (
     read_csv_text,
@@ -30,7 +30,58 @@ def test_configured_dimensions_restrict_the_output(tmp_path: Path) -> None:
         validate_csv(tmp_path, "a\n1\n", DatasetConfig(dimensions=["a", "zz"]))
 
 
+def test_missing_configured_dimensions_reject_the_file_at_the_first_missing_one(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "a\n1\n", DatasetConfig(dimensions=["zz", "a", "yy"]))
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "configured dimensions ['zz', 'yy'] are not in the file (columns: ['a'])",
+        "fix dimensions for dataset 'ds' in the dataset config",
+        column="zz",
+    )
+
+
+def test_a_file_without_data_rows_is_rejected_saying_what_to_upload(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "ts,v\n")
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "the file has no data rows", "upload a file with at least one data row"
+    )
+
+
+def test_a_value_of_exactly_max_value_bytes_is_kept_counting_bytes_not_characters(
+    tmp_path: Path,
+) -> None:
+    text = "ts,note\n2024-01-01," + "\u00e9" * 6 + "\n"  # six characters, 12 UTF-8 bytes
+    assert validate_csv(tmp_path, text, DatasetConfig(max_value_bytes=12)).row_count == 1
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, text, DatasetConfig(max_value_bytes=11))
+    problem = caught.value.as_problem()
+    assert (problem.what, problem.line, problem.column) == (
+        "a value of 12 bytes is longer than the 11 bytes a Druid text column accepts here",
+        2,
+        "note",
+    )
+    assert problem.fix.endswith("raise max_value_bytes for dataset 'ds' in the dataset config")
+
+
 # --------------------------------------------------------------------------- the time column
+
+
+def test_a_configured_time_column_not_in_the_file_rejects_it_naming_the_columns(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "when,v\n2024-01-01,1\n", DatasetConfig(time_column="ts"))
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "the configured time column 'ts' is not in the file (columns: when, v)",
+        "rename the column in the file or fix time_column in the dataset config",
+        column="ts",
+    )
 
 
 def test_a_flights_shaped_file_gets_every_row_its_time_hour(tmp_path: Path) -> None:
