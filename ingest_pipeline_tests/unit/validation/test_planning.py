@@ -11,7 +11,13 @@ import pytest
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.validation import early_times, validate
-from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected, Problem
+from ingest_pipeline.vocabulary import (
+    SOURCE_KEY_COLUMN,
+    TIME_COLUMN,
+    FileRejected,
+    Problem,
+    RejectedRow,
+)
 from ingest_pipeline_tests.flights_shaped import flights_csv
 from ingest_pipeline_tests.unit.validation.helpers import (
     read_csv_text,
@@ -66,6 +72,15 @@ def test_a_value_of_exactly_max_value_bytes_is_kept_counting_bytes_not_character
         "note",
     )
     assert problem.fix.endswith("raise max_value_bytes for dataset 'ds' in the dataset config")
+
+
+def test_the_rows_of_a_frame_without_line_numbers_are_numbered_from_one() -> None:
+    times = [f"2024-01-{day:02d}" for day in range(1, 11)]
+    times[4] = "never"  # the fifth row
+    frame = pl.DataFrame({"ts": times, "v": list(range(10))})
+    config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
+    result = validate(frame, "uploads/ds/f.csv", "ds", config)
+    assert result.rejected == [RejectedRow(5, "unparseable time 'never' in column 'ts'")]
 
 
 # --------------------------------------------------------------------------- the time column
