@@ -83,6 +83,13 @@ def test_the_rows_of_a_frame_without_line_numbers_are_numbered_from_one() -> Non
     assert result.rejected == [RejectedRow(5, "unparseable time 'never' in column 'ts'")]
 
 
+def test_a_frame_with_names_druid_cannot_take_is_renamed_with_a_warning() -> None:
+    frame = pl.DataFrame({"ts": ["2024-01-01"], "unit price": [1]})
+    result = validate(frame, "uploads/ds/f.csv", "ds")
+    assert result.warnings[0] == "renamed columns for Druid: 'unit price' -> 'unit_price'"
+    assert result.schema == [("ts", "string"), ("unit_price", "long")]
+
+
 # --------------------------------------------------------------------------- the time column
 
 
@@ -131,6 +138,13 @@ def test_equally_good_neutral_columns_that_disagree_reject_the_file(tmp_path: Pa
     # Said in the config: no question.
     config = DatasetConfig(time_column="received_ms")
     assert validate_csv(tmp_path, text, config).time_column == "received_ms"
+
+
+def test_an_ambiguous_time_column_refusal_names_the_file(tmp_path: Path) -> None:
+    text = "sent_ms,received_ms,v\n1704067200000,1704067200500,1\n1704067300000,1704067300100,2\n"
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, text)
+    assert caught.value.key == "uploads/ds/upload.csv"
 
 
 def test_a_configured_time_column_always_wins(tmp_path: Path) -> None:
