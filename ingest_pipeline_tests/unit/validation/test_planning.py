@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,6 +89,19 @@ def test_a_frame_with_names_druid_cannot_take_is_renamed_with_a_warning() -> Non
     result = validate(frame, "uploads/ds/f.csv", "ds")
     assert result.warnings[0] == "renamed columns for Druid: 'unit price' -> 'unit_price'"
     assert result.schema == [("ts", "string"), ("unit_price", "long")]
+
+
+def test_a_streamed_frame_polars_cannot_resolve_is_refused_as_unreadable_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    parsed = read_csv_text(tmp_path, "a\n1\n")
+    broken = pl.LazyFrame({"a": [1]}).select(pl.col("missing"))  # fails when its schema is read
+    with pytest.raises(FileRejected) as caught:
+        stream_to_files(tmp_path, replace(parsed, frame=broken, batches=None), None, batch_rows=7)
+    assert caught.value.key == "uploads/ds/upload.csv"
+    problem = caught.value.as_problem()
+    assert problem.what.startswith('the file could not be read (unable to find column "missing"')
+    assert problem.fix == "upload a valid file"
 
 
 # --------------------------------------------------------------------------- the time column
