@@ -132,6 +132,14 @@ def test_a_span_of_centuries_at_day_granularity_is_refused_before_druid() -> Non
     assert check_time_chunks(centuries, "YEAR") == 301  # the same file fits at YEAR
 
 
+def test_a_refused_span_at_month_granularity_counts_whole_months() -> None:
+    centuries = validated(
+        time_min=datetime(1900, 1, 1, tzinfo=UTC), time_max=datetime(2200, 12, 31, tzinfo=UTC)
+    )
+    with pytest.raises(TooManyTimeChunks, match="which is 3,612 MONTH time chunks of"):
+        check_time_chunks(centuries, "MONTH")
+
+
 def test_a_refused_span_says_in_full_what_is_wrong_and_what_to_do() -> None:
     centuries = validated(
         time_min=datetime(1900, 1, 1, tzinfo=UTC), time_max=datetime(2200, 12, 31, tzinfo=UTC)

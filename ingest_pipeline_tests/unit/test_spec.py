@@ -13,12 +13,8 @@ from ingest_pipeline.records import Append, Replace
 from ingest_pipeline.spec import (
     ETERNITY,
     build_index_spec,
-    choose_segment_granularity,
-    count_time_chunks,
-    granularity_of_interval,
     interval_cover,
     merge_dimensions,
-    merge_intervals,
     redact_spec,
     s3_uri,
 )
@@ -277,101 +273,60 @@ def test_redact_spec_hides_secrets_and_leaves_the_original() -> None:
     assert properties["accessKeyId"] == {"type": "environment", "variable": "KEY_ID"}
 
 
-@pytest.mark.parametrize(
-    ("hours", "rows", "expected"),
-    [
-        (0, 10, "YEAR"),  # tiny data: one coarse chunk that later files fill
-        (47, 10, "YEAR"),  # 10 rows over two days: one YEAR chunk, not 48 HOUR ones
-        (47, 48_000_000, "HOUR"),  # a million rows an hour
-        (24 * 365 - 1, 26_000, "YEAR"),  # a year of hourly rows: not 365 DAY segments
-        (24 * 365 - 1, 365_000_000, "DAY"),
-        (24 * 365 - 1, 12_000_000, "MONTH"),
-        (24 * 366 * 11, 5_000_000, "YEAR"),
-        # small data over several years: one ALL chunk, not a YEAR segment of a few rows each
-        (24 * 365 * 17, 51, "ALL"),  # 51 rows over 17 years (was 17 segments of 3 rows)
-        (24 * 366 * 10 + 24, 120, "ALL"),  # 120 rows over 10 years (was 10 segments)
-        (24 * 365 * 2, 1_999, "ALL"),  # just under 1,000 rows per year over two year chunks
-        (24 * 365 * 2, 3_000, "YEAR"),  # 1,000 rows or more per year: YEAR segments
-    ],
-)
-def test_choose_segment_granularity(hours: int, rows: int, expected: str) -> None:
-    start = datetime(2020, 1, 1, tzinfo=UTC)
-    end = datetime.fromtimestamp(start.timestamp() + hours * 3600, UTC)
-    assert choose_segment_granularity(start, end, rows) == expected
+def test_every_column_is_a_dimension_and_every_part_is_index_parallel() -> None:
+    spec = _spec()
+    assert spec["spec"]["dataSchema"]["metricsSpec"] == []  # no metrics: rows kept as they are
+    assert spec["spec"]["ioConfig"]["type"] == "index_parallel"
+    assert spec["spec"]["tuningConfig"]["type"] == "index_parallel"
 
 
-@pytest.mark.parametrize(
-    ("start", "end", "granularity", "chunks"),
-    [
-        (datetime(2024, 1, 1, 0, 30), datetime(2024, 1, 1, 0, 40), "HOUR", 1),
-        (datetime(2024, 1, 1, 0, 30), datetime(2024, 1, 1, 2, 0), "HOUR", 3),
-        (datetime(2024, 1, 1), datetime(2024, 12, 31, 23), "DAY", 366),
-        (datetime(2024, 1, 31), datetime(2024, 3, 1), "MONTH", 3),
-        (datetime(2023, 12, 31), datetime(2024, 1, 1), "YEAR", 2),
-        (datetime(1900, 1, 1), datetime(2200, 12, 31), "YEAR", 301),
-        (datetime(2024, 2, 1), datetime(2024, 6, 30), "QUARTER", 2),
-        (datetime(2024, 1, 1), datetime(2024, 1, 15), "WEEK", 3),  # Mondays 2024-01-01, 08, 15
-        (datetime(1900, 1, 1), datetime(2200, 12, 31), "ALL", 1),
-    ],
-)
-def test_count_time_chunks(start: datetime, end: datetime, granularity: str, chunks: int) -> None:
-    assert count_time_chunks(start, end, granularity) == chunks
+def test_a_replace_reads_its_combining_source_in_two_subtasks() -> None:
+    # Druid 25's sequential reader cannot read a combining input source
+    spec = _spec(replace_intervals=interval_cover(T0, T1, "HOUR"))
+    assert spec["spec"]["tuningConfig"]["maxNumConcurrentSubTasks"] == 2
 
 
-@pytest.mark.parametrize(
-    ("granularity", "expected"),
-    [
-        ("HOUR", "2024-02-29T23:00:00.000Z/2024-03-01T01:00:00.000Z"),
-        ("DAY", "2024-02-29T00:00:00.000Z/2024-03-02T00:00:00.000Z"),
-        ("WEEK", "2024-02-26T00:00:00.000Z/2024-03-04T00:00:00.000Z"),
-        ("MONTH", "2024-02-01T00:00:00.000Z/2024-04-01T00:00:00.000Z"),
-        ("QUARTER", "2024-01-01T00:00:00.000Z/2024-04-01T00:00:00.000Z"),
-        ("YEAR", "2024-01-01T00:00:00.000Z/2025-01-01T00:00:00.000Z"),
-    ],
-)
-def test_interval_cover(granularity: str, expected: str) -> None:
-    start = datetime(2024, 2, 29, 23, 59, 59, 999000, tzinfo=UTC)
-    end = datetime(2024, 3, 1, 0, 0, tzinfo=UTC)
-    assert interval_cover(start, end, granularity) == [expected]
+def test_data_at_an_intervals_end_is_outside_it() -> None:
+    interval = "2024-03-01T10:00:00.000Z/2024-03-01T18:00:00.000Z"  # T1 is its (exclusive) end
+    message = f"intervals [{interval!r}] do not cover the data at 2024-03-01T18:00:00.000Z"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _spec(mode=Append((interval,)))
 
 
-def test_interval_cover_at_year_end_and_naive_input() -> None:
-    assert interval_cover(datetime(2023, 12, 31, 23), datetime(2023, 12, 31, 23, 1), "MONTH") == [
-        "2023-12-01T00:00:00.000Z/2024-01-01T00:00:00.000Z"
-    ]
+def test_all_granularity_takes_only_the_eternity_interval() -> None:
+    message = f"with ALL granularity the interval must be {ETERNITY}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _spec(
+            segment_granularity="ALL",
+            mode=Append(("2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",)),
+        )
 
 
-def test_merge_intervals() -> None:
-    merged = merge_intervals(
-        [
-            "2024-03-01T00:00:00.000Z/2024-03-02T00:00:00.000Z",
-            "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
-            "2024-03-02T00:00:00.000Z/2024-03-03T00:00:00.000Z",  # touches the first
-        ]
+def test_an_unknown_segment_granularity_is_refused_naming_the_known_ones() -> None:
+    known = "('HOUR', 'DAY', 'WEEK', 'MONTH', 'QUARTER', 'YEAR', 'ALL')"
+    with pytest.raises(ValueError, match=re.escape(f"segment granularity must be one of {known}")):
+        build_index_spec(
+            "sales",
+            [],
+            [URI],
+            endpoint_url="http://s",
+            region="r",
+            access_key_id="a",
+            secret_access_key="s",
+            time_min=T0,
+            time_max=T1,
+            mode=Append(tuple(interval_cover(T0, T1, "DAY"))),
+            segment_granularity="fortnight",
+        )
+
+
+def test_naive_data_times_are_taken_as_utc() -> None:
+    naive = _spec(time_min=T0.replace(tzinfo=None), time_max=T1.replace(tzinfo=None))
+    assert naive == _spec()
+
+
+def test_time_and_source_key_are_never_ordinary_dimensions() -> None:
+    merged = merge_dimensions(
+        [("__time", "long"), ("a", "long")], [("__time", "long"), ("__source_key", "long")]
     )
-    assert merged == [
-        "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
-        "2024-03-01T00:00:00.000Z/2024-03-03T00:00:00.000Z",
-    ]
-    assert merge_intervals([ETERNITY, "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"]) == [ETERNITY]
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "expected"),
-    [
-        (datetime(2024, 3, 1, 10), datetime(2024, 3, 1, 11), "HOUR"),
-        (datetime(2024, 3, 1), datetime(2024, 3, 2), "DAY"),
-        (datetime(2024, 3, 4), datetime(2024, 3, 11), "WEEK"),
-        (datetime(2023, 2, 1), datetime(2023, 3, 1), "MONTH"),  # 28 days: the shortest month
-        (datetime(2024, 2, 1), datetime(2024, 3, 1), "MONTH"),  # 29 days
-        (datetime(2024, 1, 1), datetime(2024, 2, 1), "MONTH"),  # 31 days
-        (datetime(2023, 1, 1), datetime(2023, 4, 1), "QUARTER"),  # 90 days
-        (datetime(2023, 1, 1), datetime(2024, 1, 1), "YEAR"),  # 365 days
-        (datetime(2024, 1, 1), datetime(2025, 1, 1), "YEAR"),  # 366 days
-        (datetime(2024, 3, 1), datetime(2024, 3, 3), "ALL"),  # two days is no granularity
-    ],
-)
-def test_granularity_of_an_existing_segment_interval(
-    start: datetime, end: datetime, expected: str
-) -> None:
-    assert granularity_of_interval(start, end) == expected
+    assert merged == [("a", "long"), ("__source_key", "string")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,13 @@ import pytest
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.validation import early_times, validate
-from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN, TIME_COLUMN, FileRejected
+from ingest_pipeline.vocabulary import (
+    SOURCE_KEY_COLUMN,
+    TIME_COLUMN,
+    FileRejected,
+    Problem,
+    RejectedRow,
+)
 from ingest_pipeline_tests.flights_shaped import flights_csv
 from ingest_pipeline_tests.unit.validation.helpers import (
     read_csv_text,
@@ -30,7 +37,87 @@ def test_configured_dimensions_restrict_the_output(tmp_path: Path) -> None:
         validate_csv(tmp_path, "a\n1\n", DatasetConfig(dimensions=["a", "zz"]))
 
 
+def test_missing_configured_dimensions_reject_the_file_at_the_first_missing_one(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "a\n1\n", DatasetConfig(dimensions=["zz", "a", "yy"]))
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "configured dimensions ['zz', 'yy'] are not in the file (columns: ['a'])",
+        "fix dimensions for dataset 'ds' in the dataset config",
+        column="zz",
+    )
+
+
+def test_a_file_without_data_rows_is_rejected_saying_what_to_upload(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "ts,v\n")
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "the file has no data rows", "upload a file with at least one data row"
+    )
+
+
+def test_a_value_of_exactly_max_value_bytes_is_kept_counting_bytes_not_characters(
+    tmp_path: Path,
+) -> None:
+    text = "ts,note\n2024-01-01," + "\u00e9" * 6 + "\n"  # six characters, 12 UTF-8 bytes
+    assert validate_csv(tmp_path, text, DatasetConfig(max_value_bytes=12)).row_count == 1
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, text, DatasetConfig(max_value_bytes=11))
+    problem = caught.value.as_problem()
+    assert (problem.what, problem.line, problem.column) == (
+        "a value of 12 bytes is longer than the 11 bytes a Druid text column accepts here",
+        2,
+        "note",
+    )
+    assert problem.fix.endswith("raise max_value_bytes for dataset 'ds' in the dataset config")
+
+
+def test_the_rows_of_a_frame_without_line_numbers_are_numbered_from_one() -> None:
+    times = [f"2024-01-{day:02d}" for day in range(1, 11)]
+    times[4] = "never"  # the fifth row
+    frame = pl.DataFrame({"ts": times, "v": list(range(10))})
+    config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
+    result = validate(frame, "uploads/ds/f.csv", "ds", config)
+    assert result.rejected == [RejectedRow(5, "unparseable time 'never' in column 'ts'")]
+
+
+def test_a_frame_with_names_druid_cannot_take_is_renamed_with_a_warning() -> None:
+    frame = pl.DataFrame({"ts": ["2024-01-01"], "unit price": [1]})
+    result = validate(frame, "uploads/ds/f.csv", "ds")
+    assert result.warnings[0] == "renamed columns for Druid: 'unit price' -> 'unit_price'"
+    assert result.schema == [("ts", "string"), ("unit_price", "long")]
+
+
+def test_a_streamed_frame_polars_cannot_resolve_is_refused_as_unreadable_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    parsed = read_csv_text(tmp_path, "a\n1\n")
+    broken = pl.LazyFrame({"a": [1]}).select(pl.col("missing"))  # fails when its schema is read
+    with pytest.raises(FileRejected) as caught:
+        stream_to_files(tmp_path, replace(parsed, frame=broken, batches=None), None, batch_rows=7)
+    assert caught.value.key == "uploads/ds/upload.csv"
+    problem = caught.value.as_problem()
+    assert problem.what.startswith('the file could not be read (unable to find column "missing"')
+    assert problem.fix == "upload a valid file"
+
+
 # --------------------------------------------------------------------------- the time column
+
+
+def test_a_configured_time_column_not_in_the_file_rejects_it_naming_the_columns(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "when,v\n2024-01-01,1\n", DatasetConfig(time_column="ts"))
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "the configured time column 'ts' is not in the file (columns: when, v)",
+        "rename the column in the file or fix time_column in the dataset config",
+        column="ts",
+    )
 
 
 def test_a_flights_shaped_file_gets_every_row_its_time_hour(tmp_path: Path) -> None:
@@ -65,6 +152,13 @@ def test_equally_good_neutral_columns_that_disagree_reject_the_file(tmp_path: Pa
     # Said in the config: no question.
     config = DatasetConfig(time_column="received_ms")
     assert validate_csv(tmp_path, text, config).time_column == "received_ms"
+
+
+def test_an_ambiguous_time_column_refusal_names_the_file(tmp_path: Path) -> None:
+    text = "sent_ms,received_ms,v\n1704067200000,1704067200500,1\n1704067300000,1704067300100,2\n"
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, text)
+    assert caught.value.key == "uploads/ds/upload.csv"
 
 
 def test_a_configured_time_column_always_wins(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.validation import validate
 from ingest_pipeline.validation.rejections import too_many_rejected
-from ingest_pipeline.vocabulary import FileRejected
+from ingest_pipeline.vocabulary import FileRejected, Problem
 from ingest_pipeline_tests.unit.validation.helpers import (
     KEY,
     assert_streams_the_same,
@@ -32,6 +32,19 @@ def test_ragged_rows_reject_the_file_by_default(tmp_path: Path) -> None:
     assert caught.value.row == 3
     assert "1 of 3 rows" in str(caught.value)
     assert "max_rejected_share" in str(caught.value)
+
+
+def test_too_many_rejected_rows_reject_the_file_naming_it_and_its_dataset(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected) as caught:
+        validate_csv(tmp_path, "a,b\n1,2\n3\n4,5\n")
+    assert caught.value.key == "uploads/ds/upload.csv"
+    assert caught.value.as_problem() == Problem(
+        "1 of 3 rows cannot be ingested (allowed share 0): line 3: has 1 fields but the header "
+        "has 2",
+        "correct those rows and upload the file again, or raise max_rejected_share for dataset "
+        "'ds' in the dataset config to skip them",
+        line=3,
+    )
 
 
 def test_ragged_rows_are_skipped_and_listed_within_the_allowed_share(tmp_path: Path) -> None:
