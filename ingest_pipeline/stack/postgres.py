@@ -48,6 +48,15 @@ def postgres_bin(name: str) -> str:
     )
 
 
+def runuser() -> str:
+    """util-linux's runuser, also when PATH lacks the sbin folders (a login shell of a plain
+    user, `env -i`): as root, `stack down` said "runuser: No such file or directory"."""
+    return shutil.which("runuser") or next(
+        (path for path in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(path)),
+        "runuser",
+    )
+
+
 class Postgres(Service):
     name = "postgres"
 
@@ -74,7 +83,7 @@ class Postgres(Service):
         return bool(self.settings.external_postgres_host)
 
     def _as_user(self, argv: list[str]) -> list[str]:
-        return ["runuser", "-u", self.run_as, "--", *argv] if self.run_as else argv
+        return [runuser(), "-u", self.run_as, "--", *argv] if self.run_as else argv
 
     #: How long a killed postmaster may stay unreaped before its lock file counts as stale.
     zombie_wait_seconds = 30.0

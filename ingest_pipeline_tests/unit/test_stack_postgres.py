@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest_pipeline.stack import processes
-from ingest_pipeline.stack.postgres import Postgres
+from ingest_pipeline.stack.postgres import Postgres, runuser
 from ingest_pipeline.stack.settings import StackSettings
 
 
@@ -63,3 +63,14 @@ def test_a_lock_naming_a_reaped_pid_is_left_for_postgres_to_replace(tmp_path: Pa
     postgres = postgres_with_lock(tmp_path, gone.pid)
     postgres._clear_killed_postmaster()
     assert (postgres.data_dir / "postmaster.pid").exists()  # postgres itself sees it stale
+
+
+def test_postgres_runs_as_its_user_also_when_path_lacks_sbin(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As root in a shell whose PATH has no sbin folder (`env -i`, a plain login shell),
+    # `stack down` said "runuser: No such file or directory" and left Postgres running.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = runuser()
+    assert found in ("/usr/sbin/runuser", "/sbin/runuser")
+    assert subprocess.run([found, "--version"], capture_output=True).returncode == 0
