@@ -36,11 +36,14 @@ def _spec(replace_intervals: list[str] | None = None, **overrides: Any) -> dict[
         "time_min": T0,
         "time_max": T1,
         "segment_granularity": granularity,
-        "mode": Replace(tuple(replace_intervals), previous_rows=1, source_key=KEY)
-        if replace_intervals
-        else Append(tuple(interval_cover(T0, T1, granularity.upper()))),
     }
     arguments.update(overrides)
+    if "mode" not in arguments:
+        arguments["mode"] = (
+            Replace(tuple(replace_intervals), previous_rows=1, source_key=KEY)
+            if replace_intervals
+            else Append(tuple(interval_cover(T0, T1, granularity.upper())))
+        )
     return build_index_spec(
         "sales", [("region", "string"), ("qty", "long"), ("price", "double")], [URI], **arguments
     )
@@ -305,19 +308,7 @@ def test_all_granularity_takes_only_the_eternity_interval() -> None:
 def test_an_unknown_segment_granularity_is_refused_naming_the_known_ones() -> None:
     known = "('HOUR', 'DAY', 'WEEK', 'MONTH', 'QUARTER', 'YEAR', 'ALL')"
     with pytest.raises(ValueError, match=re.escape(f"segment granularity must be one of {known}")):
-        build_index_spec(
-            "sales",
-            [],
-            [URI],
-            endpoint_url="http://s",
-            region="r",
-            access_key_id="a",
-            secret_access_key="s",
-            time_min=T0,
-            time_max=T1,
-            mode=Append(tuple(interval_cover(T0, T1, "DAY"))),
-            segment_granularity="fortnight",
-        )
+        _spec(segment_granularity="fortnight", mode=Append(tuple(interval_cover(T0, T1, "DAY"))))
 
 
 def test_naive_data_times_are_taken_as_utc() -> None:
