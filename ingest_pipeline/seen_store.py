@@ -24,6 +24,8 @@ from typing import Protocol
 
 import dagster as dg
 
+from ingest_pipeline.sensor_state import overlay
+
 #: Every row's key starts with this (the kvs table is shared with Dagster's own cursors).
 NAMESPACE = "ingest_pipeline.upload_sensor.seen:"
 #: The value of a key decided once and forgotten since (a row cannot be deleted).
@@ -86,10 +88,8 @@ class SeenStore:
         return written
 
 
-def decided_etag(instance: dg.DagsterInstance, pending: Mapping[str, str], key: str) -> str | None:
+def decided_etag(instance: dg.DagsterInstance, pending: dict[str, str], key: str) -> str | None:
     """The ETag decided for `key` as the sensor's next tick will see it: its cursor's pending
-    decisions over the store (None: not decided, or forgotten)."""
-    etag = pending.get(key)
-    if etag is None:
-        etag = SeenStore.of(instance).lookup([key]).get(key)
-    return etag or None
+    decisions over the store, by the tick's own rule (None: not decided, or forgotten)."""
+    stored = {} if key in pending else SeenStore.of(instance).lookup([key])
+    return overlay(stored, pending, [key]).get(key)
