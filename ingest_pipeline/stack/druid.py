@@ -194,6 +194,29 @@ def check_extensions(coordinator: DruidService) -> None:
         )
 
 
+#: The local stack's load rule: one copy of each segment (it has one historical). Druid's
+#: default asks for 2; the coordinator can never place the second, and warns about every
+#: segment on every run (each second here: 354 segments wrote 363 lines a second, and the
+#: coordinator's log reached 1 GB). A real cluster keeps its own rules: only the stack sets this.
+SINGLE_REPLICA_RULES = [{"type": "loadForever", "tieredReplicants": {"_default_tier": 1}}]
+
+
+def keep_one_replica(coordinator: DruidService) -> bool:
+    """Set the cluster-wide default load rule to one replica unless it is; True if it changed."""
+    rules_url = f"{coordinator.url}/druid/coordinator/v1/rules"
+    current = httpx.get(rules_url, timeout=10)
+    current.raise_for_status()
+    if current.json().get("_default") == SINGLE_REPLICA_RULES:
+        return False
+    # the header names who changed the rule in Druid's audit log
+    headers = {"X-Druid-Author": "ingest-pipeline stack", "X-Druid-Comment": "one historical"}
+    changed = httpx.post(
+        f"{rules_url}/_default", json=SINGLE_REPLICA_RULES, headers=headers, timeout=10
+    )
+    changed.raise_for_status()
+    return True
+
+
 def wait_for_workers(overlord: DruidService, middle_manager: DruidService, timeout: float) -> None:
     """Tasks need a middleManager registered with the overlord, not merely alive."""
 

@@ -22,6 +22,7 @@ from ingest_pipeline.stack.druid import (
     JavaService,
     ZooKeeper,
     check_extensions,
+    keep_one_replica,
     resolve_druid_jars,
     stop_orphan_peons,
     wait_for_workers,
@@ -105,6 +106,8 @@ class Stack:
         self.queue.wait_healthy(service_timeout)
         self.s3_events.start()
         check_extensions(self.druid["coordinator-overlord"])
+        if keep_one_replica(self.druid["coordinator-overlord"]):
+            log("Druid's default load rule: one replica (this stack has one historical)")
         wait_for_workers(
             self.druid["coordinator-overlord"], self.druid["middleManager"], service_timeout
         )

@@ -7,6 +7,7 @@ import json
 import uuid
 
 import dagster as dg
+import httpx
 import polars as pl
 import psycopg2
 import pytest
@@ -177,6 +178,17 @@ def test_stack_up_twice_is_a_no_op_and_status_reports_each_service(stack: StackS
     for service in services:
         assert f"{service} already running" in again.stdout
     assert parse_status(again.stdout) == pids_before
+    assert "default load rule" not in again.stdout  # set by the first `stack up`, kept
+
+
+def test_the_stack_keeps_one_replica_of_each_segment_on_its_one_historical(
+    stack: StackSettings,
+) -> None:
+    """Druid's default rule (2 replicas) cannot be met by one historical: the coordinator
+    would warn about every segment every second (363 lines a second at 354 segments)."""
+    coordinator = stack.druid_url("coordinator-overlord")
+    rules = httpx.get(f"{coordinator}/druid/coordinator/v1/rules", timeout=10).json()
+    assert rules["_default"] == [{"type": "loadForever", "tieredReplicants": {"_default_tier": 1}}]
 
 
 def parse_status(text: str) -> dict[str, tuple[str, str]]:
