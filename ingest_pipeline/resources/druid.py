@@ -39,12 +39,12 @@ from ingest_pipeline.resources.druid_wire import (
     leader_url,
     refusal,
     report_error,
+    retry_delay,
     root_cause,
 )
 
 #: Runs of one task whose worker died under it (the first and the resubmissions).
 LOST_TASK_ATTEMPTS = 3
-
 
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
@@ -60,8 +60,9 @@ class DruidResource(DruidQueries, DruidRetraction, DruidService):
     password: str | None = Field(default=None, description="basic auth password")
     verify_tls: bool = True
     request_timeout_seconds: float = 30.0
-    max_retries: int = Field(default=5, description="retries on connection errors, 429 and 5xx")
+    max_retries: int = Field(default=7, description="on errors, 429, 5xx: ~90 s, retry_delay")
     retry_base_delay_seconds: float = 1.0
+    retry_max_delay_seconds: float = 30.0
 
     _client: httpx.Client | None = PrivateAttr(default=None)
 
@@ -111,8 +112,8 @@ class DruidResource(DruidQueries, DruidRetraction, DruidService):
                     url = leader  # another server leads: ask it at once
                     continue
             if attempt < self.max_retries:
-                delay = self.retry_base_delay_seconds * 2**attempt
-                time.sleep(delay * random.uniform(0.8, 1.2))
+                base, cap = self.retry_base_delay_seconds, self.retry_max_delay_seconds
+                time.sleep(retry_delay(attempt, base, cap) * random.uniform(0.8, 1.2))
         raise DruidUnavailable(
             f"Druid did not answer {method} {url} after {self.max_retries + 1} attempts "
             f"({last_problem}). Is Druid running and reachable from this process?"

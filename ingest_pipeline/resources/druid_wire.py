@@ -30,6 +30,14 @@ ROUTER_NO_DESTINATION = "Unable to determine destination"
 LEADER_REDIRECT = frozenset({307, 308})
 
 
+def retry_delay(attempt: int, base_seconds: float, max_seconds: float) -> float:
+    """Seconds before retry `attempt` (0-based): doubling from `base_seconds`, at most
+    `max_seconds`. With 1 s and 30 s, 7 retries wait 1+2+4+8+16+30+30 = 91 s: a restarted
+    coordinator-overlord is back and leader within that (up to 33 s in the soak, where 5
+    retries, 31 s, failed files a few seconds short)."""
+    return float(min(base_seconds * 2**attempt, max_seconds))
+
+
 def leader_url(response: httpx.Response, url: str) -> str | None:
     """Where a redirect from a non-leader sends `url` (its path and query kept), or None when
     there is no other server to ask (no Location, or this one: an election under way)."""

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from ingest_pipeline.records import TaskOutcome
+from ingest_pipeline.resources import druid as druid_module
 from ingest_pipeline.resources.druid import DruidRefused, DruidResource, DruidUnavailable
 from ingest_pipeline.resources.druid_wire import (
     ETERNITY_START,
@@ -17,6 +18,7 @@ from ingest_pipeline.resources.druid_wire import (
     is_lost_task,
     parse_segment_bound,
     report_error,
+    retry_delay,
     root_cause,
 )
 from ingest_pipeline.spec import ETERNITY, granularity_of_interval
@@ -185,3 +187,35 @@ def test_an_overlord_silent_past_the_timeout_is_said_unavailable() -> None:
     druid = druid_behind(silent, max_retries=0)
     with pytest.raises(DruidUnavailable, match="did not answer GET .*/task/t1/status"):
         druid.wait_for_task("t1", timeout_seconds=0.05, poll_seconds=0.01)
+
+
+def test_retries_wait_doubling_delays_capped_at_the_maximum() -> None:
+    assert [retry_delay(attempt, 1.0, 30.0) for attempt in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert retry_delay(0, 0.0, 30.0) == 0
+
+
+def test_by_default_a_call_rides_out_a_druid_restart_of_a_minute_and_then_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The soak killed the coordinator-overlord 5 times; it was back and leader within 33 s,
+    # yet the old budget (5 retries, 31 s of sleep) failed files a few seconds short.
+    slept: list[float] = []
+    monkeypatch.setattr(druid_module.time, "sleep", slept.append)
+    monkeypatch.setattr(druid_module.random, "uniform", lambda low, high: 1.0)
+    restart_seconds = 60.0
+
+    def restarting(request: httpx.Request) -> httpx.Response:
+        if sum(slept) < restart_seconds:
+            return httpx.Response(503, text="restarting")
+        return httpx.Response(200, json={"status": {"status": "RUNNING"}})
+
+    druid = DruidResource(router_url="http://druid:8888")  # the default retries
+    druid._client = httpx.Client(transport=httpx.MockTransport(restarting))
+    assert druid.request("GET", "http://druid:8888/x").status_code == 200
+    assert sum(slept) == 61  # 1+2+4+8+16+30: back at the first call after 60 s
+
+    slept.clear()
+    restart_seconds = float("inf")  # never back: unavailable after about 90 s, not forever
+    with pytest.raises(DruidUnavailable, match="after 8 attempts"):
+        druid.request("GET", "http://druid:8888/x")
+    assert sum(slept) == 91
