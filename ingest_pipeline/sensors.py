@@ -22,7 +22,7 @@ import functools
 import json
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 
 import dagster as dg
 
@@ -139,7 +139,7 @@ def upload_sensor(
         )
     caps = BatchCaps.of(sensor_settings)
     on_delete = functools.cache(on_delete_of(pipeline_settings))
-    waiting = datasets_with_a_queued_run(context.instance)
+    waiting = QueuedDatasets(context.instance)
     if events.configured:
         tick = plan_queue_tick(
             context.cursor, context.instance, s3, events, caps, on_delete, waiting
@@ -178,6 +178,29 @@ def upload_sensor(
         ],
         cursor=cursor,
     )
+
+
+class QueuedDatasets(Collection[str]):
+    """datasets_with_a_queued_run, asked of the instance on first use only: a tick with no new
+    version asks nothing (in queue mode the sensor ticks every second or two)."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self._instance = instance
+        self._datasets: frozenset[str] | None = None
+
+    def _queued(self) -> frozenset[str]:
+        if self._datasets is None:
+            self._datasets = datasets_with_a_queued_run(self._instance)
+        return self._datasets
+
+    def __contains__(self, dataset: object) -> bool:
+        return dataset in self._queued()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._queued())
+
+    def __len__(self) -> int:
+        return len(self._queued())
 
 
 def datasets_with_a_queued_run(instance: dg.DagsterInstance) -> frozenset[str]:
@@ -222,7 +245,7 @@ def listing_tick(
     s3: ObjectStore,
     caps: BatchCaps,
     on_delete: Callable[[str], DeleteMode],
-    waiting: frozenset[str] = frozenset(),
+    waiting: Collection[str] = frozenset(),
 ) -> tuple[TickPlan, str, str, tuple[DeletedObject, ...]]:
     """No queue: list every object under the prefix and compare with the cursor; a key the
     cursor knew that the listing lacks was deleted (seen in exactly this tick: the cursor

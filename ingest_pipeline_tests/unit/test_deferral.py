@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import dagster as dg
+import pytest
 from dagster._core.remote_origin import (
     InProcessCodeLocationOrigin,
     RemoteJobOrigin,
@@ -190,3 +191,28 @@ def test_a_newer_event_replaces_the_deferred_version_of_its_key() -> None:
 def test_deferred_objects_round_trip_through_the_cursor() -> None:
     deferred = (obj("uploads/s/a.csv", "ea", size=12), obj("uploads/s/b c.csv", "eb"))
     assert decode_state(encode_state(EventCursor(deferred=deferred))).deferred == deferred
+
+
+def test_a_tick_with_nothing_new_does_not_ask_for_queued_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = InMemoryObjectStore()
+    queue = InMemoryEventQueue(reconcile_interval_seconds=3600)
+    with dg.DagsterInstance.ephemeral() as instance:
+        asked: list[object] = []
+        real_get_runs = instance.get_runs
+
+        def counted(*args: object, **kwargs: object) -> object:
+            asked.append(kwargs.get("filters"))
+            return real_get_runs(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(instance, "get_runs", counted)
+        queued_run(instance, "s")
+        first = queue_tick(instance, store, queue, None)  # the first tick reconciles: s is empty
+        asked.clear()
+        idle = queue_tick(instance, store, queue, first.cursor)
+        assert idle.run_requests == [] and asked == []  # nothing new: no run query
+
+        put_event(queue, "uploads/s/a.csv", store.put_upload("s/a.csv", BODY), "01")
+        held = queue_tick(instance, store, queue, idle.cursor)
+        assert held.run_requests == [] and len(asked) == 1  # new: asked once, s is queued
