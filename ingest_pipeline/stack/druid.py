@@ -201,20 +201,32 @@ def check_extensions(coordinator: DruidService) -> None:
 SINGLE_REPLICA_RULES = [{"type": "loadForever", "tieredReplicants": {"_default_tier": 1}}]
 
 
-def keep_one_replica(coordinator: DruidService) -> bool:
-    """Set the cluster-wide default load rule to one replica unless it is; True if it changed."""
+def keep_one_replica(coordinator: DruidService, timeout: float) -> bool:
+    """Set the cluster-wide default load rule to one replica unless it is; True if it changed.
+    Asked until the coordinator answers as leader (a fresh one answers 503 or 307 until then)."""
     rules_url = f"{coordinator.url}/druid/coordinator/v1/rules"
-    current = httpx.get(rules_url, timeout=10)
-    current.raise_for_status()
-    if current.json().get("_default") == SINGLE_REPLICA_RULES:
-        return False
-    # the header names who changed the rule in Druid's audit log
-    headers = {"X-Druid-Author": "ingest-pipeline stack", "X-Druid-Comment": "one historical"}
-    changed = httpx.post(
-        f"{rules_url}/_default", json=SINGLE_REPLICA_RULES, headers=headers, timeout=10
+    changed: list[bool] = []
+
+    def rule_is_set() -> bool:
+        current = httpx.get(rules_url, timeout=10)
+        current.raise_for_status()
+        if current.json().get("_default") == SINGLE_REPLICA_RULES:
+            return True
+        # the headers name who changed the rule in Druid's audit log
+        headers = {"X-Druid-Author": "ingest-pipeline stack", "X-Druid-Comment": "one historical"}
+        httpx.post(
+            f"{rules_url}/_default", json=SINGLE_REPLICA_RULES, headers=headers, timeout=10
+        ).raise_for_status()
+        changed.append(True)
+        return False  # read back on the next try
+
+    wait_until(
+        rule_is_set,
+        what=f"{coordinator.name} (its default load rule)",
+        timeout=timeout,
+        log_file=coordinator.log_file,
     )
-    changed.raise_for_status()
-    return True
+    return bool(changed)
 
 
 def wait_for_workers(overlord: DruidService, middle_manager: DruidService, timeout: float) -> None:

@@ -106,7 +106,7 @@ class Stack:
         self.queue.wait_healthy(service_timeout)
         self.s3_events.start()
         check_extensions(self.druid["coordinator-overlord"])
-        if keep_one_replica(self.druid["coordinator-overlord"]):
+        if keep_one_replica(self.druid["coordinator-overlord"], service_timeout):
             log("Druid's default load rule: one replica (this stack has one historical)")
         wait_for_workers(
             self.druid["coordinator-overlord"], self.druid["middleManager"], service_timeout

@@ -93,7 +93,7 @@ def fake_stack(
     monkeypatch.setattr(stack_module.druid_conf, "write_local_conf", lambda *args: None)
     monkeypatch.setattr(stack_module, "check_extensions", lambda coordinator: None)
     monkeypatch.setattr(stack_module, "wait_for_workers", lambda *args: None)
-    monkeypatch.setattr(stack_module, "keep_one_replica", lambda coordinator: False)
+    monkeypatch.setattr(stack_module, "keep_one_replica", lambda coordinator, timeout: False)
     return stack, fakes, events
 
 
