@@ -108,15 +108,27 @@ def fail_for_unfinished(
     """At the run's last step, fail the run if a file went no further: partition -> why."""
     if not unfinished or not ends_the_run(context, asset):
         return
-    total = len(context.partition_keys)
+    raise dg.Failure(
+        description=unfinished_summary(unfinished, len(context.partition_keys)),
+        metadata={"not_ingested": dg.MetadataValue.json(dict(sorted(unfinished.items())))},
+    )
+
+
+def unfinished_summary(unfinished: Mapping[str, str], total: int) -> str:
+    """The run failure's one line: how many of the run's files went no further, the first
+    few named with why, and (when there are any) that the others are ingested."""
     named = [f"{partition}: {why}" for partition, why in sorted(unfinished.items())]
     more = len(named) - NAMED_IN_FAILURE
-    raise dg.Failure(
-        description=f"{len(unfinished)} of {total} file(s) not ingested; every other file of "
-        "this run is. "
+    if len(unfinished) == 1 == total:
+        head = "The file was not ingested."
+    elif len(unfinished) == total:
+        head = f"None of the {total} files was ingested."
+    else:
+        head = f"{len(unfinished)} of {total} files not ingested; every other file of this run is."
+    return (
+        f"{head} "
         + " | ".join(named[:NAMED_IN_FAILURE])
-        + (f" | and {more} more" if more > 0 else ""),
-        metadata={"not_ingested": dg.MetadataValue.json(dict(sorted(unfinished.items())))},
+        + (f" | and {more} more" if more > 0 else "")
     )
 
 
