@@ -20,6 +20,10 @@ from ingest_pipeline.resources.object_store import ObjectChanged, ObjectGone, Ob
 
 __all__ = ["ObjectChanged", "ObjectGone", "S3Storage"]
 
+#: Retries of an S3 call after its first attempt (botocore's standard mode: full jitter, each
+#: backoff capped at 20 s): on average about a minute of retrying before a call fails.
+S3_RETRIES = 10
+
 
 def is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
@@ -58,7 +62,10 @@ class S3Storage(ObjectStore):
                 aws_secret_access_key=self.secret_access_key,
                 config=Config(
                     s3={"addressing_style": "path" if self.endpoint_url else "auto"},
-                    retries={"max_attempts": 5, "mode": "standard"},
+                    # A store restart (6 s in the soak) outlasted 5 retries (backoffs of up
+                    # to 1+2+4+8+16 s, with random jitter) and failed two runs' files for good.
+                    # (In this dict max_attempts counts retries, not the first attempt.)
+                    retries={"max_attempts": S3_RETRIES, "mode": "standard"},
                 ),
             )
         return self._client
