@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ingest_pipeline.console.check import add_check_command
-from ingest_pipeline.console.clients import dagster_instance, druid_client
+from ingest_pipeline.console.clients import dagster_instance, druid_client, s3_client
 from ingest_pipeline.console.failures import CommandError, Context, explain, quiet_libraries
 from ingest_pipeline.resources.environment import setting, terminal_width_given
 from ingest_pipeline.stack import druid_conf
@@ -97,9 +97,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     items = expand_upload_paths(args.paths, args.dataset, args.name)
     use_stack_env(args.stack_dir)
     from ingest_pipeline.console.upload import upload_items
-    from ingest_pipeline.resources import build_resources, resolved_env
 
-    s3 = build_resources(resolved_env)["s3"]
+    s3 = s3_client()
     if args.wait is not None:
         warn_when_no_daemon_ticks(args.stack_dir)
     uploaded = upload_items(s3, items, console)
@@ -193,9 +192,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     )
     from ingest_pipeline.console.upload import upload_items
     from ingest_pipeline.console.verdicts import run_links, summary_line, verdict_table
-    from ingest_pipeline.resources import build_resources, resolved_env
 
-    s3 = build_resources(resolved_env)["s3"]
+    s3 = s3_client()
     instance = dagster_instance()
     activity = upload_sensor_activity(instance)
     if activity.ticking:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # dagster loads in a second: only commands that need it impor
     import dagster as dg
 
     from ingest_pipeline.resources.druid import DruidResource
+    from ingest_pipeline.resources.s3 import S3Storage
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -40,3 +41,12 @@ def druid_client() -> DruidResource:
 
     druid = build_resources(resolved_env)["druid"]
     return druid.model_copy(update={"max_retries": 2})
+
+
+def s3_client() -> S3Storage:
+    """The pipeline's S3 with a person's patience: 3 attempts in seconds, not 11 over about a
+    minute (the pipeline's budget rides out a store restart; a person wants the error)."""
+    from ingest_pipeline.resources import build_resources, resolved_env
+
+    s3 = build_resources(resolved_env)["s3"]
+    return s3.model_copy(update={"max_retries": 2})

@@ -48,6 +48,8 @@ class S3Storage(ObjectStore):
     druid_access_key_env: str = "AWS_ACCESS_KEY_ID"
     druid_secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
 
+    max_retries: int = Field(default=S3_RETRIES, description="retries of a call (10: ~1 min)")
+
     _client: Any = PrivateAttr(default=None)
 
     def client(self) -> Any:
@@ -65,7 +67,7 @@ class S3Storage(ObjectStore):
                     # A store restart (6 s in the soak) outlasted 5 retries (backoffs of up
                     # to 1+2+4+8+16 s, with random jitter) and failed two runs' files for good.
                     # (In this dict max_attempts counts retries, not the first attempt.)
-                    retries={"max_attempts": S3_RETRIES, "mode": "standard"},
+                    retries={"max_attempts": self.max_retries, "mode": "standard"},
                 ),
             )
         return self._client

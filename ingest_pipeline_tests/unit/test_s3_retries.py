@@ -75,3 +75,21 @@ def test_a_store_that_never_comes_back_fails_after_every_attempt(
         store_at(port).head("uploads", "s/a.csv")
     assert len(slept) == S3_RETRIES >= 10  # one backoff before each retry
     assert all(0 <= seconds <= 20 for seconds in slept)
+
+
+def test_a_command_gives_up_after_three_attempts_not_the_pipelines_minute(
+    monkeypatch: pytest.MonkeyPatch, port: int
+) -> None:
+    # `ingest-pipeline upload` with the store down: an error in seconds (the CLI failure
+    # table's 'upload, S3 closed' took 33.5 s with the pipeline's 10 retries, 4.8 s after)
+    from ingest_pipeline.console.clients import s3_client
+
+    monkeypatch.setenv("INGEST_S3_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("INGEST_DRUID_ROUTER_URL", f"http://127.0.0.1:{port}")  # never asked
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    slept: list[float] = []
+    monkeypatch.setattr(botocore_endpoint.time, "sleep", slept.append)
+    with pytest.raises(EndpointConnectionError):
+        s3_client().head("uploads", "s/a.csv")
+    assert len(slept) == 2
