@@ -4,6 +4,7 @@ fail within seconds when their server is down, not after the pipeline's retry bu
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ingest_pipeline.console.failures import CHECK_STACK, CommandError
@@ -14,6 +15,9 @@ if TYPE_CHECKING:  # dagster loads in a second: only commands that need it impor
 
     from ingest_pipeline.resources.druid import DruidResource
     from ingest_pipeline.resources.s3 import S3Storage
+
+#: The CLI's Druid: 3 attempts, 1 s then 2 s apart (~3 s), not the pipeline's 8 in ~91 s.
+DRUID_PATIENCE: Mapping[str, int | float] = {"max_retries": 2, "retry_base_delay_seconds": 1.0}
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -36,11 +40,11 @@ def dagster_instance() -> dg.DagsterInstance:
 
 
 def druid_client() -> DruidResource:
-    """The pipeline's Druid with a person's patience: 3 attempts in ~3 s, not 6 in ~31 s."""
+    """The pipeline's Druid with a person's patience (DRUID_PATIENCE)."""
     from ingest_pipeline.resources import build_resources, resolved_env
 
     druid = build_resources(resolved_env)["druid"]
-    return druid.model_copy(update={"max_retries": 2})
+    return druid.model_copy(update=dict(DRUID_PATIENCE))
 
 
 def s3_client() -> S3Storage:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest_pipeline.cli import main
+from ingest_pipeline.console import clients
 from ingest_pipeline.console.check import check_file
 from ingest_pipeline.console.check_report import check_lines
 from ingest_pipeline.datasets import ColumnsContract, DatasetConfig, TypesContract
@@ -394,6 +395,9 @@ def test_a_stack_whose_druid_is_down_is_said_and_the_file_still_checked(
     closed = f"http://127.0.0.1:{free_port()}"
     (stack / "stack.env").write_text(f"INGEST_DRUID_ROUTER_URL={closed}\n")
     monkeypatch.setenv("INGEST_STACK_DIR", str(stack))
+    # its 3 attempts without the 1 s and 2 s between them (what is said is the subject)
+    patience = {**clients.DRUID_PATIENCE, "retry_base_delay_seconds": 0.0}
+    monkeypatch.setattr(clients, "DRUID_PATIENCE", patience)
     code, lines, err = check(str(trips_two_times(tmp_path)), capsys=capsys)
     assert (code, err) == (0, "")
     assert lines[-2].startswith(

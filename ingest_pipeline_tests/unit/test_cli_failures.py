@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ingest_pipeline.cli import build_parser, main
+from ingest_pipeline.console import clients
 from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, free_port
 
 SQL_REFUSED = {
@@ -214,6 +215,14 @@ def own_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     os.environ.update(saved)
 
 
+@pytest.fixture
+def druid_without_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's 3 Druid attempts without the 1 s and 2 s between them: the rows are about
+    what is said, not how long the CLI waits before saying it."""
+    patience = {**clients.DRUID_PATIENCE, "retry_base_delay_seconds": 0.0}
+    monkeypatch.setattr(clients, "DRUID_PATIENCE", patience)
+
+
 def check_answer(row: Row, code: int, err: str, paths: dict[str, str]) -> None:
     lines = err.strip().splitlines()
     assert code == row.exit_code, err
@@ -229,7 +238,12 @@ def check_answer(row: Row, code: int, err: str, paths: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("name", ROWS)
 def test_a_failure_is_one_or_two_lines_on_stderr(
-    name: str, setting: Setting, own_environment: None, monkeypatch: pytest.MonkeyPatch, capsys
+    name: str,
+    setting: Setting,
+    own_environment: None,
+    druid_without_pauses: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,
 ) -> None:
     row = ROWS[name]
     for key, value in setting.env[row.environment].items():
