@@ -36,7 +36,11 @@ S3_REFUSED = (
 
 
 class FakeServers(BaseHTTPRequestHandler):
-    """Druid refusing SQL as Druid 25 does (HTTP 400, its JSON) and S3 refusing the keys (403)."""
+    """Druid refusing SQL as Druid 25 does (HTTP 400, its JSON) and S3 refusing the keys (403).
+    HTTP/1.1, as both servers speak: S3 answers boto3's `Expect: 100-continue` at once (an
+    HTTP/1.0 server does not, and boto3 waits 1 s for it before each PUT's body)."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
