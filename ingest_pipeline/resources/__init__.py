@@ -6,12 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.environment import SettingMissing, fields, resolved_env
-from ingest_pipeline.resources.event_queue import EventQueue
-from ingest_pipeline.resources.records_io import RecordsIOManager
-from ingest_pipeline.resources.s3 import S3Storage
-from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 
 __all__ = ["SettingMissing", "build_resources", "resolved_env"]
 
@@ -60,8 +55,16 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
     """The pipeline's resources, each setting read through `env(NAME)`.
 
     Definitions pass `dg.EnvVar` (resolved at run launch, hidden in the UI); the CLI passes
-    `resolved_env` to use the resources directly.
+    `resolved_env` to use the resources directly. The resource classes (Dagster, boto3) load
+    here, not with the package: the CLI reads this package's tables and the environment
+    without them.
     """
+    from ingest_pipeline.resources.druid import DruidResource
+    from ingest_pipeline.resources.event_queue import EventQueue
+    from ingest_pipeline.resources.records_io import RecordsIOManager
+    from ingest_pipeline.resources.s3 import S3Storage
+    from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
+
     s3 = S3Storage(**fields(env, S3_FIELDS))
     seconds = ("ingestion_timeout_seconds", "segment_load_timeout_seconds")
     return {

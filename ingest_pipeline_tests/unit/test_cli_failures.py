@@ -296,6 +296,18 @@ def test_debug_shows_the_traceback(setting: Setting, tmp_path: Path) -> None:
         assert "DruidRefused: Druid answered 400" in result.stderr
 
 
+def test_the_cli_starts_without_dagster(tmp_path: Path) -> None:
+    """Dagster (~0.6 s of CPU) and Polars load only with the commands that need them: a usage
+    error, a missing file or `stack status` answers at once (the new-process rows above too)."""
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path / "home")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    code = "import sys, ingest_pipeline.cli; print(sorted({'dagster', 'polars'} & {*sys.modules}))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "[]\n", "")
+
+
 def command_of(argv: tuple[str, ...]) -> str:
     if argv[0] != "stack":
         return argv[0]
