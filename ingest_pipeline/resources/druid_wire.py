@@ -198,11 +198,15 @@ LOST_TASK_SIGNS = (
     "disappeared on the worker",  # the worker died while the task ran
     "did not start it in timeout",  # assigned to a worker that died before starting it
     "exited unsuccessfully with code[137]",  # the peon was SIGKILLed
+    # the S3 store went away under the task (seen in the soak: SIGKILLed and back in seconds,
+    # three files failed for good); a misconfigured endpoint fails the same after 3 runs
+    "SdkClientException: Unable to execute HTTP request: Connect to",
 )
 
 
 def is_lost_task(outcome: TaskOutcome) -> bool:
-    """Whether a failed task failed because its worker went away (see LOST_TASK_SIGNS)."""
+    """Whether a failed task failed because its worker, or the S3 store it reads and writes,
+    went away (see LOST_TASK_SIGNS)."""
     said = f"{outcome.error_message or ''} {outcome.root_cause or ''}"
     return not outcome.succeeded and any(sign in said for sign in LOST_TASK_SIGNS)
 

@@ -95,6 +95,13 @@ def test_a_task_whose_worker_died_is_told_apart_from_one_that_failed_on_its_data
             "overlord and middleManager/indexer logs for more details."
         )
     )
+    # seen in the soak: the S3 store was SIGKILLed under the task, and back seconds later
+    assert is_lost_task(
+        failed(
+            "com.amazonaws.SdkClientException: Unable to execute HTTP request: Connect to "
+            "127.0.0.1:21976 [/127.0.0.1] failed: Connection refused"
+        )
+    )
     assert not is_lost_task(failed("Max parse exceptions[0] exceeded"))
     assert not is_lost_task(failed("Failed to get locks for intervals"))
     assert not is_lost_task(TaskOutcome("t", "SUCCESS", gone, {}))
