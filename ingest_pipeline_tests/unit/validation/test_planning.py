@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
 from ingest_pipeline.validation import early_times, validate
+from ingest_pipeline.validation.planning import plan_validation
 from ingest_pipeline.vocabulary import (
     SOURCE_KEY_COLUMN,
     TIME_COLUMN,
@@ -82,6 +84,43 @@ def test_the_rows_of_a_frame_without_line_numbers_are_numbered_from_one() -> Non
     config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
     result = validate(frame, "uploads/ds/f.csv", "ds", config)
     assert result.rejected == [RejectedRow(5, "unparseable time 'never' in column 'ts'")]
+
+
+def test_raw_batches_of_a_frame_without_line_numbers_are_left_unused(tmp_path: Path) -> None:
+    # read batch by batch, the rows would be numbered again from one in each batch: the frame
+    # is numbered once over the whole file and streamed instead
+    times = [f"2024-01-{day:02d}" for day in range(1, 11)]
+    times[7] = "never"  # the eighth row, in the second batch of five
+    frame = pl.DataFrame({"ts": times, "v": list(range(10))})
+
+    def raw_batches(rows: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        yield from frame.iter_slices(rows)
+
+    parsed = replace(
+        read_csv_text(tmp_path, "a\n1\n"), frame=frame.lazy(), batches=raw_batches, rows=10
+    )
+    config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
+    summary = stream_to_files(tmp_path, parsed, config, batch_rows=5)
+    assert summary.rejected == [RejectedRow(8, "unparseable time 'never' in column 'ts'")]
+
+
+def test_too_many_rows_without_a_time_reject_the_file_while_planning() -> None:
+    # before any batch is converted; at a share of 1, only when no row at all is left
+    frame = pl.DataFrame({"ts": ["never", "2024-01-02", "no", "nope"], "v": [1, 2, 3, 4]})
+    config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
+    with pytest.raises(FileRejected) as caught:
+        plan_validation(frame.lazy(), "uploads/ds/f.csv", "ds", config, [], [], None)
+    assert caught.value.as_problem().what.startswith(
+        "3 of 4 rows cannot be ingested (allowed share 0.5): "
+        "line 1: unparseable time 'never' in column 'ts'; line 3:"
+    )
+    nothing_kept = frame.with_columns(ts=pl.lit("never"))
+    config = DatasetConfig(time_column="ts", max_rejected_share=1.0)
+    with pytest.raises(FileRejected) as caught:
+        plan_validation(nothing_kept.lazy(), "uploads/ds/f.csv", "ds", config, [], [], None)
+    assert caught.value.as_problem().what.startswith(
+        "4 of 4 rows cannot be ingested (allowed share 1): "
+    )
 
 
 def test_a_frame_with_names_druid_cannot_take_is_renamed_with_a_warning() -> None:
