@@ -186,21 +186,19 @@ class QueuedDatasets(Collection[str]):
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
         self._instance = instance
-        self._datasets: frozenset[str] | None = None
 
+    @functools.cached_property
     def _queued(self) -> frozenset[str]:
-        if self._datasets is None:
-            self._datasets = datasets_with_a_queued_run(self._instance)
-        return self._datasets
+        return datasets_with_a_queued_run(self._instance)
 
     def __contains__(self, dataset: object) -> bool:
-        return dataset in self._queued()
+        return dataset in self._queued
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._queued())
+        return iter(self._queued)
 
     def __len__(self) -> int:
-        return len(self._queued())
+        return len(self._queued)
 
 
 def datasets_with_a_queued_run(instance: dg.DagsterInstance) -> frozenset[str]:
