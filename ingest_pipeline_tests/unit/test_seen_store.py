@@ -57,10 +57,16 @@ def test_pending_decisions_overlay_the_store_and_are_written_in_key_order() -> N
     assert split_pending({"c": "3", "a": "1", "b": ""}, 2) == ({"a": "1", "b": ""}, {"c": "3"})
 
 
-def test_decisions_reach_the_store_with_the_next_tick_and_a_lost_tick_decides_again() -> None:
+def one_upload_announced() -> tuple[InMemoryObjectStore, InMemoryEventQueue, str]:
+    """A store holding a/one.csv and a queue holding its upload event: store, queue, ETag."""
     store, queue = InMemoryObjectStore(), InMemoryEventQueue(reconcile_interval_seconds=0)
     one = store.put_upload("a/one.csv", BODY)
     put_event(queue, ONE, one, "01")
+    return store, queue, one
+
+
+def test_decisions_reach_the_store_with_the_next_tick_and_a_lost_tick_decides_again() -> None:
+    store, queue, one = one_upload_announced()
     with dg.DagsterInstance.ephemeral() as instance:
         seen = SeenStore.of(instance)
         first = tick(instance, store, queue, None)
@@ -80,9 +86,7 @@ def test_decisions_reach_the_store_with_the_next_tick_and_a_lost_tick_decides_ag
 
 
 def test_a_version_decided_long_ago_requests_nothing_and_its_new_etag_a_run() -> None:
-    store, queue = InMemoryObjectStore(), InMemoryEventQueue(reconcile_interval_seconds=0)
-    one = store.put_upload("a/one.csv", BODY)
-    put_event(queue, ONE, one, "01")
+    store, queue, one = one_upload_announced()
     with dg.DagsterInstance.ephemeral() as instance:
         cursor = tick(instance, store, queue, None).cursor
         for _ in range(3):
@@ -97,9 +101,7 @@ def test_a_version_decided_long_ago_requests_nothing_and_its_new_etag_a_run() ->
 
 
 def test_a_delete_makes_the_same_content_new_again_after_the_next_tick() -> None:
-    store, queue = InMemoryObjectStore(), InMemoryEventQueue(reconcile_interval_seconds=0)
-    one = store.put_upload("a/one.csv", BODY)
-    put_event(queue, ONE, one, "01")
+    store, queue, one = one_upload_announced()
     with dg.DagsterInstance.ephemeral() as instance:
         seen = SeenStore.of(instance)
         cursor = tick(instance, store, queue, None).cursor
