@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # dagster loads in a second: only commands that need it impor
 
 #: The CLI's Druid: 3 attempts, 1 s then 2 s apart (~3 s), not the pipeline's 8 in ~91 s.
 DRUID_PATIENCE: Mapping[str, int | float] = {"max_retries": 2, "retry_base_delay_seconds": 1.0}
+#: The CLI's S3: 3 attempts in seconds, not the pipeline's 11 over about a minute.
+S3_PATIENCE: Mapping[str, int] = {"max_retries": 2}
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -48,9 +50,9 @@ def druid_client() -> DruidResource:
 
 
 def s3_client() -> S3Storage:
-    """The pipeline's S3 with a person's patience: 3 attempts in seconds, not 11 over about a
-    minute (the pipeline's budget rides out a store restart; a person wants the error)."""
+    """The pipeline's S3 with a person's patience (S3_PATIENCE): the pipeline's budget rides
+    out a store restart; a person wants the error."""
     from ingest_pipeline.resources import build_resources, resolved_env
 
     s3 = build_resources(resolved_env)["s3"]
-    return s3.model_copy(update={"max_retries": 2})
+    return s3.model_copy(update=dict(S3_PATIENCE))
