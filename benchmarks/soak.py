@@ -20,7 +20,8 @@ Prints a table (actions, faults by component, files, rows, violations, slowest u
 verdict) and exits 1 on any violation.
 
     python benchmarks/soak.py --minutes 60 --seed 1          # the hour (benchmarks/results/)
-    python benchmarks/soak.py --minutes 5 --rate 24 --seed 7  # the CI version
+    python benchmarks/soak.py --minutes 5 --rate 24 --seed 7 --events \\
+        --min-uploads 100 --min-faults 5                    # the CI version (.ci/run)
 """
 
 from __future__ import annotations
@@ -233,6 +234,18 @@ def print_report(
             print(f"      {text}", file=out)
 
 
+def shortfalls(uploads: int, faults: int, min_uploads: int, min_faults: int) -> list[str]:
+    """What the run fell short of: a soak that uploaded or injected too little proves too
+    little, so CI fails it like a violation (a chaos loop that stopped injecting would
+    otherwise pass quietly)."""
+    short = []
+    if uploads < min_uploads:
+        short.append(f"only {uploads} uploads, at least {min_uploads} wanted: raise --rate")
+    if faults < min_faults:
+        short.append(f"only {faults} faults, at least {min_faults} wanted: see --fault-gap")
+    return short
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60)
@@ -248,6 +261,8 @@ def main() -> None:
     parser.add_argument(
         "--events", action="store_true", help="the sensor reads the S3 events queue"
     )
+    parser.add_argument("--min-uploads", type=int, default=0, help="fewer fails the run")
+    parser.add_argument("--min-faults", type=int, default=0, help="fewer fails the run")
     args = parser.parse_args()
     stack_settings = running_stack()
     stack = Stack(stack_settings)
@@ -307,7 +322,11 @@ def main() -> None:
             for fault in faults:
                 out.write(json.dumps({"fault": asdict(fault)}) + "\n")
     print_report(workload, faults, report, args.minutes, caught_up)
-    sys.exit(1 if report.violations else 0)
+    injected = sum(1 for f in faults if f.pid is not None)
+    short = shortfalls(workload.count, injected, args.min_uploads, args.min_faults)
+    for line in short:
+        print(f"  SHORT        {line}")
+    sys.exit(1 if report.violations or short else 0)
 
 
 if __name__ == "__main__":

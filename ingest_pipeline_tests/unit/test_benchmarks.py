@@ -168,3 +168,17 @@ def test_the_soak_tells_a_backlog_from_a_wrong_row(monkeypatch: pytest.MonkeyPat
     assert report.by_kind()["WRONG ROWS"] == [
         "ds/done.csv: Druid holds (rows, sum) (9, 10), expected (10, 10)"
     ]
+
+
+def test_a_soak_that_uploaded_or_injected_too_little_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI's soak must prove its load, not only find no violation in whatever ran."""
+    soak = benchmark("soak", monkeypatch)
+    assert soak.shortfalls(120, 6, 100, 5) == []
+    short = soak.shortfalls(99, 4, 100, 5)
+    assert short == [
+        "only 99 uploads, at least 100 wanted: raise --rate",
+        "only 4 faults, at least 5 wanted: see --fault-gap",
+    ]
+    assert soak.shortfalls(0, 0, 0, 0) == []  # a benchmark run by hand asks nothing
