@@ -86,6 +86,18 @@ def test_the_rows_of_a_frame_without_line_numbers_are_numbered_from_one() -> Non
     assert result.rejected == [RejectedRow(5, "unparseable time 'never' in column 'ts'")]
 
 
+def test_a_configured_time_column_takes_dotted_dates_only_when_most_values_are() -> None:
+    # one 31.01.2024 among ISO times: the column is ISO text with one bad row, not dotted dates
+    # under which every ISO value would fail (the share is of the column's values, counted)
+    times = [f"2024-01-{day:02d}T10:00:00Z" for day in range(1, 11)]
+    times[6] = "31.01.2024"
+    frame = pl.DataFrame({"ts": times, "v": list(range(10))})
+    config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
+    result = validate(frame, "uploads/ds/f.csv", "ds", config)
+    assert result.rejected == [RejectedRow(7, "unparseable time '31.01.2024' in column 'ts'")]
+    assert result.frame[TIME_COLUMN][0] == datetime(2024, 1, 1, 10, tzinfo=UTC)
+
+
 def test_raw_batches_of_a_frame_without_line_numbers_are_left_unused(tmp_path: Path) -> None:
     # read batch by batch, the rows would be numbered again from one in each batch: the frame
     # is numbered once over the whole file and streamed instead

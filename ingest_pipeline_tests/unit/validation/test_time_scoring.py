@@ -70,6 +70,9 @@ def _frame(columns: dict[str, str]) -> pl.DataFrame:
     )
 
 
+#: The last line of the constant time's warning: the dataset's config, ready to copy.
+FORMAT_LINE = '  time_format: "<pattern, e.g. %d/%m/%Y>"'
+
 CASES = [
     # (columns {name: shape}, winner, {loser: word of its reason})
     ({"dep_time": "hhmm_nulls", "time_hour": "iso_z"}, "time_hour", {"dep_time": "HHMM"}),
@@ -117,7 +120,8 @@ def test_the_best_column_by_its_values_wins_and_the_others_say_why(
         assert word in entries[loser]["reason"], entries[loser]
     if winner is None:
         assert result.frame[TIME_COLUMN].unique().to_list() == [CONSTANT_TIME]
-        assert any("no time column found" in w for w in result.warnings)
+        (warning,) = [w for w in result.warnings if "no time column found" in w]
+        assert warning.endswith("datasets.yaml:\nds:\n  time_column: <column>\n" + FORMAT_LINE)
         return
     assert entries[winner]["verdict"] == "chosen"
     assert next(iter(entries)) == winner  # the winner first
