@@ -37,3 +37,12 @@ def read_verdict(metadata: Mapping[str, object]) -> FileVerdict | None:
     value = metadata.get(VERDICT_RECORD)
     data = getattr(value, "data", value)  # a JsonMetadataValue, or already plain
     return FileVerdict.from_json(data) if isinstance(data, Mapping) else None
+
+
+def latest_verdict(instance: dg.DagsterInstance, partition: str) -> FileVerdict | None:
+    """The partition's newest verdict (None: it has none yet)."""
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=VERDICT_ASSET, asset_partitions=[partition]), limit=1
+    ).records
+    observation = records[0].asset_observation if records else None
+    return read_verdict(observation.metadata) if observation else None

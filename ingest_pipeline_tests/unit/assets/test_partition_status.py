@@ -3,6 +3,7 @@ in-process, against the in-memory store and Druid (ingest_pipeline_tests/fakes.p
 
 from __future__ import annotations
 
+from ingest_pipeline.tick_plan import ETAG_TAG
 from ingest_pipeline.verdict import Outcome, Stage
 from ingest_pipeline_tests.unit.assets.helpers import ASSETS, csv, new_world
 
@@ -107,3 +108,34 @@ def test_an_object_deleted_before_its_run_is_failed_from_raw_file_on() -> None:
         assert world.statuses(asset) == ({GOOD_A}, {BAD_B}), asset
     verdict = world.verdicts(result.run_id)[BAD_B]
     assert (verdict.outcome, verdict.stage) == (Outcome.REJECTED, Stage.RAW_FILE)
+
+
+def test_a_run_for_a_version_an_earlier_run_ingested_does_nothing_even_once_deleted() -> None:
+    # The soak's sequence: a run asked for v1 starts after the overwrite and ingests v2; the
+    # run asked for v2 comes next, after the file was deleted (dataset under keep): it must
+    # not turn the partition red with "no longer exists" while v2's rows are in Druid.
+    world = new_world()
+    v1 = world.upload(GOOD_A, csv(5))
+    v2 = world.upload(GOOD_A, csv(7, offset=100))
+    first = world.run([GOOD_A], tags={ETAG_TAG: v1})
+    assert first.success
+    assert world.verdicts(first.run_id)[GOOD_A].etag == v2
+    world.store.delete(world.store.uploads_bucket, "uploads/" + GOOD_A)
+    for _ in range(2):  # the sensor's run for v2, then a retry of it
+        again = world.run([GOOD_A], tags={ETAG_TAG: v2})
+        assert again.success and world.verdicts(again.run_id) == {}
+    for asset in ASSETS:
+        assert world.statuses(asset) == ({GOOD_A}, set()), asset
+    assert len(world.druid.rows_of("s", "uploads/" + GOOD_A)) == 7
+
+
+def test_a_run_without_a_version_or_for_another_one_runs_as_asked() -> None:
+    world = new_world()
+    v1 = world.upload(GOOD_A, csv(5))
+    assert world.run([GOOD_A], tags={ETAG_TAG: v1}).success
+    by_hand = world.run([GOOD_A])  # from the UI: no ETag tag, a person wants it run
+    assert world.verdicts(by_hand.run_id)[GOOD_A].outcome is Outcome.INGESTED
+    v2 = world.upload(GOOD_A, csv(6, offset=50))
+    newer = world.run([GOOD_A], tags={ETAG_TAG: v2})
+    assert world.verdicts(newer.run_id)[GOOD_A].etag == v2
+    assert len(world.druid.rows_of("s", "uploads/" + GOOD_A)) == 6
