@@ -79,7 +79,9 @@ def ingested_already(context: dg.OpExecutionContext) -> FileVerdict | None:
     ETag): the verdict of an earlier run that ingested that very version, else None. That run
     was asked for an older version and read the object after it changed; running again would
     repeat its Druid task, or, were the file deleted since, fail it and turn a partition whose
-    rows are in Druid red (seen in the soak). A run without the tag (from the UI) always runs."""
+    rows are in Druid red (seen in the soak). A rejected or failed version runs again: a
+    run that decides nothing leaves its partition grey, not red. A run without the tag (from
+    the UI) always runs."""
     etag = context.run.tags.get(ETAG_TAG)
     if etag is None or len(context.partition_keys) != 1:
         return None
