@@ -392,7 +392,7 @@ def granularity_of_interval(start: datetime, end: datetime) -> Granularity:
         ("DAY", 24, 24),
         ("WEEK", 168, 168),
         ("MONTH", 28 * 24, 31 * 24),
-        ("QUARTER", 89 * 24, 92 * 24),
+        ("QUARTER", 90 * 24, 92 * 24),  # Q1 of a common year is the shortest, 90 days
         ("YEAR", 365 * 24, 366 * 24),
     ):
         if low <= hours <= high:

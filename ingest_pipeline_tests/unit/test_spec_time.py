@@ -128,6 +128,7 @@ def test_granularity_of_an_existing_segment_interval(
         (datetime(2024, 1, 1), datetime(2024, 2, 1, 1)),  # the longest month and an hour
         (datetime(2024, 1, 1), datetime(2024, 2, 2)),  # 32 days
         (datetime(2024, 7, 1), datetime(2024, 10, 1, 1)),  # the longest quarter and an hour
+        (datetime(2023, 1, 1), datetime(2023, 3, 31)),  # 89 days: shorter than any quarter
         (datetime(2024, 1, 1), datetime(2025, 1, 1, 1)),  # a leap year and an hour
     ],
 )
