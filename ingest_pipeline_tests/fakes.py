@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import dagster as dg
 from pydantic import Field
 
 from ingest_pipeline.records import (
@@ -185,7 +186,8 @@ class FakeDruid(DruidService):
 
     def ingest(self, plan: IngestionPlan, limits: IngestLimits) -> IngestedTask:
         if plan.datasource in self.crash_datasources:
-            raise RuntimeError(f"the worker running {plan.task_id} died")
+            # final, as a dead run worker is: Dagster's step retries never see it
+            raise dg.Failure(f"the worker running {plan.task_id} died", allow_retries=False)
         if plan.datasource in self.fail_datasources:
             outcome = TaskOutcome(plan.task_id, "FAILED", "fake failure", {}, root_cause="boom")
             raise DruidTaskFailed(f"Druid task {plan.task_id} FAILED: fake failure", outcome)

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ingest_pipeline.assets.steps import (
     DRUID_DATASOURCE,
+    STEP_RETRIES,
     check_outs,
     fail_for_unfinished,
     log_checks,
@@ -39,6 +40,7 @@ RERUN = "materialize the file's partition again (or upload it again) once Druid 
 
 @dg.op(
     name=DRUID_DATASOURCE,
+    retry_policy=STEP_RETRIES,
     ins={"plans": dg.In(IngestionPlans), "outcomes": dg.In(ValidationOutcomes)},
     out={DRUID_DATASOURCE: dg.Out(is_required=False), **check_outs(INGESTION_CHECKS)},
     pool="druid",

@@ -10,6 +10,7 @@ from ingest_pipeline.assets.steps import (
     DRUID_SPEC,
     RECORD,
     RECORDS_IO,
+    STEP_RETRIES,
     fail_for_unfinished,
     hand_on,
     materialize,
@@ -39,6 +40,7 @@ SPEC_IN_METADATA_MAX_FILES = 10
 
 @dg.op(
     name=DRUID_SPEC,
+    retry_policy=STEP_RETRIES,
     ins={"outcomes": dg.In(ValidationOutcomes)},
     out={
         "plans": dg.Out(IngestionPlans, io_manager_key=RECORDS_IO, is_required=False),

@@ -8,6 +8,7 @@ from ingest_pipeline.assets.steps import (
     RAW_FILE,
     RECORD,
     RECORDS_IO,
+    STEP_RETRIES,
     fail_for_unfinished,
     hand_on,
     materialize,
@@ -31,6 +32,7 @@ GONE = Problem(
 
 @dg.op(
     name=RAW_FILE,
+    retry_policy=STEP_RETRIES,
     out={
         "uploads": dg.Out(RawFiles, io_manager_key=RECORDS_IO, is_required=False),
         RAW_FILE: dg.Out(is_required=False),

@@ -12,7 +12,7 @@ it is the explicit action; it refuses only while the object exists (uploaded aga
 
 import dagster as dg
 
-from ingest_pipeline.assets.steps import DRUID_DATASOURCE
+from ingest_pipeline.assets.steps import DRUID_DATASOURCE, STEP_RETRIES
 from ingest_pipeline.assets.verdicts import verdict_metadata, verdict_observation
 from ingest_pipeline.partitions import split_partition_key, upload_partitions
 from ingest_pipeline.planning import plan_retraction
@@ -29,7 +29,7 @@ from ingest_pipeline.vocabulary import Problem
 AGAIN = "launch retract_upload for the file's partition again once Druid is healthy"
 
 
-@dg.op(name="retract_file", pool="druid")
+@dg.op(name="retract_file", pool="druid", retry_policy=STEP_RETRIES)
 def retract_file(
     context: dg.OpExecutionContext,
     s3: ObjectStore,
@@ -61,7 +61,7 @@ def retract_file(
     verdict = retract(context, plan, druid, pipeline_settings.ingest_limits())
     context.log_event(verdict_observation(verdict))
     if verdict.outcome is not Outcome.RETRACTED:
-        raise dg.Failure(description=verdict.message())
+        raise dg.Failure(description=verdict.message(), allow_retries=False)
     metadata: dict[str, dg.MetadataValue] = {
         "dagster/row_count": dg.MetadataValue.int(0),
         **verdict_metadata(verdict),

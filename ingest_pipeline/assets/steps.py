@@ -27,6 +27,13 @@ DRUID_SPEC = "druid_spec"
 DRUID_DATASOURCE = "druid_datasource"
 #: The assets in the order a file passes them.
 ASSET_ORDER = (RAW_FILE, VALIDATED_FRAME, DRUID_SPEC, DRUID_DATASOURCE)
+
+#: A step that raises an error no verdict explains (Postgres or the S3 store restarting under
+#: it) runs again in the same run after 5, 15, 35 and 75 s. In the soak a Postgres kill failed a
+#: batch's raw_file (reading the run's partition range) and left its files without a verdict:
+#: Dagster retries no step by default, and run_retries skip op failures. A file's verdict
+#: (fail_for_unfinished) is final: its Failure does not retry.
+STEP_RETRIES = dg.RetryPolicy(max_retries=4, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 #: The IO manager of the records the steps hand each other (resources/records_io.py).
 RECORDS_IO = "records_io"
 #: Files a run failure names before "and N more".
@@ -111,6 +118,7 @@ def fail_for_unfinished(
     raise dg.Failure(
         description=unfinished_summary(unfinished, len(context.partition_keys)),
         metadata={"not_ingested": dg.MetadataValue.json(dict(sorted(unfinished.items())))},
+        allow_retries=False,  # the verdicts are recorded: running again decides the same
     )
 
 

@@ -22,6 +22,7 @@ from ingest_pipeline.assets.publishing import publish_validated
 from ingest_pipeline.assets.steps import (
     RECORD,
     RECORDS_IO,
+    STEP_RETRIES,
     VALIDATED_FRAME,
     check_outs,
     fail_for_unfinished,
@@ -61,6 +62,7 @@ PREVIEW_ROWS = 10
 # only the validated ones, so a bad file in a batch stops only itself.
 @dg.op(
     name=VALIDATED_FRAME,
+    retry_policy=STEP_RETRIES,
     ins={"uploads": dg.In(RawFiles)},
     out={
         "outcomes": dg.Out(ValidationOutcomes, io_manager_key=RECORDS_IO, is_required=False),

@@ -106,6 +106,10 @@ def apply_event(
     return None
 
 
+#: How Dagster's step failure begins when a step's retry policy ran out of retries.
+RETRIES_EXHAUSTED = "Exceeded max_retries"
+
+
 def failure_message(data: object) -> str:
     """A step failure's description (dg.Failure) or its error's first line."""
     user = getattr(data, "user_failure_data", None)
@@ -114,10 +118,14 @@ def failure_message(data: object) -> str:
     error = getattr(data, "error", None)
     if error is None:
         return "step failed"
-    cause = error
+    cause, retried = error, ""
+    if error.message.startswith(RETRIES_EXHAUSTED) and getattr(error, "cause", None) is not None:
+        # the step's retries (assets/steps.py STEP_RETRIES) ran out: say what kept failing
+        retried = f" ({error.message.strip().removeprefix('Exceeded ')})"
+        cause = error.cause
     while getattr(cause, "cause", None) is not None and "Error occurred while" in cause.message:
         cause = cause.cause  # Dagster wraps user code errors; the cause says what went wrong
-    return one_line_error(cause.message, getattr(cause, "cls_name", None))
+    return one_line_error(cause.message, getattr(cause, "cls_name", None)) + retried
 
 
 def one_line_error(message: str, cls_name: str | None) -> str:

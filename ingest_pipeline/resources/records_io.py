@@ -42,7 +42,8 @@ class RecordsIOManager(dg.ConfigurableIOManager):
             raise dg.Failure(
                 description=f"the record s3://{self.store.validated_bucket}/{key} that step "
                 f"{upstream.step_key} stored in run {upstream.run_id} is gone: re-run the whole "
-                "ingest job for these files"
+                "ingest job for these files",
+                allow_retries=False,  # it will not come back by itself
             )
         return _adapter(context.dagster_type.typing_type).validate_json(body)
 
