@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from ingest_pipeline.assets.planned import plan_if_unplanned
 from ingest_pipeline.assets.steps import (
     RAW_FILE,
     RECORD,
@@ -39,6 +40,7 @@ GONE = Problem(
     },
 )
 def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[dg.Output]:
+    plan_if_unplanned(context)
     stored = stored_records(context, s3, RAW_FILE, RawFiles)
     if stored is not None:
         wanted = set(context.partition_keys)
