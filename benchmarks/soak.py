@@ -20,8 +20,7 @@ Prints a table (actions, faults by component, files, rows, violations, slowest u
 verdict) and exits 1 on any violation.
 
     python benchmarks/soak.py --minutes 60 --seed 1          # the hour (benchmarks/results/)
-    python benchmarks/soak.py --minutes 5 --rate 24 --seed 7 --events \\
-        --min-uploads 100 --min-faults 5                    # the CI version (.ci/run)
+    (CI's 5-minute version: scripts/test.sh, run by .ci/run)
 """
 
 from __future__ import annotations
@@ -207,7 +206,7 @@ def print_report(
     caught_up: float,
     out=sys.stdout,
 ) -> None:
-    injected = [f for f in faults if f.pid is not None]
+    injected = injected_faults(faults)
     by_component = collections.Counter(f"{f.component} ({f.how})" for f in injected)
     outcomes = collections.Counter(e.outcome.value for e in workload.expected.values())
     print(f"soak: {minutes:.1f} min, {workload.count} uploads", file=out)
@@ -232,6 +231,11 @@ def print_report(
         print(f"    {kind:<34}{len(texts)}", file=out)
         for text in texts[:20]:  # a backlog's thousands would bury a wrong row
             print(f"      {text}", file=out)
+
+
+def injected_faults(faults: list[Fault]) -> list[Fault]:
+    """The faults that hit a running process (one whose target was not running is none)."""
+    return [f for f in faults if f.pid is not None]
 
 
 def shortfalls(uploads: int, faults: int, min_uploads: int, min_faults: int) -> list[str]:
@@ -322,7 +326,7 @@ def main() -> None:
             for fault in faults:
                 out.write(json.dumps({"fault": asdict(fault)}) + "\n")
     print_report(workload, faults, report, args.minutes, caught_up)
-    injected = sum(1 for f in faults if f.pid is not None)
+    injected = len(injected_faults(faults))
     short = shortfalls(workload.count, injected, args.min_uploads, args.min_faults)
     for line in short:
         print(f"  SHORT        {line}")

@@ -20,7 +20,7 @@ pytest --durations=40 "$@"
 
 # CI (.ci/run) ends with a short soak under chaos on the same stack (issue #25): uploads while
 # services are killed, then exact accounting; a violation, or too few uploads or faults, fails.
-if [[ -n "${INGEST_CI_SOAK_MINUTES:-}" ]]; then
+if [[ "${INGEST_CI_SOAK_MINUTES:-0}" != 0 ]]; then
   started=$(date +%s)
   python benchmarks/soak.py --minutes "$INGEST_CI_SOAK_MINUTES" --rate 26 --seed 7 --events \
     --fault-gap 25,45 --quiet-timeout 1200 --min-uploads 100 --min-faults 5
