@@ -15,18 +15,18 @@ import dagster as dg
 from dagster._core.definitions.partitions.context import partition_loading_context
 
 
-def plan_if_unplanned(context: dg.OpExecutionContext) -> bool:
-    """Write the run's planned events if it has none; True if it had none."""
+def plan_if_unplanned(context: dg.OpExecutionContext) -> None:
+    """Write the run's planned events if it has none."""
     instance = context.instance
     planned = instance.get_records_for_run(
         context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1
     )
     if planned.records:
-        return False
+        return
     run = context.run
     snapshot_id = run.execution_plan_snapshot_id
     if snapshot_id is None:
-        return False
+        return
     snapshot = instance.get_execution_plan_snapshot(snapshot_id)
     with partition_loading_context(dynamic_partitions_store=instance):
         instance.run_domain._log_asset_planned_events(  # noqa: SLF001 - see the module docstring
@@ -36,4 +36,3 @@ def plan_if_unplanned(context: dg.OpExecutionContext) -> bool:
         "this run had no planned materializations (its sensor daemon stopped while creating "
         "it): written now, so that a file it rejects shows red"
     )
-    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest_pipeline.console.failures import CHECK_STACK, CommandError
 from ingest_pipeline.resources.environment import dagster_postgres_address
@@ -43,16 +43,17 @@ def dagster_instance() -> dg.DagsterInstance:
 
 def druid_client() -> DruidResource:
     """The pipeline's Druid with a person's patience (DRUID_PATIENCE)."""
-    from ingest_pipeline.resources import build_resources, resolved_env
-
-    druid = build_resources(resolved_env)["druid"]
-    return druid.model_copy(update=dict(DRUID_PATIENCE))
+    return _with_patience("druid", DRUID_PATIENCE)
 
 
 def s3_client() -> S3Storage:
     """The pipeline's S3 with a person's patience (S3_PATIENCE): the pipeline's budget rides
     out a store restart; a person wants the error."""
+    return _with_patience("s3", S3_PATIENCE)
+
+
+def _with_patience(name: str, patience: Mapping[str, int | float]) -> Any:
+    """The pipeline's resource `name` with its retry settings replaced by `patience`."""
     from ingest_pipeline.resources import build_resources, resolved_env
 
-    s3 = build_resources(resolved_env)["s3"]
-    return s3.model_copy(update=dict(S3_PATIENCE))
+    return build_resources(resolved_env)[name].model_copy(update=dict(patience))

@@ -48,7 +48,9 @@ class S3Storage(ObjectStore):
     druid_access_key_env: str = "AWS_ACCESS_KEY_ID"
     druid_secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
 
-    max_retries: int = Field(default=S3_RETRIES, description="retries of a call (10: ~1 min)")
+    max_retries: int = Field(
+        default=S3_RETRIES, description="retries of a call (the default rides out a store restart)"
+    )
 
     _client: Any = PrivateAttr(default=None)
 
