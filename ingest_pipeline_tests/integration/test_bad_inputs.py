@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from botocore.exceptions import ClientError
 
-from ingest_pipeline.assets.verdicts import VERDICT_ASSET, read_verdict
+from ingest_pipeline.assets.verdicts import latest_verdict
 from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests.integration.automation import (
@@ -219,13 +219,9 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
     ]:
         assert runs_for(instance, partition) == []
         assert partition in instance.get_dynamic_partitions("uploads")
-        records = instance.fetch_observations(
-            dg.AssetRecordsFilter(asset_key=VERDICT_ASSET, asset_partitions=[partition]),
-            limit=1,
-        ).records
-        assert records, partition
-        verdict = read_verdict(records[0].asset_observation.metadata)
-        assert verdict is not None and verdict.outcome is Outcome.SKIPPED, verdict
+        verdict = latest_verdict(instance, partition)
+        assert verdict is not None, partition
+        assert verdict.outcome is Outcome.SKIPPED, verdict
         assert verdict.problem is not None and verdict.problem.what.startswith(reason), verdict
 
 
