@@ -59,6 +59,10 @@ from ingest_pipeline.tick_plan import (
 MAX_MESSAGES_PER_TICK = 500
 #: Keys a reconciliation page lists (one S3 ListObjectsV2 request).
 RECONCILE_PAGE_KEYS = 1000
+#: Decided keys a page reads at most from the store: its own (up to RECONCILE_PAGE_KEYS) and
+#: those deleted between them; more deletes than that in one page's range are found by the
+#: next passes.
+COVERED_KEYS_LIMIT = 5 * RECONCILE_PAGE_KEYS
 #: Pending decisions a tick writes to the store at most: a tick's own are up to
 #: MAX_MESSAGES_PER_TICK + RECONCILE_PAGE_KEYS; only the map of an upgraded cursor (every key
 #: ever decided) takes several ticks, each well inside Dagster's 60 s sensor timeout.
@@ -106,6 +110,31 @@ def reconcile_page(
     return page, after_page(rec, page, time.time())
 
 
+def decided_versions(
+    store: SeenStore,
+    pending: dict[str, str],
+    keys: list[str],
+    page: ListedPage | None,
+    prefix: str,
+) -> dict[str, str]:
+    """key -> decided ETag of `keys` and, with a page, of every decided key the page covers
+    (so the plan sees those the page lacks as deleted): the store's, under the cursor's
+    pending decisions."""
+    stored = store.lookup(keys)
+    if page is None:
+        return overlay(stored, pending, keys)
+    covered = page.covered(prefix)
+    stored = {**store.decided_in(covered, COVERED_KEYS_LIMIT), **stored}
+    return overlay(stored, pending, [*keys, *(k for k in [*stored, *pending] if covered.holds(k))])
+
+
+def lost_deletes(removed: Sequence[str]) -> list[tuple[str, str]]:
+    """(key, sequencer) of decided keys a page found gone: deletes whose event was lost, each
+    with a sequencer of its own, as a listing sensor gives them."""
+    listed = f"listed@{int(time.time() * 1000)}"
+    return [(key, listed) for key in removed]
+
+
 def plan_queue_tick(
     cursor: str | None,
     instance: dg.DagsterInstance,
@@ -136,15 +165,21 @@ def plan_queue_tick(
     held = [obj for obj in state.deferred if obj.key not in gone]
     objects = merge_objects([*held, *batch.created], page.objects if page else ())
     keys = [*gone, *(obj.key for obj in objects)]
-    decided = overlay(store.lookup(keys), pending, keys)
+    decided = decided_versions(store, pending, keys, page, s3.uploads_prefix)
     seen = forget_removed(decided, batch.removed)
+    plan = plan_objects(instance, s3, objects, seen, caps, page, waiting)
+    removed = [(key, batch.sequencers.get(key, "")) for key in batch.removed]
     deletes = decide_deletes(
-        [(key, batch.sequencers.get(key, "")) for key in batch.removed],
+        [*removed, *lost_deletes(plan.removed)],
         s3.partition_key,
         on_delete_of,
-        existing_partitions(instance, [s3.partition_key(k) for k in batch.removed]),
+        existing_partitions(instance, [s3.partition_key(k) for k in [*gone, *plan.removed]]),
     )
-    plan = plan_objects(instance, s3, objects, seen, caps, page, waiting)
+    if plan.removed:
+        notes.append(
+            f"reconciliation: {len(plan.removed)} decided keys are no longer in the bucket "
+            "(their delete events were lost)"
+        )
     cursor_out = encode_state(
         EventCursor(
             pending={**pending, **seen_changes(decided, plan.next_seen)},
@@ -183,6 +218,6 @@ def plan_objects(
         existing,
         caps,
         versions_run_by_cli(instance, objects, seen, s3.partition_key, existing),
-        listed=page.covers if page else listed_nothing,
+        listed=page.covered(s3.uploads_prefix).holds if page else listed_nothing,
         waiting=waiting,
     )

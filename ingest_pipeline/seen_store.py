@@ -10,6 +10,12 @@ ahead of the run requests (a daemon killed in between would lose the files).
 Dagster has no delete for these rows: a forgotten key (its object deleted, so the same content
 uploaded again is new) keeps its row with the value FORGOTTEN (""), which reads as absent.
 
+A reconciliation page also reads the decided keys its listing covered (`decided_in`, one
+range query on the key's unique index): a decided key the page lacks was deleted, even when
+its delete event was lost. Dagster offers no range read, so `DagsterKeyValues` makes this
+one query on its `kvs` table itself, comparing keys byte by byte as S3 orders them (COLLATE
+"C" on Postgres; the stack's database is C already, so its index serves it).
+
 Dagster's `set_cursor_values` upserts on Postgres, but on SQLite it inserts all the pairs or,
 when any key exists already, only updates the existing rows (the new keys are dropped without
 an error): so `write` reads which keys exist and writes new and existing keys apart, in chunks
@@ -23,8 +29,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import dagster as dg
+import sqlalchemy as sa
+from dagster._core.storage.runs.schema import KeyValueStoreTable
+from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
 
-from ingest_pipeline.sensor_state import overlay
+from ingest_pipeline.sensor_state import KeyRange, overlay
 
 #: Every row's key starts with this (the kvs table is shared with Dagster's own cursors).
 NAMESPACE = "ingest_pipeline.upload_sensor.seen:"
@@ -35,11 +44,45 @@ CHUNK = 500
 
 
 class KeyValues(Protocol):
-    """What Dagster's run storage offers (`instance.run_storage`)."""
+    """What Dagster's run storage offers (`instance.run_storage`), and a range read."""
 
     def get_cursor_values(self, keys: set[str]) -> Mapping[str, str]: ...
 
     def set_cursor_values(self, pairs: Mapping[str, str]) -> None: ...
+
+    def cursor_values_in(self, keys: KeyRange, limit: int, unless: str) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class DagsterKeyValues:
+    """The instance's run storage, plus a range read over its `kvs` table."""
+
+    storage: SqlRunStorage
+
+    def get_cursor_values(self, keys: set[str]) -> Mapping[str, str]:
+        return self.storage.get_cursor_values(keys)
+
+    def set_cursor_values(self, pairs: Mapping[str, str]) -> None:
+        self.storage.set_cursor_values(pairs)
+
+    def cursor_values_in(self, keys: KeyRange, limit: int, unless: str) -> Mapping[str, str]:
+        """The first `limit` pairs in key order whose key `keys` holds and whose value is not
+        `unless`."""
+        with self.storage.connect() as conn:
+            # SQLite's default compares bytes already
+            bytewise = conn.dialect.name == "postgresql"
+            column: sa.ColumnElement[str] = (
+                KeyValueStoreTable.c.key.collate("C") if bytewise else KeyValueStoreTable.c.key
+            )
+            low = column >= keys.low if keys.low_included else column > keys.low
+            high = column <= keys.high if keys.high_included else column < keys.high
+            query = (
+                sa.select(KeyValueStoreTable.c.key, KeyValueStoreTable.c.value)
+                .where(low, high, KeyValueStoreTable.c.value != unless)
+                .order_by(column)
+                .limit(limit)
+            )
+            return {key: value for key, value in conn.execute(query)}
 
 
 def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
@@ -56,7 +99,10 @@ class SeenStore:
 
     @classmethod
     def of(cls, instance: dg.DagsterInstance) -> SeenStore:
-        return cls(instance.run_storage)
+        storage = instance.run_storage
+        if not isinstance(storage, SqlRunStorage):
+            raise TypeError(f"the upload sensor needs SQL run storage, not {type(storage)}")
+        return cls(DagsterKeyValues(storage))
 
     def _stored(self, keys: Iterable[str]) -> dict[str, str]:
         """key -> stored value (FORGOTTEN included) of those of `keys` that have a row."""
@@ -69,6 +115,12 @@ class SeenStore:
     def lookup(self, keys: Iterable[str]) -> dict[str, str]:
         """key -> ETag of those of `keys` decided (not forgotten)."""
         return {key: etag for key, etag in self._stored(keys).items() if etag != FORGOTTEN}
+
+    def decided_in(self, keys: KeyRange, limit: int) -> dict[str, str]:
+        """key -> ETag of the decided keys in the range, the first `limit` of them in key
+        order (a forgotten key is not decided, and not counted)."""
+        rows = self.values.cursor_values_in(keys.within(NAMESPACE), limit, unless=FORGOTTEN)
+        return {name.removeprefix(NAMESPACE): etag for name, etag in rows.items()}
 
     def write(self, changes: Mapping[str, str]) -> int:
         """Store key -> ETag (FORGOTTEN: forget the key); the number of rows written. A value

@@ -19,10 +19,10 @@ The versions decided (key -> ETag) are not in this cursor but in Dagster's key-v
 - the reconciliation: a slow listing pass, one page (up to 1000 keys) per tick, resumed from
   the last key listed (`after`), so no tick lists everything; a pass starts every
   `interval` seconds (and at once on a fresh cursor) and finds what no event announced.
-  It reads the decided versions of the keys it lists only, so it no longer infers a delete
-  from a decided key the page would have listed and did not (ListedPage.covers): a delete
-  whose event was lost leaves the key decided, and the same content uploaded again under it is
-  not ingested (a new ETag is). Deletes come from the queue's delete events.
+  It reads the decided versions of the keys in the page's range (ListedPage.covered: one
+  range read of the store), so a decided key the page lacks was deleted, even when its delete
+  event was lost: it is forgotten and, under `on_delete: retract`, retracted, as a listing
+  sensor does.
 Nothing here does I/O.
 """
 
@@ -105,6 +105,36 @@ def decode_state(cursor: str | None) -> EventCursor:
 
 
 @dataclass(frozen=True)
+class KeyRange:
+    """Keys from `low` to `high`, each bound included or not (S3's byte order)."""
+
+    low: str
+    low_included: bool
+    high: str
+    high_included: bool
+
+    def holds(self, key: str) -> bool:
+        above = key >= self.low if self.low_included else key > self.low
+        below = key <= self.high if self.high_included else key < self.high
+        return above and below
+
+    def within(self, namespace: str) -> KeyRange:
+        return KeyRange(
+            namespace + self.low, self.low_included, namespace + self.high, self.high_included
+        )
+
+
+def prefix_range(prefix: str, after: str | None, through: str | None) -> KeyRange:
+    """The keys under `prefix` after `after` (None: from the first) up to `through` included
+    (None: to the last)."""
+    # every key under the prefix sorts below the prefix with its last character incremented
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else chr(0x10FFFF)
+    low, low_included = (after, False) if after is not None else (prefix, True)
+    high, high_included = (through, True) if through is not None else (end, False)
+    return KeyRange(low, low_included, high, high_included)
+
+
+@dataclass(frozen=True)
 class ListedPage:
     """One page of the reconciliation listing: keys after `after`, in key order."""
 
@@ -112,13 +142,13 @@ class ListedPage:
     objects: tuple[ObjectInfo, ...]
     truncated: bool  # more keys follow
 
-    def covers(self, key: str) -> bool:
-        """Whether the page would have listed `key` if it existed (so absent = deleted)."""
-        if self.after is not None and key <= self.after:
-            return False
-        if self.truncated:
-            return bool(self.objects) and key <= self.objects[-1].key
-        return True
+    def covered(self, prefix: str) -> KeyRange:
+        """The keys under `prefix` the page would have listed if they existed (so a decided
+        key in this range that the page lacks was deleted)."""
+        if self.truncated and not self.objects:
+            return KeyRange(prefix, False, prefix, False)  # nothing
+        through = self.objects[-1].key if self.truncated else None
+        return prefix_range(prefix, self.after, through)
 
 
 def after_page(rec: Reconciliation, page: ListedPage, now: float) -> Reconciliation:

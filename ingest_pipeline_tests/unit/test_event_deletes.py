@@ -1,19 +1,25 @@
 """Deletes tick by tick. Queue mode (ObjectRemoved events): under `on_delete: retract` exactly
 one retract_upload request per delete (a redelivery requests nothing), under keep none, a key
-the pipeline never took none; each logged once. Listing mode: a key the cursor knew that the
-listing lacks, once."""
+the pipeline never took none; each logged once. A delete whose event was lost: the next
+reconciliation pass, once, inside the range its page listed. Listing mode: a key the cursor
+knew that the listing lacks, once."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from ingest_pipeline import event_sensor
 from ingest_pipeline.datasets import DeleteMode
 from ingest_pipeline.event_sensor import plan_queue_tick
 from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
+from ingest_pipeline.seen_store import SeenStore
+from ingest_pipeline.sensor_state import Reconciliation, decode_state, encode_state
 from ingest_pipeline.sensors import delete_note, upload_sensor
 from ingest_pipeline.tick_plan import (
     DATASET_TAG,
@@ -176,3 +182,102 @@ def test_listing_mode_sees_a_delete_once_when_the_listing_lacks_a_known_key(
         assert request.job_name == RETRACT_JOB and request.partition_key == "a/one.csv"
         assert request.run_key is not None and request.run_key.startswith("a/one.csv@deleted:")
         assert listing_tick(instance, store, second.cursor, Path(path)).run_requests == []
+
+
+def pass_due(cursor: str | None) -> str:
+    """The cursor with a reconciliation pass due now (its last pass ended long ago)."""
+    state = decode_state(cursor)
+    return encode_state(replace(state, reconciliation=Reconciliation(finished_at=0)))
+
+
+def announced(store: InMemoryObjectStore, queue: InMemoryEventQueue, *names: str) -> None:
+    for number, name in enumerate(names):
+        etag = store.put_upload(f"a/{name}", BODY)
+        put_event(queue, f"uploads/a/{name}", etag, f"{number:02d}")
+
+
+def test_a_delete_whose_event_was_lost_is_retracted_by_the_next_pass_once(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    queue = InMemoryEventQueue(reconcile_interval_seconds=300)
+    announced(store, queue, "one.csv", "two.csv", "three.csv")
+    retract = settings(tmp_path, "retract")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = tick(instance, store, queue, None, retract)
+        assert [r.job_name for r in first.run_requests] == ["ingest_upload"]
+        stored = tick(instance, store, queue, first.cursor, retract)  # decisions to the store
+        assert stored.run_requests == []
+        store.delete(store.uploads_bucket, "uploads/a/two.csv")  # and its event is lost
+        assert tick(instance, store, queue, stored.cursor, retract).run_requests == []  # no pass
+        found = tick(instance, store, queue, pass_due(stored.cursor), retract)
+        (request,) = found.run_requests
+        assert request.job_name == RETRACT_JOB and request.partition_key == "a/two.csv"
+        assert request.run_key is not None
+        assert request.run_key.startswith("a/two.csv@deleted:listed@")
+        # decided once: the next pass finds nothing, the neighbours stay decided
+        again = tick(instance, store, queue, pass_due(found.cursor), retract)
+        assert again.run_requests == []
+        again = tick(instance, store, queue, pass_due(again.cursor), retract)
+        assert again.run_requests == []
+        # forgotten: the same content uploaded again (its event lost too) is new
+        store.put_upload("a/two.csv", BODY)
+        (back,) = tick(instance, store, queue, pass_due(again.cursor), retract).run_requests
+        assert back.job_name == "ingest_upload" and back.partition_key == "a/two.csv"
+
+
+def test_a_lost_delete_of_a_key_whose_decision_is_not_yet_stored_is_found_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as while an upgraded cursor's whole map is written, a bounded part a tick
+    monkeypatch.setattr(event_sensor, "FLUSH_KEYS_PER_TICK", 0)
+    store = InMemoryObjectStore()
+    queue = InMemoryEventQueue(reconcile_interval_seconds=300)
+    announced(store, queue, "one.csv", "two.csv")
+    retract = settings(tmp_path, "retract")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = tick(instance, store, queue, None, retract)
+        store.delete(store.uploads_bucket, "uploads/a/one.csv")
+        found = tick(instance, store, queue, pass_due(first.cursor), retract)
+        assert SeenStore.of(instance).lookup(["uploads/a/one.csv"]) == {}  # pending only
+        (request,) = found.run_requests
+        assert request.job_name == RETRACT_JOB and request.partition_key == "a/one.csv"
+
+
+def test_a_lost_delete_under_keep_is_forgotten_and_logged_once(tmp_path: Path) -> None:
+    store = InMemoryObjectStore()
+    queue = InMemoryEventQueue(reconcile_interval_seconds=300)
+    announced(store, queue, "one.csv", "two.csv")
+    caps, keep = BatchCaps(), (lambda _: DeleteMode.KEEP)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = plan_queue_tick(None, instance, store, queue, caps, keep)
+        instance.add_dynamic_partitions("uploads", list(first.plan.new_partitions))
+        store.delete(store.uploads_bucket, "uploads/a/one.csv")
+        found = plan_queue_tick(pass_due(first.cursor), instance, store, queue, caps, keep)
+        assert [delete_note(store.uploads_bucket, d) for d in found.deletes] == [
+            "deleted: s3://ingest-uploads/uploads/a/one.csv: its rows stay in Druid "
+            "(on_delete: keep)"
+        ]
+        assert any("delete events were lost" in note for note in found.notes)
+        again = plan_queue_tick(pass_due(found.cursor), instance, store, queue, caps, keep)
+        assert again.deletes == ()
+
+
+def test_a_page_infers_deletes_inside_its_own_key_range_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_sensor, "RECONCILE_PAGE_KEYS", 2)
+    store = InMemoryObjectStore()
+    queue = InMemoryEventQueue(reconcile_interval_seconds=300)
+    announced(store, queue, "1.csv", "2.csv", "3.csv", "4.csv")
+    caps, retract = BatchCaps(), (lambda _: DeleteMode.RETRACT)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = plan_queue_tick(None, instance, store, queue, caps, retract)
+        instance.add_dynamic_partitions("uploads", list(first.plan.new_partitions))
+        # the first tick's page listed 1 and 2; the pass goes on with 3 and 4
+        store.delete(store.uploads_bucket, "uploads/a/4.csv")
+        cursor = pass_due(first.cursor)
+        page_one = plan_queue_tick(cursor, instance, store, queue, caps, retract)
+        assert page_one.deletes == ()  # it lists 1 and 2: 4 lies beyond it
+        page_two = plan_queue_tick(page_one.cursor, instance, store, queue, caps, retract)
+        assert [d.partition_key for d in page_two.deletes] == ["a/4.csv"]

@@ -15,7 +15,13 @@ import pytest
 from ingest_pipeline import event_sensor
 from ingest_pipeline.event_sensor import plan_queue_tick
 from ingest_pipeline.seen_store import NAMESPACE, SeenStore, decided_etag
-from ingest_pipeline.sensor_state import decode_state, overlay, seen_changes, split_pending
+from ingest_pipeline.sensor_state import (
+    decode_state,
+    overlay,
+    prefix_range,
+    seen_changes,
+    split_pending,
+)
 from ingest_pipeline.tick_plan import BatchCaps
 from ingest_pipeline_tests.fakes import InMemoryEventQueue, InMemoryObjectStore
 from ingest_pipeline_tests.unit.test_event_deletes import delete_event
@@ -171,3 +177,34 @@ def test_the_cursor_stays_small_over_20000_keys_decided_in_many_ticks() -> None:
         assert requested == 20_000 and len(sizes) == 41
         assert max(sizes) < 64 * 1024, max(sizes)
         assert SeenStore.of(instance).lookup(keys) == keys
+
+
+def test_a_range_read_returns_the_decided_keys_under_the_prefix_in_byte_order() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        seen = SeenStore.of(instance)
+        seen.write(
+            {
+                "uploads/a/1.csv": "e1",
+                "uploads/a/2.csv": "e2",
+                "uploads/a/3.csv": "",  # forgotten: not decided
+                "uploads/a/Z.csv": "e4",  # upper case sorts before lower case in bytes
+                "uploads/a/é.csv": "e5",  # beyond ASCII: after every ASCII key
+                "uploads0": "x",  # beyond the prefix
+                "other/a/1.csv": "x",  # before it
+            }
+        )
+        instance.run_storage.set_cursor_values({"dagster.cursor": "x"})  # not the namespace
+        everything = seen.decided_in(prefix_range("uploads/", None, None), 100)
+        assert list(everything) == [
+            "uploads/a/1.csv",
+            "uploads/a/2.csv",
+            "uploads/a/Z.csv",
+            "uploads/a/é.csv",
+        ]
+        # a page's range: after its start (excluded) through its last key (included)
+        page = seen.decided_in(prefix_range("uploads/", "uploads/a/1.csv", "uploads/a/Z.csv"), 9)
+        assert page == {"uploads/a/2.csv": "e2", "uploads/a/Z.csv": "e4"}
+        assert list(seen.decided_in(prefix_range("uploads/", None, None), 2)) == [
+            "uploads/a/1.csv",
+            "uploads/a/2.csv",
+        ]  # the first `limit` decided keys, forgotten ones not counted

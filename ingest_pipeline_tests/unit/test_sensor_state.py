@@ -77,7 +77,8 @@ def test_pages_resume_after_the_last_key_and_the_last_page_ends_the_pass() -> No
 def test_a_page_covers_its_key_range_only() -> None:
     middle = ListedPage("uploads/a/2", (obj("uploads/a/3"), obj("uploads/a/5")), truncated=True)
     assert [
-        middle.covers(k) for k in ("uploads/a/2", "uploads/a/4", "uploads/a/5", "uploads/a/6")
+        middle.covered("uploads/").holds(k)
+        for k in ("uploads/a/2", "uploads/a/4", "uploads/a/5", "uploads/a/6")
     ] == [
         False,
         True,
@@ -85,7 +86,15 @@ def test_a_page_covers_its_key_range_only() -> None:
         False,
     ]
     last = ListedPage("uploads/a/5", (), truncated=False)
-    assert last.covers("uploads/z/9") and not last.covers("uploads/a/1")
+    assert last.covered("uploads/").holds("uploads/z/9")
+    assert not last.covered("uploads/").holds("uploads/a/1")
+    # keys outside the uploads prefix are never covered (a decided key there is no upload)
+    first = ListedPage(None, (), truncated=False)
+    assert first.covered("uploads/").holds("uploads/a/1")
+    assert not first.covered("uploads/").holds("other/a/1")
+    assert not first.covered("uploads/").holds("uploads0")
+    assert not first.covered("uploads/").holds("upload")
+    assert not ListedPage("uploads/a", (), truncated=True).covered("uploads/").holds("uploads/b")
 
 
 def test_a_page_in_the_middle_of_a_pass_keeps_when_the_last_complete_pass_ended() -> None:
@@ -99,14 +108,21 @@ def test_a_page_in_the_middle_of_a_pass_keeps_when_the_last_complete_pass_ended(
 def test_a_page_of_many_keys_covers_every_key_up_to_its_last() -> None:
     keys = ("uploads/a/1", "uploads/a/2", "uploads/a/3", "uploads/a/4")
     page = ListedPage(None, tuple(obj(k) for k in keys), truncated=True)
-    assert page.covers("uploads/a/3") and page.covers("uploads/a/4")
-    assert not page.covers("uploads/a/5")
+    covered = page.covered("uploads/")
+    assert covered.holds("uploads/a/3") and covered.holds("uploads/a/4")
+    assert not covered.holds("uploads/a/5")
 
 
 def test_a_decided_key_the_page_covers_and_lacks_leaves_the_cursor_others_stay() -> None:
     seen = {"uploads/a/1.csv": "e", "uploads/a/2.csv": "e", "uploads/a/9.csv": "e"}
     page = ListedPage(None, (obj("uploads/a/1.csv"), obj("uploads/a/3.csv")), truncated=True)
-    plan = plan_tick(page.objects, seen, lambda k: k[len("uploads/") :], 100, listed=page.covers)
+    plan = plan_tick(
+        page.objects,
+        seen,
+        lambda k: k[len("uploads/") :],
+        100,
+        listed=page.covered("uploads/").holds,
+    )
     # a/2 is inside the page's range and absent: deleted; a/9 lies beyond it: not looked at
     assert plan.next_seen == {
         "uploads/a/1.csv": "e",
