@@ -13,8 +13,9 @@ uploaded again is new) keeps its row with the value FORGOTTEN (""), which reads 
 A reconciliation page also reads the decided keys its listing covered (`decided_in`, one
 range query on the key's unique index): a decided key the page lacks was deleted, even when
 its delete event was lost. Dagster offers no range read, so `DagsterKeyValues` makes this
-one query on its `kvs` table itself, comparing keys byte by byte as S3 orders them (COLLATE
-"C" on Postgres; the stack's database is C already, so its index serves it).
+one query on its `kvs` table itself, comparing keys byte by byte as S3 orders them: on the
+key's unique index where the database collates bytewise (SQLite; Postgres of collation C, as
+the stack's), else with COLLATE "C", which scans the table.
 
 Dagster's `set_cursor_values` upserts on Postgres, but on SQLite it inserts all the pairs or,
 when any key exists already, only updates the existing rows (the new keys are dropped without
@@ -69,11 +70,9 @@ class DagsterKeyValues:
         """The first `limit` pairs in key order whose key `keys` holds and whose value is not
         `unless`."""
         with self.storage.connect() as conn:
-            # SQLite's default compares bytes already
-            bytewise = conn.dialect.name == "postgresql"
-            column: sa.ColumnElement[str] = (
-                KeyValueStoreTable.c.key.collate("C") if bytewise else KeyValueStoreTable.c.key
-            )
+            column: sa.ColumnElement[str] = KeyValueStoreTable.c.key
+            if not _compares_bytes(conn):
+                column = KeyValueStoreTable.c.key.collate("C")
             low = column >= keys.low if keys.low_included else column > keys.low
             high = column <= keys.high if keys.high_included else column < keys.high
             query = (
@@ -83,6 +82,20 @@ class DagsterKeyValues:
                 .limit(limit)
             )
             return {key: value for key, value in conn.execute(query)}
+
+
+def _compares_bytes(conn: sa.Connection) -> bool:
+    """Whether the database orders text by bytes already (SQLite; Postgres under C, POSIX or
+    C.UTF-8, as the stack's): then the key index serves the range read, which an explicit
+    COLLATE "C" would turn into a scan of the whole table. Asked of the database itself, so a
+    linguistic collation of either provider (libc, ICU) is found out."""
+    if conn.dialect.name != "postgresql":
+        return True  # SQLite's default BINARY collation
+    return bool(conn.execute(sa.text(_BYTEWISE_PROBE)).scalar())
+
+
+#: Linguistic collations sort case and punctuation apart from the bytes' order.
+_BYTEWISE_PROBE = "SELECT 'B' < 'a' AND 'Z' < '_' AND '/' < '0' AND 'z' < 'é'"
 
 
 def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
