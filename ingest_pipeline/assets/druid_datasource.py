@@ -62,7 +62,11 @@ def druid_datasource_step(
         verdicts.extend(ingest(context, plan, druid, limits))
     for verdict in verdicts:
         context.log_event(verdict_observation(verdict))
-    unfinished = {v.partition: v.message() for v in verdicts if v.outcome is not Outcome.INGESTED}
+    unfinished = {
+        v.partition: v.problem.sentence() if v.problem else v.message()
+        for v in verdicts
+        if v.outcome is not Outcome.INGESTED
+    }
     fail_for_unfinished(context, DRUID_DATASOURCE, unfinished)
     yield from ()
 

@@ -74,9 +74,9 @@ def druid_spec_step(
         for planned in plan.files:
             metadata = {**plan_metadata(plan), RECORD: link}
             materialize(context, DRUID_SPEC, planned.partition_key, metadata)
-    unfinished = {p: r.message for p, r in outcomes.rejected.items()}
-    unfinished |= {p: m.problem.message(m.key) for p, m in outcomes.missing.items()}
-    unfinished |= {r.partition_key: r.problem.message(r.source_key) for r in refused}
+    unfinished = {p: r.problem.sentence() for p, r in outcomes.rejected.items()}
+    unfinished |= {p: m.problem.sentence() for p, m in outcomes.missing.items()}
+    unfinished |= {r.partition_key: r.problem.sentence() for r in refused}
     fail_for_unfinished(context, DRUID_SPEC, unfinished)
     yield from hand_on(context, s3, IngestionPlans(tuple(plans), tuple(refused)), "plans")
 

@@ -72,9 +72,7 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
         upload = UploadedObject(dataset, name, info, file_format, compression)
         uploads[partition] = upload
         materialize(context, RAW_FILE, partition, {**raw_metadata(upload), RECORD: link})
-    fail_for_unfinished(
-        context, RAW_FILE, {p: m.problem.message(m.key) for p, m in missing.items()}
-    )
+    fail_for_unfinished(context, RAW_FILE, {p: m.problem.sentence() for p, m in missing.items()})
     yield from hand_on(context, s3, RawFiles(uploads, missing), "uploads")
 
 

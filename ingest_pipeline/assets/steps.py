@@ -112,7 +112,8 @@ def ends_the_run(context: dg.OpExecutionContext, asset: str) -> bool:
 def fail_for_unfinished(
     context: dg.OpExecutionContext, asset: str, unfinished: Mapping[str, str]
 ) -> None:
-    """At the run's last step, fail the run if a file went no further: partition -> why."""
+    """At the run's last step, fail the run if a file went no further: partition -> why (the
+    problem's sentence: the summary names the file once)."""
     if not unfinished or not ends_the_run(context, asset):
         return
     raise dg.Failure(

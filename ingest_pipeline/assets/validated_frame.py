@@ -116,8 +116,8 @@ def validated_frame_step(
         log_checks(context, partition, results)
         if isinstance(outcome, ValidatedUpload):  # its warnings go on to its verdict
             validated[partition] = replace(outcome, check_warnings=failed_warnings(results))
-    unfinished = {p: r.message for p, r in rejected.items()}
-    unfinished |= {p: m.problem.message(m.key) for p, m in uploads.missing.items()}
+    unfinished = {p: r.problem.sentence() for p, r in rejected.items()}
+    unfinished |= {p: m.problem.sentence() for p, m in uploads.missing.items()}
     fail_for_unfinished(context, VALIDATED_FRAME, unfinished)
     yield from hand_on(
         context, s3, ValidationOutcomes(validated, rejected, uploads.missing), "outcomes"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ingest_pipeline.assets.steps import unfinished_summary
+from ingest_pipeline.console.runs import failure_message
+from ingest_pipeline_tests.unit.assets.helpers import csv, new_world
 
 
 def test_a_single_file_run_says_the_file_was_not_ingested_without_naming_others() -> None:
@@ -27,3 +29,15 @@ def test_past_five_files_the_rest_are_counted() -> None:
     unfinished = {f"s/{i}.csv": "no data rows" for i in range(8)}
     line = unfinished_summary(unfinished, total=8)
     assert line.count("no data rows") == 5 and line.endswith(" | and 3 more")
+
+
+def test_the_real_graph_names_a_rejected_file_once_in_what_the_cli_shows() -> None:
+    world = new_world()
+    world.upload("s/a.csv", csv(3))
+    world.upload("s/b.csv", b"ts,team,points\n")
+    result = world.run(["s/a.csv", "s/b.csv"])
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    assert failure_message(failure.step_failure_data) == (
+        "1 of 2 files not ingested; every other file of this run is. s/b.csv: the file has no "
+        "data rows. Fix: upload a file with at least one data row"
+    )
