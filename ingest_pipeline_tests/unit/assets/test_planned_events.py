@@ -49,3 +49,24 @@ def test_a_run_with_its_planned_events_gets_no_second_set() -> None:
     result = world.run([GOOD])
     planned = world.instance.get_records_for_run(result.run_id, of_type=PLANNED, limit=100)
     assert len(planned.records) == 4  # one per asset of the run, written once
+
+
+def test_a_run_created_with_only_part_of_its_planned_events_shows_its_rejected_file_red() -> None:
+    """The daemon killed midway through writing them: only druid_datasource's were stored."""
+    world = new_world()
+    world.upload(BAD, b"ts,team,points\n")
+    world.upload(GOOD, csv(5))
+    job = dg.Definitions(
+        assets=[ingest], jobs=[ingest_job], resources=world.resources()
+    ).resolve_job_def(ingest_job.name)
+    run = world.instance.create_run_for_job(job, tags={RANGE_START_TAG: BAD, RANGE_END_TAG: GOOD})
+    written = world.instance.all_logs(run.run_id, of_type=PLANNED)
+    world.instance.event_log_storage.delete_events(run.run_id)
+    for entry in written:
+        assert entry.dagster_event is not None
+        if entry.dagster_event.asset_key == dg.AssetKey("druid_datasource"):
+            world.instance.event_log_storage.store_event(entry)
+    result = execute_run(InMemoryJob(job), run, world.instance)
+    assert not result.success
+    assert world.statuses("validated_frame") == ({GOOD}, {BAD})
+    assert world.statuses("druid_datasource") == ({GOOD}, {BAD})
