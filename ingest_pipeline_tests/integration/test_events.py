@@ -1,7 +1,8 @@
 """The sensor driven by S3 event notifications through the stack's real queue (ElasticMQ), fed by
 the stack's s3-events relay from the S3 store's filer: no listing needed for an upload, a lost
-message found by the reconciliation listing, and a queue server killed mid-burst losing nothing
-and ingesting nothing twice. A real daemon on its own database and uploads prefix.
+message found by the reconciliation listing, a lost delete retracted by it, and a queue server
+killed mid-burst losing nothing and ingesting nothing twice. A real daemon on its own database
+and uploads prefix.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from ingest_pipeline.sensor_state import decode_state
 from ingest_pipeline.stack.queue import QueueServer, sqs_client
-from ingest_pipeline.stack.settings import StackSettings
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
 from ingest_pipeline_tests.integration.automation import (
     Automation,
     assert_no_more_runs,
@@ -109,6 +110,34 @@ def test_a_lost_message_is_found_by_the_reconciliation(events_automation, stack,
     assert source_rows(druid, dataset, auto, "lost.csv") == 25
     assert cursor_of(auto).reconciliation.pages >= 1
     assert_no_more_runs(auto, {f"{dataset}/lost.csv": 1})
+    restart_daemon(auto, 0)
+
+
+def test_a_lost_delete_is_retracted_by_the_reconciliation(
+    events_automation, stack, s3, druid
+) -> None:
+    auto = events_automation
+    dataset = f"lostdel_{uuid.uuid4().hex[:6]}"
+    auto.configure_datasets({dataset: {"on_delete": "retract"}})
+    gone, stays = f"{dataset}/gone.csv", f"{dataset}/stays.csv"
+    put(s3, auto, gone, csv(15))
+    put(s3, auto, stays, csv(9, offset=100))  # the same day: the same time chunk
+    for run in wait_for_runs(auto, {gone: 1, stays: 1})[gone]:
+        assert run.status == dg.DagsterRunStatus.SUCCESS, auto.logs()
+    assert source_rows(druid, dataset, auto, "gone.csv") == 15
+    auto.stop_daemon()
+    s3.delete_object(Bucket=UPLOADS_BUCKET, Key=auto.prefix + gone)
+    take_message_of(stack, f"{auto.prefix}{gone}")  # the delete's event, lost on purpose
+    auto.env["INGEST_RECONCILE_INTERVAL_SECONDS"] = "10"
+    auto.start_daemon()
+    retraction = wait_for_runs(auto, {gone: 2})[gone][0]
+    assert retraction.job_name == "retract_upload", auto.logs()
+    assert retraction.status == dg.DagsterRunStatus.SUCCESS, auto.logs()
+    assert "@deleted:listed@" in retraction.tags["dagster/run_key"]
+    assert source_rows(druid, dataset, auto, "gone.csv") == 0
+    assert source_rows(druid, dataset, auto, "stays.csv") == 9
+    assert decided(auto.instance(), f"{auto.prefix}{gone}") is None  # forgotten
+    assert_no_more_runs(auto, {gone: 2, stays: 1})
     restart_daemon(auto, 0)
 
 
