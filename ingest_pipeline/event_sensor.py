@@ -120,6 +120,7 @@ def decided_versions(
     """key -> decided ETag of `keys` and, with a page, of every decided key the page covers
     (so the plan sees those the page lacks as deleted): the store's, under the cursor's
     pending decisions."""
+    # the page's own keys are read by key too: the range read stops at COVERED_KEYS_LIMIT
     stored = store.lookup(keys)
     if page is None:
         return overlay(stored, pending, keys)
