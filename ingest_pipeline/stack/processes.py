@@ -28,15 +28,25 @@ def exists(pid: int) -> bool:
     return True
 
 
+#: The kernel's PF_EXITING flag (include/linux/sched.h): the process is being torn down.
+PF_EXITING = 0x4
+
+
 def is_alive(pid: int) -> bool:
+    """Whether the process runs: neither a zombie nor being torn down after a kill.
+
+    Both still answer kill(0). A SIGKILLed postmaster has closed its port while its state is
+    still R (its memory is being unmapped); restarted in that window, postgres saw the old
+    PID "running" and refused the lock file, and the stack waited 60 s for nothing (CI)."""
     if not exists(pid):
         return False
-    # A zombie child still answers kill(0); it is dead for our purposes.
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
+            fields = stat.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
         return False
+    state, flags = fields[0], int(fields[6])
+    return state not in ("Z", "X") and not flags & PF_EXITING
 
 
 def running_pid(pid_file: Path, marker: str) -> int | None:
