@@ -221,6 +221,11 @@ def decided(instance: dg.DagsterInstance, key: str) -> str | None:
 
 def completed_ticks_since(instance: dg.DagsterInstance, since: float) -> list[InstigatorTick]:
     """upload_sensor's ticks that started at or after `since` (epoch seconds) and completed."""
+    if not any(
+        s.instigator_name == "upload_sensor"
+        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    ):
+        return []  # a daemon just started has not evaluated the sensor yet: no tick at all
     state = sensor_state(instance)
     return list(
         instance.get_ticks(

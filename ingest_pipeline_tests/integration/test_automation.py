@@ -25,6 +25,7 @@ from ingest_pipeline_tests.integration.automation import (
     put,
     runs_for,
     source_rows,
+    wait_for_completed_ticks,
     wait_for_runs,
 )
 from ingest_pipeline_tests.runs import ASSETS
@@ -81,6 +82,9 @@ def test_uploads_are_ingested_without_manual_action(automation, s3, druid) -> No
 
 def test_upload_while_the_daemon_is_down_is_ingested_once(automation, s3, druid) -> None:
     dataset = f"restart_{uuid.uuid4().hex[:6]}"
+    # a daemon that ticks (first in the module, it has just started), so that "no tick while it
+    # is down" below says something
+    wait_for_completed_ticks(automation, since=0.0)
     automation.stop_daemon()
     stopped = time.time()
     put(s3, automation, f"{dataset}/late.csv", csv(1_000))
