@@ -35,9 +35,9 @@ PF_EXITING = 0x4
 def is_alive(pid: int) -> bool:
     """Whether the process runs: neither a zombie nor being torn down after a kill.
 
-    Both still answer kill(0). A SIGKILLed postmaster has closed its port while its state is
-    still R (its memory is being unmapped); restarted in that window, postgres saw the old
-    PID "running" and refused the lock file, and the stack waited 60 s for nothing (CI)."""
+    Both still answer kill(0). A SIGKILLed postmaster has closed its port before its state
+    turns Z; restarted in that window, postgres saw the old PID "running" and refused the lock
+    file, and the stack waited 60 s for nothing (CI)."""
     if not exists(pid):
         return False
     try:
