@@ -201,15 +201,24 @@ def wait_for_runs(
 COMPLETED_TICK = [TickStatus.SUCCESS, TickStatus.SKIPPED]
 
 
-def sensor_state(instance: dg.DagsterInstance, name: str = "upload_sensor") -> InstigatorState:
-    """The sensor's stored state: its origin and selector ids key its ticks."""
+def stored_sensor_state(
+    instance: dg.DagsterInstance, name: str = "upload_sensor"
+) -> InstigatorState | None:
+    """The sensor's stored state, None before the daemon has evaluated the sensor once."""
     states = [
         s
         for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         if s.instigator_name == name
     ]
-    assert len(states) == 1, states
-    return states[0]
+    assert len(states) <= 1, states
+    return states[0] if states else None
+
+
+def sensor_state(instance: dg.DagsterInstance, name: str = "upload_sensor") -> InstigatorState:
+    """The sensor's stored state: its origin and selector ids key its ticks."""
+    state = stored_sensor_state(instance, name)
+    assert state is not None, f"{name} has no stored state"
+    return state
 
 
 def decided(instance: dg.DagsterInstance, key: str) -> str | None:
@@ -221,12 +230,9 @@ def decided(instance: dg.DagsterInstance, key: str) -> str | None:
 
 def completed_ticks_since(instance: dg.DagsterInstance, since: float) -> list[InstigatorTick]:
     """upload_sensor's ticks that started at or after `since` (epoch seconds) and completed."""
-    if not any(
-        s.instigator_name == "upload_sensor"
-        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-    ):
+    state = stored_sensor_state(instance)
+    if state is None:
         return []  # a daemon just started has not evaluated the sensor yet: no tick at all
-    state = sensor_state(instance)
     return list(
         instance.get_ticks(
             state.instigator_origin_id, state.selector_id, after=since, statuses=COMPLETED_TICK
