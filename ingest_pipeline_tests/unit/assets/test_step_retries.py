@@ -4,7 +4,11 @@ graph in-process against the in-memory store and Druid."""
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
+import pytest
+from dagster._core.execution.plan import active
 from dagster._core.execution.plan.objects import StepFailureData
 from dagster._utils.error import SerializableErrorInfo
 
@@ -30,6 +34,27 @@ class RestartingStore(InMemoryObjectStore):
         return super().head(bucket, key)
 
 
+class SkippingClock:
+    """The clock Dagster's step-retry wait reads, whose sleep skips ahead instead of sleeping:
+    STEP_RETRIES' first wait is 5 s, the longest single cost of the fast suite."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
+@pytest.fixture(autouse=True)
+def retry_wait(monkeypatch: pytest.MonkeyPatch) -> SkippingClock:
+    clock = SkippingClock()
+    monkeypatch.setattr(active, "time", clock)
+    return clock
+
+
 def world_whose_store_fails(times: int) -> World:
     store = RestartingStore()
     _FAILURES_LEFT[store.name] = times
@@ -41,13 +66,16 @@ def retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
     return [e.step_key or "" for e in retried]
 
 
-def test_a_step_that_meets_a_restarting_store_runs_again_and_the_files_land() -> None:
+def test_a_step_that_meets_a_restarting_store_runs_again_and_the_files_land(
+    retry_wait: SkippingClock,
+) -> None:
     world = world_whose_store_fails(0)
     world.upload(GOOD, csv(5))
     world.upload(BAD, b"ts,team,points\n")  # header only: rejected, once
     _FAILURES_LEFT[world.store.name] = 1
     result = world.run([GOOD, BAD])
     assert retried_steps(result) == ["ingest.raw_file"]
+    assert 4.0 < retry_wait.skipped <= 5.0  # it waited STEP_RETRIES' first delay
     verdicts = world.verdicts(result.run_id)
     assert {p: v.outcome for p, v in verdicts.items()} == {
         GOOD: Outcome.INGESTED,
@@ -59,11 +87,12 @@ def test_a_step_that_meets_a_restarting_store_runs_again_and_the_files_land() ->
     assert len(world.druid.rows_of("s", "uploads/" + GOOD)) == 5
 
 
-def test_a_rejected_file_fails_its_run_without_a_retry() -> None:
+def test_a_rejected_file_fails_its_run_without_a_retry(retry_wait: SkippingClock) -> None:
     world = world_whose_store_fails(0)
     world.upload(BAD, b"ts,team,points\n")
     result = world.run([BAD])
     assert not result.success and retried_steps(result) == []
+    assert retry_wait.skipped == 0.0
     assert world.verdicts(result.run_id)[BAD].outcome is Outcome.REJECTED
 
 
