@@ -22,7 +22,6 @@ from ingest_pipeline.records import (
     Replace,
     TaskOutcome,
 )
-from ingest_pipeline.resources.druid_queries import DruidQueries
 from ingest_pipeline.resources.druid_retraction import DruidRetraction
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import (
@@ -49,7 +48,7 @@ LOST_TASK_ATTEMPTS = 3
 __all__ = ["DruidError", "DruidRefused", "DruidResource", "DruidTaskFailed", "DruidUnavailable"]
 
 
-class DruidResource(DruidQueries, DruidRetraction, DruidService):
+class DruidResource(DruidRetraction, DruidService):
     """Druid's HTTP APIs. Every URL may be the router (it proxies the overlord and coordinator)."""
 
     router_url: str = Field(description="Druid router URL, e.g. http://127.0.0.1:8888")

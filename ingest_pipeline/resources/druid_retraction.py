@@ -10,11 +10,7 @@ datasource whose historicals are down (no table at the broker), refusing the nex
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import quote
-
-import httpx
 
 from ingest_pipeline.records import (
     NO_ROWS,
@@ -22,38 +18,20 @@ from ingest_pipeline.records import (
     IngestLimits,
     Replace,
     RetractedTask,
-    SourceRows,
     TaskOutcome,
 )
+from ingest_pipeline.resources.druid_queries import DruidQueries
 from ingest_pipeline.resources.druid_wire import quote_identifier
 
 #: The outcome recorded when a datasource was emptied by marking its segments unused.
 MARKED_UNUSED = "segments marked unused"
 
 
-class DruidRetraction:
-    """`retract`; the resource supplies tasks, SQL, load status and the coordinator's URL."""
+class DruidRetraction(DruidQueries):
+    """`retract` over the broker queries; the resource supplies tasks, load status and the
+    coordinator's URL."""
 
     def coordinator_base_url(self) -> str:
-        raise NotImplementedError
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        ok_status: Sequence[int] = (200, 202),
-    ) -> httpx.Response:
-        raise NotImplementedError
-
-    def sql(
-        self,
-        query: str,
-        parameters: Sequence[Any] = (),
-        context: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
         raise NotImplementedError
 
     def run_plan_task(self, plan: IngestionPlan, limits: IngestLimits) -> TaskOutcome:
@@ -63,11 +41,6 @@ class DruidRetraction:
         raise NotImplementedError
 
     def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
-        raise NotImplementedError
-
-    def wait_for_source_rows(
-        self, datasource: str, expected: Mapping[str, int], timeout_seconds: float
-    ) -> dict[str, SourceRows]:
         raise NotImplementedError
 
     def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
