@@ -25,6 +25,17 @@ def automation(
 
 
 @pytest.fixture(scope="module")
+def events_automation(
+    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Automation]:
+    """A daemon whose sensor reads the stack's events queue, the reconciliation off: whatever
+    happens comes from the events (a test turns the reconciliation on where it wants it)."""
+    auto = Automation.on_the_events_queue(stack, tmp_path_factory.mktemp("events_home"))
+    yield auto
+    auto.stop()
+
+
+@pytest.fixture(scope="module")
 def druid(stack: StackSettings) -> DruidResource:
     return DruidResource(router_url=stack.druid_url("router"))
 

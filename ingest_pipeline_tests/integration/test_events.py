@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import dagster as dg
 import pytest
@@ -33,17 +32,6 @@ from ingest_pipeline_tests.integration.automation import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def events_automation(
-    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Automation]:
-    """A daemon whose sensor reads the stack's events queue; the reconciliation off (each test
-    turns it on where it wants it)."""
-    auto = Automation.on_the_events_queue(stack, tmp_path_factory.mktemp("events_home"))
-    yield auto
-    auto.stop()
 
 
 def restart_daemon(auto: Automation, reconcile_seconds: int) -> None:

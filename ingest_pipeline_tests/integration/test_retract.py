@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import dagster as dg
 import pytest
 
-from ingest_pipeline.stack.settings import UPLOADS_BUCKET, StackSettings
+from ingest_pipeline.stack.settings import UPLOADS_BUCKET
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests import runs as graph_runs
 from ingest_pipeline_tests.integration.automation import (
@@ -30,17 +29,6 @@ from ingest_pipeline_tests.integration.automation import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def queue_automation(
-    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Automation]:
-    """A daemon whose sensor reads the stack's events queue, the reconciliation off: whatever
-    happens comes from the events."""
-    auto = Automation.on_the_events_queue(stack, tmp_path_factory.mktemp("retract_home"))
-    yield auto
-    auto.stop()
 
 
 def remove(s3, auto: Automation, partition: str) -> None:
@@ -66,9 +54,9 @@ def count_and_sum(druid, dataset: str, source_key: str) -> list[dict]:
 
 
 def test_a_deleted_file_leaves_druid_and_its_neighbour_stays_exact(
-    queue_automation, s3, druid
+    events_automation, s3, druid
 ) -> None:
-    auto = queue_automation
+    auto = events_automation
     dataset = f"retracted_{uuid.uuid4().hex[:6]}"
     auto.configure_datasets({dataset: {"on_delete": "retract", "segment_granularity": "DAY"}})
     gone, neighbour, alone = (f"{dataset}/{n}.csv" for n in ("gone", "neighbour", "alone"))
@@ -103,9 +91,9 @@ def test_a_deleted_file_leaves_druid_and_its_neighbour_stays_exact(
 
 
 def test_a_datasource_emptied_by_a_delete_takes_the_next_upload_as_new(
-    queue_automation, s3, druid
+    events_automation, s3, druid
 ) -> None:
-    auto = queue_automation
+    auto = events_automation
     dataset = f"emptied_{uuid.uuid4().hex[:6]}"
     auto.configure_datasets({dataset: {"on_delete": "retract"}})
     only, later = f"{dataset}/only.csv", f"{dataset}/later.csv"
@@ -129,9 +117,9 @@ def test_a_datasource_emptied_by_a_delete_takes_the_next_upload_as_new(
 
 
 def test_under_keep_a_deleted_file_keeps_its_rows_and_nothing_runs(
-    queue_automation, s3, druid
+    events_automation, s3, druid
 ) -> None:
-    auto = queue_automation
+    auto = events_automation
     dataset = f"kept_{uuid.uuid4().hex[:6]}"
     auto.configure_datasets({dataset: {"on_delete": "keep"}})
     partition = f"{dataset}/kept.csv"
@@ -146,8 +134,8 @@ def test_under_keep_a_deleted_file_keeps_its_rows_and_nothing_runs(
     assert source_rows(druid, dataset, auto, "kept.csv") == 15
 
 
-def test_a_delete_of_a_key_never_ingested_runs_nothing(queue_automation, s3) -> None:
-    auto = queue_automation
+def test_a_delete_of_a_key_never_ingested_runs_nothing(events_automation, s3) -> None:
+    auto = events_automation
     dataset = f"never_{uuid.uuid4().hex[:6]}"
     auto.configure_datasets({dataset: {"on_delete": "retract"}})
     partition = f"{dataset}/.draft.csv"  # a hidden name: logged, never a partition
