@@ -101,7 +101,16 @@ class Workload:
         self.good: list[str] = []
         self.deletable: list[str] = []  # ingested or rejected keys still in the bucket
         self.actions: collections.Counter[str] = collections.Counter()
-        self.count = 0
+        self.count = 0  # act() calls so far (uploads and deletes): numbers new keys and bodies
+
+    @property
+    def uploads(self) -> int:
+        """PUTs so far (new files, overwrites, header-only and zero-byte objects)."""
+        return sum(self.actions.values()) - self.deletes
+
+    @property
+    def deletes(self) -> int:
+        return self.actions["delete_retract"] + self.actions["delete_keep"]
 
     def act(self, history: list[dict]) -> None:
         kind = self.rng.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
@@ -209,7 +218,11 @@ def print_report(
     injected = injected_faults(faults)
     by_component = collections.Counter(f"{f.component} ({f.how})" for f in injected)
     outcomes = collections.Counter(e.outcome.value for e in workload.expected.values())
-    print(f"soak: {minutes:.1f} min, {workload.count} uploads", file=out)
+    print(
+        f"soak: {minutes:.1f} min, {workload.count} actions: {workload.uploads} uploads, "
+        f"{workload.deletes} deletes",
+        file=out,
+    )
     print(f"  actions      {dict(workload.actions)}", file=out)
     print(
         f"  files        {len(workload.expected)} keys, latest versions {dict(outcomes)}", file=out
@@ -253,7 +266,9 @@ def shortfalls(uploads: int, faults: int, min_uploads: int, min_faults: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60)
-    parser.add_argument("--rate", type=float, default=20, help="uploads per minute")
+    parser.add_argument(
+        "--rate", type=float, default=20, help="actions (uploads and deletes) per minute"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-kb", type=int, default=2048, help="largest file (KB)")
     parser.add_argument("--fault-gap", default="30,90", help="seconds between faults: lo,hi")
@@ -265,7 +280,9 @@ def main() -> None:
     parser.add_argument(
         "--events", action="store_true", help="the sensor reads the S3 events queue"
     )
-    parser.add_argument("--min-uploads", type=int, default=0, help="fewer fails the run")
+    parser.add_argument(
+        "--min-uploads", type=int, default=0, help="fewer PUTs (deletes not counted) fail the run"
+    )
     parser.add_argument("--min-faults", type=int, default=0, help="fewer fails the run")
     args = parser.parse_args()
     stack_settings = running_stack()
@@ -327,7 +344,7 @@ def main() -> None:
                 out.write(json.dumps({"fault": asdict(fault)}) + "\n")
     print_report(workload, faults, report, args.minutes, caught_up)
     injected = len(injected_faults(faults))
-    short = shortfalls(workload.count, injected, args.min_uploads, args.min_faults)
+    short = shortfalls(workload.uploads, injected, args.min_uploads, args.min_faults)
     for line in short:
         print(f"  SHORT        {line}")
     sys.exit(1 if report.violations or short else 0)

@@ -131,6 +131,9 @@ def test_the_soak_expects_a_deleted_file_gone_only_where_its_dataset_retracts(
     assert workload.expected[retracting].outcome is Outcome.RETRACTED
     assert workload.expected[keeping] == kept_expectation  # under keep its rows stay
     assert workload.actions["delete_retract"] == workload.actions["delete_keep"] == 1
+    # the report and --min-uploads count PUTs only: a delete is an action, not an upload
+    puts = sum(1 for entry in history if not entry["action"].startswith("delete"))
+    assert (workload.uploads, workload.deletes) == (puts, 2)
 
     # a delete takes only a file whose latest version has its verdict
     (chosen,) = [k for k in workload.deletable if k.startswith(workload.datasets[4])][:1]
