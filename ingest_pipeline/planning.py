@@ -159,6 +159,8 @@ def cover_of(files: Sequence[ValidatedUpload], granularity: str) -> list[str]:
 
 
 def chunks_in(intervals: Sequence[str], granularity: str) -> int:
+    if granularity.upper() == "ALL":
+        return 1  # ETERNITY, one chunk: its bounds are beyond what datetime parses
     return sum(count_time_chunks(*interval_span(i), granularity) for i in intervals)
 
 

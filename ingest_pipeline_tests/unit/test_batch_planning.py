@@ -16,6 +16,7 @@ from ingest_pipeline.records import (
     ValidatedArtifacts,
     ValidatedUpload,
 )
+from ingest_pipeline.spec import ETERNITY
 from ingest_pipeline_tests.unit.records_factory import ACCESS, upload, validated
 
 
@@ -159,6 +160,31 @@ def test_a_new_datasource_s_granularity_comes_from_all_new_files_together() -> N
     (plan,) = plan_ingestion(files, DatasourceState.empty(), None, ACCESS).plans
     assert plan.segment_granularity == "YEAR"
     assert plan.mode == Append(("2024-01-01T00:00:00.000Z/2025-01-01T00:00:00.000Z",))
+
+
+def test_new_small_files_over_many_years_are_one_append_over_all_time() -> None:
+    # Few rows over decades is ALL granularity (one segment): the whole batch is one task over
+    # eternity. Two such files in one batch failed the druid_spec step: counting the batch's
+    # chunks parsed Druid's eternity bounds as ISO dates.
+    files = [
+        validated(
+            upload=upload(name=f"{year}.csv"),
+            row_count=3,
+            time_min=datetime(year, 1, 1, tzinfo=UTC),
+            time_max=datetime(year, 12, 1, tzinfo=UTC),
+        )
+        for year in (2000, 2012, 2024)
+    ]
+    result = plan_ingestion(files, DatasourceState.empty(), None, ACCESS)
+    (plan,) = result.plans
+    assert result.refused == ()
+    assert plan.segment_granularity == "ALL"
+    assert plan.mode == Append((ETERNITY,))
+    assert [f.partition_key for f in plan.files] == [
+        "sales/2000.csv",
+        "sales/2012.csv",
+        "sales/2024.csv",
+    ]
 
 
 def test_every_file_after_a_refused_one_is_still_planned_or_refused() -> None:
