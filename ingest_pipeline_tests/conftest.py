@@ -18,6 +18,7 @@ import pytest
 from ingest_pipeline.stack.s3_store import s3_client
 from ingest_pipeline.stack.settings import REPO_ROOT, StackSettings, load_settings
 from ingest_pipeline.stack.stack import Stack
+from ingest_pipeline_tests.mutation_order import order_for_mutmut
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,6 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.stack)
+    order_for_mutmut(items)  # only under scripts/mutation.sh
 
 
 @pytest.fixture(scope="session")
