@@ -56,6 +56,15 @@ class NotTime:
 
 
 @dataclass(frozen=True)
+class TimeLike(NotTime):
+    """A column that looked like time of some kind, yet cannot be the time column."""
+
+    @property
+    def time_like(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class AllNull(NotTime):
     def message(self) -> str:
         return "all values are null"
@@ -77,51 +86,35 @@ class NonFinite(NotTime):
 
 
 @dataclass(frozen=True)
-class DatePart(NotTime):
+class DatePart(TimeLike):
     part: str
     low: int
     high: int
-
-    @property
-    def time_like(self) -> bool:
-        return True
 
     def message(self) -> str:
         return f"date part ({self.part} {self.low}..{self.high}), not a timestamp"
 
 
 @dataclass(frozen=True)
-class Years(NotTime):
+class Years(TimeLike):
     low: int
     high: int
-
-    @property
-    def time_like(self) -> bool:
-        return True
 
     def message(self) -> str:
         return f"years ({self.low}..{self.high}), not timestamps"
 
 
 @dataclass(frozen=True)
-class ClockTimes(NotTime):
+class ClockTimes(TimeLike):
     low: int
     high: int
-
-    @property
-    def time_like(self) -> bool:
-        return True
 
     def message(self) -> str:
         return f"clock times as HHMM integers ({self.low}..{self.high}), not timestamps"
 
 
 @dataclass(frozen=True)
-class IdentifierName(NotTime):
-    @property
-    def time_like(self) -> bool:
-        return True
-
+class IdentifierName(TimeLike):
     def message(self) -> str:
         return "named like an identifier, a code or a count, not taken as dates or epoch numbers"
 
@@ -169,12 +162,8 @@ class NotLocalDates(NotTime):
 
 
 @dataclass(frozen=True)
-class UndecidedLocalDates(NotTime):
+class UndecidedLocalDates(TimeLike):
     sample: str
-
-    @property
-    def time_like(self) -> bool:
-        return True
 
     def message(self) -> str:
         return f"{UNDECIDED_LOCAL_DATES} (no part above 12, e.g. {self.sample.strip()!r})"
