@@ -4,11 +4,7 @@ graph in-process against the in-memory store and Druid."""
 
 from __future__ import annotations
 
-import time
-
 import dagster as dg
-import pytest
-from dagster._core.execution.plan import active
 from dagster._core.execution.plan.objects import StepFailureData
 from dagster._utils.error import SerializableErrorInfo
 
@@ -16,7 +12,7 @@ from ingest_pipeline.console.runs import failure_message
 from ingest_pipeline.records import ObjectInfo
 from ingest_pipeline.verdict import Outcome
 from ingest_pipeline_tests.fakes import FakeDruid, InMemoryObjectStore
-from ingest_pipeline_tests.unit.assets.helpers import ASSETS, World, csv
+from ingest_pipeline_tests.unit.assets.helpers import ASSETS, SkippingClock, World, csv
 
 GOOD, BAD = "s/a.csv", "s/b.csv"
 #: head() calls that fail before the store answers, by store name (Dagster builds the resource
@@ -32,27 +28,6 @@ class RestartingStore(InMemoryObjectStore):
             _FAILURES_LEFT[self.name] -= 1
             raise ConnectionError(f"{bucket}: connection refused (the store is restarting)")
         return super().head(bucket, key)
-
-
-class SkippingClock:
-    """The clock Dagster's step-retry wait reads, whose sleep skips ahead instead of sleeping:
-    STEP_RETRIES' first wait is 5 s, the longest single cost of the fast suite."""
-
-    def __init__(self) -> None:
-        self.skipped = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.skipped
-
-    def sleep(self, seconds: float) -> None:
-        self.skipped += seconds
-
-
-@pytest.fixture(autouse=True)
-def retry_wait(monkeypatch: pytest.MonkeyPatch) -> SkippingClock:
-    clock = SkippingClock()
-    monkeypatch.setattr(active, "time", clock)
-    return clock
 
 
 def world_whose_store_fails(times: int) -> World:
