@@ -15,8 +15,15 @@ trap 'ingest-pipeline stack down >/dev/null || true' EXIT
 
 ruff check ingest_pipeline ingest_pipeline_tests benchmarks
 mypy  # ingest_pipeline, as [tool.mypy] in pyproject.toml says
-# --durations: where the suite's time goes, in every CI log
-pytest --durations=40 "$@"
+# --durations: where the suite's time goes, in every CI log. With no arguments: the fast suite
+# on both cores (its tests share no server), then the integration tests one at a time (they share
+# the one stack, and each module its daemon).
+if [[ $# -gt 0 ]]; then
+  pytest --durations=40 "$@"
+else
+  pytest -m "not stack" -n 2 --durations=10
+  pytest -m stack --durations=40
+fi
 
 # CI (.ci/run) ends with a short soak under chaos on the same stack (issue #25): uploads while
 # services are killed, then exact accounting; a violation, or too few uploads or faults, fails.
