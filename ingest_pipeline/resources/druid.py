@@ -25,7 +25,6 @@ from ingest_pipeline.records import (
 from ingest_pipeline.resources.druid_retraction import DruidRetraction
 from ingest_pipeline.resources.druid_service import DruidService
 from ingest_pipeline.resources.druid_wire import (
-    ALL_TIME,
     AfterLostTask,
     DruidError,
     DruidRefused,
@@ -231,49 +230,6 @@ class DruidResource(DruidRetraction, DruidService):
 
     # ------------------------------------------------------------------ segments and SQL
 
-    def load_status(self, datasource: str, force_refresh: bool = False) -> float | None:
-        """Percent of the datasource's used segments loaded; None when it has none."""
-        url = (
-            f"{self._url(self.coordinator_url)}/druid/coordinator/v1/datasources/"
-            f"{quote(datasource, safe='')}/loadstatus"
-        )
-        # Druid 25 looks only at the last two weeks unless given an interval.
-        params = {"forceMetadataRefresh": str(force_refresh).lower(), "interval": ALL_TIME}
-        response = self.request("GET", url, params=params, ok_status=(200, 204))
-        if response.status_code == 204:
-            return None
-        return float(response.json().get(datasource, 0.0))
-
-    def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
-        """Wait until every used segment is loaded on a historical AND the broker serves it:
-        the broker's view lags the coordinator's load status, and an answer computed from a
-        partial view (e.g. "this file has no rows yet") is wrong."""
-        started = time.monotonic()
-        deadline = started + timeout_seconds
-        force = True
-        while time.monotonic() < deadline:
-            loaded = self.load_status(datasource, force_refresh=force)
-            force = False
-            # sys.segments can say "served" before the SQL planner's schema cache knows the
-            # table ("Object not found"), so both must agree.
-            if (
-                loaded is not None
-                and loaded >= 100.0
-                and self.broker_serves_all(datasource)
-                and self.broker_sees(datasource)
-            ):
-                return time.monotonic() - started
-            time.sleep(1.0)
-        raise DruidUnavailable(
-            f"segments of datasource '{datasource}' were not all loaded within "
-            f"{timeout_seconds:.0f}s: are the historicals up and do they have free space?"
-        )
-
-    def has_segments(self, datasource: str) -> bool:
-        """Whether the datasource has used segments, from the coordinator's metadata (not the
-        broker, which forgets a datasource whose historicals are down)."""
-        return self.load_status(datasource, force_refresh=True) is not None
-
     def ensure_auto_compaction(
         self, datasource: str, segment_granularity: str, max_rows_per_segment: int
     ) -> None:
@@ -309,12 +265,15 @@ class DruidResource(DruidRetraction, DruidService):
         """
         if not self.has_segments(datasource):
             return DatasourceState.empty()
-        self.wait_for_segments(datasource, timeout_seconds)
-        return DatasourceState(
-            exists=True,
-            columns=self.datasource_columns(datasource),
-            segment_interval=self.segment_interval(datasource),
-            previous=self.rows_by_source(datasource, source_keys),
+        return self.read_while_served(
+            datasource,
+            lambda: DatasourceState(
+                exists=True,
+                columns=self.datasource_columns(datasource),
+                segment_interval=self.segment_interval(datasource),
+                previous=self.rows_by_source(datasource, source_keys),
+            ),
+            timeout_seconds,
         )
 
     def known_columns(self, datasource: str) -> dict[str, str]:
@@ -347,8 +306,11 @@ class DruidResource(DruidRetraction, DruidService):
         # (the soak saw a middleManager killed in between) if each has exactly its rows.
         if not self.has_segments(plan.datasource):
             return AfterLostTask.RUN_AGAIN
-        self.wait_for_segments(plan.datasource, limits.segment_load_timeout_seconds)
-        found = self.rows_by_source(plan.datasource, [f.source_key for f in plan.files])
+        found = self.read_while_served(
+            plan.datasource,
+            lambda: self.rows_by_source(plan.datasource, [f.source_key for f in plan.files]),
+            limits.segment_load_timeout_seconds,
+        )
         counts = {key: rows.count for key, rows in found.items()}
         if not counts:
             return AfterLostTask.RUN_AGAIN

@@ -23,7 +23,9 @@ from ingest_pipeline.records import (
 )
 from ingest_pipeline.resources.druid_wire import (
     ETERNITY_START,
+    DruidRefused,
     iso_millis,
+    names_unknown_table,
     parse_druid_time,
     parse_segment_bound,
     quote_identifier,
@@ -135,7 +137,12 @@ class DruidQueries:
         (one query for all of them); the last answer if not."""
         deadline = time.monotonic() + timeout_seconds
         while True:
-            found = self.rows_by_source(datasource, list(expected))
+            try:
+                found = self.rows_by_source(datasource, list(expected))
+            except DruidRefused as error:
+                if not names_unknown_table(error, datasource):
+                    raise
+                found = {}  # the broker forgot the table while a historical restarts: wait
             rows = {key: found.get(key, NO_ROWS) for key in expected}
             if all(rows[k].count == n for k, n in expected.items()):
                 return rows

@@ -1,6 +1,6 @@
 """The retraction side of DruidResource: a deleted file's rows out of its datasource.
 
-A mixin so druid.py stays about tasks and load status. The task is the planner's (a replace
+A mixin so druid.py stays about tasks. The task is the planner's (a replace
 with no file, planning.plan_retraction). One case is not a task: when every row of the
 datasource is the file's, its segments are marked unused instead (one coordinator call). A
 replace would leave a datasource of tombstones only, which the planner could not tell from a
@@ -20,35 +20,32 @@ from ingest_pipeline.records import (
     RetractedTask,
     TaskOutcome,
 )
-from ingest_pipeline.resources.druid_queries import DruidQueries
+from ingest_pipeline.resources.druid_segments import DruidSegments
 from ingest_pipeline.resources.druid_wire import quote_identifier
 
 #: The outcome recorded when a datasource was emptied by marking its segments unused.
 MARKED_UNUSED = "segments marked unused"
 
 
-class DruidRetraction(DruidQueries):
-    """`retract` over the broker queries; the resource supplies tasks, load status and the
+class DruidRetraction(DruidSegments):
+    """`retract` over the broker queries and load status; the resource supplies tasks and the
     coordinator's URL."""
 
-    def coordinator_base_url(self) -> str:
-        raise NotImplementedError
-
     def run_plan_task(self, plan: IngestionPlan, limits: IngestLimits) -> TaskOutcome:
-        raise NotImplementedError
-
-    def has_segments(self, datasource: str) -> bool:
-        raise NotImplementedError
-
-    def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
         raise NotImplementedError
 
     def retract(self, plan: IngestionPlan, source_key: str, limits: IngestLimits) -> RetractedTask:
         """Run the retraction (or empty the datasource, see the module) and wait until the
         broker returns none of the file's rows."""
         started = time.monotonic()
-        if isinstance(plan.mode, Replace) and self.total_rows(plan.datasource) <= (
-            plan.mode.previous_rows
+        timeout = limits.segment_load_timeout_seconds
+        # A count from part of the segments would empty a datasource that has other files.
+        if (
+            isinstance(plan.mode, Replace)
+            and self.read_while_served(
+                plan.datasource, lambda: self.total_rows(plan.datasource), timeout
+            )
+            <= plan.mode.previous_rows
         ):
             self.mark_all_unused(plan.datasource)
             outcome = TaskOutcome(MARKED_UNUSED, "SUCCESS", None, {})
@@ -57,7 +54,6 @@ class DruidRetraction(DruidQueries):
         seconds = time.monotonic() - started
         if not self.has_segments(plan.datasource):  # nothing left in it
             return RetractedTask(outcome, NO_ROWS, seconds)
-        timeout = limits.segment_load_timeout_seconds
         self.wait_for_segments(plan.datasource, timeout)
         left = self.wait_for_source_rows(plan.datasource, {source_key: 0}, timeout)
         return RetractedTask(outcome, left[source_key], seconds)

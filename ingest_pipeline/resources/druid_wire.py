@@ -91,6 +91,12 @@ def refusal(response: httpx.Response, method: str, url: str) -> DruidRefused:
     )
 
 
+def names_unknown_table(error: DruidRefused, datasource: str) -> bool:
+    """Whether the broker's SQL planner refused a query because it does not know the
+    datasource's table (Druid 25: "Plan validation failed: ... Object '<name>' not found")."""
+    return f"Object '{datasource}' not found" in (error.reason or "")
+
+
 JAVA_EXCEPTION_PREFIX = re.compile(r"^(?:[a-z_]\w*\.)+\w*(?:Exception|Error): ")
 
 

@@ -3,6 +3,7 @@ are marked unused by one coordinator call, no task runs (a replace would leave t
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import httpx
@@ -19,10 +20,15 @@ def test_a_file_holding_every_row_of_its_datasource_empties_it_without_a_task() 
 
     def druid_answers(request: httpx.Request) -> httpx.Response:
         seen.append(f"{request.method} {request.url.path}")
+        emptied = "DELETE /druid/coordinator/v1/datasources/s" in seen
         if request.url.path == "/druid/v2/sql":
-            return httpx.Response(200, json=[{"n": 30}])
+            if "COUNT(*) AS live" in json.loads(request.content)["query"]:
+                return httpx.Response(200, json=[{"live": 1, "available": 1}])
+            return httpx.Response(200, json=[{"n": 30}])  # the datasource's rows, and "it exists"
         if request.url.path.endswith("/loadstatus"):
-            return httpx.Response(204)  # no used segment left
+            if emptied:
+                return httpx.Response(204)  # no used segment left
+            return httpx.Response(200, json={"s": 100.0})
         return httpx.Response(200, json={"numChangedSegments": 1})
 
     druid = DruidResource(router_url="http://druid")

@@ -53,6 +53,9 @@ class ScriptedDruid(DruidResource):
     def wait_for_segments(self, datasource: str, timeout_seconds: float) -> float:
         return 0.0
 
+    def broker_serves_everything(self, datasource: str) -> bool:
+        return True
+
     def rows_by_source(self, datasource: str, source_keys: Sequence[str]) -> dict[str, SourceRows]:
         return {k: SourceRows(n, T0, T1) for k, n in self._rows.items() if k in source_keys}
 
