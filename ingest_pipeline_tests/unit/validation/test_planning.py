@@ -23,6 +23,7 @@ from ingest_pipeline.vocabulary import (
 )
 from ingest_pipeline_tests.flights_shaped import flights_csv
 from ingest_pipeline_tests.unit.validation.helpers import (
+    lines_to_text,
     read_csv_text,
     stream_to_files,
     validate_csv,
@@ -114,6 +115,31 @@ def test_raw_batches_of_a_frame_without_line_numbers_are_left_unused(tmp_path: P
     config = DatasetConfig(time_column="ts", max_rejected_share=0.5)
     summary = stream_to_files(tmp_path, parsed, config, batch_rows=5)
     assert summary.rejected == [RejectedRow(8, "unparseable time 'never' in column 'ts'")]
+
+
+def test_a_csv_of_many_batches_is_validated_from_the_reader_s_batches_a_batch_at_a_time(
+    tmp_path: Path,
+) -> None:
+    # Polars' streaming CSV scan holds memory that grows with the file; the reader's own
+    # batches (read from its Arrow copy) hold one batch, and each pass reads them afresh.
+    lines = ["ts,store,v"] + [f"2024-01-01T{i % 24:02d}:00:00,s{i % 7},{i}" for i in range(1000)]
+    parsed = read_csv_text(tmp_path, lines_to_text(lines))
+    assert parsed.batches is not None and parsed.rows == 1000
+    reader_batches = parsed.batches
+    asked: list[int] = []
+    heights: list[int] = []
+
+    def counted(rows: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        asked.append(rows)
+        for batch in reader_batches(rows, columns):
+            heights.append(batch.height)
+            yield batch
+
+    summary = stream_to_files(tmp_path, replace(parsed, batches=counted), None, batch_rows=128)
+
+    assert summary.row_count == 1000 and summary.time_column == "ts"
+    assert asked and set(asked) == {128}
+    assert max(heights) == 128 and sum(heights) % 1000 == 0
 
 
 def test_too_many_rows_without_a_time_reject_the_file_while_planning() -> None:
