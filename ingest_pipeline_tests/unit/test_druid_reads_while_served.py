@@ -28,7 +28,7 @@ from ingest_pipeline.records import (
     SourceRows,
     TaskOutcome,
 )
-from ingest_pipeline.resources import druid_segments
+from ingest_pipeline.resources import druid_queries, druid_segments
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.druid_wire import DruidRefused, DruidUnavailable
 from ingest_pipeline_tests.fakes import ACCESS
@@ -119,7 +119,7 @@ class Broker:
 
 
 class NoWaitClock:
-    """The module's `time`: sleeping moves the clock, so a timeout passes in no real time."""
+    """The modules' `time`: sleeping moves the clock, so a timeout passes in no real time."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -135,6 +135,7 @@ class NoWaitClock:
 def no_wait(monkeypatch: pytest.MonkeyPatch) -> NoWaitClock:
     clock = NoWaitClock()
     monkeypatch.setattr(druid_segments, "time", clock)
+    monkeypatch.setattr(druid_queries, "time", clock)
     return clock
 
 
