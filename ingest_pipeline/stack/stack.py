@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ingest_pipeline.stack import druid_conf
@@ -121,9 +122,14 @@ class Stack:
         stopped = ["dagster"] if self.dagster.stop() else []
         if self.s3_events.stop():
             stopped.append("s3-events")
-        for name, service in reversed(self.java.items()):
-            if service.stop():
-                stopped.append(name)
+        # Together, not one after another: a Druid JVM can outlast its lifecycle's stop until
+        # SIGKILLed at the 30 s grace (CI: stack down took 2.7 min). ZooKeeper last.
+        druid = list(reversed(self.druid.items()))
+        with ThreadPoolExecutor(max_workers=len(druid)) as pool:
+            done = list(pool.map(lambda named: named[1].stop(), druid))
+        stopped += [name for (name, _), was in zip(druid, done, strict=True) if was]
+        if self.zookeeper.stop():
+            stopped.append("zookeeper")
         # Peons are the middleManager's children in their own sessions; stop any left over.
         stopped += stop_orphan_peons(self.settings.stack_dir / "druid")
         if self.queue.stop():

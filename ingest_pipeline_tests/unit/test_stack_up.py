@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from ingest_pipeline.stack import stack as stack_module
 from ingest_pipeline.stack.base import Service, StackError, port_taken_error
+from ingest_pipeline.stack.druid import DRUID_SERVICES as DRUID
 from ingest_pipeline.stack.druid import other_stack_running
 from ingest_pipeline.stack.settings import (
     REPO_ROOT,
@@ -240,3 +242,34 @@ def test_up_on_a_port_of_another_stack_says_which_stack_and_what_to_do(
         f"(INGEST_STACK_DIR={other}) or stop it first (INGEST_STACK_DIR={other} "
         "ingest-pipeline stack down)"
     )
+
+
+class SlowToStop(FakeService):
+    """A Druid JVM that takes its time to go: its stop returns only once every Druid service
+    is stopping at the same moment (a barrier), so stops one after another fail the test."""
+
+    def __init__(self, fake: FakeService, together: threading.Barrier) -> None:
+        super().__init__(fake.settings, fake.name, fake.events, fake.running)
+        self.together = together
+
+    def stop(self) -> bool:
+        self.together.wait()  # raises BrokenBarrierError after its timeout if alone
+        return super().stop()
+
+
+def test_down_stops_the_druid_services_together_and_zookeeper_after_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = {"postgres", "s3", "queue", "zookeeper", "s3-events", "dagster"}
+    stack, fakes, events = fake_stack(tmp_path, monkeypatch, running=everything | set(DRUID))
+    together = threading.Barrier(len(DRUID), timeout=10)
+    stack.druid = {name: SlowToStop(fakes[name], together) for name in DRUID}  # type: ignore[misc]
+    stack.java = {"zookeeper": stack.zookeeper, **stack.druid}
+
+    stopped = stack.down()
+
+    assert set(stopped) == everything | set(DRUID)
+    order = [event.removeprefix("stop ") for event in events]
+    assert order[:2] == ["dagster", "s3-events"]
+    assert set(order[2 : 2 + len(DRUID)]) == set(DRUID)
+    assert order[2 + len(DRUID) :] == ["zookeeper", "queue", "s3", "postgres"]
