@@ -48,6 +48,11 @@ def postgres_bin(name: str) -> str:
     )
 
 
+#: Where the postgres user's commands run: the caller's folder may be closed to that user
+#: (a clone under a `mktemp -d` folder: pg_ctl said 'could not change directory').
+AS_USER_CWD = "/"
+
+
 def runuser() -> str:
     """util-linux's runuser, also when PATH lacks the sbin folders (a login shell of a plain
     user, `env -i`): as root, `stack down` said "runuser: No such file or directory"."""
@@ -172,6 +177,7 @@ class Postgres(Service):
             ),
             capture_output=True,
             text=True,
+            cwd=AS_USER_CWD,
         )
         pwfile.unlink()
         if initdb.returncode != 0:
@@ -203,6 +209,7 @@ class Postgres(Service):
             ),
             check=False,
             stdout=subprocess.DEVNULL,
+            cwd=AS_USER_CWD,
         )
         self._link_log(server_log)
 
@@ -247,6 +254,7 @@ class Postgres(Service):
             ),
             check=False,
             stdout=subprocess.DEVNULL,
+            cwd=AS_USER_CWD,
         )
         return stopped.returncode == 0  # pg_ctl failed: the server may well still be running
 
