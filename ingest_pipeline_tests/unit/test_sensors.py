@@ -524,3 +524,17 @@ def test_plan_tick_reports_the_versions_run_elsewhere() -> None:
     assert result.ran_elsewhere == ("s/a.csv",)
     assert tuple(result.versions) == (VersionToIngest("s/b.csv", "eb"),)
     assert result.next_seen == {"uploads/s/a.csv": "ea", "uploads/s/b.csv": "eb"}
+
+
+def test_versions_held_back_for_a_queued_run_are_counted_and_their_datasets_named_once() -> None:
+    # what the tick says when new versions wait for their dataset's queued run (in the UI's
+    # tick log, the one place a person sees why nothing was requested for them yet)
+    waiting = (
+        obj("uploads/sales/2024/b.csv"),  # a dataset's subfolder is not another dataset
+        obj("uploads/returns/x.csv"),
+        obj("uploads/sales/a.csv"),
+    )
+    assert sensors.deferred_note(waiting, partition_key_of) == (
+        "3 new versions wait for the next run of their dataset (a run of returns, sales is still "
+        "queued; the next tick after it starts requests them)"
+    )
