@@ -32,6 +32,7 @@ from ingest_pipeline.resources import druid_queries, druid_segments
 from ingest_pipeline.resources.druid import DruidResource
 from ingest_pipeline.resources.druid_wire import DruidRefused, DruidUnavailable
 from ingest_pipeline_tests.fakes import ACCESS
+from ingest_pipeline_tests.unit.assets.helpers import SkippingClock
 
 DATASOURCE = "soak_7_17664_0"
 KEY = "uploads/soak_7_17664_0/new_00012.csv"
@@ -118,22 +119,9 @@ class Broker:
         return httpx.Response(200, json=[{"n": sum(now.rows.values())}])  # total rows
 
 
-class NoWaitClock:
-    """The modules' `time`: sleeping moves the clock, so a timeout passes in no real time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(autouse=True)
-def no_wait(monkeypatch: pytest.MonkeyPatch) -> NoWaitClock:
-    clock = NoWaitClock()
+def no_wait(monkeypatch: pytest.MonkeyPatch) -> SkippingClock:
+    clock = SkippingClock()
     monkeypatch.setattr(druid_segments, "time", clock)
     monkeypatch.setattr(druid_queries, "time", clock)
     return clock
@@ -166,14 +154,14 @@ def test_an_answer_from_part_of_the_segments_is_not_taken_as_the_file_having_no_
 
 
 def test_a_broker_that_keeps_losing_the_table_is_unavailable_after_the_timeout(
-    no_wait: NoWaitClock,
+    no_wait: SkippingClock,
 ) -> None:
     broker = Broker(iter(Read(None, served_after=False) for _ in range(1000)))
 
     with pytest.raises(DruidUnavailable, match=f"lost segments of datasource '{DATASOURCE}'"):
         druid_over(broker).datasource_state(DATASOURCE, [KEY], 60)
 
-    assert 60 <= no_wait.now < 70
+    assert 60 <= no_wait.skipped < 70
     assert broker.data_reads > 2
 
 

@@ -84,14 +84,18 @@ def csv(rows: int, offset: int = 0, day: str = "2024-07-01") -> bytes:
 
 
 class SkippingClock:
-    """The clock Dagster's step-retry wait reads, whose sleep skips ahead instead of sleeping:
-    STEP_RETRIES' first wait is 5 s, the longest single cost of the fast suite."""
+    """A clock whose sleep skips ahead instead of sleeping: the one Dagster's step-retry wait
+    reads (STEP_RETRIES' first wait is 5 s, the longest single cost of the fast suite), and the
+    Druid resource's polling waits."""
 
     def __init__(self) -> None:
         self.skipped = 0.0
 
     def time(self) -> float:
         return time.time() + self.skipped
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
 
     def sleep(self, seconds: float) -> None:
         self.skipped += seconds
