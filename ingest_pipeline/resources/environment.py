@@ -53,7 +53,9 @@ SETTINGS = (
     ),
     Setting("INGEST_EVENTS_QUEUE_URL", "none: list", "SQS queue of the bucket's S3 events"),
     Setting("INGEST_SQS_ENDPOINT_URL", "AWS", "SQS endpoint (the stack's queue)"),
-    Setting("INGEST_EVENTS_WAIT_SECONDS", "5", "long poll of a tick's first receive (<= 20)"),
+    Setting(
+        "INGEST_EVENTS_WAIT_SECONDS", "4", "long poll of a tick's first receive (< 5: see README)"
+    ),
     Setting(
         "INGEST_RECONCILE_INTERVAL_SECONDS",
         "300",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+from dagster._daemon.sensor import MIN_INTERVAL_LOOP_TIME
 
 from ingest_pipeline import sensors
+from ingest_pipeline.resources.event_queue import EventQueue
 from ingest_pipeline.resources.settings import PipelineSettings, SensorSettings
 from ingest_pipeline.sensor_state import decode_state
 from ingest_pipeline_tests.fakes import InMemoryEventQueue, InMemoryObjectStore
@@ -129,3 +131,10 @@ def test_a_listing_cursor_carries_over_to_queue_mode() -> None:
         queue = InMemoryEventQueue(reconcile_interval_seconds=300)
         evented = tick(instance, store, queue, listing.cursor)
         assert evented.run_requests == []  # the pass finds a/old.csv decided
+
+
+def test_a_tick_s_long_poll_ends_before_the_sensor_daemon_looks_again() -> None:
+    # The daemon skips a sensor whose tick still runs at its next look: a poll as long as the
+    # look's period left the queue unread for a whole period (uploads waited 3.7-5.5 s).
+    # half a second for the tick's own work around the poll
+    assert EventQueue().wait_seconds + 0.5 < MIN_INTERVAL_LOOP_TIME
