@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from ingest_pipeline.stack.peon_cds import PeonLaunch
 from ingest_pipeline.stack.settings import (
     DEEP_STORAGE_BUCKET,
     DRUID_DB,
@@ -77,8 +78,13 @@ def render(props: dict[str, str], values: dict[str, str]) -> dict[str, str]:
     return {key: PLACEHOLDER.sub(substitute, value) for key, value in props.items()}
 
 
-def local_values(settings: StackSettings, var_dir: Path) -> dict[str, str]:
+def local_values(
+    settings: StackSettings, var_dir: Path, peon_archive: Path | None = None
+) -> dict[str, str]:
     ports = settings.druid_ports
+    peon_opts = peon_java_opts(settings.s3_region)
+    if peon_archive is not None:
+        peon_opts.append(f"-XX:SharedArchiveFile={peon_archive}")
     endpoint = settings.druid_s3_endpoint
     return {
         "extensions_load_list": "[]",
@@ -103,7 +109,7 @@ def local_values(settings: StackSettings, var_dir: Path) -> dict[str, str]:
         "middlemanager_port": str(ports["middleManager"]),
         "router_port": str(ports["router"]),
         "peon_start_port": str(ports["peons"]),
-        "peon_java_opts": json.dumps(peon_java_opts(settings.s3_region)),
+        "peon_java_opts": json.dumps(peon_opts),
     }
 
 
@@ -135,9 +141,12 @@ COMPOSE_VALUES = {
 COMPOSE_SKIPPED = {"druid.host"}
 
 
-def write_local_conf(settings: StackSettings, conf_root: Path, var_dir: Path) -> None:
-    """Render conf/_common and conf/<service> under the stack folder (classpath order matters)."""
-    values = local_values(settings, var_dir)
+def write_local_conf(
+    settings: StackSettings, conf_root: Path, var_dir: Path, peons: PeonLaunch | None = None
+) -> None:
+    """Render conf/_common and conf/<service> under the stack folder (classpath order matters);
+    `peons`: the class path and class archive the middleManager starts its peons with."""
+    values = local_values(settings, var_dir, peons.archive if peons else None)
     common_dir = conf_root / "_common"
     common_dir.mkdir(parents=True, exist_ok=True)
     write_properties(common_dir / "common.runtime.properties", render(template(None), values))
@@ -145,7 +154,10 @@ def write_local_conf(settings: StackSettings, conf_root: Path, var_dir: Path) ->
     for service in DRUID_SERVICES:
         service_dir = conf_root / service
         service_dir.mkdir(parents=True, exist_ok=True)
-        write_properties(service_dir / "runtime.properties", render(template(service), values))
+        props = render(template(service), values)
+        if service == "middleManager" and peons is not None:
+            props["druid.indexer.runner.classpath"] = peons.classpath
+        write_properties(service_dir / "runtime.properties", props)
 
 
 def write_properties(path: Path, props: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ingest_pipeline.stack import druid_conf
+from ingest_pipeline.stack import druid_conf, peon_cds
 from ingest_pipeline.stack.base import Service, ServiceStatus, log
 from ingest_pipeline.stack.dagster import DagsterService
 from ingest_pipeline.stack.druid import (
@@ -29,6 +29,7 @@ from ingest_pipeline.stack.druid import (
     wait_for_workers,
 )
 from ingest_pipeline.stack.event_relay import EventRelay
+from ingest_pipeline.stack.peon_cds import ArchiveDump, PeonLaunch
 from ingest_pipeline.stack.postgres import Postgres
 from ingest_pipeline.stack.queue import QueueServer
 from ingest_pipeline.stack.s3_store import S3Store
@@ -93,9 +94,13 @@ class Stack:
         lib = resolve_druid_jars(self.settings.log_dir)
         druid_var = self.settings.stack_dir / "druid" / "var"
         druid_var.mkdir(parents=True, exist_ok=True)
-        druid_conf.write_local_conf(
-            self.settings, self.settings.stack_dir / "druid" / "conf", druid_var
+        conf_root = self.settings.stack_dir / "druid" / "conf"
+        peon_classpath = peon_cds.peon_classpath(lib, conf_root)
+        peons = PeonLaunch(peon_classpath, peon_cds.archive_path(lib, peon_classpath))
+        archive_dump = ArchiveDump(
+            peons.archive, peon_classpath, self.settings.log_dir / "peon-cds.log"
         )
+        druid_conf.write_local_conf(self.settings, conf_root, druid_var, peons)
         # ZooKeeper and the coordinator first (the others register through them); the rest
         # start together to overlap their JVM warm-up on 2 cores.
         self.zookeeper.start(lib)
@@ -105,6 +110,7 @@ class Stack:
         for service in self.druid.values():
             service.wait_healthy(service_timeout)
         self.queue.wait_healthy(service_timeout)
+        archive_dump.finish()
         self.s3_events.start()
         check_extensions(self.druid["coordinator-overlord"])
         if keep_one_replica(self.druid["coordinator-overlord"], service_timeout):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -200,3 +202,22 @@ def parse_status(text: str) -> dict[str, tuple[str, str]]:
             table[parts[0]] = (parts[1], parts[2])
             assert parts[1] in ("up", "external"), line
     return table
+
+
+def test_peons_map_the_class_archive_the_stack_dumped(stack: StackSettings) -> None:
+    # The middleManager's own settings for its peons: their JVM flags and class path.
+    conf = stack.stack_dir / "druid" / "conf" / "middleManager" / "runtime.properties"
+    props = dict(line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line)
+    java_opts = json.loads(props["druid.indexer.runner.javaOptsArray"])
+    archives = [opt.split("=", 1)[1] for opt in java_opts if opt.startswith("-XX:SharedArchive")]
+    assert len(archives) == 1 and Path(archives[0]).is_file()
+    # -Xshare:on: the JVM fails instead of starting without the archive.
+    version = subprocess.run(
+        ["java", *java_opts, "-Xshare:on", "-cp", props["druid.indexer.runner.classpath"]]
+        + ["org.apache.druid.cli.Main", "version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert version.returncode == 0, version.stdout + version.stderr
+    assert "25.0.0" in version.stdout

@@ -75,11 +75,21 @@ class FakeService(Service):
         return True
 
 
+class NoArchiveDump:
+    """The peons' class archive is not dumped (a JVM of its own for 10 s)."""
+
+    def __init__(self, *args: object) -> None:
+        pass
+
+    def finish(self) -> bool:
+        return False
+
+
 def fake_stack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, running: set[str]
 ) -> tuple[Stack, dict[str, FakeService], list[str]]:
-    """A Stack whose services are fakes (those in `running` already run); Maven, Druid's conf
-    and Druid's own checks are skipped."""
+    """A Stack whose services are fakes (those in `running` already run); Maven, Druid's conf,
+    the peons' class archive and Druid's own checks are skipped."""
     settings = StackSettings(stack_dir=tmp_path / "stack", postgres_port=1, s3_port=2)
     stack = Stack(settings)
     events: list[str] = []
@@ -93,6 +103,8 @@ def fake_stack(
     stack.java = {"zookeeper": stack.zookeeper, **stack.druid}
     monkeypatch.setattr(stack_module, "resolve_druid_jars", lambda log_dir: tmp_path / "lib")
     monkeypatch.setattr(stack_module.druid_conf, "write_local_conf", lambda *args: None)
+    monkeypatch.setattr(stack_module.peon_cds, "archive_path", lambda lib, cp: tmp_path / "a.jsa")
+    monkeypatch.setattr(stack_module, "ArchiveDump", NoArchiveDump)
     monkeypatch.setattr(stack_module, "check_extensions", lambda coordinator: None)
     monkeypatch.setattr(stack_module, "wait_for_workers", lambda *args: None)
     monkeypatch.setattr(stack_module, "keep_one_replica", lambda coordinator, timeout: False)

@@ -1,0 +1,76 @@
+"""The peons' class archive: the class path Java can map it for, its key, and its dump put in
+place whole or not at all (the dump itself is a JVM: test_stack.py maps the real one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest_pipeline.stack import peon_cds
+from ingest_pipeline.stack.peon_cds import ArchiveDump
+
+
+def test_the_peon_class_path_has_the_jars_in_name_order_and_the_conf_folders_last(
+    tmp_path: Path,
+) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("zookeeper.jar", "druid-core.jar", "guice.jar", "notes.txt"):
+        (lib / name).touch()
+    conf = tmp_path / "conf"
+    # Java refuses to dump or map an archive with a non-empty folder before the jars.
+    assert peon_cds.peon_classpath(lib, conf).split(":") == [
+        f"{lib}/druid-core.jar",
+        f"{lib}/guice.jar",
+        f"{lib}/zookeeper.jar",
+        f"{conf}/_common",
+        f"{conf}/middleManager",
+    ]
+
+
+def test_the_archive_is_named_after_its_class_path_and_sits_beside_the_jars(
+    tmp_path: Path,
+) -> None:
+    lib = tmp_path / "25.0.0-abc" / "lib"
+    one = peon_cds.archive_path(lib, "/a.jar:/b.jar")
+    assert one == peon_cds.archive_path(lib, "/a.jar:/b.jar")
+    assert one.parent == lib.parent / "peon-cds"
+    assert peon_cds.archive_path(lib, "/b.jar:/a.jar") != one  # another jar order: not mappable
+
+
+def dump_by(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str
+) -> tuple[ArchiveDump, Path]:
+    monkeypatch.setattr(peon_cds, "dump_command", lambda cp, archive: ["sh", "-c", script])
+    archive = tmp_path / "peon-cds" / "peon-1.jsa"
+    return ArchiveDump(archive, "/a.jar", tmp_path / "peon-cds.log"), archive
+
+
+def test_a_dump_that_succeeds_is_renamed_into_place_when_finished(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    partial = tmp_path / "peon-cds" / "peon-1.partial"
+    dump, archive = dump_by(monkeypatch, tmp_path, f"echo archive > {partial}")
+    assert dump.finish()
+    assert archive.read_text() == "archive\n"
+    assert not partial.exists()
+
+
+def test_a_dump_that_fails_leaves_no_archive_and_peons_start_without_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    partial = tmp_path / "peon-cds" / "peon-1.partial"
+    dump, archive = dump_by(monkeypatch, tmp_path, f"echo half > {partial}; exit 1")
+    assert not dump.finish()
+    assert not archive.exists() and not partial.exists()
+
+
+def test_an_archive_already_in_place_is_not_dumped_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "peon-cds").mkdir()
+    (tmp_path / "peon-cds" / "peon-1.jsa").write_text("kept")
+    dump, archive = dump_by(monkeypatch, tmp_path, "exit 1")
+    assert dump.process is None
+    assert dump.finish() and archive.read_text() == "kept"
