@@ -10,9 +10,11 @@ from one archive instead: the task took 3.6 s with it (benchmarks/results/latenc
 - The archive is dumped from that list (`java -Xshare:dump`, about 10 s) into the Druid jars'
   cache, once per class list, jar set and JDK, while the stack's other JVMs start. It is
   written under a temporary name and renamed: a peon sees no archive or a whole one.
-- Java maps an archive only for the class path it was dumped with, and refuses any class path
-  with a non-empty folder before the jars: the peons get the jars in a fixed (sorted) order,
-  then the conf folders (no jar holds a file of the same name, so the order changes nothing).
+- Java maps an archive only for a class path that starts with the one it was dumped with, and
+  refuses any class path with a non-empty folder among those entries: the archive is dumped
+  for the jars alone in a fixed (sorted) order, and the peons get those jars, then the conf
+  folders (no jar holds a file of the same name, so the order changes nothing). So one archive
+  serves every stack folder on the machine.
 - A peon started without the archive (not dumped yet, or not mappable: another JDK) starts as
   before, with a warning in its log; `-Xshare:auto` is Java's default.
 """
@@ -38,10 +40,16 @@ class PeonLaunch:
     archive: Path
 
 
+def jar_classpath(lib: Path) -> str:
+    """The jars in name order: the class path the archive is dumped for."""
+    return ":".join(sorted(str(jar) for jar in lib.glob("*.jar")))
+
+
 def peon_classpath(lib: Path, conf_root: Path) -> str:
-    """The jars in name order, then conf/_common and conf/middleManager (see the module doc)."""
-    jars = sorted(str(jar) for jar in lib.glob("*.jar"))
-    return ":".join([*jars, str(conf_root / "_common"), str(conf_root / "middleManager")])
+    """The archive's class path, then conf/_common and conf/middleManager (see the module doc)."""
+    return ":".join(
+        [jar_classpath(lib), str(conf_root / "_common"), str(conf_root / "middleManager")]
+    )
 
 
 def java_version() -> str:
@@ -50,7 +58,7 @@ def java_version() -> str:
 
 
 def archive_path(lib: Path, classpath: str) -> Path:
-    """Where the archive for this class path, class list and JDK lives (in the jars' cache)."""
+    """Where the archive for this jar class path, class list and JDK lives (the jars' cache)."""
     digest = hashlib.sha256()
     for part in (classpath.encode(), CLASS_LIST.read_bytes(), java_version().encode()):
         digest.update(part)
@@ -96,6 +104,9 @@ class ArchiveDump:
             self.process = None
             if code == 0 and self.partial.exists():
                 self.partial.rename(self.archive)
+                for stale in self.archive.parent.glob("peon-*.jsa"):  # another JDK or list
+                    if stale != self.archive:
+                        stale.unlink(missing_ok=True)
             else:
                 self.partial.unlink(missing_ok=True)
                 log(f"peons: no class archive (dump exited {code}; {self.log_file})")

@@ -95,11 +95,11 @@ class Stack:
         druid_var = self.settings.stack_dir / "druid" / "var"
         druid_var.mkdir(parents=True, exist_ok=True)
         conf_root = self.settings.stack_dir / "druid" / "conf"
-        peon_classpath = peon_cds.peon_classpath(lib, conf_root)
-        peons = PeonLaunch(peon_classpath, peon_cds.archive_path(lib, peon_classpath))
-        archive_dump = ArchiveDump(
-            peons.archive, peon_classpath, self.settings.log_dir / "peon-cds.log"
+        jars = peon_cds.jar_classpath(lib)
+        peons = PeonLaunch(
+            peon_cds.peon_classpath(lib, conf_root), peon_cds.archive_path(lib, jars)
         )
+        archive_dump = ArchiveDump(peons.archive, jars, self.settings.log_dir / "peon-cds.log")
         druid_conf.write_local_conf(self.settings, conf_root, druid_var, peons)
         # ZooKeeper and the coordinator first (the others register through them); the rest
         # start together to overlap their JVM warm-up on 2 cores.

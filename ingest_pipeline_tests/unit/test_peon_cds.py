@@ -19,7 +19,10 @@ def test_the_peon_class_path_has_the_jars_in_name_order_and_the_conf_folders_las
     for name in ("zookeeper.jar", "druid-core.jar", "guice.jar", "notes.txt"):
         (lib / name).touch()
     conf = tmp_path / "conf"
-    # Java refuses to dump or map an archive with a non-empty folder before the jars.
+    jars = [f"{lib}/druid-core.jar", f"{lib}/guice.jar", f"{lib}/zookeeper.jar"]
+    assert peon_cds.jar_classpath(lib).split(":") == jars
+    # Java maps an archive for a class path that starts with the dumped one, and refuses a
+    # non-empty folder among those entries: the conf folders come after the jars.
     assert peon_cds.peon_classpath(lib, conf).split(":") == [
         f"{lib}/druid-core.jar",
         f"{lib}/guice.jar",
@@ -29,7 +32,7 @@ def test_the_peon_class_path_has_the_jars_in_name_order_and_the_conf_folders_las
     ]
 
 
-def test_the_archive_is_named_after_its_class_path_and_sits_beside_the_jars(
+def test_the_archive_is_named_after_its_jars_and_sits_beside_them(
     tmp_path: Path,
 ) -> None:
     lib = tmp_path / "25.0.0-abc" / "lib"
@@ -74,3 +77,15 @@ def test_an_archive_already_in_place_is_not_dumped_again(
     dump, archive = dump_by(monkeypatch, tmp_path, "exit 1")
     assert dump.process is None
     assert dump.finish() and archive.read_text() == "kept"
+
+
+def test_a_new_archive_replaces_those_of_another_jdk_or_class_list(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "peon-cds").mkdir()
+    stale = tmp_path / "peon-cds" / "peon-0.jsa"
+    stale.write_text("for another JDK")
+    partial = tmp_path / "peon-cds" / "peon-1.partial"
+    dump, archive = dump_by(monkeypatch, tmp_path, f"echo archive > {partial}")
+    assert dump.finish()
+    assert sorted(p.name for p in archive.parent.iterdir()) == ["peon-1.jsa"]
