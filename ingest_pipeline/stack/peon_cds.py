@@ -9,7 +9,7 @@ from one archive instead: the task took 3.6 s with it (benchmarks/results/latenc
   loaded from its jar as before).
 - The archive is dumped from that list (`java -Xshare:dump`, about 10 s) into the Druid jars'
   cache, once per class list, jar set and JDK, while the stack's other JVMs start. It is
-  written under a temporary name and renamed: a peon sees no archive or a whole one.
+  written under a name of its own and renamed: a peon sees no archive or a whole one.
 - Java maps an archive only for a class path that starts with the one it was dumped with, and
   refuses any class path with a non-empty folder among those entries: the archive is dumped
   for the jars alone in a fixed (sorted) order, and the peons get those jars, then the conf
@@ -22,10 +22,12 @@ from one archive instead: the task took 3.6 s with it (benchmarks/results/latenc
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest_pipeline.stack import processes
 from ingest_pipeline.stack.base import log
 from ingest_pipeline.stack.settings import DRUID_DIR
 
@@ -76,17 +78,27 @@ def dump_command(classpath: str, archive: Path) -> list[str]:
     ]
 
 
+def remove_abandoned(folder: Path) -> None:
+    """Partial dumps of a `stack up` no longer running (one that failed, or was killed)."""
+    for partial in folder.glob("peon-*.*.partial"):
+        pid = partial.suffixes[-2].lstrip(".")
+        if not (pid.isdigit() and processes.exists(int(pid))):
+            partial.unlink(missing_ok=True)
+
+
 class ArchiveDump:
     """The dump, started in the background; `finish` waits for it and puts the archive in place."""
 
     def __init__(self, archive: Path, classpath: str, log_file: Path) -> None:
         self.archive = archive
-        self.partial = archive.with_suffix(".partial")
+        # its own name: two stacks starting at once each dump, and the last rename wins whole
+        self.partial = archive.with_name(f"{archive.stem}.{os.getpid()}.partial")
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
         if archive.exists():
             return
         archive.parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned(archive.parent)
         log(f"peons: dumping their class archive once ({archive.name}; {log_file})")
         with log_file.open("ab") as out:
             self.process = subprocess.Popen(

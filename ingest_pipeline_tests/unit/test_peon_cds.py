@@ -3,6 +3,7 @@ place whole or not at all (the dump itself is a JVM: test_stack.py maps the real
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,10 @@ def test_the_archive_is_named_after_its_jars_and_sits_beside_them(
 def dump_by(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str
 ) -> tuple[ArchiveDump, Path]:
-    monkeypatch.setattr(peon_cds, "dump_command", lambda cp, archive: ["sh", "-c", script])
+    # the script's {partial}: the file the dump is told to write
+    monkeypatch.setattr(
+        peon_cds, "dump_command", lambda cp, to: ["sh", "-c", script.format(partial=to)]
+    )
     archive = tmp_path / "peon-cds" / "peon-1.jsa"
     return ArchiveDump(archive, "/a.jar", tmp_path / "peon-cds.log"), archive
 
@@ -53,20 +57,19 @@ def dump_by(
 def test_a_dump_that_succeeds_is_renamed_into_place_when_finished(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    partial = tmp_path / "peon-cds" / "peon-1.partial"
-    dump, archive = dump_by(monkeypatch, tmp_path, f"echo archive > {partial}")
+    dump, archive = dump_by(monkeypatch, tmp_path, "echo archive > {partial}")
+    assert dump.partial.parent == archive.parent and dump.partial != archive
     assert dump.finish()
     assert archive.read_text() == "archive\n"
-    assert not partial.exists()
+    assert not dump.partial.exists()
 
 
 def test_a_dump_that_fails_leaves_no_archive_and_peons_start_without_one(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    partial = tmp_path / "peon-cds" / "peon-1.partial"
-    dump, archive = dump_by(monkeypatch, tmp_path, f"echo half > {partial}; exit 1")
+    dump, archive = dump_by(monkeypatch, tmp_path, "echo half > {partial}; exit 1")
     assert not dump.finish()
-    assert not archive.exists() and not partial.exists()
+    assert not archive.exists() and not dump.partial.exists()
 
 
 def test_an_archive_already_in_place_is_not_dumped_again(
@@ -85,7 +88,20 @@ def test_a_new_archive_replaces_those_of_another_jdk_or_class_list(
     (tmp_path / "peon-cds").mkdir()
     stale = tmp_path / "peon-cds" / "peon-0.jsa"
     stale.write_text("for another JDK")
-    partial = tmp_path / "peon-cds" / "peon-1.partial"
-    dump, archive = dump_by(monkeypatch, tmp_path, f"echo archive > {partial}")
+    dump, archive = dump_by(monkeypatch, tmp_path, "echo archive > {partial}")
     assert dump.finish()
     assert sorted(p.name for p in archive.parent.iterdir()) == ["peon-1.jsa"]
+
+
+def test_partial_dumps_of_a_stack_up_no_longer_running_are_removed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "peon-cds"
+    folder.mkdir()
+    abandoned = folder / "peon-0.999999999.partial"  # no such process
+    abandoned.write_text("85 MB once")
+    running = folder / f"peon-0.{os.getppid()}.partial"  # another stack up, still dumping
+    running.write_text("being written")
+    dump, _ = dump_by(monkeypatch, tmp_path, "echo archive > {partial}")
+    assert dump.finish()
+    assert not abandoned.exists() and running.exists()
