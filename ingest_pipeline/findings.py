@@ -136,13 +136,22 @@ class ConstantTime:
 
 
 @dataclass(frozen=True)
+class TimeOfDay:
+    """The column whose clock times were added to a dates-only time column's dates."""
+
+    column: str
+    rows: int  # rows it gave a time of day (every row of the file)
+
+
+@dataclass(frozen=True)
 class TimeFacts:
     """How __time was decided: the candidates (winner first), the time-like columns left
-    unused, and the constant time if no column was used."""
+    unused, the constant time if no column was used, and the time of day added to dates."""
 
     candidates: tuple[TimeCandidateReport, ...] = ()
     unused: tuple[UnusedTimeColumn, ...] = ()
     constant: ConstantTime | None = None
+    time_of_day: TimeOfDay | None = None
 
 
 @dataclass(frozen=True)
@@ -215,13 +224,22 @@ class SchemaDrift:
         }
 
 
+def time_source_text(time_column: str | None, facts: TimeFacts) -> str:
+    """Where __time comes from, in a few words ('Datum' + time of day from 'Uhrzeit')."""
+    if time_column is None:
+        return f"constant {CONSTANT_TIME_ISO}"
+    if facts.time_of_day is None:
+        return time_column
+    return f"{time_column} + time of day from {facts.time_of_day.column}"
+
+
 def time_report_json(
     time_column: str | None, time_min: datetime, time_max: datetime, facts: TimeFacts
 ) -> dict[str, Any]:
     """The report's __time entry."""
     entry: dict[str, Any] = {
         "druid_type": "time",
-        "source": time_column or f"constant {CONSTANT_TIME_ISO}",
+        "source": time_source_text(time_column, facts),
         "min": iso_utc(time_min),
         "max": iso_utc(time_max),
     }

@@ -35,6 +35,7 @@ def publish_validated(
         # the time-like columns left unused and the constant time (see findings.TimeFacts)
         "unused_time_columns": [asdict(u) for u in summary.time_facts.unused],
         "constant_time": asdict(constant) if (constant := summary.time_facts.constant) else None,
+        "time_of_day_column": (day.column if (day := summary.time_facts.time_of_day) else None),
     }
     s3.upload_file(ndjson_path, bucket, f"{prefix}.ndjson.gz")
     parquet_uri = s3.upload_file(parquet_path, bucket, f"{prefix}.parquet")

@@ -160,7 +160,7 @@ def outcome_lines(outcome: ValidatedUpload) -> list[str]:
         f"{outcome.duplicate_rows} duplicates of an earlier row",
         *time_lines(outcome),
         "schema (column -> Druid type):",
-        f"  __time: timestamp (from {time_source(outcome.time_column)})",
+        f"  __time: timestamp (from {time_source(outcome.time_column, outcome)})",
     ]
     width = max((len(name) for name, _ in outcome.schema), default=0)
     for name, druid_type in outcome.schema:
@@ -173,8 +173,13 @@ def outcome_lines(outcome: ValidatedUpload) -> list[str]:
     return lines
 
 
-def time_source(column: str | None) -> str:
-    return repr(column) if column is not None else f"the constant {CONSTANT_TIME_ISO}"
+def time_source(column: str | None, outcome: ValidatedUpload | None = None) -> str:
+    if column is None:
+        return f"the constant {CONSTANT_TIME_ISO}"
+    time_of_day = outcome.time_facts.time_of_day if outcome is not None else None
+    if time_of_day is not None:
+        return f"{column!r} + time of day from {time_of_day.column!r}"
+    return repr(column)
 
 
 def column_facts(entry: ColumnReport | None) -> str:
@@ -194,7 +199,8 @@ def time_lines(outcome: ValidatedUpload) -> list[str]:
     else:
         chosen = outcome.time_facts.candidates[:1]
         why = f" ({chosen[0].reason})" if chosen else ""
-        head = f"time: __time from {outcome.time_column!r}{why}, {span}"
+        source = time_source(outcome.time_column, outcome)
+        head = f"time: __time from {source}{why}, {span}"
     lines = [head]
     if outcome.time_facts.candidates:
         lines.append("  candidates (the winner first):")

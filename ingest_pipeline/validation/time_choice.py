@@ -9,6 +9,7 @@ candidate's verdict, the time-like columns left unused, the constant time if non
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
 import polars as pl
@@ -25,6 +26,11 @@ from ingest_pipeline.findings import (
 from ingest_pipeline.validation.early_times import EarlyTimes
 from ingest_pipeline.validation.source import Aggregation, BatchSource, KeptColumn, aggregate
 from ingest_pipeline.validation.stats import ColumnStats
+from ingest_pipeline.validation.time_of_day import (
+    ambiguous_note,
+    find_time_of_day,
+    with_time_of_day,
+)
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     assess_candidate,
@@ -137,8 +143,35 @@ def choose_time_column(
     facts = _winner_facts(winner, shown)
     index = candidates.index(winner.column)
     warning = _auto_detected_warning(winner, facts, dataset)
-    return TimeChoice(
+    choice = TimeChoice(
         winner.column, scored.exprs[index], winner.parsed, facts, warning, scored.kept[index]
+    )
+    if winner.kind != "date":
+        return choice
+    return _with_time_of_day(choice, source, dtypes, rows)
+
+
+def _with_time_of_day(
+    choice: TimeChoice, source: BatchSource, dtypes: Mapping[str, pl.DataType], rows: int
+) -> TimeChoice:
+    """Dates only: plus the time of day of a column of its own, if one clearly holds it."""
+    assert choice.column is not None and choice.warning is not None
+    time_of_day, ambiguous = find_time_of_day(source, choice.column, dtypes, rows)
+    if time_of_day is None:
+        if not ambiguous:
+            return choice
+        note = ambiguous_note(choice.column, ambiguous)
+        return choice._replace(warning=f"{choice.warning}\n{note}")
+    added = (
+        f"{choice.warning}\nplus the time of day from {time_of_day.column!r} (a clock time in "
+        f"every row): __time is each row's date and time. To take the dates alone, set "
+        f"time_column in datasets.yaml (a configured column is used alone)"
+    )
+    return choice._replace(
+        expr=with_time_of_day(choice.expr, time_of_day, UTC_MS),
+        facts=replace(choice.facts, time_of_day=time_of_day),
+        warning=added,
+        values=None,  # the dates were kept while choosing; the conversion pass adds the time
     )
 
 
