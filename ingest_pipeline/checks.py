@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from ingest_pipeline.findings import ColumnReport, ConstantTime
+from ingest_pipeline.findings import ColumnReport, ConstantTime, time_column_label
 from ingest_pipeline.records import (
     IngestionPlan,
     PlannedFile,
@@ -119,7 +119,7 @@ def ingestible(outcome: ValidatedUpload) -> dg.AssetCheckResult:
             "rows": outcome.row_count,
             "rejected_rows": len(rejected),
             "rejected_sample": dg.MetadataValue.json(rejected[:20]),
-            "time_column": outcome.time_column or "(none: constant time)",
+            "time_column": time_column_label(outcome.time_column, outcome.time_facts),
         },
     )
 
@@ -184,16 +184,18 @@ def schema_matches(
 
 def time_like_columns_used(outcome: ValidatedUpload) -> dg.AssetCheckResult:
     """Columns whose values look like times but that __time does not come from."""
-    unused = outcome.time_facts.unused
-    shown = [asdict(u) | {"share": round(u.share, 4)} for u in unused]
+    facts = outcome.time_facts
+    shown = [asdict(u) | {"share": round(u.share, 4)} for u in facts.unused]
+    problems = [u.message(outcome.upload.dataset) for u in facts.unused]
+    problems += facts.untaken_times_of_day(outcome.time_column)
     return dg.AssetCheckResult(
         asset_key=VALIDATED_FRAME_KEY,
         check_name=TIME_LIKE_COLUMNS_USED,
-        passed=not unused,
+        passed=not problems,
         severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(u.message(outcome.upload.dataset) for u in unused) or None,
+        description="; ".join(problems) or None,
         metadata={
-            "time_column": outcome.time_column or "(none: constant time)",
+            "time_column": time_column_label(outcome.time_column, facts),
             "unused_time_like_columns": dg.MetadataValue.json(shown),
         },
     )
@@ -210,7 +212,7 @@ def rows_have_their_own_time(outcome: ValidatedUpload) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         description=None if own else constant.message(outcome.upload.dataset),
         metadata={
-            "time_column": outcome.time_column or "(none: constant time)",
+            "time_column": time_column_label(outcome.time_column, outcome.time_facts),
             "columns_examined": dg.MetadataValue.json([list(e) for e in constant.examined]),
         },
     )

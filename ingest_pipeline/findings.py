@@ -10,6 +10,7 @@ the fields here, at the edge (`message`, `to_json`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -143,6 +144,15 @@ class TimeOfDay:
     rows: int  # rows it gave a time of day (every row of the file)
 
 
+def untaken_times_of_day_message(date_column: str, columns: Sequence[str]) -> str:
+    listed = ", ".join(repr(c) for c in columns)
+    return (
+        f"{listed} each hold a time of day in every row; __time takes the dates of {date_column!r} "
+        "at midnight, because nothing says which time of day belongs to them. Fix: upload the "
+        "date and its time of day in one column (e.g. 2024-03-01 14:30), which becomes __time"
+    )
+
+
 @dataclass(frozen=True)
 class TimeFacts:
     """How __time was decided: the candidates (winner first), the time-like columns left
@@ -152,6 +162,14 @@ class TimeFacts:
     unused: tuple[UnusedTimeColumn, ...] = ()
     constant: ConstantTime | None = None
     time_of_day: TimeOfDay | None = None
+    # columns that each held a time of day in every row, too many to know which one is meant
+    times_of_day_untaken: tuple[str, ...] = ()
+
+    def untaken_times_of_day(self, time_column: str | None) -> list[str]:
+        """What a person should know of the times of day left out (none, or one message)."""
+        if not self.times_of_day_untaken or time_column is None:
+            return []
+        return [untaken_times_of_day_message(time_column, self.times_of_day_untaken)]
 
 
 @dataclass(frozen=True)
@@ -231,6 +249,13 @@ def time_source_text(time_column: str | None, facts: TimeFacts) -> str:
     if facts.time_of_day is None:
         return time_column
     return f"{time_column} + time of day from {facts.time_of_day.column}"
+
+
+def time_column_label(time_column: str | None, facts: TimeFacts) -> str:
+    """The time column as the UI's metadata shows it."""
+    if time_column is None:
+        return "(none: constant time)"
+    return time_source_text(time_column, facts)
 
 
 def time_report_json(

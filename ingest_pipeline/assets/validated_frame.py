@@ -40,7 +40,7 @@ from ingest_pipeline.checks import (
 )
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.file_validation import validate_local_file, validated_upload
-from ingest_pipeline.findings import time_source_text
+from ingest_pipeline.findings import time_column_label
 from ingest_pipeline.records import (
     RawFiles,
     RejectedUpload,
@@ -150,11 +150,7 @@ def validate_one(
         "dagster/row_count": validated.row_count,
         "rejected_rows": len(validated.rejected_rows),
         "duplicate_rows": validated.duplicate_rows,
-        "time_column": (
-            time_source_text(validated.time_column, validated.time_facts)
-            if validated.time_column
-            else "(none: constant time)"
-        ),
+        "time_column": time_column_label(validated.time_column, validated.time_facts),
         "time_range": f"{validated.time_min.isoformat()} .. {validated.time_max.isoformat()}",
         "dagster/column_schema": column_schema(validated.schema),
         "preview": dg.MetadataValue.md(markdown_preview(summary.preview)),

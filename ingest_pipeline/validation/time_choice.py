@@ -22,15 +22,12 @@ from ingest_pipeline.findings import (
     TimeFacts,
     UnusedTimeColumn,
     time_column_lines,
+    untaken_times_of_day_message,
 )
 from ingest_pipeline.validation.early_times import EarlyTimes
 from ingest_pipeline.validation.source import Aggregation, BatchSource, KeptColumn, aggregate
 from ingest_pipeline.validation.stats import ColumnStats
-from ingest_pipeline.validation.time_of_day import (
-    ambiguous_note,
-    find_time_of_day,
-    with_time_of_day,
-)
+from ingest_pipeline.validation.time_of_day import find_time_of_day, with_time_of_day
 from ingest_pipeline.validation.time_scoring import (
     TimeCandidate,
     assess_candidate,
@@ -160,8 +157,9 @@ def _with_time_of_day(
     if time_of_day is None:
         if not ambiguous:
             return choice
-        note = ambiguous_note(choice.column, ambiguous)
-        return choice._replace(warning=f"{choice.warning}\n{note}")
+        note = untaken_times_of_day_message(choice.column, ambiguous)
+        facts = replace(choice.facts, times_of_day_untaken=ambiguous)
+        return choice._replace(facts=facts, warning=f"{choice.warning}\n{note}")
     added = (
         f"{choice.warning}\nplus the time of day from {time_of_day.column!r} (a clock time in "
         f"every row): __time is each row's date and time. To take the dates alone, set "

@@ -12,7 +12,7 @@ are not guessed between, and the report names them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Final
 
 import polars as pl
@@ -84,12 +84,3 @@ def with_time_of_day(date_expr: pl.Expr, time_of_day: TimeOfDay, utc_ms: pl.Data
     """The dates of `date_expr` plus the time of day of every row."""
     offset = pl.duration(milliseconds=clock_ms_expr(time_of_day.column))
     return (date_expr + offset).cast(utc_ms)
-
-
-def ambiguous_note(date_column: str, columns: Sequence[str]) -> str:
-    listed = ", ".join(repr(c) for c in columns)
-    return (
-        f"{listed} each hold a time of day in every row; __time takes {date_column!r}'s dates "
-        "at midnight, because nothing says which time of day belongs to them. Fix: upload the "
-        "date and its time of day in one column (e.g. 2024-03-01 14:30), which becomes __time"
-    )

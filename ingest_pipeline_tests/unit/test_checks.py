@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from ingest_pipeline import checks
-from ingest_pipeline.findings import ConstantTime, TimeFacts, UnusedTimeColumn
+from ingest_pipeline.findings import ConstantTime, TimeFacts, TimeOfDay, UnusedTimeColumn
 from ingest_pipeline.records import RejectedRow, RejectedUpload, SegmentsServed, SourceRows
 from ingest_pipeline.vocabulary import Problem
 from ingest_pipeline_tests.unit.records_factory import (
@@ -189,6 +189,26 @@ def test_a_time_like_column_left_unused_fails_its_check() -> None:
     )
     assert result.description.endswith("sales:\n  time_column: shipped")
     assert by_name(results)[checks.ROWS_HAVE_THEIR_OWN_TIME].passed is True
+
+
+def test_times_of_day_too_many_to_choose_from_fail_the_time_like_check() -> None:
+    facts = TimeFacts(times_of_day_untaken=("start_time", "end_time"))
+    results = checks.validation_check_results(validated(time_facts=facts), {}, 0.5)
+    result = by_name(results)[checks.TIME_LIKE_COLUMNS_USED]
+    assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.description is not None
+    assert result.description.startswith(
+        "'start_time', 'end_time' each hold a time of day in every row; __time takes the dates "
+        "of 'ts' at midnight"
+    )
+
+
+def test_a_time_of_day_taken_is_named_beside_the_time_column() -> None:
+    facts = TimeFacts(time_of_day=TimeOfDay("Uhrzeit", 10))
+    results = checks.validation_check_results(validated(time_facts=facts), {}, 0.5)
+    result = by_name(results)[checks.TIME_LIKE_COLUMNS_USED]
+    assert result.passed is True
+    assert result.metadata["time_column"] == dg.MetadataValue.text("ts + time of day from Uhrzeit")
 
 
 def test_the_constant_time_fails_its_check_and_the_failed_warn_checks_are_verdict_sentences() -> (
