@@ -4,7 +4,7 @@ Three families, each recognised by an anchored regex over the whole column (`tex
 `local_date_stat_exprs`) and parsed row by row:
 
 - ISO 8601: `2024-01-05`, `2024-01-05T13:45:00.123Z`, `2024/01/05 13:45:00`, with or without a
-  zone (`+01:00`, `+0100`, `+01`, `Z`, `UTC`);
+  zone (`+01:00`, `+0100`, `+01`, `Z`, `UTC`, or an abbreviation of one meaning: `CET`, `EST`);
 - dates with an English month name (full or 3 letters, any case), day and month in either
   order or after the year, an optional weekday and time: `Jan 1 2000`, `January 5, 2024`,
   `01-Jan-2024`, `5 Jan 2024 13:45`, RFC 2822 `Fri, 05 Jan 2024 13:45:00 +0000`;
@@ -138,9 +138,31 @@ def epoch_text(text: pl.Expr) -> pl.Expr:
     return pl.when(text.str.contains(_EPOCH_TEXT)).then(text)
 
 
+#: Zone abbreviations that name one offset wherever they are used. Left out, so that such text
+#: stays unparsed rather than silently shifted: CST (US Central or China), IST (India, Ireland,
+#: Israel), BST (British Summer or Bangladesh), AST (Atlantic or Arabia).
+ZONE_OFFSETS: Final = {
+    "EST": "-05:00", "EDT": "-04:00", "CDT": "-05:00", "MST": "-07:00", "MDT": "-06:00",
+    "PST": "-08:00", "PDT": "-07:00", "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00",
+    "WET": "+00:00", "WEST": "+01:00", "CET": "+01:00", "CEST": "+02:00", "MET": "+01:00",
+    "MEST": "+02:00", "EET": "+02:00", "EEST": "+03:00", "MSK": "+03:00", "JST": "+09:00",
+    "KST": "+09:00", "HKT": "+08:00", "SGT": "+08:00", "AWST": "+08:00", "ACST": "+09:30",
+    "ACDT": "+10:30", "AEST": "+10:00", "AEDT": "+11:00", "NZST": "+12:00", "NZDT": "+13:00",
+}  # fmt: skip
+_ZONE_ABBREVIATION = r"\s+([A-Za-z]{3,4})$"
+
+
+def _zone_abbreviation_as_offset(values: pl.Expr) -> pl.Expr:
+    """`2024-01-05 13:45 CET` as `2024-01-05 13:45+01:00` (an unknown abbreviation stays)."""
+    named = values.str.extract(_ZONE_ABBREVIATION, 1).str.to_uppercase()
+    offset = named.replace_strict(ZONE_OFFSETS, default=None, return_dtype=pl.String)
+    without = values.str.replace(_ZONE_ABBREVIATION, "")
+    return pl.when(offset.is_not_null()).then(without + offset).otherwise(values)
+
+
 def _normalised_time_text(values: pl.Expr) -> pl.Expr:
     return (
-        values.str.strip_chars()
+        _zone_abbreviation_as_offset(values.str.strip_chars())
         .str.replace(r"^(\d{4})/(\d{2})/(\d{2})", "${1}-${2}-${3}")
         .str.replace(r"^(\d{4}-\d{2}-\d{2}) +(\d)", "${1}T${2}")
         .str.replace(r"(?i)\s*(z|utc|gmt)$", "+00:00")

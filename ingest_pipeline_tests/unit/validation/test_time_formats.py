@@ -330,3 +330,27 @@ def test_a_configured_column_of_month_name_dates_parses_without_a_format(tmp_pat
     assert result.time_column == "date"
     assert result.frame[TIME_COLUMN].to_list() == expected
     assert result.time_facts.unused == () and result.time_facts.constant is None
+
+
+# (abbreviation, its offset): written the way logs write local time with a zone name
+ZONES = [("CET", 1), ("CEST", 2), ("EST", -5), ("PDT", -7), ("JST", 9), ("utc", 0)]
+
+
+def test_zone_abbreviations_of_one_meaning_are_applied(tmp_path: Path) -> None:
+    lines = ["id,logged,v"]
+    for i, t in enumerate(INSTANTS):
+        name, hours = ZONES[i % len(ZONES)]
+        local = t.astimezone(timezone(timedelta(hours=hours)))
+        lines.append(f"{i},{local:%Y-%m-%d %H:%M:%S} {name},{i}")
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column == "logged"
+    assert result.frame[TIME_COLUMN].to_list() == INSTANTS
+    assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
+
+
+def test_an_ambiguous_zone_abbreviation_is_not_guessed(tmp_path: Path) -> None:
+    # CST is US Central (-06:00) or China (+08:00): no time rather than one 14 hours off
+    lines = ["id,logged,v"] + [f"{i},2024-01-05 13:45:00 CST,{i}" for i in range(20)]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column is None
+    assert set(result.frame[TIME_COLUMN].to_list()) == {CONSTANT_TIME}
