@@ -44,6 +44,13 @@ _DECIMAL_COMMA: Final[Mapping[DecimalComma, str]] = {
 }
 
 
+#: A number with thousands separators, as spreadsheets export them into a CSV whose decimal mark
+#: is a point (1,037 and 12,345.50: groups of exactly 3 digits). Read only where decimal commas
+#: are not (a ";" file's 1,037 is 1.037): a column whose every value is a number or like this.
+_THOUSANDS: Final = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+_THOUSANDS_INTEGER: Final = r"^[+-]?\d{1,3}(?:,\d{3})+$"
+
+
 def decimal_comma_mode(delimiter: str | None, configured: bool) -> DecimalComma:
     if configured:
         return "configured"
@@ -63,6 +70,8 @@ def _number_checks(columns: list[str], which: list[int], comma: DecimalComma) ->
         ]
         if comma != "off":
             checks.append(text.str.contains(_DECIMAL_COMMA[comma]).sum().alias(f"comma{i}"))
+        else:
+            checks.append(text.str.contains(_THOUSANDS).sum().alias(f"thou{i}"))
     return checks
 
 
@@ -74,6 +83,7 @@ def _integer_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
         checks += [
             text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
             text.str.to_integer(strict=False).is_not_null().sum().alias(f"int{i}"),
+            text.str.contains(_THOUSANDS_INTEGER).sum().alias(f"thouint{i}"),
         ]
     return checks
 
@@ -89,6 +99,10 @@ def _casts(columns: list[str], stats: dict[str, Any]) -> list[pl.Expr]:
                 casts.append(pl.col(name).str.to_integer())
         elif stats[f"float{i}"] == present:
             casts.append(pl.col(name).cast(pl.Float64))
+        elif stats.get(f"thou{i}"):  # every value a number, some with thousands separators
+            plain = pl.col(name).str.replace_all(",", "", literal=True)
+            whole = stats[f"intlike{i}"] + stats[f"thouint{i}"] == present
+            casts.append(plain.str.to_integer() if whole else plain.cast(pl.Float64))
         else:  # every value a number with a decimal comma (see _DECIMAL_COMMA)
             casts.append(decimal_comma_number(pl.col(name)))
     return casts
@@ -107,7 +121,8 @@ def _decided_text(i: int, stats: dict[str, Any]) -> bool:
     if stats[f"zero{i}"]:
         return True
     present = stats[f"n{i}"]
-    return stats[f"float{i}"] < present and stats.get(f"comma{i}", 0) < present
+    numbers = stats[f"float{i}"] + stats.get(f"thou{i}", 0)  # (no value is both)
+    return numbers < present and stats.get(f"comma{i}", 0) < present
 
 
 def decimal_comma_columns(columns: list[str], stats: dict[str, Any]) -> list[str]:
@@ -119,6 +134,16 @@ def decimal_comma_columns(columns: list[str], stats: dict[str, Any]) -> list[str
         and not _decided_text(i, stats)
         and stats[f"intlike{i}"] < present
         and stats[f"float{i}"] < present
+        and not stats.get(f"thou{i}")
+    ]
+
+
+def thousands_columns(columns: list[str], stats: dict[str, Any]) -> list[str]:
+    """The columns cast from numbers with thousands separators."""
+    return [
+        name
+        for i, name in enumerate(columns)
+        if stats.get(f"thou{i}") and not _decided_text(i, stats)
     ]
 
 
@@ -245,6 +270,23 @@ class ArrowCopy:
     def decimal_comma_columns(self) -> list[str]:
         """The columns `casts` reads as numbers with a decimal comma."""
         return decimal_comma_columns(self.columns, self._stats) if self.rows else []
+
+    def thousands_columns(self) -> list[str]:
+        """The columns `casts` reads as numbers with thousands separators."""
+        return thousands_columns(self.columns, self._stats) if self.rows else []
+
+    def number_notes(self) -> list[str]:
+        """What a person should know of numbers read from text written otherwise."""
+        notes = []
+        if commas := self.decimal_comma_columns():
+            notes.append(
+                f"numbers with a decimal comma (1.639,68 = 1639.68) in: {', '.join(commas)}"
+            )
+        if grouped := self.thousands_columns():
+            notes.append(
+                f"numbers with thousands separators (12,345.5 = 12345.5) in: {', '.join(grouped)}"
+            )
+        return notes
 
     def frame(self, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
         self._wait()

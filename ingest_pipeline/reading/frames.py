@@ -144,9 +144,7 @@ def _read_csv(
             frame = typed(part)
             yield (frame if columns is None else frame.select(columns)).collect()
 
-    notes = _notes(raw_header, header, blank_rows)
-    if commas := copy.decimal_comma_columns():
-        notes.append(f"numbers with a decimal comma (1.639,68 = 1639.68) in: {', '.join(commas)}")
+    notes = _notes(raw_header, header, blank_rows) + copy.number_notes()
     return ReadResult(
         typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, copy.rows
     )
