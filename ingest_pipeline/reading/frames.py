@@ -25,7 +25,12 @@ from ingest_pipeline.reading.csv_types import (
 )
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
 from ingest_pipeline.reading.layout import LineCheck, plain_csv_header
-from ingest_pipeline.reading.normalisation import normalise_csv, normalise_ndjson
+from ingest_pipeline.reading.normalisation import (
+    CsvRecord,
+    normalise_csv,
+    normalise_ndjson,
+    preamble_notes,
+)
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
 
@@ -115,11 +120,13 @@ def _read_csv(
         if not is_plain:  # (after the copy's last write finished)
             return _read_csv(path, key, fmt, workdir, True, decimal_comma)
         rejected: list[RejectedRow] = []
-        blank_rows = 0
+        blank_rows, preamble = 0, list[CsvRecord]()
     else:
         normalized = workdir / f"{path.name}.normalized.csv"
         try:
-            raw_header, header, rejected, blank_rows = normalise_csv(path, key, fmt, normalized)
+            raw_header, header, rejected, blank_rows, preamble = normalise_csv(
+                path, key, fmt, normalized
+            )
         except csv.Error as error:
             raise FileRejected(
                 key, f"the CSV cannot be parsed ({error})", "check the quoting"
@@ -144,7 +151,7 @@ def _read_csv(
             frame = typed(part)
             yield (frame if columns is None else frame.select(columns)).collect()
 
-    notes = _notes(raw_header, header, blank_rows) + copy.number_notes()
+    notes = _notes(raw_header, header, blank_rows) + preamble_notes(preamble) + copy.number_notes()
     return ReadResult(
         typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, copy.rows
     )

@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from ingest_pipeline.naming import druid_safe_column_names
 from ingest_pipeline.reading.detection import DetectedFormat
@@ -33,48 +34,110 @@ def _open_text(path: Path, fmt: DetectedFormat) -> Iterator[TextIO]:
         yield text
 
 
+#: A title or notes above the table ("Sales report", "Generated: 2024-03-05"), as report
+#: exports write them, are skipped when the table's header is found below them: at most this
+#: many records, each of at most 2 non-empty fields and fewer fields than the table; the header
+#: names its columns (non-empty, distinct, no number), and the records after it (of the first
+#: PREAMBLE_PROBE) all have its field count. Anything less clear stays as it was: the first
+#: record is the header and rows of another width are rejected by line.
+PREAMBLE_MAX_RECORDS = 10
+PREAMBLE_PROBE = 50
+
+
+class CsvRecord(NamedTuple):
+    start: int  # its first line
+    end: int  # its last line (a quoted line break makes it longer than one)
+    fields: list[str]
+
+
+def preamble_notes(preamble: Sequence[CsvRecord]) -> list[str]:
+    """What a person should know of the lines skipped above the header (see table_start)."""
+    if not preamble:
+        return []
+    quoted = "; ".join(repr(" ".join(v for v in r.fields if v.strip())[:80]) for r in preamble)
+    return [
+        f"skipped lines {preamble[0].start}-{preamble[-1].end} above the header as a title, "
+        f"not rows: {quoted}"
+    ]
+
+
+def _looks_like_a_header(fields: Sequence[str]) -> bool:
+    names = [f.strip() for f in fields]
+    return all(names) and len(set(names)) == len(names) and not any(map(_is_number, names))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def table_start(records: Sequence[Sequence[str]]) -> int:
+    """Which of the first non-blank records is the header: 0, unless those before it are a
+    preamble (see PREAMBLE_MAX_RECORDS)."""
+    for h in range(1, min(PREAMBLE_MAX_RECORDS, len(records) - 2) + 1):
+        width = len(records[h])
+        if (
+            all(len(r) < width and sum(bool(v.strip()) for v in r) <= 2 for r in records[:h])
+            and all(len(r) == width for r in records[h + 1 :])
+            and _looks_like_a_header(records[h])
+        ):
+            return h
+    return 0
+
+
+def _non_blank_records(reader: Any) -> Iterator[CsvRecord | None]:
+    """Each record with its lines; None for a blank one."""
+    previous_end = 0
+    for fields in reader:
+        start, previous_end = previous_end + 1, reader.line_num
+        blank = not fields or all(value == "" for value in fields)
+        yield None if blank else CsvRecord(start, previous_end, fields)
+
+
 def normalise_csv(
     path: Path, key: str, fmt: DetectedFormat, out: Path
-) -> tuple[list[str], list[str], list[RejectedRow], int]:
+) -> tuple[list[str], list[str], list[RejectedRow], int, list[CsvRecord]]:
     """Stream the CSV into `out` (UTF-8, comma, all fields quoted, LINE_COLUMN first).
 
-    Returns (header as uploaded, Druid-safe header, ragged rows, blank rows).
+    Returns (header as uploaded, Druid-safe header, ragged rows, blank rows, the preamble
+    records skipped above the header).
     """
     rejected: list[RejectedRow] = []
     blank_rows = 0
-    raw_header: list[str] = []
-    header: list[str] | None = None
     with _open_text(path, fmt) as text, out.open("w", encoding="utf-8", newline="") as sink:
         # QUOTE_ALL: the csv module leaves a lone CR unquoted; Polars would take it as a line end.
         writer = csv.writer(sink, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        reader = csv.reader(text, delimiter=fmt.delimiter or ",")
-        previous_end = 0
-        for record in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            if not record or all(value == "" for value in record):
-                if header is not None:  # blank lines before the header are not rows
-                    blank_rows += 1
-                continue
-            if header is None:
-                raw_header, header = record, druid_safe_column_names(record)
-                writer.writerow([LINE_COLUMN, *header])
-                continue
-            if len(record) != len(header):
-                span = f" (it spans lines {start}-{previous_end}: look for an unmatched quote)"
-                rejected.append(
-                    RejectedRow(
-                        start,
-                        f"has {len(record)} fields but the header has {len(header)}"
-                        + (span if previous_end > start else ""),
-                    )
-                )
-                continue
-            writer.writerow([start, *record])
-    if header is None:
-        raise FileRejected(
-            key, "the file contains no header row", "upload a file with a header row"
-        )
-    return raw_header, header, rejected, blank_rows
+        records = _non_blank_records(csv.reader(text, delimiter=fmt.delimiter or ","))
+        window = list(itertools.islice(records, PREAMBLE_PROBE * 2))
+        present = [r for r in window if r is not None]  # blank lines before the header: no rows
+        if not present:
+            raise FileRejected(
+                key, "the file contains no header row", "upload a file with a header row"
+            )
+        h = table_start([r.fields for r in present[:PREAMBLE_PROBE]])
+        raw_header, header = present[h].fields, druid_safe_column_names(present[h].fields)
+        writer.writerow([LINE_COLUMN, *header])
+        after = window[window.index(present[h]) + 1 :]
+        for record in itertools.chain(after, records):
+            if record is None:
+                blank_rows += 1
+            elif len(record.fields) != len(header):
+                rejected.append(_ragged(record, len(header)))
+            else:
+                writer.writerow([record.start, *record.fields])
+    return raw_header, header, rejected, blank_rows, present[:h]
+
+
+def _ragged(record: CsvRecord, width: int) -> RejectedRow:
+    span = f" (it spans lines {record.start}-{record.end}: look for an unmatched quote)"
+    return RejectedRow(
+        record.start,
+        f"has {len(record.fields)} fields but the header has {width}"
+        + (span if record.end > record.start else ""),
+    )
 
 
 def json_scalar(value: Any) -> Any:

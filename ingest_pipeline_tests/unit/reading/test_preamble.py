@@ -1,0 +1,74 @@
+"""A title or notes above a CSV's table, as report exports write them: skipped and said, the
+rows read from the real header on; anything less clear is read as before (the first record is
+the header, other widths rejected by line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest_pipeline.reading import read_frame
+from ingest_pipeline.reading.normalisation import table_start
+from ingest_pipeline.vocabulary import LINE_COLUMN
+from ingest_pipeline_tests.unit.reading.helpers import read_upload, write_upload
+
+REPORT = (
+    "Sales report\n"
+    "Generated: 2024-03-05,by finance\n"
+    "\n"
+    "date,store,amount\n"
+    "2024-02-01,s1,10\n"
+    "\n"
+    "2024-02-02,s2,20\n"
+    "2024-02-03,s3,30\n"
+)
+
+
+def test_a_title_above_the_header_is_skipped_and_said(tmp_path: Path) -> None:
+    result = read_frame(write_upload(tmp_path, "report.csv", REPORT), "k/report.csv")
+    frame = result.frame.collect()
+    assert frame.columns == [LINE_COLUMN, "date", "store", "amount"]
+    assert frame["amount"].to_list() == [10, 20, 30]
+    assert frame[LINE_COLUMN].to_list() == [5, 7, 8]  # lines of the file as uploaded
+    assert result.rejected == []
+    assert result.warnings == [
+        "skipped 1 blank rows",
+        "skipped lines 1-2 above the header as a title, not rows: "
+        "'Sales report'; 'Generated: 2024-03-05 by finance'",
+    ]
+
+
+def test_rows_of_another_width_below_the_real_header_are_still_rejected(tmp_path: Path) -> None:
+    lines = ["Export", "a,b,c"] + [f"{i},{i},{i}" for i in range(60)] + ["1,2"]
+    frame, rejected = read_upload(tmp_path, "r.csv", "\n".join(lines) + "\n")
+    assert frame.height == 60 and [r.line for r in rejected] == [63]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # data rows with a trailing delimiter: the first row is no header
+        "a,b\n1,2,\n3,4,\n5,6,\n",
+        # a ragged first row: text header below, but its candidate holds numbers
+        "date,value\n2024-01-01,1,x\n2024-01-02,2,y\n2024-01-03,3,z\n",
+        # three filled fields above: a row, not a title
+        "x,y,z\nname,kind,size,extra\nn1,k1,1,e\nn2,k2,2,e\n",
+        # the rows after the candidate disagree
+        "Title\na,b,c\n1,2,3\n4,5\n",
+    ],
+)
+def test_anything_less_clear_keeps_the_first_record_as_the_header(
+    tmp_path: Path, text: str
+) -> None:
+    records = [line.split(",") for line in text.splitlines()]
+    assert table_start(records) == 0
+    frame, rejected = read_upload(tmp_path, "t.csv", text)
+    assert frame.columns[1:] == records[0]
+    assert rejected  # the rows of another width, by line, as before
+
+
+def test_more_than_ten_title_lines_are_not_a_preamble() -> None:
+    records = [["note"]] * 11 + [["a", "b"], ["1", "2"], ["3", "4"]]
+    assert table_start(records) == 0
+    assert table_start(records[1:]) == 10
