@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final, Literal
 
+from ingest_pipeline.reading.preamble import table_start
 from ingest_pipeline.vocabulary import (
     CSV_EXTENSIONS,
     GZIP_EXTENSIONS,
@@ -137,7 +138,8 @@ def detect_encoding(head: bytes, key: str, compressed: bool = False) -> tuple[En
 
 
 def sniff_delimiter(sample: str, truncated: bool, prefer_tab: bool) -> str:
-    """The delimiter that splits the header into most fields, consistently over the sample."""
+    """The delimiter that splits the header into most fields, consistently over the sample
+    (the header below a title, if there is one: see `preamble`)."""
     best: tuple[float, int, int] | None = None
     chosen = ","
     order = ("\t", *[d for d in DELIMITERS if d != "\t"]) if prefer_tab else DELIMITERS
@@ -151,6 +153,7 @@ def sniff_delimiter(sample: str, truncated: bool, prefer_tab: bool) -> str:
         if truncated and len(records) > 1:
             records.pop()  # the sample probably cut the last record short
         records = records[:_SNIFF_RECORDS]
+        records = records[table_start(records) :]  # a title above the table is no header
         if not records or len(records[0]) < 2:
             continue
         width = len(records[0])

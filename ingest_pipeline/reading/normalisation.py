@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ingest_pipeline.naming import druid_safe_column_names
 from ingest_pipeline.reading.detection import DetectedFormat
+from ingest_pipeline.reading.preamble import table_start
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
 # Python's csv module refuses fields over 128 KiB by default; a "giant line" is still data.
@@ -34,14 +35,7 @@ def _open_text(path: Path, fmt: DetectedFormat) -> Iterator[TextIO]:
         yield text
 
 
-#: A title or notes above the table ("Sales report", "Generated: 2024-03-05"), as report
-#: exports write them, are skipped when the table's header is found below them: at most this
-#: many records, each of at most 2 non-empty fields and fewer fields than the table; the header
-#: names its columns (non-empty, distinct, no number), and the records after it (of the first
-#: PREAMBLE_PROBE) all have its field count. Anything less clear stays as it was: the first
-#: record is the header and rows of another width are rejected by line.
-PREAMBLE_MAX_RECORDS = 10
-PREAMBLE_PROBE = 50
+PREAMBLE_PROBE = 50  # records examined for a title above the header (see preamble.py)
 
 
 class CsvRecord(NamedTuple):
@@ -55,37 +49,9 @@ def preamble_notes(preamble: Sequence[CsvRecord]) -> list[str]:
     if not preamble:
         return []
     quoted = "; ".join(repr(" ".join(v for v in r.fields if v.strip())[:80]) for r in preamble)
-    return [
-        f"skipped lines {preamble[0].start}-{preamble[-1].end} above the header as a title, "
-        f"not rows: {quoted}"
-    ]
-
-
-def _looks_like_a_header(fields: Sequence[str]) -> bool:
-    names = [f.strip() for f in fields]
-    return all(names) and len(set(names)) == len(names) and not any(map(_is_number, names))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return False
-    return True
-
-
-def table_start(records: Sequence[Sequence[str]]) -> int:
-    """Which of the first non-blank records is the header: 0, unless those before it are a
-    preamble (see PREAMBLE_MAX_RECORDS)."""
-    for h in range(1, min(PREAMBLE_MAX_RECORDS, len(records) - 2) + 1):
-        width = len(records[h])
-        if (
-            all(len(r) < width and sum(bool(v.strip()) for v in r) <= 2 for r in records[:h])
-            and all(len(r) == width for r in records[h + 1 :])
-            and _looks_like_a_header(records[h])
-        ):
-            return h
-    return 0
+    first, last = preamble[0].start, preamble[-1].end
+    lines = f"line {first}" if first == last else f"lines {first}-{last}"
+    return [f"skipped {lines} above the header as a title, not rows: {quoted}"]
 
 
 def _non_blank_records(reader: Any) -> Iterator[CsvRecord | None]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest_pipeline.reading import read_frame
-from ingest_pipeline.reading.normalisation import table_start
+from ingest_pipeline.reading.preamble import table_start
 from ingest_pipeline.vocabulary import LINE_COLUMN
 from ingest_pipeline_tests.unit.reading.helpers import read_upload, write_upload
 
@@ -72,3 +72,16 @@ def test_more_than_ten_title_lines_are_not_a_preamble() -> None:
     records = [["note"]] * 11 + [["a", "b"], ["1", "2"], ["3", "4"]]
     assert table_start(records) == 0
     assert table_start(records[1:]) == 10
+
+
+def test_the_delimiter_is_sniffed_from_the_header_below_the_title(tmp_path: Path) -> None:
+    text = '"Monthly totals"\n\ndate;region;total\n' + "".join(
+        f"2024-02-{d:02d};r{d % 3};{d},5\n" for d in range(1, 29)
+    )
+    result = read_frame(write_upload(tmp_path, "totals.csv", text), "k/totals.csv")
+    assert result.format.delimiter == ";"
+    frame = result.frame.collect()
+    assert frame["total"].to_list() == [d + 0.5 for d in range(1, 29)]
+    assert "skipped line 1 above the header as a title, not rows: 'Monthly totals'" in (
+        result.warnings
+    )

@@ -1,0 +1,40 @@
+"""A title or notes above a CSV's table ("Sales report", "Generated: 2024-03-05"), as report
+exports write them: where the header really is (used by the delimiter sniffer and the reader)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: The lines above the table are skipped when its header is found below them: at most this many
+#: records, each of at most 2 non-empty fields and fewer fields than the table; the header names
+#: its columns (non-empty, distinct, no number), and the records examined after it all have its
+#: field count. Anything less clear stays as it was: the first record is the header, and rows
+#: of another width are rejected by line.
+PREAMBLE_MAX_RECORDS = 10
+
+
+def _looks_like_a_header(fields: Sequence[str]) -> bool:
+    names = [f.strip() for f in fields]
+    return all(names) and len(set(names)) == len(names) and not any(map(_is_number, names))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def table_start(records: Sequence[Sequence[str]]) -> int:
+    """Which of the first non-blank records is the header: 0, unless those before it are a
+    preamble (see PREAMBLE_MAX_RECORDS)."""
+    for h in range(1, min(PREAMBLE_MAX_RECORDS, len(records) - 2) + 1):
+        width = len(records[h])
+        if (
+            all(len(r) < width and sum(bool(v.strip()) for v in r) <= 2 for r in records[:h])
+            and all(len(r) == width for r in records[h + 1 :])
+            and _looks_like_a_header(records[h])
+        ):
+            return h
+    return 0
