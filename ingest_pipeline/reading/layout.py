@@ -27,6 +27,7 @@ from typing import Final, NamedTuple
 import polars as pl
 
 from ingest_pipeline.reading.detection import DetectedFormat
+from ingest_pipeline.reading.preamble import is_sep_directive
 
 _HEADER_BYTES: Final = 1 << 20  # a longer header line takes the careful path
 _LINE: Final = "line"
@@ -57,6 +58,8 @@ def plain_csv_header(path: Path, fmt: DetectedFormat) -> PlainHeader | None:
     except UnicodeDecodeError:
         return None
     header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    if is_sep_directive(header):
+        return None  # Excel's `sep=;` line: the careful path skips it
     return PlainHeader(header, len(first)) if header else None
 
 

@@ -26,9 +26,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def is_sep_directive(record: Sequence[str]) -> bool:
+    """Excel's first line `sep=;`, which names the delimiter (split by it or not)."""
+    text = ";".join(record).strip() if len(record) > 1 else "".join(record).strip()
+    return text.lower().startswith("sep=") and len(text) <= 6
+
+
 def table_start(records: Sequence[Sequence[str]]) -> int:
     """Which of the first non-blank records is the header: 0, unless those before it are a
-    preamble (see PREAMBLE_MAX_RECORDS)."""
+    preamble (see PREAMBLE_MAX_RECORDS) or Excel's `sep=` line."""
+    if records and is_sep_directive(records[0]):
+        return 1 + table_start(records[1:])
     for h in range(1, min(PREAMBLE_MAX_RECORDS, len(records) - 2) + 1):
         width = len(records[h])
         if (

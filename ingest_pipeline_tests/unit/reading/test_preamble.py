@@ -85,3 +85,19 @@ def test_the_delimiter_is_sniffed_from_the_header_below_the_title(tmp_path: Path
     assert "skipped line 1 above the header as a title, not rows: 'Monthly totals'" in (
         result.warnings
     )
+
+
+@pytest.mark.parametrize(
+    ("directive", "delimiter"), [("sep=;", ";"), ("SEP=,", ","), ("sep=\t", "\t")]
+)
+def test_excel_s_sep_line_names_the_delimiter_and_is_no_header(
+    tmp_path: Path, directive: str, delimiter: str
+) -> None:
+    rows = [f"2024-01-0{d}{delimiter}{d}" for d in range(1, 8)]
+    text = "\n".join([directive, f"date{delimiter}amount", *rows]) + "\n"
+    result = read_frame(write_upload(tmp_path, "excel.csv", text), "k/excel.csv")
+    assert result.format.delimiter == delimiter
+    frame = result.frame.collect()
+    assert frame.columns == [LINE_COLUMN, "date", "amount"]
+    assert frame["amount"].to_list() == list(range(1, 8))
+    assert frame[LINE_COLUMN].to_list() == list(range(3, 10))
