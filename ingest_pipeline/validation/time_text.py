@@ -3,7 +3,8 @@
 Three families, each recognised by an anchored regex over the whole column (`text_stat_exprs`,
 `local_date_stat_exprs`) and parsed row by row:
 
-- ISO 8601: `2024-01-05`, `2024-01-05T13:45:00.123Z`, `2024/01/05 13:45:00`, with or without a
+- ISO 8601: `2024-01-05`, `2024-01-05T13:45:00.123Z`, `2024/01/05 13:45:00`, a month alone
+  (`2024-03`, `2024/03`: its first day), with or without a
   zone (`+01:00`, `+0100`, `+01`, `Z`, `UTC`, or an abbreviation of one meaning: `CET`, `EST`);
 - dates with an English month name (full or 3 letters, any case), day and month in either
   order or after the year, an optional weekday and time: `Jan 1 2000`, `January 5, 2024`,
@@ -38,6 +39,9 @@ EpochUnit = Literal["s", "ms", "us", "ns"]
 # Text that can parse as ISO without a time_format starts with a yyyy-mm-dd (or yyyy/mm/dd).
 ISO_DATE_TEXT: Final = r"^\s*\d{4}[-/]\d{2}[-/]\d{2}"
 ISO_TIMED_TEXT: Final = ISO_DATE_TEXT + r"(T|\s+)\d"
+# A month alone (2024-03, 2024/03: monthly figures), in 1900..2099: its first day. The years
+# keep codes shaped like it ("1000-10") out.
+YEAR_MONTH_TEXT: Final = r"^\s*((?:19|20)\d{2})[-/](0[1-9]|1[0-2])\s*$"
 _EPOCH_TEXT = r"^-?\d{9,}(\.\d+)?$"  # 9+ digits: not a year, not a date
 
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
@@ -82,7 +86,9 @@ def text_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
     column = pl.col(name)
     named = column.str.contains(NAMED_DATE_TEXT)
     return {
-        Stat.ISO_LIKE: column.str.contains(ISO_DATE_TEXT).sum(),
+        Stat.ISO_LIKE: (
+            column.str.contains(ISO_DATE_TEXT) | column.str.contains(YEAR_MONTH_TEXT)
+        ).sum(),
         Stat.ISO_TIMED: column.str.contains(ISO_TIMED_TEXT).sum(),
         Stat.NAMED_LIKE: named.sum(),
         # only over the month-name values (none, in most text columns)
@@ -164,6 +170,7 @@ def _normalised_time_text(values: pl.Expr) -> pl.Expr:
     return (
         _zone_abbreviation_as_offset(values.str.strip_chars())
         .str.replace(r"^(\d{4})/(\d{2})/(\d{2})", "${1}-${2}-${3}")
+        .str.replace(YEAR_MONTH_TEXT, "${1}-${2}-01")
         .str.replace(r"^(\d{4}-\d{2}-\d{2}) +(\d)", "${1}T${2}")
         .str.replace(r"(?i)\s*(z|utc|gmt)$", "+00:00")
     )

@@ -354,3 +354,20 @@ def test_an_ambiguous_zone_abbreviation_is_not_guessed(tmp_path: Path) -> None:
     result = validate_csv(tmp_path, lines_to_text(lines))
     assert result.time_column is None
     assert set(result.frame[TIME_COLUMN].to_list()) == {CONSTANT_TIME}
+
+
+def test_a_month_alone_is_its_first_day(tmp_path: Path) -> None:
+    months = [(2021 + i // 12, 1 + i % 12) for i in range(36)]
+    lines = ["period,revenue"] + [
+        f"{y}{'-' if i % 2 else '/'}{m:02d},{i * 100}" for i, (y, m) in enumerate(months)
+    ]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column == "period"
+    assert result.frame[TIME_COLUMN].to_list() == [datetime(y, m, 1, tzinfo=UTC) for y, m in months]
+    assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
+
+
+def test_codes_shaped_like_a_month_outside_1900_to_2099_are_no_time(tmp_path: Path) -> None:
+    lines = ["code,v"] + [f"{1000 + i}-{1 + i % 12:02d},{i}" for i in range(30)]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column is None
