@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest_pipeline.reading import read_frame
-from ingest_pipeline.reading.normalisation import json_array_elements
+from ingest_pipeline.reading.json_stream import json_array_elements
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.reading.helpers import write_upload
 
