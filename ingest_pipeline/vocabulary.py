@@ -61,8 +61,9 @@ SQL_TO_DRUID_TYPE: Final[Mapping[str, DruidColumnType]] = MappingProxyType(
 
 # --------------------------------------------------------------------------- data files
 
-#: "json_array": one top-level JSON array of objects (read element by element, like NDJSON).
-FileFormat = Literal["csv", "ndjson", "json_array", "parquet"]
+#: "json_array": one top-level JSON array of objects (read element by element, like NDJSON);
+#: "json_object": one top-level JSON object wrapping such an array (`{"data": [...]}`).
+FileFormat = Literal["csv", "ndjson", "json_array", "json_object", "parquet"]
 # Object-key extensions (lower case) of each format we read; gzip may wrap any of them.
 EXTENSIONS_BY_FORMAT: Final[Mapping[FileFormat, tuple[str, ...]]] = MappingProxyType(
     {

@@ -30,6 +30,7 @@ from ingest_pipeline.reading.normalisation import (
     normalise_csv,
     normalise_ndjson,
     preamble_notes,
+    wraps_records,
 )
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -73,6 +74,7 @@ def read_frame(
         "csv": partial(_read_csv, decimal_comma=decimal_comma),
         "ndjson": _read_ndjson,
         "json_array": _read_ndjson,
+        "json_object": _read_ndjson,
     }
     reader = readers.get(fmt.format, _read_parquet)
     try:
@@ -188,7 +190,10 @@ def _copy_plain_csv(
 
 def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:
     out = workdir / f"{path.name}.normalized.ndjson"
-    keys, rejected, blank_rows, rows = normalise_ndjson(path, key, fmt, out)
+    if fmt.format == "ndjson" and wraps_records(path, fmt):
+        fmt = replace(fmt, format="json_object")
+    wrapper: list[str] = []  # what a wrapping JSON object holds besides its records
+    keys, rejected, blank_rows, rows = normalise_ndjson(path, key, fmt, out, wrapper)
     names = druid_safe_column_names(keys)
     if rows == 0:  # Polars cannot infer a schema from an empty file
         schema = {LINE_COLUMN: pl.Int64, **dict.fromkeys(names, pl.String)}
@@ -198,7 +203,8 @@ def _read_ndjson(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> Re
             pl.col(LINE_COLUMN).cast(pl.Int64),
             *[pl.col(f"c{i}").alias(name) for i, name in enumerate(names)],
         )
-    return ReadResult(frame, fmt, rejected, _notes(keys, names, blank_rows), blank_rows, out)
+    notes = wrapper + _notes(keys, names, blank_rows)
+    return ReadResult(frame, fmt, rejected, notes, blank_rows, out)
 
 
 def _read_parquet(path: Path, key: str, fmt: DetectedFormat, workdir: Path) -> ReadResult:

@@ -25,6 +25,24 @@ def json_array_elements(
     return _JsonArray(text, key, chunk_size, max_element).elements()
 
 
+def json_wrapped_records(
+    text: TextIO,
+    key: str,
+    notes: list[str],
+    chunk_size: int = JSON_CHUNK,
+    max_element: int = MAX_JSON_ELEMENT,
+) -> Iterator[tuple[int, Any]]:
+    """(line it starts on, value) for each element of the array of objects a top-level JSON
+    object wraps (`{"meta": {...}, "data": [{...}, ...]}`), streamed like `json_array_elements`.
+    Two such arrays reject the file (which is meant?); what else the object holds is named in
+    `notes`."""
+    return _JsonArray(text, key, chunk_size, max_element).wrapped_records(notes)
+
+
+def _are_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
+
+
 class _JsonArray:
     """The reading position in a JSON array's text: a buffer of it from `pos` on, the line
     `pos` is on, and whether the text is all read."""
@@ -39,6 +57,78 @@ class _JsonArray:
         self._skip_space()
         if self._next_char() != "[":
             raise self._reject("the file does not start with a JSON array")
+        yield from self._array_rest()
+        self._end_of_text("the JSON array's closing ']'")
+
+    def wrapped_records(self, notes: list[str]) -> Iterator[tuple[int, Any]]:
+        """The elements of the one array of objects in a top-level JSON object; the object's
+        other members are read past and named in `notes`."""
+        self._skip_space()
+        if self._next_char() != "{":
+            raise self._reject("the file does not start with a JSON object")
+        records, others = None, []
+        self._skip_space()
+        while self.buffer[self.pos : self.pos + 1] != "}":
+            name = self._member_name()
+            if records is None and self._array_of_objects_ahead():
+                records = name
+                self.pos += 1  # the "["
+                yield from self._array_rest()
+            else:
+                value = self._value()
+                if _are_records(value):
+                    raise self._reject(
+                        f"the JSON object holds arrays of records under {records!r} and "
+                        f"{name!r}: upload each as a file of its own"
+                    )
+                others.append(name)
+            self._skip_space()
+            if self.buffer[self.pos : self.pos + 1] == ",":
+                self.pos += 1
+                self._skip_space()
+            elif self.buffer[self.pos : self.pos + 1] != "}":
+                raise self._reject("expected ',' or '}' between the JSON object's members")
+        self.pos += 1
+        self._end_of_text("the JSON object's closing '}'")
+        if records is None:
+            raise self._reject("the JSON object holds no array of records (objects)")
+        skipped = f"; its other members are not rows: {', '.join(others)}" if others else ""
+        notes.append(f"rows from the JSON object's {records!r} array{skipped}")
+
+    def _member_name(self) -> str:
+        name = self._value()
+        if not isinstance(name, str):
+            raise self._reject("expected a member name in quotes in the JSON object")
+        self._skip_space()
+        if self._next_char() != ":":
+            raise self._reject(f"expected ':' after the JSON object's member {name!r}")
+        self._skip_space()
+        return name
+
+    def _value(self) -> Any:
+        value, end = self._decode()
+        self.line += self.buffer.count("\n", self.pos, end)
+        self.pos = end
+        return value
+
+    def _array_of_objects_ahead(self) -> bool:
+        """Whether `pos` is at "[" and the array's first element is an object."""
+        if self.buffer[self.pos : self.pos + 1] != "[":
+            return False
+        while True:
+            rest = self.buffer[self.pos + 1 :].lstrip(" \t\r\n")
+            if rest:
+                return rest[0] == "{"
+            if not self._more(0):  # (keeps the text from `pos` on)
+                return False
+
+    def _end_of_text(self, what: str) -> None:
+        self._skip_space()
+        if self.pos < len(self.buffer):
+            raise self._reject(f"text after {what}")
+
+    def _array_rest(self) -> Iterator[tuple[int, Any]]:
+        """The elements after an array's "[" up to its "]" (consumed)."""
         self._skip_space()
         if self.buffer[self.pos : self.pos + 1] == "]":
             self.pos += 1
@@ -60,9 +150,6 @@ class _JsonArray:
                         else f"expected ',' or ']' after an element of the JSON array, found "
                         f"{separator!r}"
                     )
-        self._skip_space()
-        if self.pos < len(self.buffer):
-            raise self._reject("text after the JSON array's closing ']'")
 
     def _next_char(self) -> str:
         char = self.buffer[self.pos : self.pos + 1]

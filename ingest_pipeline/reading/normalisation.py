@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ingest_pipeline.naming import druid_safe_column_names
 from ingest_pipeline.reading.detection import DetectedFormat
-from ingest_pipeline.reading.json_stream import json_array_elements
+from ingest_pipeline.reading.json_stream import json_array_elements, json_wrapped_records
 from ingest_pipeline.reading.preamble import table_start
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -118,11 +118,31 @@ def json_scalar(value: Any) -> Any:
     return value
 
 
+def wraps_records(path: Path, fmt: DetectedFormat) -> bool:
+    """Whether a file detected as NDJSON is one JSON object wrapping its records instead: its
+    first line is no whole JSON value (a pretty-printed object), or it is the only line and
+    holds an array of objects."""
+    with _open_text(path, fmt) as text:
+        lines = (line for line in text if line.strip())
+        first = next(lines, None)
+        if first is None or not first.lstrip().startswith("{"):
+            return False
+        try:
+            value = json.loads(first)
+        except json.JSONDecodeError:
+            return True
+        if not isinstance(value, dict) or next(lines, None) is not None:
+            return False
+    records = [v for v in value.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+    return len(records) == 1
+
+
 def normalise_ndjson(
-    path: Path, key: str, fmt: DetectedFormat, out: Path
+    path: Path, key: str, fmt: DetectedFormat, out: Path, notes: list[str] | None = None
 ) -> tuple[list[str], list[RejectedRow], int, int]:
-    """Stream NDJSON (or a JSON array's elements) into `out`: nested values as JSON text, keys
-    as c0..cN, LINE_COLUMN added (the line an element starts on).
+    """Stream NDJSON (or a JSON array's elements, or those a JSON object wraps: what else it
+    holds is named in `notes`) into `out`: nested values as JSON text, keys as c0..cN,
+    LINE_COLUMN added (the line an element starts on).
 
     Keys are renamed positionally because Druid-safe names depend on every key in the file
     (dedupe), which is known only at the end; the caller renames c0..cN afterwards.
@@ -134,6 +154,8 @@ def normalise_ndjson(
     with _open_text(path, fmt) as text, out.open("w", encoding="utf-8") as sink:
         if fmt.format == "json_array":
             records: Iterator[tuple[int, Any]] = json_array_elements(text, key)
+        elif fmt.format == "json_object":
+            records = json_wrapped_records(text, key, notes if notes is not None else [])
         else:
             records = ndjson_records(text, rejected)
         for line_number, record in records:
