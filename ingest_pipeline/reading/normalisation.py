@@ -118,20 +118,30 @@ def json_scalar(value: Any) -> Any:
     return value
 
 
+#: Characters of a first line read whole to tell NDJSON from one object wrapping records.
+WRAP_PROBE = 1 << 20
+
+
 def wraps_records(path: Path, fmt: DetectedFormat) -> bool:
     """Whether a file detected as NDJSON is one JSON object wrapping its records instead: its
     first line is no whole JSON value (a pretty-printed object), or it is the only line and
-    holds an array of objects."""
+    holds one array of objects (or is too long to look at: a minified dump). Reads the first
+    line in bounded memory and stops at the second."""
     with _open_text(path, fmt) as text:
-        lines = (line for line in text if line.strip())
-        first = next(lines, None)
-        if first is None or not first.lstrip().startswith("{"):
+        first = text.readline(WRAP_PROBE)
+        while first and not first.strip():
+            first = text.readline(WRAP_PROBE)
+        if not first.lstrip().startswith("{"):
             return False
+        if len(first) == WRAP_PROBE and not first.endswith("\n"):
+            while (piece := text.readline(WRAP_PROBE)) and not piece.endswith("\n"):
+                pass  # the rest of a first line too long to parse here
+            return not any(line.strip() for line in text)
         try:
             value = json.loads(first)
         except json.JSONDecodeError:
             return True
-        if not isinstance(value, dict) or next(lines, None) is not None:
+        if not isinstance(value, dict) or any(line.strip() for line in text):
             return False
     records = [v for v in value.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
     return len(records) == 1

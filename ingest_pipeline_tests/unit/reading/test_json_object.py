@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_pipeline.reading import read_frame
+from ingest_pipeline.reading import normalisation, read_frame
 from ingest_pipeline.reading.json_stream import json_wrapped_records
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.reading.helpers import write_upload
@@ -82,3 +82,23 @@ def test_ndjson_stays_one_row_a_line(tmp_path: Path, text: str) -> None:
     result = read_frame(write_upload(tmp_path, "rows.json", text), KEY)
     assert result.format.format == "ndjson"
     assert result.frame.collect()["order"].to_list() == [1, 2][: text.count("\n")]
+
+
+def test_a_minified_dump_longer_than_the_probe_is_read_as_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(normalisation, "WRAP_PROBE", 64)
+    path = write_upload(tmp_path, "api.json", json.dumps(DOCUMENT) + "\n")
+    result = read_frame(path, KEY)
+    assert result.format.format == "json_object"
+    assert result.frame.collect()["v"].to_list() == [0, 1, 2, 3, 4]
+
+
+def test_ndjson_with_a_first_line_longer_than_the_probe_stays_ndjson(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(normalisation, "WRAP_PROBE", 64)
+    lines = [json.dumps({"order": 1, "note": "x" * 200}), json.dumps({"order": 2})]
+    result = read_frame(write_upload(tmp_path, "rows.json", "\n".join(lines) + "\n"), KEY)
+    assert result.format.format == "ndjson"
+    assert result.frame.collect()["order"].to_list() == [1, 2]
