@@ -120,6 +120,41 @@ INGESTED = {
         1,
         {"time_original": "VARCHAR", "v": "BIGINT"},
     ),
+    # a report export: a title above the table
+    "titled_report.csv": (
+        b"Sales report\nGenerated: 2024-03-05\n\nts,v\n2024-01-01,1\n2024-01-02,2\n",
+        2,
+        {"v": "BIGINT"},
+    ),
+    # Excel's first line names the delimiter
+    "excel_sep.csv": (b"sep=;\nts;v\n2024-01-01;1\n2024-01-02;2\n", 2, {"v": "BIGINT"}),
+    # a spreadsheet's thousands separators in a "," file: numbers, not text
+    "thousands.csv": (
+        b'ts,amount\n2024-01-01,"1,037"\n2024-01-02,"12,345.50"\n',
+        2,
+        {"amount": "DOUBLE"},
+    ),
+    # an API dump: one pretty-printed object wrapping the records
+    "api_dump.json": (
+        b'{\n  "meta": {"count": 2},\n  "data": [\n    {"ts": "2024-01-01T00:00:00Z", "v": 1},\n'
+        b'    {"ts": "2024-01-02T00:00:00Z", "v": 2}\n  ]\n}\n',
+        2,
+        {"v": "BIGINT"},
+    ),
+    # the date and its time of day in columns of their own
+    "date_and_time.csv": (
+        b"Datum;Uhrzeit;v\n31.01.2024;13:45;1\n01.02.2024;00:05;2\n",
+        2,
+        {"Uhrzeit": "VARCHAR", "v": "BIGINT"},
+    ),
+    # local times with a zone's name
+    "zone_names.csv": (
+        b"ts,v\n2024-01-01 10:00:00 CET,1\n2024-01-02 10:00:00 EST,2\n",
+        2,
+        {"v": "BIGINT"},
+    ),
+    # monthly figures: a month alone is its first day
+    "monthly.csv": (b"month,v\n2024-01,1\n2024/02,2\n", 2, {"v": "BIGINT"}),
 }
 #: Exact times Druid must hold for the time-handling cases.
 TIMES = {
@@ -142,6 +177,11 @@ TIMES = {
         "2024-01-02T00:00:00.000Z",
         "2024-01-03T08:00:00.000Z",
     ],
+    "titled_report.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "api_dump.json": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "date_and_time.csv": ["2024-01-31T13:45:00.000Z", "2024-02-01T00:05:00.000Z"],
+    "zone_names.csv": ["2024-01-01T09:00:00.000Z", "2024-01-02T15:00:00.000Z"],
+    "monthly.csv": ["2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"],
 }
 #: Ingested files share a datasource, appended together as the sensor batches a dataset's new
 #: files (one Druid task per run, not one per file), unless a column of theirs has another type
@@ -216,6 +256,8 @@ def test_every_odd_file_is_ingested_exactly_or_rejected_clearly(automation, s3, 
     assert utf16 == [{"city": "K\u00f6ln"}]
     amounts = of_file(druid, "Betrag", datasets, "decimal_comma.csv", automation.prefix)
     assert sum(r["Betrag"] for r in amounts) == pytest.approx(1639.68 - 12.5)
+    grouped = of_file(druid, "amount", datasets, "thousands.csv", automation.prefix)
+    assert [r["amount"] for r in grouped] == [1037.0, 12345.5]
 
     rejected = dict(REJECTED)
     rejected_runs = {name: runs[f"{datasets[name]}/{name}"][0] for name in rejected}
