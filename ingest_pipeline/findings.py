@@ -142,6 +142,7 @@ class TimeOfDay:
 
     column: str
     rows: int  # rows it gave a time of day (every row of the file)
+    typed: bool = False  # a typed time of day (Parquet's TIME), not text
 
 
 def untaken_times_of_day_message(date_column: str, columns: Sequence[str]) -> str:

@@ -4,9 +4,9 @@ row of a day (a silent loss: an hourly file would collapse to one time a day).
 
 Taken only when it is safe to: the chosen column holds dates only (an auto-detected one; a
 configured `time_column` is used alone), and exactly one other column is named like a time of
-day and holds a clock time (H:MM, HH:MM:SS, HH:MM:SS.fff, optionally am/pm) in every row. A
-duration ("0:45" under "duration") is not named like one; two such columns (a start and an end)
-are not guessed between, and the report names them.
+day and holds a clock time (H:MM, HH:MM:SS, HH:MM:SS.fff, optionally am/pm; or Parquet's
+TIME) in every row. A duration ("0:45" under "duration") is not named like one; two such
+columns (a start and an end) are not guessed between, and the report names them.
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ def named_like_time_of_day(name: str) -> bool:
     return bool(_NAMED_LIKE.search(lower)) and not _NAMED_UNLIKE.search(lower)
 
 
-def clock_ms_expr(name: str) -> pl.Expr:
-    """Column `name`'s clock times as milliseconds after midnight (null: not a clock time)."""
+def clock_ms_expr(name: str, typed: bool = False) -> pl.Expr:
+    """Column `name`'s clock times as milliseconds after midnight (null: not a clock time);
+    `typed`: a time of day typed as such (Parquet's TIME), taken as it is."""
+    if typed:
+        return pl.col(name).cast(pl.Int64) // 1_000_000  # nanoseconds after midnight
     parts = pl.col(name).cast(pl.String).str.extract_groups(_CLOCK)
     hour = parts.struct.field("h").cast(pl.Int64)
     minute = parts.struct.field("m").cast(pl.Int64)
@@ -66,21 +69,28 @@ def find_time_of_day(
     named = [
         name
         for name, dtype in dtypes.items()
-        if name != date_column and dtype == pl.String and named_like_time_of_day(name)
+        if name != date_column
+        and (dtype == pl.String or dtype == pl.Time)
+        and named_like_time_of_day(name)
     ]
     if not named or rows == 0:
         return None, ()
     counts = aggregate(
         source,
-        {name: Aggregation(clock_ms_expr(name).is_not_null().sum(), "sum") for name in named},
+        {
+            name: Aggregation(
+                clock_ms_expr(name, dtypes[name] == pl.Time).is_not_null().sum(), "sum"
+            )
+            for name in named
+        },
     )
     everywhere = tuple(name for name in named if counts[name] == rows)
     if len(everywhere) != 1:
         return None, everywhere
-    return TimeOfDay(everywhere[0], rows), ()
+    return TimeOfDay(everywhere[0], rows, dtypes[everywhere[0]] == pl.Time), ()
 
 
 def with_time_of_day(date_expr: pl.Expr, time_of_day: TimeOfDay, utc_ms: pl.DataType) -> pl.Expr:
     """The dates of `date_expr` plus the time of day of every row."""
-    offset = pl.duration(milliseconds=clock_ms_expr(time_of_day.column))
+    offset = pl.duration(milliseconds=clock_ms_expr(time_of_day.column, time_of_day.typed))
     return (date_expr + offset).cast(utc_ms)

@@ -3,7 +3,7 @@ __time is each row's date and time, not midnight for every row of a day."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +11,7 @@ import pytest
 
 from ingest_pipeline.findings import TimeOfDay
 from ingest_pipeline.reading import read_frame
+from ingest_pipeline.validation import validate
 from ingest_pipeline.validation.time_of_day import clock_ms_expr, named_like_time_of_day
 from ingest_pipeline_tests.unit.validation.helpers import (
     assert_streams_the_same,
@@ -149,3 +150,23 @@ def test_full_timestamps_take_no_time_of_day_from_elsewhere(tmp_path: Path) -> N
     result = validate_csv(tmp_path, text)
     assert times(result) == [utc(2024, 3, 1, 10), utc(2024, 3, 2, 10)]
     assert result.time_facts.time_of_day is None
+
+
+def test_a_parquet_date_and_time_of_day_are_one_time(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {
+            "day": [date(2024, 3, 1), date(2024, 3, 1), date(2024, 3, 2)],
+            "time": [time(9, 15), time(17, 40, 5, 250_000), time(0, 0)],
+            "v": [1, 2, 3],
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    frame.write_parquet(path)
+    parsed = read_frame(path, "uploads/ds/typed.parquet")
+    result = validate(parsed.frame, "uploads/ds/typed.parquet", "ds", None)
+    assert times(result) == [
+        utc(2024, 3, 1, 9, 15),
+        utc(2024, 3, 1, 17, 40, 5, 250_000),
+        utc(2024, 3, 2),
+    ]
+    assert result.time_facts.time_of_day == TimeOfDay("time", 3, typed=True)
