@@ -371,3 +371,12 @@ def test_codes_shaped_like_a_month_outside_1900_to_2099_are_no_time(tmp_path: Pa
     lines = ["code,v"] + [f"{1000 + i}-{1 + i % 12:02d},{i}" for i in range(30)]
     result = validate_csv(tmp_path, lines_to_text(lines))
     assert result.time_column is None
+
+
+@pytest.mark.parametrize("late", ["02/01/24", "24-02-01", "124-02-01"])
+def test_a_year_not_in_4_digits_is_no_time_not_the_year_24(tmp_path: Path, late: str) -> None:
+    # (chrono's %Y reads "24" as the year 24: those rows were ingested 2000 years early)
+    shape = "{m:02d}/{d:02d}/2024" if "/" in late else "2024-{m:02d}-{d:02d}"
+    lines = ["when,v"] + [f"{shape.format(m=1, d=10 + i)},{i}" for i in range(9)] + [f"{late},9"]
+    with pytest.raises(FileRejected, match=f"line 11: unparseable time '{late}' in column 'when'"):
+        validate_csv(tmp_path, lines_to_text(lines))
