@@ -136,13 +136,17 @@ class ConstantTime:
         )
 
 
+#: How a column holds the time of day: clock text (14:30), a typed TIME, an hour 0..23.
+TimeOfDayUnit = Literal["clock", "time", "hour"]
+
+
 @dataclass(frozen=True)
 class TimeOfDay:
     """The column whose clock times were added to a dates-only time column's dates."""
 
     column: str
     rows: int  # rows it gave a time of day (every row of the file)
-    typed: bool = False  # a typed time of day (Parquet's TIME), not text
+    unit: TimeOfDayUnit = "clock"
 
 
 def untaken_times_of_day_message(date_column: str, columns: Sequence[str]) -> str:
@@ -165,12 +169,22 @@ class TimeFacts:
     time_of_day: TimeOfDay | None = None
     # columns that each held a time of day in every row, too many to know which one is meant
     times_of_day_untaken: tuple[str, ...] = ()
+    hours_ending_untaken: tuple[str, ...] = ()  # hours 1..24: ending or starting at them?
 
     def untaken_times_of_day(self, time_column: str | None) -> list[str]:
-        """What a person should know of the times of day left out (none, or one message)."""
-        if not self.times_of_day_untaken or time_column is None:
+        """What a person should know of the times of day left out (none, or messages)."""
+        if time_column is None:
             return []
-        return [untaken_times_of_day_message(time_column, self.times_of_day_untaken)]
+        found = []
+        if self.times_of_day_untaken:
+            found.append(untaken_times_of_day_message(time_column, self.times_of_day_untaken))
+        for hours in self.hours_ending_untaken:
+            found.append(
+                f"{hours!r} holds hours 1..24 (the hour ending then, or starting?); __time takes "
+                f"the dates of {time_column!r} at midnight. Fix: upload the date and its time "
+                "in one column (e.g. 2024-03-01 14:00), or hours 0..23 that start the hour"
+            )
+        return found
 
 
 @dataclass(frozen=True)

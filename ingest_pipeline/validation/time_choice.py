@@ -22,7 +22,6 @@ from ingest_pipeline.findings import (
     TimeFacts,
     UnusedTimeColumn,
     time_column_lines,
-    untaken_times_of_day_message,
 )
 from ingest_pipeline.validation.early_times import EarlyTimes
 from ingest_pipeline.validation.source import Aggregation, BatchSource, KeptColumn, aggregate
@@ -153,17 +152,23 @@ def _with_time_of_day(
 ) -> TimeChoice:
     """Dates only: plus the time of day of a column of its own, if one clearly holds it."""
     assert choice.column is not None and choice.warning is not None
-    time_of_day, ambiguous = find_time_of_day(source, choice.column, dtypes, rows)
+    search = find_time_of_day(source, choice.column, dtypes, rows)
+    time_of_day = search.found
     if time_of_day is None:
-        if not ambiguous:
+        facts = replace(
+            choice.facts,
+            times_of_day_untaken=search.ambiguous,
+            hours_ending_untaken=search.hours_ending,
+        )
+        notes = facts.untaken_times_of_day(choice.column)
+        if not notes:
             return choice
-        note = untaken_times_of_day_message(choice.column, ambiguous)
-        facts = replace(choice.facts, times_of_day_untaken=ambiguous)
-        return choice._replace(facts=facts, warning=f"{choice.warning}\n{note}")
+        return choice._replace(facts=facts, warning="\n".join([choice.warning, *notes]))
     added = (
-        f"{choice.warning}\nplus the time of day from {time_of_day.column!r} (a clock time in "
-        f"every row): __time is each row's date and time. To take the dates alone, set "
-        f"time_column in datasets.yaml (a configured column is used alone)"
+        f"{choice.warning}\nplus the time of day from {time_of_day.column!r} (a "
+        f"{'time of day' if time_of_day.unit != 'hour' else 'whole hour 0..23'} in every row): "
+        "__time is each row's date and time. To take the dates alone, set time_column in "
+        "datasets.yaml (a configured column is used alone)"
     )
     return choice._replace(
         expr=with_time_of_day(choice.expr, time_of_day, UTC_MS),

@@ -5,19 +5,22 @@ row of a day (a silent loss: an hourly file would collapse to one time a day).
 Taken only when it is safe to: the chosen column holds dates only (an auto-detected one; a
 configured `time_column` is used alone), and exactly one other column is named like a time of
 day and holds a clock time (H:MM, HH:MM:SS, HH:MM:SS.fff, optionally am/pm; or Parquet's
-TIME) in every row. A duration ("0:45" under "duration") is not named like one; two such
-columns (a start and an end) are not guessed between, and the report names them.
+TIME) in every row, or else exactly one integer column named like the hour ("hour", "Stunde")
+holds 0..23 in every row. A duration ("0:45" under "duration") is not named like one; two such
+columns (a start and an end) are not guessed between, and hours 1..24 (the hour ending at that
+time, as energy markets count them, or starting?) are not guessed either: the report names
+them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
 import polars as pl
 
-from ingest_pipeline.findings import TimeOfDay
+from ingest_pipeline.findings import TimeOfDay, TimeOfDayUnit
 from ingest_pipeline.validation.source import Aggregation, BatchSource, aggregate
 
 _CLOCK: Final = (
@@ -28,6 +31,10 @@ _CLOCK: Final = (
 # durations, which share the clock's shape.
 _NAMED_LIKE: Final = re.compile(r"time|zeit|uhr|heure|hora|^ora$|tijd|clock|hour|^hh?:?mm")
 _NAMED_UNLIKE: Final = re.compile(r"duration|elapsed|dauer|durée|duree|spent|lap|runtime|length")
+# Integer columns of the hour of the day, by exact name only (an integer is a count otherwise).
+_HOUR_NAMES: Final = frozenset(
+    {"hour", "hr", "hour_of_day", "hod", "stunde", "heure", "hora", "ora", "uur"}
+)
 
 
 def named_like_time_of_day(name: str) -> bool:
@@ -35,11 +42,14 @@ def named_like_time_of_day(name: str) -> bool:
     return bool(_NAMED_LIKE.search(lower)) and not _NAMED_UNLIKE.search(lower)
 
 
-def clock_ms_expr(name: str, typed: bool = False) -> pl.Expr:
-    """Column `name`'s clock times as milliseconds after midnight (null: not a clock time);
-    `typed`: a time of day typed as such (Parquet's TIME), taken as it is."""
-    if typed:
+def clock_ms_expr(name: str, unit: TimeOfDayUnit = "clock") -> pl.Expr:
+    """Column `name`'s times of day as milliseconds after midnight (null: not one): clock
+    text, a typed time of day (Parquet's TIME), or an hour 0..23."""
+    if unit == "time":
         return pl.col(name).cast(pl.Int64) // 1_000_000  # nanoseconds after midnight
+    if unit == "hour":
+        hour = pl.col(name).cast(pl.Int64)
+        return pl.when((hour >= 0) & (hour <= 23)).then(hour * 3_600_000)
     parts = pl.col(name).cast(pl.String).str.extract_groups(_CLOCK)
     hour = parts.struct.field("h").cast(pl.Int64)
     minute = parts.struct.field("m").cast(pl.Int64)
@@ -61,36 +71,58 @@ def clock_ms_expr(name: str, typed: bool = False) -> pl.Expr:
     return pl.when(valid).then(total).otherwise(None)
 
 
+class TimeOfDaySearch(NamedTuple):
+    """What the columns beside a dates-only time column say of its rows' times of day."""
+
+    found: TimeOfDay | None = None  # the one to add to the dates
+    ambiguous: tuple[str, ...] = ()  # several, each a time of day in every row
+    hours_ending: tuple[str, ...] = ()  # hours 1..24: maybe the hour ending, not starting
+
+
+def _unit(name: str, dtype: pl.DataType) -> TimeOfDayUnit | None:
+    if dtype == pl.String and named_like_time_of_day(name):
+        return "clock"
+    if dtype == pl.Time and named_like_time_of_day(name):
+        return "time"
+    if dtype.is_integer() and name.lower() in _HOUR_NAMES:
+        return "hour"
+    return None
+
+
 def find_time_of_day(
     source: BatchSource, date_column: str, dtypes: Mapping[str, pl.DataType], rows: int
-) -> tuple[TimeOfDay | None, tuple[str, ...]]:
-    """(the column to take the time of day from, or None; the columns that were all clock
-    times but too many to choose from). One pass over the columns named like one."""
-    named = [
-        name
+) -> TimeOfDaySearch:
+    """One pass over the columns that may hold the dates' times of day (see the module doc):
+    a clock (text or typed) in every row first, else an hour 0..23 in every row."""
+    units = {
+        name: unit
         for name, dtype in dtypes.items()
-        if name != date_column
-        and (dtype == pl.String or dtype == pl.Time)
-        and named_like_time_of_day(name)
-    ]
-    if not named or rows == 0:
-        return None, ()
-    counts = aggregate(
-        source,
-        {
-            name: Aggregation(
-                clock_ms_expr(name, dtypes[name] == pl.Time).is_not_null().sum(), "sum"
-            )
-            for name in named
-        },
+        if name != date_column and (unit := _unit(name, dtype)) is not None
+    }
+    if not units or rows == 0:
+        return TimeOfDaySearch()
+    found: dict[str, Aggregation] = {}
+    for name, unit in units.items():
+        found[name] = Aggregation(clock_ms_expr(name, unit).is_not_null().sum(), "sum")
+        if unit == "hour":
+            hour = pl.col(name)
+            found[f"{name}\0ending"] = Aggregation(((hour >= 1) & (hour <= 24)).sum(), "sum")
+    counts = aggregate(source, found)
+    everywhere = [name for name in units if counts[name] == rows]
+    clocks = tuple(name for name in everywhere if units[name] != "hour")
+    hours = tuple(name for name in everywhere if units[name] == "hour")
+    for usable in (clocks, hours):
+        if len(usable) == 1:
+            return TimeOfDaySearch(TimeOfDay(usable[0], rows, units[usable[0]]))
+        if usable:
+            return TimeOfDaySearch(ambiguous=usable)
+    ending = tuple(
+        name for name, unit in units.items() if unit == "hour" and counts[f"{name}\0ending"] == rows
     )
-    everywhere = tuple(name for name in named if counts[name] == rows)
-    if len(everywhere) != 1:
-        return None, everywhere
-    return TimeOfDay(everywhere[0], rows, dtypes[everywhere[0]] == pl.Time), ()
+    return TimeOfDaySearch(hours_ending=ending)
 
 
 def with_time_of_day(date_expr: pl.Expr, time_of_day: TimeOfDay, utc_ms: pl.DataType) -> pl.Expr:
     """The dates of `date_expr` plus the time of day of every row."""
-    offset = pl.duration(milliseconds=clock_ms_expr(time_of_day.column, time_of_day.typed))
+    offset = pl.duration(milliseconds=clock_ms_expr(time_of_day.column, time_of_day.unit))
     return (date_expr + offset).cast(utc_ms)

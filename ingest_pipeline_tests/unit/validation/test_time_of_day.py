@@ -3,6 +3,7 @@ __time is each row's date and time, not midnight for every row of a day."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -169,4 +170,32 @@ def test_a_parquet_date_and_time_of_day_are_one_time(tmp_path: Path) -> None:
         utc(2024, 3, 1, 17, 40, 5, 250_000),
         utc(2024, 3, 2),
     ]
-    assert result.time_facts.time_of_day == TimeOfDay("time", 3, typed=True)
+    assert result.time_facts.time_of_day == TimeOfDay("time", 3, "time")
+
+
+def test_a_date_and_an_hour_0_to_23_are_one_time(tmp_path: Path) -> None:
+    lines = ["date,hour,load_mw"] + [
+        f"2024-03-0{1 + h // 24},{h % 24},{100 + h}" for h in range(48)
+    ]
+    result = validate_csv(tmp_path, "\n".join(lines) + "\n")
+    assert times(result) == [utc(2024, 3, 1) + timedelta(hours=h) for h in range(48)]
+    assert result.time_facts.time_of_day == TimeOfDay("hour", 48, "hour")
+
+
+def test_hours_1_to_24_are_not_guessed_and_the_check_says_so(tmp_path: Path) -> None:
+    # energy markets count the hour ending: 24 is the last hour of the day, or the next midnight
+    lines = ["date,Hour,price"] + [f"2024-03-01,{h},{h * 2}" for h in range(1, 25)]
+    result = validate_csv(tmp_path, "\n".join(lines) + "\n")
+    assert set(times(result)) == {utc(2024, 3, 1)}
+    assert result.time_facts.time_of_day is None
+    assert result.time_facts.hours_ending_untaken == ("Hour",)
+    assert any("'Hour' holds hours 1..24" in w for w in result.warnings)
+
+
+def test_an_integer_column_not_named_like_the_hour_is_no_time_of_day(tmp_path: Path) -> None:
+    lines = ["date,count"] + [f"2024-03-01,{h}" for h in range(24)]
+    result = validate_csv(tmp_path, "\n".join(lines) + "\n")
+    assert set(times(result)) == {utc(2024, 3, 1)}
+    assert result.time_facts == replace(
+        result.time_facts, time_of_day=None, hours_ending_untaken=()
+    )
