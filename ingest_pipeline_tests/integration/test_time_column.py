@@ -30,7 +30,8 @@ def test_a_flights_shaped_file_lands_whole_with_time_hour_as_time(
     cancelled = sum(1 for i in range(rows) if is_cancelled(i))
     totals = druid.sql(
         f"SELECT COUNT(*) AS n, COUNT(dep_time) AS with_dep_time, MIN(__time) AS t0, "
-        f'MAX(__time) AS t1 FROM "{dataset}"'
+        f'MAX(__time) AS t1 FROM "{dataset}"',
+        context={"useApproximateCountDistinct": False},  # Druid's default is a sketch
     )
     assert totals == [
         {
@@ -75,7 +76,8 @@ def test_a_year_of_hourly_rows_with_date_and_time_of_day_apart_lands_hour_by_hou
 
     totals = druid.sql(
         f"SELECT COUNT(*) AS n, COUNT(DISTINCT __time) AS times, MIN(__time) AS t0, "
-        f'MAX(__time) AS t1 FROM "{dataset}"'
+        f'MAX(__time) AS t1 FROM "{dataset}"',
+        context={"useApproximateCountDistinct": False},  # Druid's default is a sketch
     )
     assert totals == [
         {
