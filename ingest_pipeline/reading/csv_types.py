@@ -70,8 +70,9 @@ def _number_checks(columns: list[str], which: list[int], comma: DecimalComma) ->
         ]
         if comma != "off":
             checks.append(text.str.contains(_DECIMAL_COMMA[comma]).sum().alias(f"comma{i}"))
-        else:
-            checks.append(text.str.contains(_THOUSANDS).sum().alias(f"thou{i}"))
+        else:  # (the regex only over values with a comma: none, in most columns)
+            grouped = text.filter(text.str.contains(",", literal=True)).str.contains(_THOUSANDS)
+            checks.append(grouped.sum().alias(f"thou{i}"))
     return checks
 
 
@@ -83,7 +84,10 @@ def _integer_checks(columns: list[str], which: list[int]) -> list[pl.Expr]:
         checks += [
             text.str.contains(r"^[+-]?\d+$").sum().alias(f"intlike{i}"),
             text.str.to_integer(strict=False).is_not_null().sum().alias(f"int{i}"),
-            text.str.contains(_THOUSANDS_INTEGER).sum().alias(f"thouint{i}"),
+            text.filter(text.str.contains(",", literal=True))
+            .str.contains(_THOUSANDS_INTEGER)
+            .sum()
+            .alias(f"thouint{i}"),
         ]
     return checks
 

@@ -281,7 +281,18 @@ def parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
     ):
         if rows.height:
             parsed = parsed.scatter(rows["i"], _parse_in_turn(rows.select("t"), candidates))
-    return parsed.alias(values.name)
+    return four_digit_years(parsed, text["t"]).alias(values.name)
+
+
+def four_digit_years(parsed: pl.Series, text: pl.Series) -> pl.Series:
+    """Text read without a time_format names its year in 4 digits: chrono's %Y also takes
+    "24" (24-02-01) as the year 24, a silent wrong time. A time before the year 1000 from text
+    without 4 digits in a row is no time (0001-01-01, a "no date" sentinel, stays the year 1)."""
+    early = parsed.dt.year() < 1000
+    if not early.any():
+        return parsed
+    two_digit = early & ~text.str.contains(r"\d{4}").fill_null(False)
+    return parsed.scatter(two_digit.arg_true(), None)
 
 
 def text_time_expr(values: pl.Expr, time_format: str | None, unit: EpochUnit | None) -> pl.Expr:
@@ -314,4 +325,6 @@ def local_time_expr(values: pl.Expr, day_first: bool) -> pl.Expr:
         text.str.strptime(pl.Datetime("ms"), date + clock, strict=False)
         for clock in _LOCAL_TIME_FORMATS
     ]
-    return pl.coalesce(parsed).dt.replace_time_zone("UTC")
+    # a year in 4 digits only: chrono's %Y takes 2/1/24 as the year 24 (a silent wrong time)
+    shaped = values.str.contains(LOCAL_DATE_TEXT)
+    return pl.when(shaped).then(pl.coalesce(parsed)).dt.replace_time_zone("UTC")

@@ -195,18 +195,11 @@ def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: Time
         parsed = yyyymmdd_expr(name)
     elif plan.how == "text":
         parsed = text_time_expr(column.cast(pl.String), time_format, plan.unit)
-        parsed = parsed if time_format is not None else _four_digit_years(parsed)
     elif plan.how == "local":
-        parsed = _four_digit_years(local_time_expr(column.cast(pl.String), bool(plan.day_first)))
+        parsed = local_time_expr(column.cast(pl.String), bool(plan.day_first))
     else:  # all null, as long as the column (a bare literal would be one row in a select)
         parsed = pl.when(column.is_null() & column.is_not_null()).then(pl.lit(None, UTC_MS))
     return parsed.cast(UTC_MS).alias(name)
-
-
-def _four_digit_years(parsed: pl.Expr) -> pl.Expr:
-    """Text read without a time_format names its year in 4 digits: chrono's %Y also takes
-    "24" (2/1/24, 24-02-01) as the year 24, a silent wrong time; such a value is no time."""
-    return pl.when(parsed.dt.year() >= 1000).then(parsed)
 
 
 def parse_time(values: pl.Series, time_format: str | None = None) -> pl.Series:

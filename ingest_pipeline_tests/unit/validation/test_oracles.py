@@ -211,6 +211,10 @@ def test_text_times_parse_as_the_first_matching_format() -> None:
             time_text.UTC_MS
         )
     )
+    # (then no year from fewer than 4 digits: "-001-01-02..." is no time, "0001-01-01" is)
+    coalesced = coalesced.select(
+        time_text.four_digit_years(coalesced.to_series(), values.str.strip_chars())
+    )
     parsed = pl.DataFrame({"t": values}).select(time_text.text_time_expr(pl.col("t"), None, "s"))
     # as epoch milliseconds: year -1 has no Python datetime
     got, want = (f.to_series().cast(pl.Int64).to_list() for f in (parsed, coalesced))
