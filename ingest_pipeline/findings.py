@@ -10,7 +10,6 @@ the fields here, at the edge (`message`, `to_json`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -149,15 +148,6 @@ class TimeOfDay:
     unit: TimeOfDayUnit = "clock"
 
 
-def untaken_times_of_day_message(date_column: str, columns: Sequence[str]) -> str:
-    listed = ", ".join(repr(c) for c in columns)
-    return (
-        f"{listed} each hold a time of day in every row; __time takes the dates of {date_column!r} "
-        "at midnight, because nothing says which time of day belongs to them. Fix: upload the "
-        "date and its time of day in one column (e.g. 2024-03-01 14:30), which becomes __time"
-    )
-
-
 @dataclass(frozen=True)
 class TimeFacts:
     """How __time was decided: the candidates (winner first), the time-like columns left
@@ -177,7 +167,13 @@ class TimeFacts:
             return []
         found = []
         if self.times_of_day_untaken:
-            found.append(untaken_times_of_day_message(time_column, self.times_of_day_untaken))
+            listed = ", ".join(repr(c) for c in self.times_of_day_untaken)
+            found.append(
+                f"{listed} each hold a time of day in every row; __time takes the dates of "
+                f"{time_column!r} at midnight, because nothing says which time of day belongs to "
+                "them. Fix: upload the date and its time of day in one column (e.g. "
+                "2024-03-01 14:30), which becomes __time"
+            )
         for hours in self.hours_ending_untaken:
             found.append(
                 f"{hours!r} holds hours 1..24 (the hour ending then, or starting?); __time takes "

@@ -160,7 +160,7 @@ def outcome_lines(outcome: ValidatedUpload) -> list[str]:
         f"{outcome.duplicate_rows} duplicates of an earlier row",
         *time_lines(outcome),
         "schema (column -> Druid type):",
-        f"  __time: timestamp (from {time_source(outcome.time_column, outcome)})",
+        f"  __time: timestamp (from {time_source(outcome)})",
     ]
     width = max((len(name) for name, _ in outcome.schema), default=0)
     for name, druid_type in outcome.schema:
@@ -173,10 +173,10 @@ def outcome_lines(outcome: ValidatedUpload) -> list[str]:
     return lines
 
 
-def time_source(column: str | None, outcome: ValidatedUpload | None = None) -> str:
+def time_source(outcome: ValidatedUpload) -> str:
+    column, time_of_day = outcome.time_column, outcome.time_facts.time_of_day
     if column is None:
         return f"the constant {CONSTANT_TIME_ISO}"
-    time_of_day = outcome.time_facts.time_of_day if outcome is not None else None
     if time_of_day is not None:
         return f"{column!r} + time of day from {time_of_day.column!r}"
     return repr(column)
@@ -199,7 +199,7 @@ def time_lines(outcome: ValidatedUpload) -> list[str]:
     else:
         chosen = outcome.time_facts.candidates[:1]
         why = f" ({chosen[0].reason})" if chosen else ""
-        source = time_source(outcome.time_column, outcome)
+        source = time_source(outcome)
         head = f"time: __time from {source}{why}, {span}"
     lines = [head]
     if outcome.time_facts.candidates:

@@ -39,7 +39,8 @@ def json_wrapped_records(
     return _JsonArray(text, key, chunk_size, max_element).wrapped_records(notes)
 
 
-def _are_records(value: Any) -> bool:
+def are_records(value: Any) -> bool:
+    """Whether a JSON value is an array of records (objects), judged by its first element."""
     return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
 
 
@@ -76,7 +77,7 @@ class _JsonArray:
                 yield from self._array_rest()
             else:
                 value = self._value()
-                if _are_records(value):
+                if are_records(value):
                     raise self._reject(
                         f"the JSON object holds arrays of records under {records!r} and "
                         f"{name!r}: upload each as a file of its own"
@@ -135,10 +136,8 @@ class _JsonArray:
         else:
             while True:
                 self._skip_space()
-                start, (value, end) = self.line, self._decode()
-                yield start, value
-                self.line += self.buffer.count("\n", self.pos, end)
-                self.pos = end
+                start = self.line
+                yield start, self._value()
                 self._skip_space()
                 separator = self._next_char()
                 if separator == "]":

@@ -20,7 +20,11 @@ from typing import Any, NamedTuple, TextIO
 
 from ingest_pipeline.naming import druid_safe_column_names
 from ingest_pipeline.reading.detection import DetectedFormat
-from ingest_pipeline.reading.json_stream import json_array_elements, json_wrapped_records
+from ingest_pipeline.reading.json_stream import (
+    are_records,
+    json_array_elements,
+    json_wrapped_records,
+)
 from ingest_pipeline.reading.preamble import table_start
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
@@ -143,8 +147,7 @@ def wraps_records(path: Path, fmt: DetectedFormat) -> bool:
             return True
         if not isinstance(value, dict) or any(line.strip() for line in text):
             return False
-    records = [v for v in value.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
-    return len(records) == 1
+    return sum(map(are_records, value.values())) == 1
 
 
 def normalise_ndjson(

@@ -47,11 +47,10 @@ def jar_classpath(lib: Path) -> str:
     return ":".join(sorted(str(jar) for jar in lib.glob("*.jar")))
 
 
-def peon_classpath(lib: Path, conf_root: Path) -> str:
-    """The archive's class path, then conf/_common and conf/middleManager (see the module doc)."""
-    return ":".join(
-        [jar_classpath(lib), str(conf_root / "_common"), str(conf_root / "middleManager")]
-    )
+def peon_classpath(jars: str, conf_root: Path) -> str:
+    """The archive's class path (`jar_classpath`), then conf/_common and conf/middleManager
+    (see the module doc)."""
+    return ":".join([jars, str(conf_root / "_common"), str(conf_root / "middleManager")])
 
 
 def java_version() -> str:

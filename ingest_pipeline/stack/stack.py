@@ -97,7 +97,7 @@ class Stack:
         conf_root = self.settings.stack_dir / "druid" / "conf"
         jars = peon_cds.jar_classpath(lib)
         peons = PeonLaunch(
-            peon_cds.peon_classpath(lib, conf_root), peon_cds.archive_path(lib, jars)
+            peon_cds.peon_classpath(jars, conf_root), peon_cds.archive_path(lib, jars)
         )
         archive_dump = ArchiveDump(peons.archive, jars, self.settings.log_dir / "peon-cds.log")
         druid_conf.write_local_conf(self.settings, conf_root, druid_var, peons)

@@ -24,7 +24,7 @@ def test_the_peon_class_path_has_the_jars_in_name_order_and_the_conf_folders_las
     assert peon_cds.jar_classpath(lib).split(":") == jars
     # Java maps an archive for a class path that starts with the dumped one, and refuses a
     # non-empty folder among those entries: the conf folders come after the jars.
-    assert peon_cds.peon_classpath(lib, conf).split(":") == [
+    assert peon_cds.peon_classpath(peon_cds.jar_classpath(lib), conf).split(":") == [
         f"{lib}/druid-core.jar",
         f"{lib}/guice.jar",
         f"{lib}/zookeeper.jar",
