@@ -149,6 +149,35 @@ class TimeOfDay:
 
 
 @dataclass(frozen=True)
+class DateParts:
+    """The columns whose parts made each row's date, when no column held one (a year, and a
+    quarter or a month, a day beside a month, an hour beside a day, a minute beside an hour)."""
+
+    year: str
+    month: str | None = None
+    quarter: str | None = None
+    day: str | None = None
+    hour: str | None = None
+    minute: str | None = None
+
+    def columns(self) -> tuple[str, ...]:
+        parts = (self.year, self.quarter, self.month, self.day, self.hour, self.minute)
+        return tuple(c for c in parts if c is not None)
+
+    def first_instant(self) -> str:
+        """Which instant of the period __time is ('the first day of each month')."""
+        if self.hour is not None:
+            return "each row's minute" if self.minute else "the start of each row's hour"
+        if self.day is not None:
+            return "midnight of each day"
+        period = "month" if self.month else "quarter" if self.quarter else "year"
+        return f"the first day of each {period}"
+
+    def label(self) -> str:
+        return " + ".join(self.columns())
+
+
+@dataclass(frozen=True)
 class TimeFacts:
     """How __time was decided: the candidates (winner first), the time-like columns left
     unused, the constant time if no column was used, and the time of day added to dates."""
@@ -157,6 +186,7 @@ class TimeFacts:
     unused: tuple[UnusedTimeColumn, ...] = ()
     constant: ConstantTime | None = None
     time_of_day: TimeOfDay | None = None
+    date_parts: DateParts | None = None  # the date from parts in columns of their own
     # columns that each held a time of day in every row, too many to know which one is meant
     times_of_day_untaken: tuple[str, ...] = ()
     hours_ending_untaken: tuple[str, ...] = ()  # hours 1..24: ending or starting at them?
@@ -257,9 +287,10 @@ def time_source_text(time_column: str | None, facts: TimeFacts) -> str:
     """Where __time comes from, in a few words ('Datum' + time of day from 'Uhrzeit')."""
     if time_column is None:
         return f"constant {CONSTANT_TIME_ISO}"
+    date = time_column if facts.date_parts is None else f"date parts {facts.date_parts.label()}"
     if facts.time_of_day is None:
-        return time_column
-    return f"{time_column} + time of day from {facts.time_of_day.column}"
+        return date
+    return f"{date} + time of day from {facts.time_of_day.column}"
 
 
 def time_column_label(time_column: str | None, facts: TimeFacts) -> str:

@@ -174,12 +174,14 @@ def outcome_lines(outcome: ValidatedUpload) -> list[str]:
 
 
 def time_source(outcome: ValidatedUpload) -> str:
-    column, time_of_day = outcome.time_column, outcome.time_facts.time_of_day
+    column, facts = outcome.time_column, outcome.time_facts
     if column is None:
         return f"the constant {CONSTANT_TIME_ISO}"
-    if time_of_day is not None:
-        return f"{column!r} + time of day from {time_of_day.column!r}"
-    return repr(column)
+    parts = facts.date_parts
+    date = repr(column) if parts is None else " + ".join(repr(c) for c in parts.columns())
+    if facts.time_of_day is not None:
+        return f"{date} + time of day from {facts.time_of_day.column!r}"
+    return date
 
 
 def column_facts(entry: ColumnReport | None) -> str:

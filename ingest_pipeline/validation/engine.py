@@ -138,7 +138,7 @@ def _run(
     for batch in plan.source.batches():  # (read one batch ahead, on a thread)
         # the time column's values were parsed while choosing it: the same batches, in order
         time = plan.time if times is None else pl.lit(next(times))
-        data, bad = split_by_time(batch, time, plan.time_column)
+        data, bad = split_by_time(batch, time, plan.time_facts.date_parts or plan.time_column)
         rejected += bad
         if data.height == 0:
             continue

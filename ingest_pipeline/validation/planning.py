@@ -274,8 +274,9 @@ def _reject_if_too_many_rows_fail(
     # Quote the first rejected rows: one pass over two columns, keeping a handful.
     first = list(reader_rejected[:QUOTED_REJECTIONS])
     if choice.column is not None:
-        for batch in source.batches([LINE_COLUMN, choice.column]):
-            bad = split_by_time(batch, choice.expr, choice.column)[1]
+        # every column the time is made of (a date's parts, a time of day beside its date)
+        for batch in source.batches([LINE_COLUMN, *dict.fromkeys(choice.expr.meta.root_names())]):
+            bad = split_by_time(batch, choice.expr, choice.facts.date_parts or choice.column)[1]
             first = sorted([*first, *bad])[:QUOTED_REJECTIONS]
     raise rejection_error(key, first, rejected, rows_seen, config, dataset)
 

@@ -8,6 +8,7 @@ from typing import Final
 import polars as pl
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.findings import DateParts
 from ingest_pipeline.validation.source import BatchSource
 from ingest_pipeline.vocabulary import LINE_COLUMN, TIME_COLUMN, FileRejected, RejectedRow
 
@@ -16,21 +17,32 @@ LISTED_REJECTIONS: Final = 20  # how many the error carries for a list (`ingest-
 
 
 def split_by_time(
-    batch: pl.DataFrame, time: pl.Expr, time_column: str | None
+    batch: pl.DataFrame, time: pl.Expr, time_source: str | DateParts | None
 ) -> tuple[pl.DataFrame, list[RejectedRow]]:
-    """Add __time (`time`) to a batch: (rows with a time, rows rejected for their time)."""
+    """Add __time (`time`) to a batch: (rows with a time, rows rejected for their time).
+    `time_source`: the time column, the date parts, or None (the constant time)."""
     data = batch.with_columns(time.alias(TIME_COLUMN))
-    if time_column is None or data[TIME_COLUMN].null_count() == 0:
+    if time_source is None or data[TIME_COLUMN].null_count() == 0:
         return data, []  # (the common case: no filtering, no copy)
-    bad = data.filter(pl.col(TIME_COLUMN).is_null()).select(LINE_COLUMN, time_column)
+    bad = data.filter(pl.col(TIME_COLUMN).is_null())
+    if isinstance(time_source, DateParts):
+        columns = time_source.columns()
+        return data.filter(pl.col(TIME_COLUMN).is_not_null()), [
+            RejectedRow(
+                row[0],
+                f"no date from {', '.join(repr(c) for c in columns)}: "
+                f"{'-'.join(str(v) for v in row[1:])[:80]!r}",
+            )
+            for row in bad.select(LINE_COLUMN, *columns).iter_rows()
+        ]
     rejected = [
         RejectedRow(
             line,
-            f"missing time value in column {time_column!r}"
+            f"missing time value in column {time_source!r}"
             if raw is None
-            else f"unparseable time {str(raw)[:80]!r} in column {time_column!r}",
+            else f"unparseable time {str(raw)[:80]!r} in column {time_source!r}",
         )
-        for line, raw in bad.iter_rows()
+        for line, raw in bad.select(LINE_COLUMN, time_source).iter_rows()
     ]
     return data.filter(pl.col(TIME_COLUMN).is_not_null()), rejected
 

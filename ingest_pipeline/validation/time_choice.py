@@ -23,6 +23,7 @@ from ingest_pipeline.findings import (
     UnusedTimeColumn,
     time_column_lines,
 )
+from ingest_pipeline.validation.date_parts import DatePartsSearch, date_expr, find_date_parts
 from ingest_pipeline.validation.early_times import EarlyTimes
 from ingest_pipeline.validation.source import Aggregation, BatchSource, KeptColumn, aggregate
 from ingest_pipeline.validation.stats import ColumnStats
@@ -130,6 +131,9 @@ def choose_time_column(
     shown = [c for c in scored.candidates if c.time_like or c.column in named]
     if not ranking.usable:
         reject_undecided_local_dates(key, dataset, scored.candidates)
+        parts = find_date_parts(source, dtypes, rows, UTC_MS)
+        if parts.found is not None:
+            return _from_date_parts(parts, source, dtypes, rows, shown, dataset)
         facts = TimeFacts(
             candidates=tuple(c.describe(CandidateVerdict.NOT_A_TIME) for c in shown),
             constant=ConstantTime(tuple((c.column, c.reason) for c in shown)),
@@ -145,6 +149,43 @@ def choose_time_column(
     if winner.kind != "date":
         return choice
     return _with_time_of_day(choice, source, dtypes, rows)
+
+
+def _from_date_parts(
+    search: DatePartsSearch,
+    source: BatchSource,
+    dtypes: Mapping[str, pl.DataType],
+    rows: int,
+    shown: Sequence[TimeCandidate],
+    dataset: str,
+) -> TimeChoice:
+    """No column holds a time, but columns of their own hold a date's parts: their date."""
+    parts = search.found
+    assert parts is not None
+    used = ", ".join(repr(c) for c in parts.columns())
+    chosen = TimeCandidateReport(
+        parts.year, CandidateVerdict.CHOSEN, f"date parts {used}: {parts.first_instant()}"
+    )
+    others = [c.describe(CandidateVerdict.NOT_A_TIME) for c in shown]
+    warning = (
+        f"no column holds a date or time; __time is built from the date parts in {used}: "
+        f"{parts.first_instant()}. The columns stay as they are. To use another column set "
+        f"in datasets.yaml:\n{time_column_lines(dataset, '<name>')}"
+    )
+    if search.untaken:
+        listed = ", ".join(repr(c) for c in search.untaken)
+        warning += (
+            f"\nNot used: {listed}, named like a date part but not one in every row, or one "
+            "of several such columns"
+        )
+    facts = TimeFacts(
+        candidates=(chosen, *(c for c in others if c.column not in parts.columns())),
+        date_parts=parts,
+    )
+    choice = TimeChoice(parts.year, date_expr(parts, dtypes, UTC_MS), search.dates, facts, warning)
+    if parts.day is None or parts.hour is not None:
+        return choice
+    return _with_time_of_day(choice, source, dtypes, rows)  # a clock column beside the parts
 
 
 def _with_time_of_day(

@@ -18,6 +18,8 @@ from typing import Any, Final, Literal, NamedTuple
 
 import polars as pl
 
+from ingest_pipeline.findings import DateParts
+from ingest_pipeline.validation.date_parts import date_expr
 from ingest_pipeline.validation.stats import ColumnStats, Stat
 from ingest_pipeline.validation.time_reasons import DateOrder
 from ingest_pipeline.validation.time_text import (
@@ -90,7 +92,7 @@ def epoch_unit_of(max_abs: Any) -> EpochUnit:
 class TimePlan(NamedTuple):
     """How to parse one time column, decided from the whole column (see `time_plan`)."""
 
-    how: Literal["epoch", "datetime", "date", "yyyymmdd", "text", "local", "none"]
+    how: Literal["epoch", "datetime", "date", "yyyymmdd", "year", "text", "local", "none"]
     unit: EpochUnit | None = None  # "epoch": the unit; "text": the unit of epoch-like text
     day_first: bool | None = None  # "local": dd.mm.yyyy (True) or mm/dd/yyyy (False)
 
@@ -134,6 +136,11 @@ def spells_yyyymmdd(stats: ColumnStats, low: int = 10000101, high: int = 9999123
     )
 
 
+def _are_years(stats: ColumnStats) -> bool:
+    low, high = stats.min, stats.max
+    return isinstance(low, int) and isinstance(high, int) and 1000 <= low <= high <= 2999
+
+
 def time_plan(dtype: pl.DataType, time_format: str | None, stats: ColumnStats) -> TimePlan:
     """How to parse a column of `dtype`, given the `time_stat_exprs` results over all of it."""
     if time_format in ("posix", "millis"):
@@ -145,6 +152,10 @@ def time_plan(dtype: pl.DataType, time_format: str | None, stats: ColumnStats) -
     # 20240131-style integers: as epoch seconds they would all land in 1970, silently.
     if dtype.is_integer() and time_format is None and spells_yyyymmdd(stats):
         return TimePlan("yyyymmdd")
+    # Years (a configured `year` column): as epoch seconds they would all land in 1970's first
+    # hour, silently.
+    if dtype.is_integer() and time_format is None and _are_years(stats):
+        return TimePlan("year")
     if dtype.is_numeric() and time_format is None:
         return TimePlan("epoch", epoch_unit_of(stats.max_abs))
     if dtype == pl.String and time_format is None and stats.local_like:
@@ -193,6 +204,8 @@ def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: Time
         parsed = column.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
     elif plan.how == "yyyymmdd":
         parsed = yyyymmdd_expr(name)
+    elif plan.how == "year":
+        parsed = date_expr(DateParts(name), {name: dtype}, UTC_MS)
     elif plan.how == "text":
         parsed = text_time_expr(column.cast(pl.String), time_format, plan.unit)
     elif plan.how == "local":

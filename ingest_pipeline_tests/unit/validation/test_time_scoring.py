@@ -88,10 +88,10 @@ CASES = [
     ({"dep_time": "hhmm_nulls", "arr_time": "hhmm_nulls"}, None, {"arr_time": "HHMM"}),
     ({"dep_delay": "delay", "air_time": "air_time"}, None, {"dep_delay": "durations"}),
     ({"air_time": "air_time", "at": "iso_z"}, "at", {"air_time": "durations"}),
-    (
-        {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute"},
-        None,
-        {p: "date part" for p in ("year", "month", "day", "hour", "minute")},
+    (  # date parts make __time only when no column holds a time (see test_date_parts.py)
+        {"year": "year", "month": "month", "day": "day", "hour": "hour", "at": "iso_z"},
+        "at",
+        {p: "date part" for p in ("year", "month", "day", "hour")},
     ),
     ({"yr": "years", "at": "epoch_ms"}, "at", {"yr": "years"}),
     ({"changed": "mixed", "on": "dates"}, "on", {"changed": "fewer rows"}),
