@@ -35,6 +35,7 @@ class Stat(StrEnum):
     LOCAL_FIRST_MAX = "local_first_max"  # largest number before the first separator
     LOCAL_SECOND_MAX = "local_second_max"  # ... after it
     LOCAL_SAMPLE = "local_sample"  # one such value, quoted in messages
+    LOCAL_SHORT_YEARS = "local_short_years"  # ... with a year in 2 digits (1/31/24)
 
     @property
     def combine(self) -> Combine:
@@ -58,6 +59,7 @@ COMBINE: Final[Mapping[Stat, Combine]] = {
     Stat.LOCAL_FIRST_MAX: "max",
     Stat.LOCAL_SECOND_MAX: "max",
     Stat.LOCAL_SAMPLE: "max",
+    Stat.LOCAL_SHORT_YEARS: "sum",
 }
 
 
@@ -82,6 +84,7 @@ class ColumnStats:
     local_first_max: int | None = None
     local_second_max: int | None = None
     local_sample: str | None = None
+    local_short_years: int = 0
 
     @classmethod
     def of(cls, values: Mapping[Stat, object]) -> ColumnStats:

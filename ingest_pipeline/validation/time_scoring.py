@@ -38,6 +38,7 @@ from ingest_pipeline.validation.time_reasons import (
 )
 from ingest_pipeline.validation.time_text import (
     LOCAL_DATE_FIX,
+    SHORT_YEARS_NOTE,
     local_date_order,
     local_date_stat_exprs,
     text_stat_exprs,
@@ -93,6 +94,7 @@ class TimeCandidate(NamedTuple):
     not_time: NotTime | None = None
     plan: TimePlan | None = None
     span: tuple[str, str] | None = None  # epoch numbers: first .. last, as dates
+    short_years: int = 0  # day-month or month-day text: values with a year in 2 digits
 
     @property
     def reason(self) -> str:
@@ -112,7 +114,8 @@ class TimeCandidate(NamedTuple):
             return f"epoch {unit} as text: {share}"
         if self.format in (TimeFormat.DAY_FIRST, TimeFormat.MONTH_FIRST):
             order = "day first" if self.format is TimeFormat.DAY_FIRST else "month first"
-            return f"{what} ({order}): {share}"
+            years = f", {SHORT_YEARS_NOTE}" if self.short_years else ""
+            return f"{what} ({order}{years}): {share}"
         return f"{what}: {share}"
 
     @property
@@ -287,7 +290,10 @@ def assess_candidate(name: str, plan: TimePlan, stats: ColumnStats, parsed: int)
     if fmt is TimeFormat.EPOCH:
         assert stats.min is not None and stats.max is not None
         span = _epoch_span(stats.min, stats.max, plan.unit or "s")
-    return TimeCandidate(name, kind, evidence, values, parsed, rank, fmt, None, plan, span)
+    short_years = stats.local_short_years if plan.how == "local" else 0
+    return TimeCandidate(
+        name, kind, evidence, values, parsed, rank, fmt, None, plan, span, short_years
+    )
 
 
 def _what_parses(

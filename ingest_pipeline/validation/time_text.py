@@ -4,7 +4,8 @@ Three families, each recognised by an anchored regex over the whole column (`tex
 `local_date_stat_exprs`) and parsed row by row:
 
 - ISO 8601: `2024-01-05`, `2024-01-05T13:45:00.123Z`, `2024/01/05 13:45:00`, a month alone
-  (`2024-03`, `2024/03`: its first day), with or without a
+  (`2024-03`, `2024/03`: its first day), a quarter (`2024-Q1`, `Q1 2024`: its first day), with
+  or without a
   zone (`+01:00`, `+0100`, `+01`, `Z`, `UTC`, or an abbreviation of one meaning: `CET`, `EST`);
 - dates with an English month name (full or 3 letters, any case), day and month in either
   order or after the year, an optional weekday and time: `Jan 1 2000`, `January 5, 2024`,
@@ -42,6 +43,14 @@ ISO_TIMED_TEXT: Final = ISO_DATE_TEXT + r"(T|\s+)\d"
 # A month alone (2024-03, 2024/03: monthly figures), in 1900..2099: its first day. The years
 # keep codes shaped like it ("1000-10") out.
 YEAR_MONTH_TEXT: Final = r"^\s*((?:19|20)\d{2})[-/](0[1-9]|1[0-2])\s*$"
+# A quarter (2024-Q1, 2024Q1, Q1 2024: quarterly figures), in 1900..2099: its first day.
+QUARTER_TEXT: Final = (
+    r"^\s*(?:((?:19|20)\d{2})\s*[-/ ]?\s*[qQ]([1-4])|[qQ]([1-4])\s*[-/ ]?\s*((?:19|20)\d{2}))\s*$"
+)
+# one regex of the three (one pass over the text, not three)
+_ISO_LIKE_TEXT: Final = "|".join(
+    f"(?:{shape})" for shape in (ISO_DATE_TEXT, YEAR_MONTH_TEXT, QUARTER_TEXT)
+)
 _EPOCH_TEXT = r"^-?\d{9,}(\.\d+)?$"  # 9+ digits: not a year, not a date
 
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
@@ -71,10 +80,14 @@ _NAMED_AS_ISO: Final = "${7}${3}${6}-${1}${5}${8}-${2}${4}${9} ${10}${11}"
 # Day-month-year or month-day-year text (31.01.2024, 1/31/2024 13:45, 03/01/2024 12:00 AM), as
 # spreadsheets export it: the order is decided for the whole column by its values (a part above
 # 12 is the day), then every value parses by that order (never one row one way, one the other).
+# A year in 2 digits (1/31/24, Excel's US short date) is read as Excel reads it: 00..29 are
+# 2000..2029, 30..99 are 1930..1999 (the report says so).
 LOCAL_DATE_TEXT: Final = (
-    r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{4}"
+    r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2}(?:\d{2})?"
     r"(?:[ T]+(\d{1,2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?\s*$"
 )
+_SHORT_YEAR: Final = r"^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2}(?:[ T]|$)"
+SHORT_YEARS_NOTE: Final = "2-digit years: 00..29 as 20xx, 30..99 as 19xx"
 LOCAL_DATE_FIX: Final = (
     'say which in datasets.yaml: time_column: <name> and time_format: "%d/%m/%Y" (day first) or '
     '"%m/%d/%Y" (month first), with the file\'s separator and time part (e.g. " %H:%M")'
@@ -86,9 +99,7 @@ def text_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
     column = pl.col(name)
     named = column.str.contains(NAMED_DATE_TEXT)
     return {
-        Stat.ISO_LIKE: (
-            column.str.contains(ISO_DATE_TEXT) | column.str.contains(YEAR_MONTH_TEXT)
-        ).sum(),
+        Stat.ISO_LIKE: column.str.contains(_ISO_LIKE_TEXT).sum(),
         Stat.ISO_TIMED: column.str.contains(ISO_TIMED_TEXT).sum(),
         Stat.NAMED_LIKE: named.sum(),
         # only over the month-name values (none, in most text columns)
@@ -108,6 +119,7 @@ def local_date_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
         Stat.LOCAL_FIRST_MAX: groups.struct.field("1").cast(pl.Int32).max(),
         Stat.LOCAL_SECOND_MAX: groups.struct.field("2").cast(pl.Int32).max(),
         Stat.LOCAL_SAMPLE: column.filter(local).max(),
+        Stat.LOCAL_SHORT_YEARS: column.filter(local).str.contains(_SHORT_YEAR).sum(),
     }
 
 
@@ -210,6 +222,16 @@ def _named_iso(text: pl.Expr) -> pl.Expr:
     )
 
 
+def quarter_expr(text: pl.Expr) -> pl.Expr:
+    """Quarters (see QUARTER_TEXT) as their first day, UTC (null: no quarter)."""
+    groups = text.str.extract_groups(QUARTER_TEXT)
+    year = pl.coalesce(groups.struct.field("1"), groups.struct.field("4"))
+    quarter = pl.coalesce(groups.struct.field("2"), groups.struct.field("3")).cast(pl.Int64)
+    first_day = pl.format("{}-{}-01", year, quarter * 3 - 2)
+    parsed = first_day.str.strptime(pl.Datetime("ms"), "%Y-%m-%d", strict=False)
+    return parsed.dt.replace_time_zone("UTC")
+
+
 def _strptime_utc(text: pl.Expr, formats: Sequence[str], zoned: bool) -> list[pl.Expr]:
     if zoned:
         return [text.str.strptime(UTC_MS, fmt, strict=False) for fmt in formats]
@@ -238,8 +260,10 @@ def text_time_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
     """Stripped time text parsed by each format in turn: the first non-null one is its time
     (the plain definition `parse_text_times` computes faster)."""
     named = pl.when(text.str.contains(NAMED_DATE_TEXT))
-    return [named.then(c) for c in _named_formats(_named_iso(text))] + _iso_candidates(
-        _normalised_time_text(text), unit
+    return (
+        [named.then(c) for c in _named_formats(_named_iso(text))]
+        + [quarter_expr(text)]
+        + _iso_candidates(_normalised_time_text(text), unit)
     )
 
 
@@ -271,12 +295,15 @@ def parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
     if todo.height == 0:
         return parsed.alias(values.name)
     is_named = pl.col("t").str.contains(NAMED_DATE_TEXT)
-    named, others = todo.filter(is_named), todo.filter(~is_named)
+    is_quarter = pl.col("t").str.contains(QUARTER_TEXT)
+    named, quarters = todo.filter(is_named), todo.filter(is_quarter)
+    others = todo.filter(~is_named & ~is_quarter)
     # each group rewritten once, then parsed by one format after the other
     named = named.with_columns(_named_iso(pl.col("t")))
     others = others.with_columns(_normalised_time_text(pl.col("t")))
     for rows, candidates in (
         (named, _named_formats(pl.col("t"))),
+        (quarters, [quarter_expr(pl.col("t"))]),
         (others, _iso_candidates(pl.col("t"), unit)),
     ):
         if rows.height:
@@ -316,6 +343,8 @@ def local_time_expr(values: pl.Expr, day_first: bool) -> pl.Expr:
     text = (
         values.str.strip_chars()
         .str.to_uppercase()
+        .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-]([0-2]\d)([ T]|$)", "${1}/${2}/20${3}${4}")
+        .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-]([3-9]\d)([ T]|$)", "${1}/${2}/19${3}${4}")
         .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})[ T]*", "${1}/${2}/${3} ")
         .str.replace(r"\s*([AP]M)$", " ${1}")
         .str.strip_chars()
@@ -325,6 +354,6 @@ def local_time_expr(values: pl.Expr, day_first: bool) -> pl.Expr:
         text.str.strptime(pl.Datetime("ms"), date + clock, strict=False)
         for clock in _LOCAL_TIME_FORMATS
     ]
-    # a year in 4 digits only: chrono's %Y takes 2/1/24 as the year 24 (a silent wrong time)
+    # 2 digits of a year were made 4 above: chrono's %Y takes 2/1/24 as the year 24
     shaped = values.str.contains(LOCAL_DATE_TEXT)
     return pl.when(shaped).then(pl.coalesce(parsed)).dt.replace_time_zone("UTC")

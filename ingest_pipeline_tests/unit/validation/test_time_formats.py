@@ -373,10 +373,67 @@ def test_codes_shaped_like_a_month_outside_1900_to_2099_are_no_time(tmp_path: Pa
     assert result.time_column is None
 
 
-@pytest.mark.parametrize("late", ["02/01/24", "24-02-01", "124-02-01"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1/31/24", datetime(2024, 1, 31, tzinfo=UTC)),
+        ("12/1/99 13:45", datetime(1999, 12, 1, 13, 45, tzinfo=UTC)),
+        ("7/4/29 1:05 PM", datetime(2029, 7, 4, 13, 5, tzinfo=UTC)),
+        ("7/4/30", datetime(1930, 7, 4, tzinfo=UTC)),
+        ("3/15/2024", datetime(2024, 3, 15, tzinfo=UTC)),  # 4 digits beside 2: as written
+    ],
+)
+def test_a_year_in_2_digits_is_read_as_excel_reads_it_and_said(
+    tmp_path: Path, text: str, expected: datetime
+) -> None:
+    # Excel's US short date (1/31/24): 00..29 are 20xx, 30..99 are 19xx; never the year 24
+    lines = ["when,v", "12/25/23,0", f"{text},1", "1/2/24,2"]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.frame[TIME_COLUMN].to_list()[1] == expected
+    (chosen,) = [c for c in result.report[TIME_COLUMN]["candidates"] if c["column"] == "when"]
+    assert "month first, 2-digit years: 00..29 as 20xx, 30..99 as 19xx" in chosen["reason"]
+    assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
+
+
+def test_day_first_dates_with_2_digit_years(tmp_path: Path) -> None:
+    lines = ["Datum;Wert", "31.12.23;1", "01.02.24 14:30;2"]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.frame[TIME_COLUMN].to_list() == [
+        datetime(2023, 12, 31, tzinfo=UTC),
+        datetime(2024, 2, 1, 14, 30, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize("late", ["24-02-01", "124-02-01"])
 def test_a_year_not_in_4_digits_is_no_time_not_the_year_24(tmp_path: Path, late: str) -> None:
     # (chrono's %Y reads "24" as the year 24: those rows were ingested 2000 years early)
-    shape = "{m:02d}/{d:02d}/2024" if "/" in late else "2024-{m:02d}-{d:02d}"
+    shape = "2024-{m:02d}-{d:02d}"
     lines = ["when,v"] + [f"{shape.format(m=1, d=10 + i)},{i}" for i in range(9)] + [f"{late},9"]
     with pytest.raises(FileRejected, match=f"line 11: unparseable time '{late}' in column 'when'"):
         validate_csv(tmp_path, lines_to_text(lines))
+
+
+@pytest.mark.parametrize(
+    ("text", "first_day"),
+    [
+        ("2024-Q1", (2024, 1)),
+        ("2024Q2", (2024, 4)),
+        ("2024 q3", (2024, 7)),
+        ("Q4 2023", (2023, 10)),
+        ("q1-1999", (1999, 1)),
+    ],
+)
+def test_a_quarter_is_its_first_day(tmp_path: Path, text: str, first_day: tuple[int, int]) -> None:
+    # quarterly figures: before, no time column, so every row got the constant time
+    lines = ["period,revenue", "2023-Q4,1", f"{text},2", "Q1 2024,3"]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column == "period"
+    year, month = first_day
+    assert result.frame[TIME_COLUMN].to_list()[1] == datetime(year, month, 1, tzinfo=UTC)
+    assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
+
+
+@pytest.mark.parametrize("code", ["Q5 2024", "2024-Q0", "1850-Q1", "Q12024X"])
+def test_codes_shaped_almost_like_a_quarter_are_no_time(tmp_path: Path, code: str) -> None:
+    lines = ["code,v"] + [f"{code},{i}" for i in range(5)]
+    assert validate_csv(tmp_path, lines_to_text(lines)).time_column is None
