@@ -24,6 +24,7 @@ from ingest_pipeline.reading.csv_types import (
     read_block,
 )
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
+from ingest_pipeline.reading.footer import footer_note, trailing_totals
 from ingest_pipeline.reading.layout import LineCheck, plain_csv_header
 from ingest_pipeline.reading.normalisation import (
     CsvRecord,
@@ -122,11 +123,11 @@ def _read_csv(
         if not is_plain:  # (after the copy's last write finished)
             return _read_csv(path, key, fmt, workdir, True, decimal_comma)
         rejected: list[RejectedRow] = []
-        blank_rows, preamble = 0, list[CsvRecord]()
+        blank_rows, preamble, notes_below = 0, list[CsvRecord](), list[CsvRecord]()
     else:
         normalized = workdir / f"{path.name}.normalized.csv"
         try:
-            raw_header, header, rejected, blank_rows, preamble = normalise_csv(
+            raw_header, header, rejected, blank_rows, preamble, notes_below = normalise_csv(
                 path, key, fmt, normalized
             )
         except csv.Error as error:
@@ -146,16 +147,30 @@ def _read_csv(
     def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
         return frame.with_columns(casts)
 
-    text_frame = copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())})
+    text_frame, rows, totals = _without_totals(
+        copy.frame({LINE_COLUMN: pl.Int64(), **dict.fromkeys(header, pl.String())}), copy.rows
+    )
 
-    def batches(rows: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-        for part in arrow_slices(text_frame, rows, copy.rows):
+    def batches(size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        for part in arrow_slices(text_frame, size, rows):
             frame = typed(part)
             yield (frame if columns is None else frame.select(columns)).collect()
 
-    notes = _notes(raw_header, header, blank_rows) + preamble_notes(preamble) + copy.number_notes()
-    return ReadResult(
-        typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, copy.rows
+    footer = [*totals, *((note.start, note.fields) for note in notes_below)]
+    notes = _notes(raw_header, header, blank_rows) + preamble_notes(preamble)
+    notes += footer_note(footer) + copy.number_notes()
+    return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, rows)
+
+
+def _without_totals(
+    text_frame: pl.LazyFrame, rows: int
+) -> tuple[pl.LazyFrame, int, list[tuple[int, list[str]]]]:
+    """The rows above a totals row ending the table (see `footer`), their count, the totals."""
+    totals = trailing_totals(text_frame, rows) if rows else []
+    return (
+        (text_frame.head(rows - len(totals)) if totals else text_frame),
+        rows - len(totals),
+        totals,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ingest_pipeline.naming import druid_safe_column_names
 from ingest_pipeline.reading.detection import DetectedFormat
+from ingest_pipeline.reading.footer import FOOTER_MAX_RECORDS, is_note
 from ingest_pipeline.reading.json_stream import (
     are_records,
     json_array_elements,
@@ -68,15 +69,19 @@ def _non_blank_records(reader: Any) -> Iterator[CsvRecord | None]:
         yield None if blank else CsvRecord(start, previous_end, fields)
 
 
-def normalise_csv(
-    path: Path, key: str, fmt: DetectedFormat, out: Path
-) -> tuple[list[str], list[str], list[RejectedRow], int, list[CsvRecord]]:
-    """Stream the CSV into `out` (UTF-8, comma, all fields quoted, LINE_COLUMN first).
+class NormalisedCsv(NamedTuple):
+    raw_header: list[str]  # as uploaded
+    header: list[str]  # Druid-safe
+    rejected: list[RejectedRow]  # ragged rows
+    blank_rows: int
+    preamble: list[CsvRecord]  # skipped above the header (see preamble.py)
+    footer: list[CsvRecord]  # notes skipped below the table (see footer.py)
 
-    Returns (header as uploaded, Druid-safe header, ragged rows, blank rows, the preamble
-    records skipped above the header).
-    """
+
+def normalise_csv(path: Path, key: str, fmt: DetectedFormat, out: Path) -> NormalisedCsv:
+    """Stream the CSV into `out` (UTF-8, comma, all fields quoted, LINE_COLUMN first)."""
     rejected: list[RejectedRow] = []
+    notes: list[CsvRecord] = []  # note-shaped records: the footer, unless a row follows them
     blank_rows = 0
     with _open_text(path, fmt) as text, out.open("w", encoding="utf-8", newline="") as sink:
         # QUOTE_ALL: the csv module leaves a lone CR unquoted; Polars would take it as a line end.
@@ -92,14 +97,23 @@ def normalise_csv(
         raw_header, header = present[h].fields, druid_safe_column_names(present[h].fields)
         writer.writerow([LINE_COLUMN, *header])
         after = window[window.index(present[h]) + 1 :]
+        width = len(header)
         for record in itertools.chain(after, records):
             if record is None:
                 blank_rows += 1
-            elif len(record.fields) != len(header):
-                rejected.append(_ragged(record, len(header)))
+                continue
+            if is_note(record.fields, width, record.end - record.start + 1):
+                notes.append(record)
+                if len(notes) > FOOTER_MAX_RECORDS:  # too many to be a footer
+                    rejected.append(_ragged(notes.pop(0), width))
+                continue
+            rejected += [_ragged(note, width) for note in notes]  # a row follows: no footer
+            notes.clear()
+            if len(record.fields) != width:
+                rejected.append(_ragged(record, width))
             else:
                 writer.writerow([record.start, *record.fields])
-    return raw_header, header, rejected, blank_rows, present[:h]
+    return NormalisedCsv(raw_header, header, rejected, blank_rows, present[:h], notes)
 
 
 def _ragged(record: CsvRecord, width: int) -> RejectedRow:
