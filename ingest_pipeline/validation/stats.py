@@ -30,6 +30,7 @@ class Stat(StrEnum):
     ISO_TIMED = "timed"  # ... followed by a time
     NAMED_LIKE = "named_like"  # text dates with an English month name (Jan 1 2000, RFC 2822)
     NAMED_TIMED = "named_timed"  # ... with a time
+    NAMED_SHORT_YEARS = "named_short_years"  # ... or a month and year, with a 2-digit year
     LOCAL_LIKE = "local_like"  # dd.mm.yyyy / mm/dd/yyyy text
     LOCAL_TIMED = "local_timed"
     LOCAL_FIRST_MAX = "local_first_max"  # largest number before the first separator
@@ -54,6 +55,7 @@ COMBINE: Final[Mapping[Stat, Combine]] = {
     Stat.ISO_TIMED: "sum",
     Stat.NAMED_LIKE: "sum",
     Stat.NAMED_TIMED: "sum",
+    Stat.NAMED_SHORT_YEARS: "sum",
     Stat.LOCAL_LIKE: "sum",
     Stat.LOCAL_TIMED: "sum",
     Stat.LOCAL_FIRST_MAX: "max",
@@ -79,6 +81,7 @@ class ColumnStats:
     timed: int = 0
     named_like: int = 0
     named_timed: int = 0
+    named_short_years: int = 0
     local_like: int = 0
     local_timed: int = 0
     local_first_max: int | None = None

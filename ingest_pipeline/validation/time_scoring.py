@@ -112,11 +112,11 @@ class TimeCandidate(NamedTuple):
             return f"epoch {unit} ({self.span[0]} .. {self.span[1]})"
         if self.format is TimeFormat.EPOCH_TEXT:
             return f"epoch {unit} as text: {share}"
+        years = f", {SHORT_YEARS_NOTE}" if self.short_years else ""
         if self.format in (TimeFormat.DAY_FIRST, TimeFormat.MONTH_FIRST):
             order = "day first" if self.format is TimeFormat.DAY_FIRST else "month first"
-            years = f", {SHORT_YEARS_NOTE}" if self.short_years else ""
             return f"{what} ({order}{years}): {share}"
-        return f"{what}: {share}"
+        return f"{what}{f' ({years[2:]})' if years else ''}: {share}"
 
     @property
     def time_like(self) -> bool:
@@ -290,7 +290,7 @@ def assess_candidate(name: str, plan: TimePlan, stats: ColumnStats, parsed: int)
     if fmt is TimeFormat.EPOCH:
         assert stats.min is not None and stats.max is not None
         span = _epoch_span(stats.min, stats.max, plan.unit or "s")
-    short_years = stats.local_short_years if plan.how == "local" else 0
+    short_years = stats.local_short_years if plan.how == "local" else stats.named_short_years
     return TimeCandidate(
         name, kind, evidence, values, parsed, rank, fmt, None, plan, span, short_years
     )

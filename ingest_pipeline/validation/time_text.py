@@ -38,7 +38,7 @@ EpochUnit = Literal["s", "ms", "us", "ns"]
 # --------------------------------------------------------------------------- shapes
 
 # Text that can parse as ISO without a time_format starts with a yyyy-mm-dd (or yyyy/mm/dd).
-ISO_DATE_TEXT: Final = r"^\s*\d{4}[-/]\d{2}[-/]\d{2}"
+ISO_DATE_TEXT: Final = r"^\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}"  # 2024-3-1 too
 ISO_TIMED_TEXT: Final = ISO_DATE_TEXT + r"(T|\s+)\d"
 # A month alone (2024-03, 2024/03: monthly figures), in 1900..2099: its first day. The years
 # keep codes shaped like it ("1000-10") out.
@@ -46,10 +46,6 @@ YEAR_MONTH_TEXT: Final = r"^\s*((?:19|20)\d{2})[-/](0[1-9]|1[0-2])\s*$"
 # A quarter (2024-Q1, 2024Q1, Q1 2024: quarterly figures), in 1900..2099: its first day.
 QUARTER_TEXT: Final = (
     r"^\s*(?:((?:19|20)\d{2})\s*[-/ ]?\s*[qQ]([1-4])|[qQ]([1-4])\s*[-/ ]?\s*((?:19|20)\d{2}))\s*$"
-)
-# one regex of the three (one pass over the text, not three)
-_ISO_LIKE_TEXT: Final = "|".join(
-    f"(?:{shape})" for shape in (ISO_DATE_TEXT, YEAR_MONTH_TEXT, QUARTER_TEXT)
 )
 _EPOCH_TEXT = r"^-?\d{9,}(\.\d+)?$"  # 9+ digits: not a year, not a date
 
@@ -65,7 +61,7 @@ _OFFSET = r"\s*[+-]\d{2}(?::?\d{2})?"
 # The three orders of a month-name date; the groups are numbered across them (one matches).
 _NAMED_ORDERS: Final = (
     rf"{_MONTH}\s+{_DAY},?\s+{_YEAR}",  # Jan 1, 2000: groups 1-3 month, day, year
-    rf"{_DAY}[-\s/.]+{_MONTH}[-\s/.,]+{_YEAR}",  # 01-Jan-2024: 4-6 day, month, year
+    rf"{_DAY}[-\s/.]+{_MONTH}[-\s/.,]+(\d{{4}}|\d{{2}})",  # 01-Jan-2024, 01-JAN-24: 4-6
     rf"{_YEAR}[-\s/]{_MONTH}[-\s/]{_DAY}",  # 2024-Jan-05: 7-9 year, month, day
 )
 #: Any month-name date, with an optional weekday (RFC 2822), time (10) and UTC offset (11);
@@ -76,6 +72,19 @@ NAMED_DATE_TEXT: Final = (
 )
 # One replace rewrites every order as "2024-Jan-05 13:45:00 +0100" (unmatched groups are empty).
 _NAMED_AS_ISO: Final = "${7}${3}${6}-${1}${5}${8}-${2}${4}${9} ${10}${11}"
+# A month and its year alone (March 2024, Mar. 2024; Excel's mmm-yy: Mar-24): its first day. A
+# 2-digit year only after a dash or slash: "Mar 24" is more likely the 24th of March.
+MONTH_YEAR_TEXT: Final = rf"(?i)^\s*{_MONTH}(?:[-/]\s*(\d{{4}}|\d{{2}})|[\s.,]+(\d{{4}}))\s*$"
+# Month-name text with a year in 2 digits (01-Mar-24, Oracle's DD-MON-YY; Mar-24)
+_NAMED_SHORT_YEAR: Final = (
+    rf"(?i)^\s*(?:{_WEEKDAY}{_DAY}[-\s/.]+{_MONTH}[-\s/.,]+\d{{2}}(?:\D|$)"
+    rf"|{_MONTH}[-/]\s*\d{{2}}\s*$)"
+)
+
+# one regex of the four (one pass over the text, not four)
+_ISO_LIKE_TEXT: Final = "|".join(
+    f"(?:{shape})" for shape in (ISO_DATE_TEXT, YEAR_MONTH_TEXT, QUARTER_TEXT, MONTH_YEAR_TEXT)
+)
 
 # Day-month-year or month-day-year text (31.01.2024, 1/31/2024 13:45, 03/01/2024 12:00 AM), as
 # spreadsheets export it: the order is decided for the whole column by its values (a part above
@@ -104,6 +113,7 @@ def text_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
         Stat.NAMED_LIKE: named.sum(),
         # only over the month-name values (none, in most text columns)
         Stat.NAMED_TIMED: column.filter(named).str.contains(r"\d:\d\d").sum(),
+        Stat.NAMED_SHORT_YEARS: column.str.contains(_NAMED_SHORT_YEAR).sum(),
     }
 
 
@@ -181,9 +191,9 @@ def _zone_abbreviation_as_offset(values: pl.Expr) -> pl.Expr:
 def _normalised_time_text(values: pl.Expr) -> pl.Expr:
     return (
         _zone_abbreviation_as_offset(values.str.strip_chars())
-        .str.replace(r"^(\d{4})/(\d{2})/(\d{2})", "${1}-${2}-${3}")
+        .str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", "${1}-${2}-${3}")
         .str.replace(YEAR_MONTH_TEXT, "${1}-${2}-01")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2}) +(\d)", "${1}T${2}")
+        .str.replace(r"^(\d{4}-\d{1,2}-\d{1,2}) +(\d)", "${1}T${2}")
         .str.replace(r"(?i)\s*(z|utc|gmt)$", "+00:00")
     )
 
@@ -218,8 +228,31 @@ def _named_iso(text: pl.Expr) -> pl.Expr:
     return (
         text.str.replace(NAMED_DATE_TEXT, _NAMED_AS_ISO)
         .str.replace(r"(?i)-sept-", "-sep-")  # the one name chrono does not read
+        # a year in 2 digits (01-Mar-24 is now 24-Mar-01) as Excel reads it
+        .str.replace(r"^([0-2]\d)-", "20${1}-")
+        .str.replace(r"^([3-9]\d)-", "19${1}-")
         .str.strip_chars()
     )
+
+
+def full_year(year: pl.Expr) -> pl.Expr:
+    """Years as text, those in 2 digits as Excel reads them (00..29: 20xx, 30..99: 19xx)."""
+    short = year.cast(pl.Int64)
+    return (
+        pl.when(year.str.len_chars() == 2)
+        .then(pl.when(short < 30).then(short + 2000).otherwise(short + 1900))
+        .otherwise(short)
+    )
+
+
+def month_year_expr(text: pl.Expr) -> pl.Expr:
+    """A month and its year alone (see MONTH_YEAR_TEXT) as its first day, UTC (null: none)."""
+    groups = text.str.extract_groups(MONTH_YEAR_TEXT)
+    month = groups.struct.field("1").str.to_lowercase().str.slice(0, 3)
+    year = full_year(pl.coalesce(groups.struct.field("2"), groups.struct.field("3")))
+    first_day = pl.format("{}-{}-01", year, month)
+    parsed = first_day.str.strptime(pl.Datetime("ms"), "%Y-%b-%d", strict=False)
+    return parsed.dt.replace_time_zone("UTC")
 
 
 def quarter_expr(text: pl.Expr) -> pl.Expr:
@@ -262,7 +295,7 @@ def text_time_candidates(text: pl.Expr, unit: EpochUnit) -> list[pl.Expr]:
     named = pl.when(text.str.contains(NAMED_DATE_TEXT))
     return (
         [named.then(c) for c in _named_formats(_named_iso(text))]
-        + [quarter_expr(text)]
+        + [quarter_expr(text), month_year_expr(text)]
         + _iso_candidates(_normalised_time_text(text), unit)
     )
 
@@ -295,15 +328,15 @@ def parse_text_times(values: pl.Series, unit: EpochUnit) -> pl.Series:
     if todo.height == 0:
         return parsed.alias(values.name)
     is_named = pl.col("t").str.contains(NAMED_DATE_TEXT)
-    is_quarter = pl.col("t").str.contains(QUARTER_TEXT)
-    named, quarters = todo.filter(is_named), todo.filter(is_quarter)
-    others = todo.filter(~is_named & ~is_quarter)
+    is_period = pl.col("t").str.contains(QUARTER_TEXT) | pl.col("t").str.contains(MONTH_YEAR_TEXT)
+    named, periods = todo.filter(is_named), todo.filter(is_period)
+    others = todo.filter(~is_named & ~is_period)
     # each group rewritten once, then parsed by one format after the other
     named = named.with_columns(_named_iso(pl.col("t")))
     others = others.with_columns(_normalised_time_text(pl.col("t")))
     for rows, candidates in (
         (named, _named_formats(pl.col("t"))),
-        (quarters, [quarter_expr(pl.col("t"))]),
+        (periods, [quarter_expr(pl.col("t")), month_year_expr(pl.col("t"))]),
         (others, _iso_candidates(pl.col("t"), unit)),
     ):
         if rows.height:

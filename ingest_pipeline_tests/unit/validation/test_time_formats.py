@@ -437,3 +437,34 @@ def test_a_quarter_is_its_first_day(tmp_path: Path, text: str, first_day: tuple[
 def test_codes_shaped_almost_like_a_quarter_are_no_time(tmp_path: Path, code: str) -> None:
     lines = ["code,v"] + [f"{code},{i}" for i in range(5)]
     assert validate_csv(tmp_path, lines_to_text(lines)).time_column is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "short"),
+    [
+        ("2024-3-1", datetime(2024, 3, 1, tzinfo=UTC), False),  # ISO without its zeros
+        ("2024/3/9 7:05", datetime(2024, 3, 9, 7, 5, tzinfo=UTC), False),
+        ("March 2024", datetime(2024, 3, 1, tzinfo=UTC), False),  # a month and its year
+        ("Mar. 2024", datetime(2024, 3, 1, tzinfo=UTC), False),
+        ("Sep-24", datetime(2024, 9, 1, tzinfo=UTC), True),  # Excel's mmm-yy
+        ("Dec/99", datetime(1999, 12, 1, tzinfo=UTC), True),
+        ("05-Mar-24", datetime(2024, 3, 5, tzinfo=UTC), True),  # Oracle's DD-MON-YY
+        ("5 MAR 31 13:45", datetime(1931, 3, 5, 13, 45, tzinfo=UTC), True),
+    ],
+)
+def test_more_shapes_of_dates_read_without_a_time_format(
+    tmp_path: Path, text: str, expected: datetime, short: bool
+) -> None:
+    lines = ["when,v", f"{text},1", f"{text},2"]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column == "when"
+    assert result.frame[TIME_COLUMN].to_list() == [expected, expected]
+    (chosen,) = result.report[TIME_COLUMN]["candidates"]
+    assert ("2-digit years: 00..29 as 20xx, 30..99 as 19xx" in chosen["reason"]) is short
+    assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
+
+
+def test_a_month_name_and_2_digits_after_a_space_are_no_month_and_year(tmp_path: Path) -> None:
+    # "Mar 24" is more likely the 24th of March (of no year) than March 2024
+    lines = ["when,v", "Mar 24,1", "Apr 2,2"]
+    assert validate_csv(tmp_path, lines_to_text(lines)).time_column is None
