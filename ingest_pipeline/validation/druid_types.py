@@ -54,6 +54,8 @@ def druid_exprs(
         # NaN/inf are not valid JSON and Druid cannot store them: they become null.
         finite = floats.is_finite() | floats.is_null()
         return pl.when(finite).then(floats).alias(name), "double", (~finite).sum()
+    if isinstance(dtype, pl.Duration):  # Druid has no duration: whole milliseconds, said
+        return column.dt.total_milliseconds(), "long", None
     if dtype == pl.Boolean or dtype == pl.String:
         return column.cast(pl.String), "string", None  # "true"/"false", as written
     return None

@@ -121,6 +121,11 @@ def plan_validation(
     )
 
     columns = _output_columns(key, dataset, config, user_columns)
+    durations = [c for c in columns if isinstance(dtypes[c], pl.Duration)]
+    if durations:
+        warnings.append(
+            f"durations stored as whole milliseconds (Druid long) in: {', '.join(durations)}"
+        )
     contract, columns = plan_contract(key, dataset, config, columns, dataset_schema)
     _reject_oversized_values(source, columns, texts, first.longest, config, dataset)
     return ValidationPlan(

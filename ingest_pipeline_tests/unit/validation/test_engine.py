@@ -6,7 +6,8 @@ import csv
 import io
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from ingest_pipeline.datasets import DatasetConfig
 from ingest_pipeline.reading import read_frame
-from ingest_pipeline.validation import source
+from ingest_pipeline.validation import source, validate
 from ingest_pipeline.vocabulary import NULL_MARKERS, TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import (
     KEY,
@@ -228,3 +229,32 @@ def test_streaming_matches_validate_on_parquet(tmp_path: Path) -> None:
     assert summary is not None
     assert dict(summary.schema)["big"] == "string"  # decided by the last batch's maximum
     assert dict(summary.schema)["small"] == "long"
+
+
+def test_parquet_durations_times_categories_and_decimals_have_druid_types(tmp_path: Path) -> None:
+    # a Duration column stopped the file with "casting from Duration to String not supported"
+    n = 12
+    frame = pl.DataFrame(
+        {
+            "at": [datetime(2024, 1, 1, i) for i in range(n)],
+            "wait": pl.Series([timedelta(seconds=i, microseconds=1500) for i in range(n)]),
+            "clock": [time(i, 30) for i in range(n)],
+            "kind": pl.Series(["a", "b"] * (n // 2), dtype=pl.Categorical),
+            "price": pl.Series([Decimal(f"{i}.25") for i in range(n)], dtype=pl.Decimal(10, 2)),
+        }
+    )
+    path = tmp_path / "upload.parquet"
+    frame.write_parquet(path)
+    summary = assert_streams_the_same(tmp_path, read_frame(path, KEY), None, batch_rows=5)
+    assert summary is not None
+    assert dict(summary.schema) == {
+        "at": "string",
+        "wait": "long",
+        "clock": "string",
+        "kind": "string",
+        "price": "double",
+    }
+    assert "durations stored as whole milliseconds (Druid long) in: wait" in summary.warnings
+    written = validate(frame, KEY, "ds").frame
+    assert written["wait"].to_list()[:2] == [1, 1001]  # 1.5 ms and 1.0015 s, in whole ms
+    assert written["clock"].to_list()[0] == "00:30:00"
