@@ -121,11 +121,7 @@ def plan_validation(
     )
 
     columns = _output_columns(key, dataset, config, user_columns)
-    durations = [c for c in columns if isinstance(dtypes[c], pl.Duration)]
-    if durations:
-        warnings.append(
-            f"durations stored as whole milliseconds (Druid long) in: {', '.join(durations)}"
-        )
+    warnings += _duration_notes(columns, dtypes)
     contract, columns = plan_contract(key, dataset, config, columns, dataset_schema)
     _reject_oversized_values(source, columns, texts, first.longest, config, dataset)
     return ValidationPlan(
@@ -303,6 +299,14 @@ def _output_columns(
         )
     chosen = set(resolved.values())
     return [c for c in user_columns if c in chosen]
+
+
+def _duration_notes(columns: Sequence[str], dtypes: Mapping[str, pl.DataType]) -> list[str]:
+    """Durations (Parquet's) have no Druid type: they are written as whole milliseconds."""
+    durations = [c for c in columns if isinstance(dtypes[c], pl.Duration)]
+    if not durations:
+        return []
+    return [f"durations stored as whole milliseconds (Druid long) in: {', '.join(durations)}"]
 
 
 def _reject_oversized_values(
