@@ -98,11 +98,9 @@ def plan_validation(
     `rows`: the rows of `frame`, if the reader knows (see `BatchSource.rows`).
     `dataset_schema`: the datasource's columns, for the dataset's schema contract (None: new).
     """
-    warnings = list(notes)
     source, dtypes, renamed = _open_source(frame, key, batch_rows, raw_batches)
     source.keep_dir, source.rows = keep_dir, rows
-    if renamed:
-        warnings.append(renamed)
+    warnings = [*notes, *([renamed] if renamed else [])]
     user_columns = list(dtypes)
     texts = [name for name, dtype in dtypes.items() if dtype == pl.String]
     candidates = _time_column_candidates(config, dtypes)
