@@ -8,7 +8,9 @@ FOOTER_MAX_RECORDS of them, and always said in the warnings with the line and it
   (Total, Totals, Grand total, Sum, Summe, Gesamt, Totaal, Totale, Total général), with a colon
   or not; a row labelled "Total" in the middle of the table stays a row;
 - a note: a record on one line of at most 2 non-empty fields, fewer than the header's, the
-  first in words (a row cut short, "4,5", or an unmatched quote is rejected as before).
+  first in words, set apart from the rows by a blank line, a totals row or another note (a row
+  cut short, "4,5" or "Bob,42" right after the last row, or an unmatched quote is rejected as
+  before).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _is_number_like(text: str) -> bool:
     return re.fullmatch(r"[-+]?[\d.,\s%$€£]+", text) is not None
 
 
-def _is_totals(values: Sequence[str | None]) -> bool:
+def is_totals(values: Sequence[str | None]) -> bool:
     first = next((value for value in values if value is not None and value.strip()), None)
     return first is not None and TOTALS_LABEL.match(first) is not None
 
@@ -56,7 +58,7 @@ def trailing_totals(text_frame: pl.LazyFrame, rows: int) -> list[tuple[int, list
     tail = text_frame.slice(max(0, rows - FOOTER_MAX_RECORDS)).collect()
     found: list[tuple[int, list[str]]] = []
     for line, *values in reversed(tail.select(LINE_COLUMN, pl.exclude(LINE_COLUMN)).rows()):
-        if not _is_totals(values) or len(found) + 1 >= rows:
+        if not is_totals(values) or len(found) + 1 >= rows:
             break
         found.append((line, [v for v in values if v is not None and v.strip()]))
     return found[::-1]

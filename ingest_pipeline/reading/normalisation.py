@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ingest_pipeline.naming import druid_safe_column_names
 from ingest_pipeline.reading.detection import DetectedFormat
-from ingest_pipeline.reading.footer import FOOTER_MAX_RECORDS, is_note
+from ingest_pipeline.reading.footer import FOOTER_MAX_RECORDS, is_note, is_totals
 from ingest_pipeline.reading.json_stream import (
     are_records,
     json_array_elements,
@@ -98,11 +98,15 @@ def normalise_csv(path: Path, key: str, fmt: DetectedFormat, out: Path) -> Norma
         writer.writerow([LINE_COLUMN, *header])
         after = window[window.index(present[h]) + 1 :]
         width = len(header)
+        # a note below the table follows a blank line, a totals row or another note: a row
+        # cut short right after the last row ("Bob,42") is no note
+        set_apart = False
         for record in itertools.chain(after, records):
             if record is None:
                 blank_rows += 1
+                set_apart = True
                 continue
-            if is_note(record.fields, width, record.end - record.start + 1):
+            if set_apart and is_note(record.fields, width, record.end - record.start + 1):
                 notes.append(record)
                 if len(notes) > FOOTER_MAX_RECORDS:  # too many to be a footer
                     rejected.append(_ragged(notes.pop(0), width))
@@ -111,8 +115,10 @@ def normalise_csv(path: Path, key: str, fmt: DetectedFormat, out: Path) -> Norma
             notes.clear()
             if len(record.fields) != width:
                 rejected.append(_ragged(record, width))
+                set_apart = False
             else:
                 writer.writerow([record.start, *record.fields])
+                set_apart = is_totals(record.fields)
     return NormalisedCsv(raw_header, header, rejected, blank_rows, present[:h], notes)
 
 

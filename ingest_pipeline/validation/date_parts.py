@@ -3,13 +3,12 @@
 year, quarter, month, day, hour or minute (its first instant), not one constant time for every
 row (a loud but useless result: every time filter and chart of a yearly panel would be wrong).
 
-Taken only when it is safe to: integer columns named exactly like the part (a year 1000..2999;
-a month 1..12 or an English month name; a quarter 1..4 or Q1..Q4; a day 1..31 beside a month;
-an hour 0..23 beside a day, a minute 0..59 beside an hour),
-one column per part holding it in every row. A part left out because two columns are named
-like it, or because some rows lack it, is not guessed: the coarser date is taken, and the
-warning names what was used and what not. A row whose parts make no date (2023-02-30) is
-rejected like an unparseable time.
+Taken only when it is safe to: columns named exactly like the part, one per part, holding it in
+every row: integers (a year 1000..2999; a month 1..12, or its English name; a quarter 1..4, or
+Q1..Q4; a day 1..31 beside a month; an hour 0..23 beside a day; a minute 0..59 beside an hour).
+A part left out because two columns are named like it, or because some rows lack it, is not
+guessed: the coarser date is taken, and the warning names what was used and what not. A row
+whose parts make no date (2023-02-30) is rejected like an unparseable time.
 """
 
 from __future__ import annotations
@@ -88,7 +87,7 @@ def part_expr(name: str, part: Part, dtype: pl.DataType) -> pl.Expr:
 
 
 def date_expr(parts: DateParts, dtypes: Mapping[str, pl.DataType], utc_ms: pl.DataType) -> pl.Expr:
-    """Each row's date from its parts, at midnight UTC (null: the parts make no date)."""
+    """Each row's first instant from its parts, UTC (null: the parts make no date)."""
     year = part_expr(parts.year, "year", dtypes[parts.year])
     if parts.month is not None:
         month = part_expr(parts.month, "month", dtypes[parts.month])

@@ -58,11 +58,12 @@ def test_a_file_with_a_footer_is_validated_without_it(tmp_path: Path) -> None:
         (TABLE + "2024-01-03,C,5\nTotal,,35\n2024-01-04,D,1\n", 5, []),  # inside: a row
         (TABLE + "2024-01-03,C\n", 2, [4]),  # a row cut short
         (TABLE + 'Total,"30\nmore,1,2\n', 2, [4]),  # an unmatched quote: not a note
-        (TABLE + "Note: provisional\n2024-01-03,C,5\n", 3, [4]),  # a row follows the note
-        (TABLE + "a note\nb note\nc note\nd note\n", 2, [4]),  # 4 notes: too many
+        (TABLE + "\nNote: provisional\n2024-01-03,C,5\n", 3, [5]),  # a row follows the note
+        ("name,age,city\nAna,31,Oslo\nBob Smith,42\n", 1, [3]),  # cut short, not set apart
+        (TABLE + "\na note\nb note\nc note\nd note\n", 2, [5]),  # 4 notes: too many
         ("region,sales\nTotal,30\n", 1, []),  # never every row
     ],
-    ids=["inside", "cut short", "quote", "row after", "too many", "only row"],
+    ids=["inside", "cut short", "quote", "row after", "not set apart", "too many", "only row"],
 )
 def test_what_is_not_a_footer_stays_as_it_was(
     tmp_path: Path, text: str, rows: int, rejected: list[int]
@@ -85,3 +86,11 @@ def test_what_is_not_a_footer_stays_as_it_was(
 )
 def test_what_a_note_looks_like(fields: list[str], note: bool) -> None:
     assert is_note(fields, 3) is note
+
+
+def test_a_note_right_below_a_totals_row_is_set_apart_by_it(tmp_path: Path) -> None:
+    result = read_frame(
+        write_upload(tmp_path, "s.csv", TABLE + "Total,,30\nSource: finance\n"), "uploads/s.csv"
+    )
+    assert result.frame.collect().height == 2 and result.rejected == []
+    assert any(w.startswith("skipped lines 4-5 below the table") for w in result.warnings)
