@@ -25,12 +25,13 @@ from ingest_pipeline.reading.csv_types import (
 )
 from ingest_pipeline.reading.detection import DetectedFormat, corrupt_gzip_error, detect_format
 from ingest_pipeline.reading.footer import footer_note, trailing_totals
-from ingest_pipeline.reading.layout import LineCheck, plain_csv_header
+from ingest_pipeline.reading.layout import LineCheck, PlainHeader, plain_csv_header
 from ingest_pipeline.reading.normalisation import (
-    CsvRecord,
+    NormalisedCsv,
     normalise_csv,
     normalise_ndjson,
     preamble_notes,
+    repeated_header_notes,
     wraps_records,
 )
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
@@ -116,20 +117,18 @@ def _read_csv(
     plain = None if careful else plain_csv_header(path, fmt)
     comma = decimal_comma_mode(fmt.delimiter, decimal_comma)
     if plain is not None:
-        raw_header, header = plain.fields, druid_safe_column_names(plain.fields)
+        header = druid_safe_column_names(plain.fields)
+        read = NormalisedCsv(plain.fields, header, [], 0, [], [], [])  # nothing to normalise
         several = path.stat().st_size > BLOCK_BYTES  # else kept in memory, without threads
         with ArrowCopy(folder, header, not several, comma) as copy:
-            is_plain = _copy_plain_csv(path, plain.size, fmt.delimiter or ",", copy, several)
+            is_plain = _copy_plain_csv(path, plain, fmt.delimiter or ",", copy, several)
         if not is_plain:  # (after the copy's last write finished)
             return _read_csv(path, key, fmt, workdir, True, decimal_comma)
-        rejected: list[RejectedRow] = []
-        blank_rows, preamble, notes_below = 0, list[CsvRecord](), list[CsvRecord]()
     else:
         normalized = workdir / f"{path.name}.normalized.csv"
         try:
-            raw_header, header, rejected, blank_rows, preamble, notes_below = normalise_csv(
-                path, key, fmt, normalized
-            )
+            read = normalise_csv(path, key, fmt, normalized)
+            header = read.header
         except csv.Error as error:
             raise FileRejected(
                 key, f"the CSV cannot be parsed ({error})", "check the quoting"
@@ -156,10 +155,19 @@ def _read_csv(
             frame = typed(part)
             yield (frame if columns is None else frame.select(columns)).collect()
 
-    footer = [*totals, *((note.start, note.fields) for note in notes_below)]
-    notes = _notes(raw_header, header, blank_rows) + preamble_notes(preamble)
-    notes += footer_note(footer) + copy.number_notes()
-    return ReadResult(typed(text_frame), fmt, rejected, notes, blank_rows, folder, batches, rows)
+    notes = _csv_notes(read, header, totals) + copy.number_notes()
+    return ReadResult(
+        typed(text_frame), fmt, read.rejected, notes, read.blank_rows, folder, batches, rows
+    )
+
+
+def _csv_notes(
+    read: NormalisedCsv, header: list[str], totals: Sequence[tuple[int, list[str]]]
+) -> list[str]:
+    """What a person should know of how the CSV was read: renames, lines that are no rows."""
+    footer = [*totals, *((note.start, note.fields) for note in read.footer)]
+    notes = _notes(read.raw_header, header, read.blank_rows) + preamble_notes(read.preamble)
+    return notes + repeated_header_notes(read.repeated_headers) + footer_note(footer)
 
 
 def _without_totals(
@@ -175,17 +183,23 @@ def _without_totals(
 
 
 def _copy_plain_csv(
-    path: Path, start: int, delimiter: str, copy: ArrowCopy, threaded: bool
+    path: Path, plain: PlainHeader, delimiter: str, copy: ArrowCopy, threaded: bool
 ) -> bool:
-    """Parse the data lines of a plain CSV into `copy`; False as soon as a block is not plain.
+    """Parse the data lines of a plain CSV into `copy`; False as soon as a block is not plain
+    (a line repeating the header is not: the careful path skips it and says so).
 
     If `threaded`, each block's `LineCheck` runs on a thread while Polars parses it (both
     release the GIL); else first, so that a block that is not plain is not parsed.
     """
     check = LineCheck(delimiter, len(copy.columns))
+    values = [pl.col(name) for name in copy.columns]
+    values[0] = values[0].str.strip_chars_start("\ufeff")  # a joined file's byte-order mark
+    is_header = pl.all_horizontal(
+        [value == raw for value, raw in zip(values, plain.fields, strict=True)]
+    )
     schema: dict[str, pl.DataType] = dict.fromkeys(copy.columns, pl.String())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-check") as checker:
-        for block in csv_blocks(path, start):
+        for block in csv_blocks(path, plain.size):
             checked = checker.submit(check.check, block) if threaded else None
             if checked is None and not check.check(block):
                 return False
@@ -196,6 +210,8 @@ def _copy_plain_csv(
             if checked is not None and not checked.result():
                 return False
             if text is None or text.height != check.block_lines:
+                return False
+            if text.select(is_header.any()).item():
                 return False
             # line 1 is the header; in a plain file record n is on line n + 1
             lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)

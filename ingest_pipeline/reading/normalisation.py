@@ -76,12 +76,14 @@ class NormalisedCsv(NamedTuple):
     blank_rows: int
     preamble: list[CsvRecord]  # skipped above the header (see preamble.py)
     footer: list[CsvRecord]  # notes skipped below the table (see footer.py)
+    repeated_headers: list[int]  # lines repeating the header (files joined together)
 
 
 def normalise_csv(path: Path, key: str, fmt: DetectedFormat, out: Path) -> NormalisedCsv:
     """Stream the CSV into `out` (UTF-8, comma, all fields quoted, LINE_COLUMN first)."""
     rejected: list[RejectedRow] = []
     notes: list[CsvRecord] = []  # note-shaped records: the footer, unless a row follows them
+    repeated_headers: list[int] = []
     blank_rows = 0
     with _open_text(path, fmt) as text, out.open("w", encoding="utf-8", newline="") as sink:
         # QUOTE_ALL: the csv module leaves a lone CR unquoted; Polars would take it as a line end.
@@ -113,13 +115,33 @@ def normalise_csv(path: Path, key: str, fmt: DetectedFormat, out: Path) -> Norma
                 continue
             rejected += [_ragged(note, width) for note in notes]  # a row follows: no footer
             notes.clear()
-            if len(record.fields) != width:
+            if _is_header(record.fields, raw_header):  # `cat a.csv b.csv`: the second header
+                repeated_headers.append(record.start)
+                set_apart = False
+            elif len(record.fields) != width:
                 rejected.append(_ragged(record, width))
                 set_apart = False
             else:
                 writer.writerow([record.start, *record.fields])
                 set_apart = is_totals(record.fields)
-    return NormalisedCsv(raw_header, header, rejected, blank_rows, present[:h], notes)
+    return NormalisedCsv(
+        raw_header, header, rejected, blank_rows, present[:h], notes, repeated_headers
+    )
+
+
+def _is_header(fields: Sequence[str], header: Sequence[str]) -> bool:
+    """The header again (a joined file's own may start with its byte-order mark)."""
+    return len(fields) == len(header) and [fields[0].lstrip("\ufeff"), *fields[1:]] == header
+
+
+def repeated_header_notes(lines: Sequence[int]) -> list[str]:
+    """What a person should know of the header lines skipped inside the table."""
+    if not lines:
+        return []
+    listed = ", ".join(map(str, lines[:10])) + (
+        f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+    )
+    return [f"skipped the header repeated on line(s) {listed}: files joined together?"]
 
 
 def _ragged(record: CsvRecord, width: int) -> RejectedRow:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from ingest_pipeline.reading import read_frame
@@ -101,3 +102,25 @@ def test_excel_s_sep_line_names_the_delimiter_and_is_no_header(
     assert frame.columns == [LINE_COLUMN, "date", "amount"]
     assert frame["amount"].to_list() == list(range(1, 8))
     assert frame[LINE_COLUMN].to_list() == list(range(3, 10))
+
+
+@pytest.mark.parametrize(
+    "joined",
+    [
+        "ts,v\n2024-01-01,1\nts,v\n2024-01-02,2\n",  # plain: every line has the header's fields
+        "ts,v\n2024-01-01,1\n\n\ufeffts,v\n2024-01-02,2\n",  # careful, the 2nd file's BOM too
+    ],
+    ids=["plain", "careful"],
+)
+def test_the_header_repeated_inside_the_table_is_skipped_and_said(
+    tmp_path: Path, joined: str
+) -> None:
+    # `cat a.csv b.csv`: before, the second header was a row ("ts" no time: the file rejected)
+    result = read_frame(write_upload(tmp_path, "joined.csv", joined), "k/joined.csv")
+    frame = result.frame.collect()
+    assert frame["v"].to_list() == [1, 2] and frame["v"].dtype == pl.Int64
+    assert result.rejected == []
+    line = 3 if "\n\n" not in joined else 4
+    assert f"skipped the header repeated on line(s) {line}: files joined together?" in (
+        result.warnings
+    )
