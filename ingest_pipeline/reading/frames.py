@@ -186,17 +186,16 @@ def _copy_plain_csv(
     path: Path, plain: PlainHeader, delimiter: str, copy: ArrowCopy, threaded: bool
 ) -> bool:
     """Parse the data lines of a plain CSV into `copy`; False as soon as a block is not plain
-    (a line repeating the header is not: the careful path skips it and says so).
+    (a line that may repeat the header is not: the careful path skips it and says so).
 
     If `threaded`, each block's `LineCheck` runs on a thread while Polars parses it (both
     release the GIL); else first, so that a block that is not plain is not parsed.
     """
     check = LineCheck(delimiter, len(copy.columns))
-    values = [pl.col(name) for name in copy.columns]
-    values[0] = values[0].str.strip_chars_start("\ufeff")  # a joined file's byte-order mark
-    is_header = pl.all_horizontal(
-        [value == raw for value, raw in zip(values, plain.fields, strict=True)]
-    )
+    # The header's first name as a first value (with a joined file's byte-order mark or not):
+    # maybe the header again, which the careful path decides and skips (one column compared).
+    first, name = pl.col(copy.columns[0]), plain.fields[0]
+    maybe_header = (first == name) | (first == "\ufeff" + name)
     schema: dict[str, pl.DataType] = dict.fromkeys(copy.columns, pl.String())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-check") as checker:
         for block in csv_blocks(path, plain.size):
@@ -211,7 +210,7 @@ def _copy_plain_csv(
                 return False
             if text is None or text.height != check.block_lines:
                 return False
-            if text.select(is_header.any()).item():
+            if text.select(maybe_header.any()).item():
                 return False
             # line 1 is the header; in a plain file record n is on line n + 1
             lines = pl.int_range(2 + copy.rows, 2 + copy.rows + text.height, dtype=pl.Int64)
