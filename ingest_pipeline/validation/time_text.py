@@ -37,8 +37,9 @@ EpochUnit = Literal["s", "ms", "us", "ns"]
 
 # --------------------------------------------------------------------------- shapes
 
-# Text that can parse as ISO without a time_format starts with a yyyy-mm-dd (or yyyy/mm/dd).
-ISO_DATE_TEXT: Final = r"^\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}"  # 2024-3-1 too
+# Text that can parse as ISO without a time_format starts with a yyyy-mm-dd (or yyyy/mm/dd,
+# 2024-3-1, or 2024.03.01 with its zeros: 2024.1.2 may be a version).
+ISO_DATE_TEXT: Final = r"^\s*\d{4}(?:[-/]\d{1,2}[-/]\d{1,2}|\.\d{2}\.\d{2})"
 ISO_TIMED_TEXT: Final = ISO_DATE_TEXT + r"(T|\s+)\d"
 # A month alone (2024-03, 2024/03: monthly figures), in 1900..2099: its first day. The years
 # keep codes shaped like it ("1000-10") out.
@@ -191,7 +192,9 @@ def _zone_abbreviation_as_offset(values: pl.Expr) -> pl.Expr:
 def _normalised_time_text(values: pl.Expr) -> pl.Expr:
     return (
         _zone_abbreviation_as_offset(values.str.strip_chars())
-        .str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", "${1}-${2}-${3}")
+        .str.replace(
+            r"^(\d{4})(?:/(\d{1,2})/(\d{1,2})|\.(\d{2})\.(\d{2}))", "${1}-${2}${4}-${3}${5}"
+        )
         .str.replace(YEAR_MONTH_TEXT, "${1}-${2}-01")
         .str.replace(r"^(\d{4}-\d{1,2}-\d{1,2}) +(\d)", "${1}T${2}")
         .str.replace(r"(?i)\s*(z|utc|gmt)$", "+00:00")

@@ -444,6 +444,7 @@ def test_codes_shaped_almost_like_a_quarter_are_no_time(tmp_path: Path, code: st
     [
         ("2024-3-1", datetime(2024, 3, 1, tzinfo=UTC), False),  # ISO without its zeros
         ("2024/3/9 7:05", datetime(2024, 3, 9, 7, 5, tzinfo=UTC), False),
+        ("2024.03.09 07:05", datetime(2024, 3, 9, 7, 5, tzinfo=UTC), False),  # dotted
         ("March 2024", datetime(2024, 3, 1, tzinfo=UTC), False),  # a month and its year
         ("Mar. 2024", datetime(2024, 3, 1, tzinfo=UTC), False),
         ("Sep-24", datetime(2024, 9, 1, tzinfo=UTC), True),  # Excel's mmm-yy
@@ -462,6 +463,11 @@ def test_more_shapes_of_dates_read_without_a_time_format(
     (chosen,) = result.report[TIME_COLUMN]["candidates"]
     assert ("2-digit years: 00..29 as 20xx, 30..99 as 19xx" in chosen["reason"]) is short
     assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
+
+
+def test_dotted_numbers_without_a_date_s_zeros_are_versions_not_dates(tmp_path: Path) -> None:
+    lines = ["version,v", "2024.1.2,1", "2024.1.3,2"]
+    assert validate_csv(tmp_path, lines_to_text(lines)).time_column is None
 
 
 def test_a_month_name_and_2_digits_after_a_space_are_no_month_and_year(tmp_path: Path) -> None:
