@@ -20,6 +20,7 @@ import polars as pl
 
 from ingest_pipeline.findings import DateParts
 from ingest_pipeline.validation.source import Aggregation, BatchSource, aggregate
+from ingest_pipeline.validation.time_text import naive_utc
 
 Part = Literal["year", "quarter", "month", "day", "hour", "minute"]
 
@@ -37,8 +38,10 @@ _NAMES: Final[Mapping[Part, frozenset[str]]] = {
     # not "min": a minimum (of a temperature, say) may hold 0..59 as well
     "minute": frozenset({"minute", "minutes", "minuten", "minuto", "minuut"}),
 }  # fmt: skip
+#: Integers in these years are years (not epoch seconds, which would all be in 1970's first hour).
+PLAUSIBLE_YEARS: Final = (1000, 2999)
 _RANGES: Final[Mapping[Part, tuple[int, int]]] = {
-    "year": (1000, 2999),
+    "year": PLAUSIBLE_YEARS,
     "quarter": (1, 4),
     "month": (1, 12),
     "day": (1, 31),
@@ -104,8 +107,7 @@ def date_expr(parts: DateParts, dtypes: Mapping[str, pl.DataType], utc_ms: pl.Da
     )
     # Through text: pl.datetime raises on a day its month does not have, strptime gives null.
     text = pl.format("{}-{}-{} {}:{}", year, month, day, hour, minute)
-    parsed = text.str.strptime(pl.Datetime("ms"), "%Y-%m-%d %H:%M", strict=False)
-    return parsed.dt.replace_time_zone("UTC").cast(utc_ms)
+    return naive_utc(text, "%Y-%m-%d %H:%M").cast(utc_ms)
 
 
 class DatePartsSearch(NamedTuple):

@@ -18,6 +18,7 @@ from typing import Final, Literal, NamedTuple
 import polars as pl
 
 from ingest_pipeline.findings import CandidateVerdict, TimeCandidateReport, TimeKind
+from ingest_pipeline.validation.date_parts import PLAUSIBLE_YEARS
 from ingest_pipeline.validation.stats import ColumnStats, Stat
 from ingest_pipeline.validation.time_reasons import (
     AllNull,
@@ -61,7 +62,7 @@ YYYYMMDD_PLAUSIBLE: Final = (1900_01_01, 2099_12_31)
 _MS_PER_UNIT: Final[Mapping[str, float]] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|key|code|number|num|no|zip|zipcode|phone|count)$")
 _DATE_PART_RANGES: Final[Mapping[str, tuple[int, int]]] = {
-    "year": (1000, 2999),
+    "year": PLAUSIBLE_YEARS,
     "month": (1, 12),
     "day": (1, 31),
     "hour": (0, 24),
@@ -198,7 +199,9 @@ def _integer_reason(lowered: str, low: int, high: int, stats: ColumnStats) -> No
     for part, (first, last) in _DATE_PART_RANGES.items():
         if (lowered == part or lowered.endswith("_" + part)) and first <= low <= high <= last:
             return DatePart(part, low, high)
-    if 1000 <= low <= high <= 2999 and ("year" in lowered or not time_named):
+    if PLAUSIBLE_YEARS[0] <= low <= high <= PLAUSIBLE_YEARS[1] and (
+        "year" in lowered or not time_named
+    ):
         return Years(low, high)
     # HHMM: no minute part of 60 or more, among enough values (or under a time name)
     if (

@@ -231,31 +231,36 @@ def _named_iso(text: pl.Expr) -> pl.Expr:
     return (
         text.str.replace(NAMED_DATE_TEXT, _NAMED_AS_ISO)
         .str.replace(r"(?i)-sept-", "-sep-")  # the one name chrono does not read
-        # a year in 2 digits (01-Mar-24 is now 24-Mar-01) as Excel reads it
-        .str.replace(r"^([0-2]\d)-", "20${1}-")
-        .str.replace(r"^([3-9]\d)-", "19${1}-")
+        .pipe(with_century, r"^()", r"(-)")  # 01-Mar-24 is now 24-Mar-01: its year
         .str.strip_chars()
     )
 
 
-def full_year(year: pl.Expr) -> pl.Expr:
-    """Years as text, those in 2 digits as Excel reads them (00..29: 20xx, 30..99: 19xx)."""
-    short = year.cast(pl.Int64)
-    return (
-        pl.when(year.str.len_chars() == 2)
-        .then(pl.when(short < 30).then(short + 2000).otherwise(short + 1900))
-        .otherwise(short)
-    )
+#: Excel's reading of a year in 2 digits (see SHORT_YEARS_NOTE): its first digit, its century.
+_CENTURIES: Final = (("[0-2]", "20"), ("[3-9]", "19"))
+
+
+def with_century(text: pl.Expr, before: str, after: str) -> pl.Expr:
+    """`text` whose year in 2 digits, between the regexes `before` and `after` (one group
+    each), is written with its century as Excel reads it (00..29: 20xx, 30..99: 19xx)."""
+    for first, century in _CENTURIES:
+        text = text.str.replace(f"{before}({first}\\d){after}", f"${{1}}{century}${{2}}${{3}}")
+    return text
+
+
+def naive_utc(text: pl.Expr, fmt: str) -> pl.Expr:
+    """Text without a zone, parsed by `fmt` and taken as UTC (null: it does not parse)."""
+    return text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
 
 
 def month_year_expr(text: pl.Expr) -> pl.Expr:
     """A month and its year alone (see MONTH_YEAR_TEXT) as its first day, UTC (null: none)."""
     groups = text.str.extract_groups(MONTH_YEAR_TEXT)
     month = groups.struct.field("1").str.to_lowercase().str.slice(0, 3)
-    year = full_year(pl.coalesce(groups.struct.field("2"), groups.struct.field("3")))
-    first_day = pl.format("{}-{}-01", year, month)
-    parsed = first_day.str.strptime(pl.Datetime("ms"), "%Y-%b-%d", strict=False)
-    return parsed.dt.replace_time_zone("UTC")
+    year = with_century(
+        pl.coalesce(groups.struct.field("2"), groups.struct.field("3")), "^()", "()$"
+    )
+    return naive_utc(pl.format("{}-{}-01", year, month), "%Y-%b-%d")
 
 
 def quarter_expr(text: pl.Expr) -> pl.Expr:
@@ -263,18 +268,13 @@ def quarter_expr(text: pl.Expr) -> pl.Expr:
     groups = text.str.extract_groups(QUARTER_TEXT)
     year = pl.coalesce(groups.struct.field("1"), groups.struct.field("4"))
     quarter = pl.coalesce(groups.struct.field("2"), groups.struct.field("3")).cast(pl.Int64)
-    first_day = pl.format("{}-{}-01", year, quarter * 3 - 2)
-    parsed = first_day.str.strptime(pl.Datetime("ms"), "%Y-%m-%d", strict=False)
-    return parsed.dt.replace_time_zone("UTC")
+    return naive_utc(pl.format("{}-{}-01", year, quarter * 3 - 2), "%Y-%m-%d")
 
 
 def _strptime_utc(text: pl.Expr, formats: Sequence[str], zoned: bool) -> list[pl.Expr]:
     if zoned:
         return [text.str.strptime(UTC_MS, fmt, strict=False) for fmt in formats]
-    return [
-        text.str.strptime(pl.Datetime("ms"), fmt, strict=False).dt.replace_time_zone("UTC")
-        for fmt in formats
-    ]
+    return [naive_utc(text, fmt) for fmt in formats]
 
 
 def _named_formats(rewritten: pl.Expr) -> list[pl.Expr]:
@@ -379,8 +379,7 @@ def local_time_expr(values: pl.Expr, day_first: bool) -> pl.Expr:
     text = (
         values.str.strip_chars()
         .str.to_uppercase()
-        .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-]([0-2]\d)([ T]|$)", "${1}/${2}/20${3}${4}")
-        .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-]([3-9]\d)([ T]|$)", "${1}/${2}/19${3}${4}")
+        .pipe(with_century, r"^(\d{1,2}[./-]\d{1,2}[./-])", r"([ T]|$)")
         .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})[ T]*", "${1}/${2}/${3} ")
         .str.replace(r"\s*([AP]M)$", " ${1}")
         .str.strip_chars()

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, NamedTuple
 import polars as pl
 
 from ingest_pipeline.findings import DateParts
-from ingest_pipeline.validation.date_parts import date_expr
+from ingest_pipeline.validation.date_parts import PLAUSIBLE_YEARS, date_expr
 from ingest_pipeline.validation.stats import ColumnStats, Stat
 from ingest_pipeline.validation.time_reasons import DateOrder
 from ingest_pipeline.validation.time_text import (
@@ -138,7 +138,8 @@ def spells_yyyymmdd(stats: ColumnStats, low: int = 10000101, high: int = 9999123
 
 def _are_years(stats: ColumnStats) -> bool:
     low, high = stats.min, stats.max
-    return isinstance(low, int) and isinstance(high, int) and 1000 <= low <= high <= 2999
+    first, last = PLAUSIBLE_YEARS
+    return isinstance(low, int) and isinstance(high, int) and first <= low <= high <= last
 
 
 def time_plan(dtype: pl.DataType, time_format: str | None, stats: ColumnStats) -> TimePlan:
