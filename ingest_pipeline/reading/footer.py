@@ -21,6 +21,7 @@ from typing import Final
 
 import polars as pl
 
+from ingest_pipeline.reading.preamble import quoted_lines
 from ingest_pipeline.vocabulary import LINE_COLUMN
 
 FOOTER_MAX_RECORDS: Final = 3
@@ -64,13 +65,12 @@ def trailing_totals(text_frame: pl.LazyFrame, rows: int) -> list[tuple[int, list
     return found[::-1]
 
 
-def footer_note(footer: Sequence[tuple[int, Sequence[str]]]) -> list[str]:
-    """What a person should know of the lines left out below the table (none, or a message)."""
+def footer_note(footer: Sequence[tuple[int, int, Sequence[str]]]) -> list[str]:
+    """What a person should know of the records ((first line, last line, fields), in order)
+    left out below the table: none, or a message."""
     if not footer:
         return []
-    quoted = "; ".join(repr(" ".join(v for v in values if v.strip())[:80]) for _, values in footer)
-    first, last = footer[0][0], footer[-1][0]
-    lines = f"line {first}" if first == last else f"lines {first}-{last}"
+    lines, quoted = quoted_lines(footer)
     return [
         f"skipped {lines} below the table as a footer (a total or a note), not rows: {quoted}. "
         "Fix: if they are rows, give them the table's fields and no total label"

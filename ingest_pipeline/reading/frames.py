@@ -165,7 +165,7 @@ def _csv_notes(
     read: NormalisedCsv, header: list[str], totals: Sequence[tuple[int, list[str]]]
 ) -> list[str]:
     """What a person should know of how the CSV was read: renames, lines that are no rows."""
-    footer = [*totals, *((note.start, note.fields) for note in read.footer)]
+    footer = [*((line, line, values) for line, values in totals), *read.footer]
     notes = _notes(read.raw_header, header, read.blank_rows) + preamble_notes(read.preamble)
     return notes + repeated_header_notes(read.repeated_headers) + footer_note(footer)
 

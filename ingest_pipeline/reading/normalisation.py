@@ -26,7 +26,7 @@ from ingest_pipeline.reading.json_stream import (
     json_array_elements,
     json_wrapped_records,
 )
-from ingest_pipeline.reading.preamble import table_start
+from ingest_pipeline.reading.preamble import quoted_lines, table_start
 from ingest_pipeline.vocabulary import LINE_COLUMN, FileRejected, RejectedRow
 
 # Python's csv module refuses fields over 128 KiB by default; a "giant line" is still data.
@@ -54,9 +54,7 @@ def preamble_notes(preamble: Sequence[CsvRecord]) -> list[str]:
     """What a person should know of the lines skipped above the header (see table_start)."""
     if not preamble:
         return []
-    quoted = "; ".join(repr(" ".join(v for v in r.fields if v.strip())[:80]) for r in preamble)
-    first, last = preamble[0].start, preamble[-1].end
-    lines = f"line {first}" if first == last else f"lines {first}-{last}"
+    lines, quoted = quoted_lines(preamble)
     return [f"skipped {lines} above the header as a title, not rows: {quoted}"]
 
 

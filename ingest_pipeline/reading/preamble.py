@@ -26,6 +26,16 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def quoted_lines(records: Sequence[tuple[int, int, Sequence[str]]]) -> tuple[str, str]:
+    """Records that are no rows ((first line, last line, fields), in order) as a person reads
+    them in a note: "line 4" or "lines 1-2", and each one's non-empty values quoted."""
+    quoted = "; ".join(
+        repr(" ".join(v for v in fields if v.strip())[:80]) for *_, fields in records
+    )
+    first, last = records[0][0], records[-1][1]
+    return (f"line {first}" if first == last else f"lines {first}-{last}"), quoted
+
+
 def is_sep_directive(record: Sequence[str]) -> bool:
     """Excel's first line `sep=;`, which names the delimiter (split by it or not)."""
     text = ";".join(record).strip() if len(record) > 1 else "".join(record).strip()
