@@ -16,13 +16,17 @@ trap 'ingest-pipeline stack down >/dev/null || true' EXIT
 ruff check ingest_pipeline ingest_pipeline_tests benchmarks
 mypy  # ingest_pipeline, as [tool.mypy] in pyproject.toml says
 # --durations: where the suite's time goes, in every CI log. With no arguments: the fast suite
-# on both cores (its tests share no server), then the integration tests one at a time (they share
-# the one stack, and each module its daemon).
+# on both cores (its tests share no server); then the integration tests, two modules at a time on
+# the one stack (most of their time is waiting on Druid, the daemon and the sensor; each worker
+# has its own Dagster database, each test its own datasets and keys); last, one at a time, the
+# tests that kill, pause or restart a server the others share or read the one events queue
+# (marker serial).
 if [[ $# -gt 0 ]]; then
   pytest --durations=40 "$@"
 else
   pytest -m "not stack" -n 2 --durations=10
-  pytest -m stack --durations=40
+  pytest -m "stack and not serial" -n 2 --dist loadfile --durations=40
+  pytest -m "stack and serial" --durations=20
 fi
 
 # CI (.ci/run) ends with a short soak under chaos on the same stack (issue #25): uploads while

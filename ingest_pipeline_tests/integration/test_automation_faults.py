@@ -133,6 +133,7 @@ def postgres_answers(stack: StackSettings) -> bool:
     return True
 
 
+@pytest.mark.serial
 def test_postgres_restarted_between_runs_loses_and_repeats_nothing(
     automation, s3, druid, stack
 ) -> None:

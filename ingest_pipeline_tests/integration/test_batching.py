@@ -221,6 +221,7 @@ def materialize_range(
     return graph_runs.materialize(instance, keys, build_resources(dg.EnvVar), selection)
 
 
+@pytest.mark.serial
 def test_a_batch_whose_middle_manager_dies_mid_task_is_submitted_again_each_file_once(
     stack: StackSettings,
     s3,

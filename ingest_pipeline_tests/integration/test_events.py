@@ -31,7 +31,8 @@ from ingest_pipeline_tests.integration.automation import (
     wait_for_runs,
 )
 
-pytestmark = pytest.mark.integration
+# serial: every upload of every test feeds the one events queue this module's daemon reads
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 def restart_daemon(auto: Automation, reconcile_seconds: int) -> None:

@@ -162,6 +162,7 @@ def assert_backed_off(attempts: list[Attempt], base_delay: float) -> None:
         assert after.at - before.at >= 0.8 * base_delay * 2**i, (i, attempts)
 
 
+@pytest.mark.serial
 def test_overlord_down_at_submit_is_retried_until_it_returns(
     stack, s3, dagster_home, restored
 ) -> None:
@@ -199,6 +200,7 @@ def test_overlord_down_at_submit_is_retried_until_it_returns(
     assert_backed_off(down, 2.0)
 
 
+@pytest.mark.serial
 def test_overlord_down_past_the_retry_budget_fails_clearly_and_reruns_once(
     stack, s3, dagster_home, restored
 ) -> None:
@@ -222,6 +224,7 @@ def test_overlord_down_past_the_retry_budget_fails_clearly_and_reruns_once(
     rerun_leaves_one_copy(stack, instance, key)
 
 
+@pytest.mark.serial
 def test_historical_down_times_out_clearly_and_a_rerun_keeps_one_copy(
     stack, s3, dagster_home, restored
 ) -> None:
@@ -291,6 +294,7 @@ def crash(service: JavaService, druid_home: Path) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.serial
 def test_middle_manager_killed_mid_task_is_submitted_again_and_lands_once(
     stack, s3, dagster_home, restored
 ) -> None:
@@ -387,6 +391,7 @@ def test_a_replace_and_an_append_in_the_same_interval_at_once_both_land(
     assert rows_of(stack, second) == ROWS // 2
 
 
+@pytest.mark.serial
 def test_s3_restarted_mid_task_loses_nothing_and_a_rerun_keeps_one_copy(
     stack, s3, dagster_home, restored
 ) -> None:

@@ -55,6 +55,7 @@ def rows_in(postgres: Postgres, table: str) -> int:
     return int(count)
 
 
+@pytest.mark.serial
 def test_a_postgres_killed_and_restarted_at_once_comes_up_with_every_commit(
     private_postgres: Postgres,
 ) -> None:

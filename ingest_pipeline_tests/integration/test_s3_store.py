@@ -102,6 +102,7 @@ def test_only_the_stacks_keys_are_accepted(stack: StackSettings) -> None:
     assert s3_client(stack).list_objects_v2(Bucket=UPLOADS_BUCKET, MaxKeys=1)
 
 
+@pytest.mark.serial
 def test_restart_keeps_every_object_segment_row_and_the_sensor_plans_nothing(
     stack: StackSettings, s3: Any, instance: dg.DagsterInstance
 ) -> None:
@@ -199,6 +200,7 @@ class Burst:
         self.thread.join(timeout=60)
 
 
+@pytest.mark.serial
 def test_sigkill_of_the_store_mid_burst_and_mid_ingestion_loses_nothing_acknowledged(
     stack: StackSettings, s3: Any, instance: dg.DagsterInstance
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -158,7 +159,8 @@ def test_dagster_instance_records_materialization_in_postgres(
     assert event.asset_materialization.metadata["marker"].value == marker
 
     # Read the event back from Postgres itself, not through Dagster's cache.
-    with psycopg2.connect(stack.postgres_url("dagster")) as conn, conn.cursor() as cur:
+    database = os.environ["DAGSTER_PG_DB"]  # the stack's, or a pytest-xdist worker's own
+    with psycopg2.connect(stack.postgres_url(database)) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT COUNT(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
             (result.run_id, "ASSET_MATERIALIZATION"),
