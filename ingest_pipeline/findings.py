@@ -151,7 +151,8 @@ class TimeOfDay:
 @dataclass(frozen=True)
 class DateParts:
     """The columns whose parts made each row's date, when no column held one (a year, and a
-    quarter or a month, a day beside a month, an hour beside a day, a minute beside an hour)."""
+    quarter or a month, a day beside a month, or a day of the year; an hour beside a day, a
+    minute beside an hour)."""
 
     year: str
     month: str | None = None
@@ -159,16 +160,17 @@ class DateParts:
     day: str | None = None
     hour: str | None = None
     minute: str | None = None
+    day_of_year: str | None = None  # 1..366, instead of a month and a day (YEAR,DOY)
 
     def columns(self) -> tuple[str, ...]:
-        parts = (self.year, self.quarter, self.month, self.day, self.hour, self.minute)
-        return tuple(c for c in parts if c is not None)
+        parts = (self.year, self.quarter, self.month, self.day, self.day_of_year, self.hour)
+        return tuple(c for c in (*parts, self.minute) if c is not None)
 
     def first_instant(self) -> str:
         """Which instant of the period __time is ('the first day of each month')."""
         if self.hour is not None:
             return "each row's minute" if self.minute else "the start of each row's hour"
-        if self.day is not None:
+        if self.day is not None or self.day_of_year is not None:
             return "midnight of each day"
         period = "month" if self.month else "quarter" if self.quarter else "year"
         return f"the first day of each {period}"

@@ -20,8 +20,9 @@ SOURCE_KEY_COLUMN: Final = "__source_key"  # the S3 key each row came from: re-r
 LINE_COLUMN: Final = "__line"  # source line number, carried from reading to validation, not written
 RESERVED_COLUMNS: Final = frozenset({TIME_COLUMN, SOURCE_KEY_COLUMN, LINE_COLUMN})
 
-# Text that means "no value", in every text format we read.
-NULL_MARKERS: Final[tuple[str, ...]] = ("", "NA", "N/A", "null", "NULL")
+# Text that means "no value", in every text format we read: also Excel's #N/A and the "?" of
+# UCI's datasets (a number column holding one would otherwise be text).
+NULL_MARKERS: Final[tuple[str, ...]] = ("", "NA", "N/A", "n/a", "#N/A", "?", "null", "NULL")
 
 # --------------------------------------------------------------------------- time
 

@@ -35,11 +35,11 @@ def csv_options() -> dict[str, Any]:
 
 
 #: How a CSV's decimal commas are read: "off"; "detect" (a ";" file: a column whose every value
-#: is like 1639,68 is a number); "configured" (the dataset's decimal_comma: 1.639,68 too, and
-#: integers among them).
+#: is like 1639,68 or an integer, some with a comma, is a number: Excel writes 2,6 and 2 in one
+#: column); "configured" (the dataset's decimal_comma: 1.639,68 too).
 DecimalComma = Literal["off", "detect", "configured"]
 _DECIMAL_COMMA: Final[Mapping[DecimalComma, str]] = {
-    "detect": r"^-?\d+,\d+$",
+    "detect": r"^-?\d+(?:,\d+)?$",
     "configured": r"^-?\d+$|^-?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$",
 }
 

@@ -15,7 +15,20 @@ PREAMBLE_MAX_RECORDS = 10
 
 def _looks_like_a_header(fields: Sequence[str]) -> bool:
     names = [f.strip() for f in fields]
-    return all(names) and len(set(names)) == len(names) and not any(map(_is_number, names))
+    if len(names) > 1 and not names[-1]:  # every line ends with a delimiter (World Bank's CSVs)
+        names.pop()
+    # years may name columns of a wide table ("Country Name",...,"1960","1961"), beside words
+    words = [n for n in names if not _is_year(n)]
+    return (
+        all(names)
+        and len(set(names)) == len(names)
+        and bool(words)
+        and not any(map(_is_number, words))
+    )
+
+
+def _is_year(text: str) -> bool:
+    return len(text) == 4 and text.isdigit() and 1000 <= int(text) <= 2999
 
 
 def _is_number(text: str) -> bool:

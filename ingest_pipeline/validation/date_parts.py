@@ -22,19 +22,22 @@ from ingest_pipeline.findings import DateParts
 from ingest_pipeline.validation.source import Aggregation, BatchSource, aggregate
 from ingest_pipeline.validation.time_text import naive_utc
 
-Part = Literal["year", "quarter", "month", "day", "hour", "minute"]
+Part = Literal["year", "quarter", "month", "day", "day_of_year", "hour", "minute"]
 
-# Exact names (lower case) of each part in English, German, French, Spanish, Italian, Dutch.
+# Exact names (lower case) of each part in English, German, French, Spanish, Italian, Dutch, and
+# the abbreviations of weather and climate data (NASA POWER's YEAR,MO,DY,HR; YEAR,DOY).
 _NAMES: Final[Mapping[Part, frozenset[str]]] = {
     "year": frozenset({"year", "yr", "yyyy", "jahr", "annee", "année", "ano", "año", "anio"}
                       | {"anno", "jaar"}),
     "quarter": frozenset({"quarter", "qtr", "quartal", "trimestre", "kwartaal"}),
     "month": frozenset({"month", "mon", "mm", "month_num", "month_number", "monat", "mois"}
-                       | {"mes", "mese", "maand"}),
+                       | {"mes", "mese", "maand", "mo", "mth", "mnth"}),
     "day": frozenset({"day", "dd", "dom", "day_of_month", "dayofmonth", "tag", "jour", "dia"}
-                     | {"día", "giorno", "dag"}),
+                     | {"día", "giorno", "dag", "dy"}),
+    # instead of a month and a day: 1..366
+    "day_of_year": frozenset({"doy", "day_of_year", "dayofyear", "jday", "julian_day", "yday"}),
     "hour": frozenset({"hour", "hr", "hour_of_day", "hod", "stunde", "heure", "hora", "ora"}
-                      | {"uur"}),
+                      | {"uur", "hh"}),
     # not "min": a minimum (of a temperature, say) may hold 0..59 as well
     "minute": frozenset({"minute", "minutes", "minuten", "minuto", "minuut"}),
 }  # fmt: skip
@@ -45,6 +48,7 @@ _RANGES: Final[Mapping[Part, tuple[int, int]]] = {
     "quarter": (1, 4),
     "month": (1, 12),
     "day": (1, 31),
+    "day_of_year": (1, 366),
     "hour": (0, 23),
     "minute": (0, 59),
 }
@@ -106,6 +110,10 @@ def date_expr(parts: DateParts, dtypes: Mapping[str, pl.DataType], utc_ms: pl.Da
         else part_expr(parts.minute, "minute", dtypes[parts.minute])
     )
     # Through text: pl.datetime raises on a day its month does not have, strptime gives null.
+    if parts.day_of_year is not None:  # the 366th day of 2023 is none
+        doy = part_expr(parts.day_of_year, "day_of_year", dtypes[parts.day_of_year])
+        text = pl.format("{}-{} {}:{}", year, doy, hour, minute)
+        return naive_utc(text, "%Y-%j %H:%M").cast(utc_ms)
     text = pl.format("{}-{}-{} {}:{}", year, month, day, hour, minute)
     return naive_utc(text, "%Y-%m-%d %H:%M").cast(utc_ms)
 
@@ -146,12 +154,14 @@ def find_date_parts(
         return DatePartsSearch(untaken=tuple(name for name, _ in columns))
     month = one("month")
     day = one("day") if month is not None else None
-    hour = one("hour") if day is not None else None
+    day_of_year = one("day_of_year") if month is None else None
+    hour = one("hour") if day is not None or day_of_year is not None else None
     parts = DateParts(
         year=year,
         month=month,
-        quarter=one("quarter") if month is None else None,
+        quarter=one("quarter") if month is None and day_of_year is None else None,
         day=day,
+        day_of_year=day_of_year,
         hour=hour,
         minute=one("minute") if hour is not None else None,
     )

@@ -37,6 +37,9 @@ class Stat(StrEnum):
     LOCAL_SECOND_MAX = "local_second_max"  # ... after it
     LOCAL_SAMPLE = "local_sample"  # one such value, quoted in messages
     LOCAL_SHORT_YEARS = "local_short_years"  # ... with a year in 2 digits (1/31/24)
+    LOCAL_DOTTED = "local_dotted"  # ... written with dots (31.01.2024)
+    LOCAL_FIRST_MIN = "local_first_min"  # smallest number before the first separator
+    LOCAL_SECOND_MIN = "local_second_min"  # ... after it
 
     @property
     def combine(self) -> Combine:
@@ -62,6 +65,9 @@ COMBINE: Final[Mapping[Stat, Combine]] = {
     Stat.LOCAL_SECOND_MAX: "max",
     Stat.LOCAL_SAMPLE: "max",
     Stat.LOCAL_SHORT_YEARS: "sum",
+    Stat.LOCAL_DOTTED: "sum",
+    Stat.LOCAL_FIRST_MIN: "min",
+    Stat.LOCAL_SECOND_MIN: "min",
 }
 
 
@@ -88,6 +94,9 @@ class ColumnStats:
     local_second_max: int | None = None
     local_sample: str | None = None
     local_short_years: int = 0
+    local_dotted: int = 0
+    local_first_min: int | None = None
+    local_second_min: int | None = None
 
     @classmethod
     def of(cls, values: Mapping[Stat, object]) -> ColumnStats:

@@ -4,7 +4,7 @@ row of a day (a silent loss: an hourly file would collapse to one time a day).
 
 Taken only when it is safe to: the chosen column holds dates only (an auto-detected one; a
 configured `time_column` is used alone), and exactly one other column is named like a time of
-day and holds a clock time (H:MM, HH:MM:SS, HH:MM:SS.fff, optionally am/pm; or Parquet's
+day and holds a clock time (H:MM, HH:MM:SS, HH:MM:SS.fff, HH.MM.SS, optionally am/pm; or Parquet's
 TIME) in every row, or else exactly one integer column named like the hour ("hour", "Stunde")
 holds 0..23 in every row. A duration ("0:45" under "duration") is not named like one; two such
 columns (a start and an end) are not guessed between, and hours 1..24 (the hour ending at that
@@ -27,6 +27,9 @@ _CLOCK: Final = (
     r"^\s*(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,3})\d*)?)?"
     r"\s*(?P<ampm>[aApP]\.?[mM]\.?)?\s*$"
 )
+# 18.00.00, as Italian (and Finnish, Danish) clocks are written: with all three parts only (18.30
+# may be a decimal number)
+_DOTTED_CLOCK: Final = r"^\s*(\d{1,2})\.(\d{2})\.(\d{2})\s*$"
 # Names of a time-of-day column (English, German, French, Spanish, Italian, Dutch), and of
 # durations, which share the clock's shape.
 _NAMED_LIKE: Final = re.compile(r"time|zeit|uhr|heure|hora|^ora$|tijd|clock|hour|^hh?:?mm")
@@ -50,7 +53,8 @@ def clock_ms_expr(name: str, unit: TimeOfDayUnit = "clock") -> pl.Expr:
     if unit == "hour":
         hour = pl.col(name).cast(pl.Int64)
         return pl.when((hour >= 0) & (hour <= 23)).then(hour * 3_600_000)
-    parts = pl.col(name).cast(pl.String).str.extract_groups(_CLOCK)
+    text = pl.col(name).cast(pl.String).str.replace(_DOTTED_CLOCK, "${1}:${2}:${3}")
+    parts = text.str.extract_groups(_CLOCK)
     hour = parts.struct.field("h").cast(pl.Int64)
     minute = parts.struct.field("m").cast(pl.Int64)
     second = parts.struct.field("s").cast(pl.Int64).fill_null(0)

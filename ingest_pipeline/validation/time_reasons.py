@@ -25,6 +25,7 @@ class TimeFormat(StrEnum):
     YYYYMMDD = "yyyymmdd numbers"
     EPOCH = "epoch numbers"
     EPOCH_TEXT = "epoch numbers as text"
+    EXCEL = "Excel day numbers"  # days since 1899-12-30, as a spreadsheet's General format
     ISO = "ISO 8601 text"
     MONTH_NAME = "dates with English month names (Jan 1 2000, RFC 2822)"
     DAY_FIRST = "day-first dates (dd.mm.yyyy)"
@@ -36,10 +37,16 @@ class DateOrder(Enum):
 
     DAY_FIRST = "day first"
     MONTH_FIRST = "month first"
+    # No part above 12, yet one order is all but certain:
+    # every value written with dots (01.03.2024): day first by convention
+    DAY_FIRST_BY_DOTS = "day first, as dates with dots are written: no part above 12 says"
+    # one part 1 in every value, the other not (monthly figures: 1/1/1985, 2/1/1985, ...)
+    MONTH_FIRST_BY_FIRSTS = "month first: every date is the 1st of its month"
+    DAY_FIRST_BY_FIRSTS = "day first: every date is the 1st of its month"
 
     @property
     def day_first(self) -> bool:
-        return self is DateOrder.DAY_FIRST
+        return self not in (DateOrder.MONTH_FIRST, DateOrder.MONTH_FIRST_BY_FIRSTS)
 
 
 @dataclass(frozen=True)

@@ -9,41 +9,39 @@ ties, and keep identifiers out of the epoch guess.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import Final, Literal, NamedTuple
 
 import polars as pl
 
 from ingest_pipeline.findings import CandidateVerdict, TimeCandidateReport, TimeKind
-from ingest_pipeline.validation.date_parts import PLAUSIBLE_YEARS
-from ingest_pipeline.validation.stats import ColumnStats, Stat
-from ingest_pipeline.validation.time_reasons import (
-    AllNull,
-    ClockTimes,
-    DatePart,
-    IdentifierName,
-    Loss,
-    NonFinite,
-    NotDateText,
-    NotTime,
-    NotYyyymmdd,
-    OutOfEpochRange,
-    TimeFormat,
-    TooFewParse,
-    UndecidedLocalDates,
-    UntimelyType,
-    Years,
-)
-from ingest_pipeline.validation.time_text import (
+from ingest_pipeline.validation.excel_days import excel_day
+from ingest_pipeline.validation.local_dates import (
     LOCAL_DATE_FIX,
     SHORT_YEARS_NOTE,
     local_date_order,
     local_date_stat_exprs,
-    text_stat_exprs,
 )
+from ingest_pipeline.validation.number_times import (
+    epoch_span,
+    may_be_excel_days,
+    may_be_yyyymmdd,
+    number_reason,
+)
+from ingest_pipeline.validation.stats import ColumnStats, Stat
+from ingest_pipeline.validation.time_reasons import (
+    AllNull,
+    DateOrder,
+    Loss,
+    NotDateText,
+    NotTime,
+    NotYyyymmdd,
+    TimeFormat,
+    TooFewParse,
+    UndecidedLocalDates,
+    UntimelyType,
+)
+from ingest_pipeline.validation.time_text import text_stat_exprs
 from ingest_pipeline.validation.timing import (
     AUTO_DETECT_MIN_PARSE_SHARE,
     TIME_NAME_HINTS,
@@ -54,28 +52,6 @@ from ingest_pipeline.validation.timing import (
 )
 from ingest_pipeline.vocabulary import FileRejected
 
-# Epoch numbers are a time only if every value falls in these years (in the unit the largest
-# value implies): counts, ids, durations and clock times land in 1970 or far beyond 2100.
-EPOCH_PLAUSIBLE_MS: Final = (31_536_000_000, 4_102_444_800_000)  # 1971-01-01 .. 2100-01-01
-# Integers are read as yyyymmdd dates only in these years (1900..2099), all of them dates.
-YYYYMMDD_PLAUSIBLE: Final = (1900_01_01, 2099_12_31)
-_MS_PER_UNIT: Final[Mapping[str, float]] = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
-_IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|key|code|number|num|no|zip|zipcode|phone|count)$")
-_DATE_PART_RANGES: Final[Mapping[str, tuple[int, int]]] = {
-    "year": PLAUSIBLE_YEARS,
-    "month": (1, 12),
-    "day": (1, 31),
-    "hour": (0, 24),
-    "minute": (0, 60),
-    "second": (0, 61),
-    "week": (0, 53),
-    "weekday": (0, 7),
-    "dow": (0, 7),
-    "quarter": (1, 4),
-}
-_DURATION_NAME = re.compile(
-    r"(^|_)(delay|duration|elapsed|time|secs?|seconds|mins?|minutes|hours?|ms|millis|age)$"
-)
 Evidence = Literal["typed", "text", "epoch", "none"]
 
 
@@ -96,6 +72,7 @@ class TimeCandidate(NamedTuple):
     plan: TimePlan | None = None
     span: tuple[str, str] | None = None  # epoch numbers: first .. last, as dates
     short_years: int = 0  # day-month or month-day text: values with a year in 2 digits
+    date_order: DateOrder | None = None  # day-month or month-day text: what decided its order
 
     @property
     def reason(self) -> str:
@@ -111,12 +88,17 @@ class TimeCandidate(NamedTuple):
             return "yyyymmdd dates only"
         if self.format is TimeFormat.EPOCH and self.span is not None:
             return f"epoch {unit} ({self.span[0]} .. {self.span[1]})"
+        if self.format is TimeFormat.EXCEL and self.span is not None:
+            return f"{self.format} ({self.span[0]} .. {self.span[1]}): {share}"
         if self.format is TimeFormat.EPOCH_TEXT:
             return f"epoch {unit} as text: {share}"
         years = f", {SHORT_YEARS_NOTE}" if self.short_years else ""
         if self.format in (TimeFormat.DAY_FIRST, TimeFormat.MONTH_FIRST):
-            order = "day first" if self.format is TimeFormat.DAY_FIRST else "month first"
-            return f"{what} ({order}{years}): {share}"
+            first = TimeFormat.DAY_FIRST
+            order = self.date_order or (
+                DateOrder.DAY_FIRST if self.format is first else DateOrder.MONTH_FIRST
+            )
+            return f"{what} ({order.value}{years}): {share}"
         return f"{what}{f' ({years[2:]})' if years else ''}: {share}"
 
     @property
@@ -181,72 +163,6 @@ def _name_rank(name: str) -> int:
     return 1 if time_candidates([name]) else 0
 
 
-def _in_years(ms: float) -> str:
-    """An epoch in ms as a rough date (years far out of range are shown as a year)."""
-    try:
-        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).date().isoformat()
-    except (OverflowError, ValueError):  # beyond datetime's years 1..9999, infinite or NaN
-        return f"year {1970 + ms / 3.15576e10:.0f}" if math.isfinite(ms) else str(ms)
-
-
-def _epoch_span(low: float, high: float, unit: str) -> tuple[str, str]:
-    return _in_years(float(low) * _MS_PER_UNIT[unit]), _in_years(float(high) * _MS_PER_UNIT[unit])
-
-
-def _integer_reason(lowered: str, low: int, high: int, stats: ColumnStats) -> NotTime | None:
-    """Why integers are date parts, years or clock times (None: none of these)."""
-    time_named = bool(time_candidates([lowered]) or _DURATION_NAME.search(lowered))
-    for part, (first, last) in _DATE_PART_RANGES.items():
-        if (lowered == part or lowered.endswith("_" + part)) and first <= low <= high <= last:
-            return DatePart(part, low, high)
-    if PLAUSIBLE_YEARS[0] <= low <= high <= PLAUSIBLE_YEARS[1] and (
-        "year" in lowered or not time_named
-    ):
-        return Years(low, high)
-    # HHMM: no minute part of 60 or more, among enough values (or under a time name)
-    if (
-        0 <= low <= high <= 2400
-        and high >= 100
-        and stats.hhmm_bad == 0
-        and (stats.n >= 50 or time_named)
-    ):
-        return ClockTimes(low, high)
-    return None
-
-
-def _number_reason(name: str, stats: ColumnStats) -> NotTime | None:
-    """Why numbers are no epoch times (None: they may be, in a plausible range)."""
-    low, high = stats.min, stats.max
-    assert low is not None and high is not None  # n > 0
-    lowered = name.lower()
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return NonFinite(low, high)
-    if isinstance(low, int) and isinstance(high, int):
-        reason = _integer_reason(lowered, low, high, stats)
-        if reason is not None:
-            return reason
-    if _IDENTIFIER_NAME.search(lowered):
-        return IdentifierName()
-    unit = epoch_unit_of(stats.max_abs)
-    first_ms, last_ms = (float(v) * _MS_PER_UNIT[unit] for v in (low, high))
-    if EPOCH_PLAUSIBLE_MS[0] <= first_ms <= last_ms < EPOCH_PLAUSIBLE_MS[1]:
-        return None
-    first, last = _epoch_span(low, high, unit)
-    return OutOfEpochRange(low, high, unit, first, last, bool(_DURATION_NAME.search(lowered)))
-
-
-def _may_be_yyyymmdd(name: str, stats: ColumnStats) -> bool:
-    """Integers of 8 digits in the plausible years, not named like an identifier or a code
-    (whether every one spells a date is counted in the second pass)."""
-    low, high = stats.min, stats.max
-    return (
-        isinstance(low, int)
-        and isinstance(high, int)
-        and YYYYMMDD_PLAUSIBLE[0] <= low <= high <= YYYYMMDD_PLAUSIBLE[1]
-        and not _IDENTIFIER_NAME.search(name.lower())
-    )
-
-
 def screen_candidate(name: str, dtype: pl.DataType, stats: ColumnStats) -> TimePlan | NotTime:
     """From the first-pass statistics: how to parse the column, or why it is no time column.
 
@@ -260,9 +176,11 @@ def screen_candidate(name: str, dtype: pl.DataType, stats: ColumnStats) -> TimeP
     if dtype == pl.Date:
         return TimePlan("date")
     if dtype.is_numeric():
-        if dtype.is_integer() and _may_be_yyyymmdd(name, stats):
+        if dtype.is_integer() and may_be_yyyymmdd(name, stats):
             return TimePlan("yyyymmdd")
-        reason = _number_reason(name, stats)
+        if may_be_excel_days(name, stats):
+            return TimePlan("excel")
+        reason = number_reason(name, stats)
         return reason if reason else TimePlan("epoch", epoch_unit_of(stats.max_abs))
     if dtype == pl.String:
         epoch_like = stats.max_abs is not None  # only under a time name
@@ -292,10 +210,15 @@ def assess_candidate(name: str, plan: TimePlan, stats: ColumnStats, parsed: int)
     span = None
     if fmt is TimeFormat.EPOCH:
         assert stats.min is not None and stats.max is not None
-        span = _epoch_span(stats.min, stats.max, plan.unit or "s")
+        span = epoch_span(stats.min, stats.max, plan.unit or "s")
+    elif fmt is TimeFormat.EXCEL:
+        assert stats.min is not None and stats.max is not None
+        span = excel_day(stats.min), excel_day(stats.max)
     short_years = stats.local_short_years if plan.how == "local" else stats.named_short_years
+    order = local_date_order(stats) if plan.how == "local" else None
+    date_order = order if isinstance(order, DateOrder) else None
     return TimeCandidate(
-        name, kind, evidence, values, parsed, rank, fmt, None, plan, span, short_years
+        name, kind, evidence, values, parsed, rank, fmt, None, plan, span, short_years, date_order
     )
 
 
@@ -311,6 +234,8 @@ def _what_parses(
         return "date", "text", TimeFormat.YYYYMMDD
     if plan.how == "epoch":
         return "timestamp", "epoch", TimeFormat.EPOCH
+    if plan.how == "excel":
+        return ("date" if isinstance(stats.max, int) else "timestamp"), "epoch", TimeFormat.EXCEL
     if plan.how == "local":
         fmt = TimeFormat.DAY_FIRST if plan.day_first else TimeFormat.MONTH_FIRST
         return ("timestamp" if stats.local_timed * 2 >= parsed else "date"), "text", fmt

@@ -1,7 +1,7 @@
 """Time written as text: the shapes read without a time_format, their statistics, their parse.
 
-Three families, each recognised by an anchored regex over the whole column (`text_stat_exprs`,
-`local_date_stat_exprs`) and parsed row by row:
+Three families, each recognised by an anchored regex over the whole column (`text_stat_exprs`;
+`local_dates.local_date_stat_exprs`) and parsed row by row:
 
 - ISO 8601: `2024-01-05`, `2024-01-05T13:45:00.123Z`, `2024/01/05 13:45:00`, a month alone
   (`2024-03`, `2024/03`: its first day), a quarter (`2024-Q1`, `Q1 2024`: its first day), with
@@ -11,7 +11,7 @@ Three families, each recognised by an anchored regex over the whole column (`tex
   order or after the year, an optional weekday and time: `Jan 1 2000`, `January 5, 2024`,
   `01-Jan-2024`, `5 Jan 2024 13:45`, RFC 2822 `Fri, 05 Jan 2024 13:45:00 +0000`;
 - day-month-year or month-day-year numbers (`31.01.2024`, `1/31/2024 1:05 PM`), in the order
-  the whole column's values decide (`local_date_order`).
+  the whole column's values decide (`local_dates.py`).
 
 Epoch numbers written as text (9+ digits) are read too. Naive times are taken as UTC; zoned
 ones are converted to UTC.
@@ -24,13 +24,7 @@ from typing import Final, Literal
 
 import polars as pl
 
-from ingest_pipeline.validation.stats import ColumnStats, Stat
-from ingest_pipeline.validation.time_reasons import (
-    DateOrder,
-    NotLocalDates,
-    NotTime,
-    UndecidedLocalDates,
-)
+from ingest_pipeline.validation.stats import Stat
 
 UTC_MS: Final = pl.Datetime("ms", "UTC")  # the dtype of __time
 EpochUnit = Literal["s", "ms", "us", "ns"]
@@ -87,22 +81,6 @@ _ISO_LIKE_TEXT: Final = "|".join(
     f"(?:{shape})" for shape in (ISO_DATE_TEXT, YEAR_MONTH_TEXT, QUARTER_TEXT, MONTH_YEAR_TEXT)
 )
 
-# Day-month-year or month-day-year text (31.01.2024, 1/31/2024 13:45, 03/01/2024 12:00 AM), as
-# spreadsheets export it: the order is decided for the whole column by its values (a part above
-# 12 is the day), then every value parses by that order (never one row one way, one the other).
-# A year in 2 digits (1/31/24, Excel's US short date) is read as Excel reads it: 00..29 are
-# 2000..2029, 30..99 are 1930..1999 (the report says so).
-LOCAL_DATE_TEXT: Final = (
-    r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2}(?:\d{2})?"
-    r"(?:[ T]+(\d{1,2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?\s*$"
-)
-_SHORT_YEAR: Final = r"^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2}(?:[ T]|$)"
-SHORT_YEARS_NOTE: Final = "2-digit years: 00..29 as 20xx, 30..99 as 19xx"
-LOCAL_DATE_FIX: Final = (
-    'say which in datasets.yaml: time_column: <name> and time_format: "%d/%m/%Y" (day first) or '
-    '"%m/%d/%Y" (month first), with the file\'s separator and time part (e.g. " %H:%M")'
-)
-
 
 def text_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
     """Whole-column counts of ISO and month-name dates (those with a time, too)."""
@@ -116,34 +94,6 @@ def text_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
         Stat.NAMED_TIMED: column.filter(named).str.contains(r"\d:\d\d").sum(),
         Stat.NAMED_SHORT_YEARS: column.str.contains(_NAMED_SHORT_YEAR).sum(),
     }
-
-
-def local_date_stat_exprs(name: str) -> dict[Stat, pl.Expr]:
-    """Whole-column counts `local_date_order` decides from."""
-    column = pl.col(name)
-    local = column.str.contains(LOCAL_DATE_TEXT)
-    # The other regexes run only on the matching values (none, in most text columns).
-    groups = column.filter(local).str.extract_groups(LOCAL_DATE_TEXT)
-    return {
-        Stat.LOCAL_LIKE: local.sum(),
-        Stat.LOCAL_TIMED: groups.struct.field("3").is_not_null().sum(),
-        Stat.LOCAL_FIRST_MAX: groups.struct.field("1").cast(pl.Int32).max(),
-        Stat.LOCAL_SECOND_MAX: groups.struct.field("2").cast(pl.Int32).max(),
-        Stat.LOCAL_SAMPLE: column.filter(local).max(),
-        Stat.LOCAL_SHORT_YEARS: column.filter(local).str.contains(_SHORT_YEAR).sum(),
-    }
-
-
-def local_date_order(stats: ColumnStats) -> DateOrder | NotTime:
-    """The order of day and month the values decide, else why they decide neither."""
-    first, second = stats.local_first_max or 0, stats.local_second_max or 0
-    if first > 12 and second <= 12:
-        return DateOrder.DAY_FIRST
-    if second > 12 and first <= 12:
-        return DateOrder.MONTH_FIRST
-    if first > 12:
-        return NotLocalDates()
-    return UndecidedLocalDates(stats.local_sample or "")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -369,26 +319,3 @@ def text_time_expr(values: pl.Expr, time_format: str | None, unit: EpochUnit | N
     return values.map_batches(
         lambda text: parse_text_times(text, unit or "s"), return_dtype=UTC_MS, is_elementwise=True
     )
-
-
-_LOCAL_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S%.f", " %I:%M %p", " %I:%M:%S %p")
-
-
-def local_time_expr(values: pl.Expr, day_first: bool) -> pl.Expr:
-    """Day-month-year or month-day-year text (see LOCAL_DATE_TEXT) in the column's order."""
-    text = (
-        values.str.strip_chars()
-        .str.to_uppercase()
-        .pipe(with_century, r"^(\d{1,2}[./-]\d{1,2}[./-])", r"([ T]|$)")
-        .str.replace(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})[ T]*", "${1}/${2}/${3} ")
-        .str.replace(r"\s*([AP]M)$", " ${1}")
-        .str.strip_chars()
-    )
-    date = "%d/%m/%Y" if day_first else "%m/%d/%Y"
-    parsed = [
-        text.str.strptime(pl.Datetime("ms"), date + clock, strict=False)
-        for clock in _LOCAL_TIME_FORMATS
-    ]
-    # 2 digits of a year were made 4 above: chrono's %Y takes 2/1/24 as the year 24
-    shaped = values.str.contains(LOCAL_DATE_TEXT)
-    return pl.when(shaped).then(pl.coalesce(parsed)).dt.replace_time_zone("UTC")

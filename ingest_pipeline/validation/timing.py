@@ -20,6 +20,12 @@ import polars as pl
 
 from ingest_pipeline.findings import DateParts
 from ingest_pipeline.validation.date_parts import PLAUSIBLE_YEARS, date_expr
+from ingest_pipeline.validation.excel_days import excel_days_expr, in_plausible_days
+from ingest_pipeline.validation.local_dates import (
+    local_date_order,
+    local_date_stat_exprs,
+    local_time_expr,
+)
 from ingest_pipeline.validation.stats import ColumnStats, Stat
 from ingest_pipeline.validation.time_reasons import DateOrder
 from ingest_pipeline.validation.time_text import (
@@ -27,9 +33,6 @@ from ingest_pipeline.validation.time_text import (
     EpochUnit,
     epoch_expr,
     epoch_text,
-    local_date_order,
-    local_date_stat_exprs,
-    local_time_expr,
     text_time_expr,
 )
 
@@ -92,7 +95,7 @@ def epoch_unit_of(max_abs: Any) -> EpochUnit:
 class TimePlan(NamedTuple):
     """How to parse one time column, decided from the whole column (see `time_plan`)."""
 
-    how: Literal["epoch", "datetime", "date", "yyyymmdd", "year", "text", "local", "none"]
+    how: Literal["epoch", "datetime", "date", "yyyymmdd", "year", "excel", "text", "local", "none"]
     unit: EpochUnit | None = None  # "epoch": the unit; "text": the unit of epoch-like text
     day_first: bool | None = None  # "local": dd.mm.yyyy (True) or mm/dd/yyyy (False)
 
@@ -116,7 +119,11 @@ def time_stat_exprs(name: str, dtype: pl.DataType, time_format: str | None) -> d
             Stat.MAX_ABS: column.cast(pl.Float64, strict=False).abs().max(),
         }
     if dtype.is_numeric():
-        return {Stat.MAX_ABS: column.cast(pl.Float64, strict=False).abs().max()}
+        return {
+            Stat.MIN: column.min(),
+            Stat.MAX: column.max(),
+            Stat.MAX_ABS: column.cast(pl.Float64, strict=False).abs().max(),
+        }
     if dtype == pl.String:
         # Stripping is all `_normalised_time_text` does to text that looks like an epoch
         # number (its other rewrites add "-", "T" or "+00:00"): the same values, 3 regexes less.
@@ -157,6 +164,9 @@ def time_plan(dtype: pl.DataType, time_format: str | None, stats: ColumnStats) -
     # hour, silently.
     if dtype.is_integer() and time_format is None and _are_years(stats):
         return TimePlan("year")
+    # Excel's day numbers (45292): as epoch seconds, 1970's first day
+    if dtype.is_numeric() and time_format is None and in_plausible_days(stats):
+        return TimePlan("excel")
     if dtype.is_numeric() and time_format is None:
         return TimePlan("epoch", epoch_unit_of(stats.max_abs))
     if dtype == pl.String and time_format is None and stats.local_like:
@@ -207,6 +217,8 @@ def time_expr(name: str, dtype: pl.DataType, time_format: str | None, plan: Time
         parsed = yyyymmdd_expr(name)
     elif plan.how == "year":
         parsed = date_expr(DateParts(name), {name: dtype}, UTC_MS)
+    elif plan.how == "excel":
+        parsed = excel_days_expr(column)
     elif plan.how == "text":
         parsed = text_time_expr(column.cast(pl.String), time_format, plan.unit)
     elif plan.how == "local":

@@ -167,6 +167,24 @@ INGESTED = {
     ),
     # Excel's US short date: a year in 2 digits
     "us_short_dates.csv": (b"when,v\n1/31/24 1:05 PM,1\n2/1/24,2\n", 2, {"when": "VARCHAR"}),
+    # German dates no part above 12 decides: dotted, so day first
+    "dotted_early_dates.csv": (b"Datum;v\n01.02.2024;1\n03.02.2024;2\n", 2, {"v": "BIGINT"}),
+    # a spreadsheet's date column in the General format: Excel's day numbers
+    "excel_days.csv": (b"order_date,v\n45292,1\n45293.5,2\n", 2, {"order_date": "DOUBLE"}),
+    # NASA POWER's hourly weather: the date's parts abbreviated
+    "nasa_power.csv": (
+        b"YEAR,MO,DY,HR,T2M\n2024,1,31,13,-1.5\n2024,2,1,0,2\n",
+        2,
+        {"T2M": "DOUBLE", "HR": "BIGINT"},
+    ),
+    # UCI's Air Quality: an Italian clock beside the date, decimal commas among integers
+    "air_quality.csv": (
+        b"Date;Time;CO(GT);;\n31/01/2024;13.00.00;2,6;;\n01/02/2024;00.00.00;-200;;\n",
+        2,
+        {"CO_GT": "DOUBLE"},
+    ),
+    # FRED's monthly series: US dates, all on the 1st
+    "fred_monthly.csv": (b"DATE,v\n1/1/2024,1\n3/1/2024,2\n", 2, {"v": "BIGINT"}),
     # two exports joined with cat: the second header is no row
     "joined.csv": (b"ts,v\n2024-01-01,1\nts,v\n2024-01-02,2\n", 2, {"v": "BIGINT"}),
     # a report export's totals row and note below the table: no rows
@@ -208,6 +226,11 @@ TIMES = {
     "us_short_dates.csv": ["2024-01-31T13:05:00.000Z", "2024-02-01T00:00:00.000Z"],
     "totals_footer.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
     "joined.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    "dotted_early_dates.csv": ["2024-02-01T00:00:00.000Z", "2024-02-03T00:00:00.000Z"],
+    "excel_days.csv": ["2024-01-01T00:00:00.000Z", "2024-01-02T12:00:00.000Z"],
+    "nasa_power.csv": ["2024-01-31T13:00:00.000Z", "2024-02-01T00:00:00.000Z"],
+    "air_quality.csv": ["2024-01-31T13:00:00.000Z", "2024-02-01T00:00:00.000Z"],
+    "fred_monthly.csv": ["2024-01-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z"],
 }
 #: Ingested files share a datasource, appended together as the sensor batches a dataset's new
 #: files (one Druid task per run, not one per file), unless a column of theirs has another type

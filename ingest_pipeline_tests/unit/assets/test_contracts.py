@@ -36,7 +36,7 @@ def test_contracts_decide_what_a_later_file_may_change(tmp_path: Path) -> None:
         world.run([f"{dataset}/first.csv"])  # the datasource: ts, team, points BIGINT
 
     world.upload("frozen/later.csv", with_referee(40, {}))
-    world.upload("tidy/later.csv", with_referee(240, {7: "n/a", 150: "12.5"}))
+    world.upload("tidy/later.csv", with_referee(240, {7: "tbd", 150: "12.5"}))
     run = world.run(["frozen/later.csv", "tidy/later.csv"])
 
     verdicts = world.verdicts(run.run_id)
@@ -50,7 +50,7 @@ def test_contracts_decide_what_a_later_file_may_change(tmp_path: Path) -> None:
     assert "referee" not in world.druid.known_columns("tidy")
     assert tidy.schema_drift == (
         "new column(s) left out (columns: discard): 'referee'",
-        "2 row(s) left out (types: discard_row), the first at line 9: column 'points': 'n/a' "
+        "2 row(s) left out (types: discard_row), the first at line 9: column 'points': 'tbd' "
         "is not a long as in Druid",
     )
     assert any(

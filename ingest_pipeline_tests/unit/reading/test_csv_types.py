@@ -92,3 +92,15 @@ def test_files_of_many_blocks_read_as_files_of_one(
     assert many.rejected == whole.rejected and many.rows == whole.rows == expected.height
     assert many.batches is not None
     assert pl.concat(list(many.batches(1000))).equals(expected)
+
+
+def test_excel_s_na_and_uci_s_question_mark_are_no_values(tmp_path: Path) -> None:
+    """UCI's household power file writes "?" where a reading is missing, Excel "#N/A": a column
+    of numbers holding them stays numbers (before: text, every value a string in Druid)."""
+    text = "Date;Time;Global_active_power;Voltage;note\n"
+    text += "16/12/2006;17:24:00;4.216;234.84;a\n16/12/2006;17:25:00;?;#N/A;?\n"
+    frame, rejected = read_upload(tmp_path, "household.csv", text)
+    assert frame["Global_active_power"].to_list() == [4.216, None]
+    assert frame["Voltage"].to_list() == [234.84, None]
+    assert frame["note"].to_list() == ["a", None]
+    assert rejected == []

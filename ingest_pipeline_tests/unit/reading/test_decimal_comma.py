@@ -1,6 +1,7 @@
 """Numbers written with a decimal comma (issue #23): read as DOUBLE when the dataset says so
 (`decimal_comma: true`, thousands dots too) or when nothing else can be meant (a ";" file whose
-column holds only values like 1639,68); anything ambiguous stays text, as written.
+column holds only values like 1639,68, or integers among them); anything ambiguous stays text,
+as written.
 
 Expected values are written out by hand, sums computed in cents with integers."""
 
@@ -34,6 +35,17 @@ def test_a_semicolon_file_of_comma_decimals_is_read_as_doubles(tmp_path: Path) -
     assert round(result.frame["price"].sum() * 100) == PRICE_CENTS
     assert result.report["price"]["min"] == -12.5 and result.report["price"]["max"] == 100000.99
     assert any("decimal comma" in w and "price" in w for w in result.warnings)
+
+
+def test_integers_among_a_semicolon_file_s_comma_decimals_are_numbers_too(tmp_path: Path) -> None:
+    """Excel writes 2,6 and 2 and -200 in one column (UCI's Air Quality file); a column of
+    integers alone stays integers, and 1.639,68 is not taken without the dataset's word."""
+    lines = ["Date;CO(GT);count;code", "30/03/2004;2,6;1;1.639,68"]
+    lines += ["10/03/2004;2;2;5", "11/03/2004;-200;3;7,5"]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.frame["CO_GT"].to_list() == [2.6, 2.0, -200.0]
+    assert result.frame["count"].to_list() == [1, 2, 3]
+    assert result.frame["code"].to_list() == ["1.639,68", "5", "7,5"]
 
 
 def test_the_configured_decimal_comma_reads_thousands_dots_and_integers(tmp_path: Path) -> None:

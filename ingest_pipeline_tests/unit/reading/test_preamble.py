@@ -69,6 +69,40 @@ def test_anything_less_clear_keeps_the_first_record_as_the_header(
     assert rejected  # the rows of another width, by line, as before
 
 
+WORLD_BANK = (  # API_NY.GDP.MKTP.CD_DS2_en_csv_v2.csv, shortened: every line ends with a comma
+    '"Data Source","World Development Indicators",\n'
+    "\n"
+    '"Last Updated Date","2024-03-28",\n'
+    "\n"
+    '"Country Name","Country Code","Indicator Name","Indicator Code","1960","1961","2023",\n'
+    '"Aruba","ABW","GDP (current US$)","NY.GDP.MKTP.CD","","","3648573136.8",\n'
+    '"Germany","DEU","GDP (current US$)","NY.GDP.MKTP.CD","","72.5","4525703903627.5",\n'
+)
+
+
+def test_a_wide_table_of_years_below_a_title_is_read_whole(tmp_path: Path) -> None:
+    """The World Bank's CSVs: two title lines, then a header naming years beside words, every
+    line ending with a delimiter (before: the title was the header, every row rejected)."""
+    result = read_frame(write_upload(tmp_path, "wb.csv", WORLD_BANK), "k/wb.csv")
+    frame = result.frame.collect()
+    assert frame.columns[1:6] == ["Country_Name", "Country_Code", "Indicator_Name",
+                                  "Indicator_Code", "1960"]  # fmt: skip
+    assert frame["Country_Code"].to_list() == ["ABW", "DEU"]
+    assert frame["2023"].to_list() == [3648573136.8, 4525703903627.5]
+    assert result.rejected == []
+    assert any("'Data Source World Development Indicators'" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["2019", "2020"], ["Country", "2019", "2019"], ["Country", "2019.5"], ["a", "", "b"]],
+    ids=["years alone", "a year twice", "a number", "an empty name inside"],
+)
+def test_a_header_names_its_columns_with_words(names: list[str]) -> None:
+    records = [["Title"], names, ["x"] * len(names), ["y"] * len(names)]
+    assert table_start(records) == 0
+
+
 def test_more_than_ten_title_lines_are_not_a_preamble() -> None:
     records = [["note"]] * 11 + [["a", "b"], ["1", "2"], ["3", "4"]]
     assert table_start(records) == 0

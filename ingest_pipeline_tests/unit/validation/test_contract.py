@@ -63,7 +63,7 @@ def run(
 
 
 def test_evolve_keeps_everything_and_records_the_drift(tmp_path: Path) -> None:
-    text = scores_csv(300, {150: "n/a"}, extra=True)
+    text = scores_csv(300, {150: "tbd"}, extra=True)
     rows, drift, schema = run(tmp_path, text)
     assert len(rows) == 300
     assert dict(schema)["points"] == "string"  # one text value: the file's column is text
@@ -79,7 +79,7 @@ def test_evolve_keeps_everything_and_records_the_drift(tmp_path: Path) -> None:
 
 
 def test_a_new_datasource_holds_a_file_to_nothing(tmp_path: Path) -> None:
-    text = scores_csv(120, {7: "n/a"}, extra=True)
+    text = scores_csv(120, {7: "tbd"}, extra=True)
     rows, drift, _ = run(tmp_path, text, "freeze", "freeze", schema=None)
     assert len(rows) == 120 and drift == SchemaDrift(compared=False)
     rows, drift, _ = run(tmp_path, text, "freeze", "freeze", schema={})
@@ -118,7 +118,7 @@ def test_frozen_types_reject_the_first_contradicting_value_with_its_line(tmp_pat
 
 
 def test_discard_row_leaves_out_exactly_the_contradicting_rows(tmp_path: Path) -> None:
-    bad = {3: "n/a", 99: "12.5", 100: "", 240: "lots", 299: "7e3"}  # "" is a null: it fits
+    bad = {3: "tbd", 99: "12.5", 100: "", 240: "lots", 299: "7e3"}  # "" is a null: it fits
     rows, drift, schema = run(tmp_path, scores_csv(300, bad), types="discard_row")
     left_out = {3, 99, 240, 299}
     assert len(rows) == 300 - len(left_out)
@@ -129,7 +129,7 @@ def test_discard_row_leaves_out_exactly_the_contradicting_rows(tmp_path: Path) -
     )
     assert drift.discarded_rows == 4
     assert drift.discarded_sample == (
-        RejectedRow(5, "column 'points': 'n/a' is not a long as in Druid"),
+        RejectedRow(5, "column 'points': 'tbd' is not a long as in Druid"),
         RejectedRow(101, "column 'points': '12.5' is not a long as in Druid"),
         RejectedRow(242, "column 'points': 'lots' is not a long as in Druid"),
         RejectedRow(301, "column 'points': '7e3' is not a long as in Druid"),

@@ -66,8 +66,26 @@ def test_a_yearly_panel_lands_on_the_first_day_of_each_year(tmp_path: Path) -> N
             [utc(2013, 1, 1, 5, 15), utc(2013, 1, 1, 23, 59), utc(2013, 12, 31)],
             "each row's minute",
         ),
+        (  # NASA POWER's hourly export
+            "YEAR,MO,DY,HR,T2M",
+            ["2023,1,1,0,-1.5", "2023,1,1,23,0.25", "2023,12,31,5,2"],
+            [utc(2023, 1, 1), utc(2023, 1, 1, 23), utc(2023, 12, 31, 5)],
+            "the start of each row's hour",
+        ),
+        (  # a day of the year instead of a month and a day (2024 is a leap year)
+            "year,doy,precip",
+            ["2023,1,0.0", "2023,365,1.5", "2024,60,2", "2024,366,3"],
+            [utc(2023, 1, 1), utc(2023, 12, 31), utc(2024, 2, 29), utc(2024, 12, 31)],
+            "midnight of each day",
+        ),
+        (
+            "YEAR,DOY,HR,T2M",
+            ["2023,32,6,1", "2023,33,18,2"],
+            [utc(2023, 2, 1, 6), utc(2023, 2, 2, 18)],
+            "the start of each row's hour",
+        ),
     ],
-    ids=["month names", "german", "quarters", "days", "minutes"],
+    ids=["month names", "german", "quarters", "days", "minutes", "nasa power", "doy", "doy hr"],
 )
 def test_date_parts_in_columns_of_their_own_make_each_row_s_time(
     tmp_path: Path, header: str, rows: list[str], expected: list, instant: str
@@ -136,3 +154,10 @@ def test_a_day_its_month_does_not_have_rejects_its_row_by_line(tmp_path: Path) -
 def test_a_configured_year_column_is_years_not_1970(tmp_path: Path) -> None:
     result = validate_csv(tmp_path, "year,v\n1990,1\n2023,2\n", DatasetConfig(time_column="year"))
     assert times(result) == [utc(1990, 1, 1), utc(2023, 1, 1)]
+
+
+def test_a_day_of_the_year_its_year_has_not_rejects_that_row(tmp_path: Path) -> None:
+    text = "year,doy,v\n2023,365,1\n2023,366,2\n2024,366,3\n"
+    with pytest.raises(FileRejected) as rejected:
+        validate_csv(tmp_path, text)
+    assert "line 3: no date from 'year', 'doy': '2023-366'" in str(rejected.value)

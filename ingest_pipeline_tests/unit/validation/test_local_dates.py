@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 
 from ingest_pipeline.datasets import DatasetConfig
+from ingest_pipeline.validation.local_dates import local_date_order
 from ingest_pipeline.validation.stats import ColumnStats
 from ingest_pipeline.validation.time_reasons import DateOrder, NotTime
 from ingest_pipeline.validation.time_scoring import screen_candidate
-from ingest_pipeline.validation.time_text import local_date_order
 from ingest_pipeline.validation.timing import TimePlan, parse_time
 from ingest_pipeline.vocabulary import TIME_COLUMN, FileRejected
 from ingest_pipeline_tests.unit.validation.helpers import (
@@ -72,6 +72,71 @@ def test_an_order_no_value_decides_is_refused_with_the_config_lines(tmp_path: Pa
     assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
 
 
+EARLY_DAYS = [date(2024, m, d) for m in range(1, 13) for d in (1, 5, 12)]  # no day above 12
+
+
+def test_dotted_dates_no_value_decides_are_day_first_and_said(tmp_path: Path) -> None:
+    """A German export of the first days of each month: 01.03.2024 is the 1st of March, as
+    nobody writes the month first with dots; the report says what decided it."""
+    lines = ["Datum;Umsatz"] + [f"{d:%d.%m.%Y};{d.day},50" for d in EARLY_DAYS]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column == "Datum"
+    assert result.frame[TIME_COLUMN].to_list() == [_midnight(d) for d in EARLY_DAYS]
+    chosen = result.report[TIME_COLUMN]["candidates"][0]
+    assert chosen["reason"] == (
+        "dates only (day first, as dates with dots are written: no part above 12 says): "
+        "36 of 36 values parse"
+    )
+    assert any("day first, as dates with dots" in w for w in result.warnings)
+    configured = validate_csv(tmp_path, lines_to_text(lines), DatasetConfig(time_column="Datum"))
+    assert configured.frame[TIME_COLUMN].to_list() == [_midnight(d) for d in EARLY_DAYS]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda d: f"{d:%m/%d/%Y}", id="slashes"),
+        pytest.param(lambda d: f"{d:%m-%d-%Y}", id="dashes"),
+        pytest.param(lambda d: f"{d:%d.%m.%Y}" if d.month % 2 else f"{d:%d/%m/%Y}", id="mixed"),
+    ],
+)
+def test_only_dots_throughout_decide_an_undecided_order(tmp_path: Path, shape) -> None:
+    lines = ["when,amount"] + [f"{shape(d)},1" for d in EARLY_DAYS]
+    with pytest.raises(FileRejected, match="day and month order no value decides"):
+        validate_csv(tmp_path, lines_to_text(lines))
+
+
+MONTHS = [date(y, m, 1) for y in (1985, 1986, 1987) for m in range(1, 13)]
+
+
+@pytest.mark.parametrize(
+    ("shape", "reason"),
+    [
+        pytest.param("{d.month}/1/{d.year}", "month first: every date", id="FRED's monthly"),
+        pytest.param("01/{d.month:02d}/{d.year}", "day first: every date", id="day first"),
+    ],
+)
+def test_monthly_dates_on_the_1st_take_the_part_always_1_for_the_day(
+    tmp_path: Path, shape: str, reason: str
+) -> None:
+    lines = ['"DATE","IPG2211A2N"'] + [f"{shape.format(d=d)},7{i}.5" for i, d in enumerate(MONTHS)]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.frame[TIME_COLUMN].to_list() == [_midnight(d) for d in MONTHS]
+    chosen = result.report[TIME_COLUMN]["candidates"][0]
+    assert (
+        chosen["reason"] == f"dates only ({reason} is the 1st of its month): 36 of 36 values parse"
+    )
+
+
+def test_the_1st_of_two_months_or_of_one_decides_nothing(tmp_path: Path) -> None:
+    lines = ["when,v", "1/1/2024,1", "2/1/2024,2", "1/1/2025,3"]  # January 2nd, or February 1st?
+    with pytest.raises(FileRejected, match="day and month order no value decides"):
+        validate_csv(tmp_path, lines_to_text(lines))
+    lines = ["when,v", "1/3/2024,1", "1/3/2024,2"]  # one date: the 1st of March, or January 3rd?
+    with pytest.raises(FileRejected, match="day and month order no value decides"):
+        validate_csv(tmp_path, lines_to_text(lines))
+
+
 def test_the_configured_format_settles_it(tmp_path: Path) -> None:
     lines = ["when,amount"] + [f"0{m}/0{d}/2024,{m * d}" for m in range(1, 10) for d in (1, 5)]
     config = DatasetConfig(time_column="when", time_format="%d/%m/%Y")
@@ -80,7 +145,7 @@ def test_the_configured_format_settles_it(tmp_path: Path) -> None:
 
 
 def test_an_undecided_column_beside_a_real_time_only_loses(tmp_path: Path) -> None:
-    lines = ["due,at"] + [f"0{m}/01/2024,2024-05-0{m}T10:00:00Z" for m in range(1, 10)]
+    lines = ["due,at"] + [f"0{m}/0{10 - m}/2024,2024-05-0{m}T10:00:00Z" for m in range(1, 10)]
     result = validate_csv(tmp_path, lines_to_text(lines))
     assert result.time_column == "at"
     entries = {e["column"]: e for e in result.report[TIME_COLUMN]["candidates"]}
@@ -100,10 +165,14 @@ def test_a_configured_column_of_dotted_dates_parses_day_first(tmp_path: Path) ->
         (12, 31, DateOrder.MONTH_FIRST),
         (31, 31, "text, not dates"),
         (12, 12, "dates whose day and month order no value decides"),
+        (12, 12, DateOrder.DAY_FIRST_BY_DOTS),  # every value with dots
+        (12, 31, DateOrder.MONTH_FIRST),  # the values decide, dots or not
     ],
 )
 def test_the_order_comes_from_the_largest_parts(first: int, second: int, expected) -> None:
-    order = local_date_order(ColumnStats(local_first_max=first, local_second_max=second))
+    dotted = 5 if expected in (DateOrder.DAY_FIRST_BY_DOTS, DateOrder.MONTH_FIRST) else 0
+    stats = ColumnStats(local_like=5, local_dotted=dotted)
+    order = local_date_order(replace(stats, local_first_max=first, local_second_max=second))
     if isinstance(expected, DateOrder):
         assert order is expected
     else:

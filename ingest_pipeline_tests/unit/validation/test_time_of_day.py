@@ -4,7 +4,7 @@ __time is each row's date and time, not midnight for every row of a day."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -41,6 +41,10 @@ HOUR_MS = 3_600_000
         ("13:00 pm", None),
         ("0:30 am", None),
         ("1430", None),
+        ("18.00.00", 18 * 3_600_000),  # Italian clocks (the UCI Air Quality data)
+        (" 7.05.09 ", (7 * 3600 + 5 * 60 + 9) * 1000),
+        ("18.30", None),  # may be a decimal number
+        ("24.00.00", None),
         ("2024-03-01 14:30", None),
         ("noon", None),
         (None, None),
@@ -90,6 +94,15 @@ def test_a_year_of_hourly_rows_with_date_and_time_apart_gets_every_hour(tmp_path
     assert result.time_facts.time_of_day == TimeOfDay("Uhrzeit", 8760)
     assert result.report["__time"]["source"] == "Datum + time of day from Uhrzeit"
     assert any("plus the time of day from 'Uhrzeit'" in w for w in result.warnings)
+
+
+def test_the_air_quality_data_s_dotted_clocks_give_each_row_its_hour(tmp_path: Path) -> None:
+    """UCI's Air Quality file: `Date;Time;CO(GT);...` with 10/03/2004;18.00.00;2,6;..."""
+    stamps = [datetime(2004, 3, 10, 18) + timedelta(hours=h) for h in range(72)]
+    rows = [f"{t:%d/%m/%Y};{t:%H.%M.%S};2,{h % 10};{1300 + h};;" for h, t in enumerate(stamps)]
+    result = validate_csv(tmp_path, "Date;Time;CO(GT);PT08.S1(CO);;\n" + "\n".join(rows) + "\n")
+    assert times(result) == [t.replace(tzinfo=UTC) for t in stamps]
+    assert result.time_facts.time_of_day == TimeOfDay("Time", 72)
 
 
 def test_batch_by_batch_the_time_of_day_is_added_as_in_one_piece(tmp_path: Path) -> None:
