@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the decision code (not in CI): mutmut mutates every decision module
 # ([tool.mutmut] in pyproject.toml: sensors, tick_plan, sensor_state, s3_events, checks,
-# planning, spec, records, validation/time_scoring, validation/planning), runs the whole fast
+# planning, spec, records, validation/time_scoring and number_times, validation/planning), runs the whole fast
 # suite (-m "not stack") against each mutant, and this prints, per module, the mutants killed,
 # the equivalent ones (benchmarks/results/mutation-equivalent.txt: name and one-line reason)
 # and every survivor.
