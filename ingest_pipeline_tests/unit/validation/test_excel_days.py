@@ -38,6 +38,7 @@ def test_day_numbers_under_a_date_name_are_those_days_and_said(tmp_path: Path) -
     assert chosen["reason"] == (
         f"Excel day numbers ({DAYS[0]} .. {DAYS[-1]}): {len(DAYS)} of {len(DAYS)} values parse"
     )
+    assert (chosen["kind"], chosen["format"]) == ("date", "Excel day numbers")
     assert any("Excel day numbers" in w for w in result.warnings)
     assert_streams_the_same(tmp_path, read_csv_text(tmp_path, lines_to_text(lines)), None)
 
@@ -54,6 +55,16 @@ def test_a_fraction_is_the_time_of_day_to_the_second(tmp_path: Path, decimals: i
     result = validate_csv(tmp_path, lines_to_text(lines))
     assert result.time_column == "OrderDate"
     assert result.frame[TIME_COLUMN].to_list() == stamps
+    assert result.report[TIME_COLUMN]["candidates"][0]["kind"] == "timestamp"
+
+
+def test_dates_written_as_text_win_over_day_numbers_of_the_same_rows(tmp_path: Path) -> None:
+    """Day numbers are the weakest evidence of a date, as epoch numbers are."""
+    lines = ["order_date,ship_date"] + [f"{_excel(d)},{d + timedelta(days=2)}" for d in DAYS]
+    result = validate_csv(tmp_path, lines_to_text(lines))
+    assert result.time_column == "ship_date"
+    loser = result.report[TIME_COLUMN]["candidates"][1]
+    assert loser["column"] == "order_date" and loser["kind"] == "date"
 
 
 def test_a_configured_column_of_day_numbers_is_not_read_as_1970(tmp_path: Path) -> None:
