@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from ingest_pipeline.stack.s3_store import s3_client
@@ -39,24 +38,11 @@ def stack() -> Iterator[StackSettings]:
     os.environ.update(settings.client_env())
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is not None:  # tests on several workers at once: each its own Dagster database
-        os.environ["DAGSTER_PG_DB"] = dagster_database_of_worker(settings, worker)
+        os.environ["DAGSTER_PG_DB"] = f"dagster_{worker}"  # runs, partitions, sensor state
+        Stack(settings).postgres.create_databases([os.environ["DAGSTER_PG_DB"]])
     yield settings
     os.environ.clear()
     os.environ.update(previous)
-
-
-def dagster_database_of_worker(settings: StackSettings, worker: str) -> str:
-    """The Dagster database of pytest-xdist's `worker` (gw0, gw1, ...), created if new: runs,
-    partitions and sensor state of one worker's tests stay out of the other's."""
-    name = f"dagster_{worker}"
-    conn = psycopg2.connect(settings.postgres_url("postgres"))
-    conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return name
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg2
@@ -235,11 +236,12 @@ class Postgres(Service):
         if not self.log_file.exists() and not self.log_file.is_symlink():
             self.log_file.symlink_to(server_log)
 
-    def create_databases(self) -> None:
+    def create_databases(self, names: Sequence[str] = (DAGSTER_DB, DRUID_DB)) -> None:
+        """The databases `names` (the stack's own by default), each created if missing."""
         conn = psycopg2.connect(self.settings.postgres_url("postgres"), connect_timeout=5)
         conn.autocommit = True
         with conn.cursor() as cur:
-            for db in (DAGSTER_DB, DRUID_DB):
+            for db in names:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
                 if cur.fetchone() is None:
                     cur.execute(f'CREATE DATABASE "{db}"')
