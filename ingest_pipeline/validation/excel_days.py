@@ -16,6 +16,7 @@ from typing import Final
 import polars as pl
 
 from ingest_pipeline.validation.stats import ColumnStats
+from ingest_pipeline.validation.time_text import epoch_expr
 
 #: Excel's day 0 (its day 60 is the 29th of February 1900 that never was: later days count on).
 EXCEL_DAY_ZERO: Final = date(1899, 12, 30)
@@ -43,8 +44,7 @@ def excel_days_expr(values: pl.Expr) -> pl.Expr:
     spreadsheet keeps times to the second, and its text has too few digits for less (6 decimals
     of a day are 86 ms)."""
     days = values.cast(pl.Float64, strict=False) - _UNIX_EPOCH_DAY
-    seconds = (days * _SECONDS_PER_DAY).round(0).cast(pl.Int64, strict=False)
-    return pl.from_epoch(seconds * 1000, time_unit="ms").dt.replace_time_zone("UTC")
+    return epoch_expr((days * _SECONDS_PER_DAY).round(0), False, "s")
 
 
 def excel_day(number: float) -> str:
