@@ -47,6 +47,7 @@ EVENTS_FIELDS = {
     "access_key_id": "AWS_ACCESS_KEY_ID",
     "secret_access_key": "AWS_SECRET_ACCESS_KEY",
     "wait_seconds": "INGEST_EVENTS_WAIT_SECONDS",
+    "gather_milliseconds": "INGEST_EVENTS_GATHER_MS",
     "reconcile_interval_seconds": "INGEST_RECONCILE_INTERVAL_SECONDS",
 }
 
@@ -76,6 +77,10 @@ def build_resources(env: Callable[[str], Any]) -> dict[str, Any]:
             **fields(env, SENSOR_FIELDS, numbers=tuple(SENSOR_FIELDS))
         ),
         "events": EventQueue(
-            **fields(env, EVENTS_FIELDS, numbers=("wait_seconds", "reconcile_interval_seconds"))
+            **fields(
+                env,
+                EVENTS_FIELDS,
+                numbers=("wait_seconds", "gather_milliseconds", "reconcile_interval_seconds"),
+            )
         ),
     }

@@ -57,6 +57,11 @@ SETTINGS = (
         "INGEST_EVENTS_WAIT_SECONDS", "4", "long poll of a tick's first receive (< 5: see README)"
     ),
     Setting(
+        "INGEST_EVENTS_GATHER_MS",
+        "300",
+        "then receive until the queue is quiet this long (a burst: one tick)",
+    ),
+    Setting(
         "INGEST_RECONCILE_INTERVAL_SECONDS",
         "300",
         "with a queue: seconds between listing passes (a page a tick); 0: never",

@@ -29,7 +29,7 @@ DEFAULT_WAIT_SECONDS = 4
 #: uploads (S3 takes one every few ms) lands in one tick, so in one run per dataset; a lone
 #: upload waits only this long for its run. SQS waits in whole seconds, so the gathering polls
 #: without waiting, every GATHER_PAUSE_SECONDS (was a 1 s long poll: 0.7 s more per upload).
-DEFAULT_GATHER_SECONDS = 0.3
+DEFAULT_GATHER_MILLISECONDS = 300
 GATHER_PAUSE_SECONDS = 0.05
 
 
@@ -49,8 +49,8 @@ class EventQueue(dg.ConfigurableResource):
     wait_seconds: int = Field(
         default=DEFAULT_WAIT_SECONDS, description="long poll of a tick's first receive"
     )
-    gather_seconds: float = Field(
-        default=DEFAULT_GATHER_SECONDS,
+    gather_milliseconds: int = Field(
+        default=DEFAULT_GATHER_MILLISECONDS,
         description="a tick keeps receiving until the queue is quiet this long",
     )
     reconcile_interval_seconds: int = Field(
@@ -79,7 +79,7 @@ class EventQueue(dg.ConfigurableResource):
         self, max_messages: int, visibility_timeout: int, budget_seconds: float = 20.0
     ) -> list[QueueMessage]:
         """Up to `max_messages`: a long poll for the first, then more until the queue stays
-        quiet for `gather_seconds` or the budget is spent (see `gather`)."""
+        quiet for `gather_milliseconds` or the budget is spent (see `gather`)."""
         client = self.client()
 
         def receive_batch(limit: int, wait_seconds: int) -> list[QueueMessage]:
@@ -98,7 +98,7 @@ class EventQueue(dg.ConfigurableResource):
             receive_batch,
             max_messages,
             first_wait_seconds=min(self.wait_seconds, SQS_MAX_WAIT_SECONDS),
-            quiet_seconds=self.gather_seconds,
+            quiet_seconds=self.gather_milliseconds / 1000,
             budget_seconds=budget_seconds,
         )
 
