@@ -381,9 +381,14 @@ def test_a_replace_and_an_append_in_the_same_interval_at_once_both_land(
     assert pair == windows.active_ids(), windows.samples
     druid = DruidResource(router_url=stack.druid_url("router"))
     assert {druid.task_status(task_id)["status"] for task_id in pair} == {"SUCCESS"}
-    # Druid's time chunk lock: while both were there, one ran and the other waited for it.
+    # Druid's time chunk lock: never both given to a worker at once (PENDING or RUNNING: each
+    # holds its lock), and one waited while the other ran. A task the runner has just finished
+    # reads NONE until the queue takes its status (seen once in CI: NONE beside WAITING).
+    with_a_worker = {"PENDING", "RUNNING"}
     for sample in overlapping:
-        assert sorted(sample.values()) in (["PENDING", "WAITING"], ["RUNNING", "WAITING"]), sample
+        assert sum(state in with_a_worker for state in sample.values()) <= 1, sample
+    one_waits = (["PENDING", "WAITING"], ["RUNNING", "WAITING"])
+    assert any(sorted(sample.values()) in one_waits for sample in overlapping), windows.samples
     print(f"\ntwo tasks active together in {len(overlapping)} samples, one waiting: {pair}")
     assert outcomes[first][2].startswith("replace"), outcomes
     assert outcomes[second][2].startswith("append"), outcomes
