@@ -77,9 +77,7 @@ def start_automation(stack: StackSettings, home: Path, mode: str) -> Automation:
     auto = Automation.on_a_new_database(stack, home)
     auto.env["INGEST_BATCH_MAX_FILES"] = "1" if mode == "cap 1" else "200"
     if mode == "events":
-        auto.use_events_queue()
-        auto.env["INGEST_SENSOR_INTERVAL_SECONDS"] = "1"
-        auto.env["INGEST_RECONCILE_INTERVAL_SECONDS"] = "0"
+        auto.use_events_only()
     auto.start_daemon()
     return auto
 

@@ -66,7 +66,6 @@ def offset_bytes(data_dir: Path) -> int | None:
 
 def ensure_weed(data_dir: Path) -> Path:
     """The `weed` that reads `data_dir`, or a one-line error saying what to do."""
-    binary = weed_binary()
     written_with = offset_bytes(data_dir)
     chosen = "INGEST_S3_STORE_BINARY" in os.environ
     if not chosen and written_with not in (None, WHEEL_OFFSET_BYTES):
@@ -82,6 +81,7 @@ def ensure_weed(data_dir: Path) -> Path:
             )
         log(f"s3: {data_dir} was written by the source build of SeaweedFS: running {old}")
         return old
+    binary = weed_binary()
     if not os.access(binary, os.X_OK):
         raise StackError(
             f"s3: SeaweedFS's `weed` is not at {binary}: run `bash scripts/setup.sh` "

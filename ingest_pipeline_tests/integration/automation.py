@@ -72,14 +72,18 @@ class Automation:
         self.env["INGEST_EVENTS_QUEUE_URL"] = self.stack.events_queue_url
         self.env["INGEST_SQS_ENDPOINT_URL"] = self.stack.queue_endpoint
 
+    def use_events_only(self) -> None:
+        """The sensor on the events queue, ticking every second, the reconciliation off
+        (whatever happens comes from the events)."""
+        self.use_events_queue()
+        self.env["INGEST_SENSOR_INTERVAL_SECONDS"] = "1"
+        self.env["INGEST_RECONCILE_INTERVAL_SECONDS"] = "0"
+
     @classmethod
     def on_the_events_queue(cls, stack: StackSettings, home: Path) -> Automation:
-        """On a new database, the sensor on the events queue, ticking every second, the
-        reconciliation off (whatever happens comes from the events); its daemon started."""
+        """On a new database, events only (`use_events_only`); its daemon started."""
         auto = cls.on_a_new_database(stack, home)
-        auto.use_events_queue()
-        auto.env["INGEST_SENSOR_INTERVAL_SECONDS"] = "1"
-        auto.env["INGEST_RECONCILE_INTERVAL_SECONDS"] = "0"
+        auto.use_events_only()
         auto.start_daemon()
         return auto
 
