@@ -42,6 +42,7 @@ import boto3
 from common import running_stack  # first: puts the checkout (and its test helpers) on sys.path
 from soak_chaos import Chaos, Fault, chaos_loop
 from soak_check import Expected, Report, check, is_for, wait_until_quiet
+from soak_explain import explain
 
 from ingest_pipeline.console.status import latest_verdicts
 from ingest_pipeline.resources.druid import DruidResource
@@ -244,6 +245,36 @@ def print_report(
         print(f"    {kind:<34}{len(texts)}", file=out)
         for text in texts[:20]:  # a backlog's thousands would bury a wrong row
             print(f"      {text}", file=out)
+    if report.explanations:
+        print("  undecided keys, times in seconds since the soak began:", file=out)
+    for line in report.explanations:
+        print(f"    {line}", file=out)
+
+
+def explain_undecided(
+    auto: Automation,
+    report: Report,
+    history: list[dict],
+    faults: list[Fault],
+    since: float,
+    most: int = 10,
+) -> list[str]:
+    """soak_explain's account of the first `most` keys left without their verdict, after the
+    faults' times."""
+    if not report.undecided:
+        return []
+    lines = [
+        f"fault    +{f.at:6.1f}s {f.component} ({f.how}), back in {f.recovered_seconds:.0f}s"
+        for f in injected_faults(faults)
+    ]
+    for key in sorted(report.undecided)[:most]:
+        uploads = [
+            (entry["at"], entry["action"], entry.get("etag", ""))
+            for entry in history
+            if entry.get("key") == key
+        ]
+        lines += explain(auto.instance(), key, auto.prefix, uploads, since)
+    return lines
 
 
 def injected_faults(faults: list[Fault]) -> list[Fault]:
@@ -306,7 +337,7 @@ def main() -> None:
             workload = Workload(
                 s3, auto.prefix, random.Random(args.seed + 1), args.max_kb, tag, decided_by(auto)
             )
-            started = time.monotonic()
+            started, started_wall = time.monotonic(), time.time()
             until = started + args.minutes * 60
             chaos = Chaos(stack, auto, random.Random(args.seed + 2), args.events)
             unrecovered: list[BaseException] = []
@@ -331,6 +362,7 @@ def main() -> None:
             decided = wait_until_quiet(auto.instance, workload.expected, args.quiet_timeout)
             caught_up = time.monotonic() - quiet_from
             report = check(auto.instance(), druid, auto.prefix, workload.expected, decided)
+            report.explanations = explain_undecided(auto, report, history, faults, started_wall)
         finally:
             auto.stop()
             kept = Path(tempfile.gettempdir()) / f"soak-daemon-{int(time.time())}.log"

@@ -41,6 +41,7 @@ class Report:
     violations: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # one per violation, same order
     undecided: set[str] = field(default_factory=set)  # keys with no verdict of their latest
+    explanations: list[str] = field(default_factory=list)  # soak_explain's, for the undecided
 
     def add(self, kind: str, text: str) -> None:
         self.kinds.append(kind)

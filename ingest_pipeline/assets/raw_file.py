@@ -64,6 +64,14 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
         try:
             info = s3.head(s3.uploads_bucket, key)
         except ObjectGone:
+            standing = verdict_standing_when_gone(context.instance, partition)
+            if standing is not None:
+                context.log.info(
+                    f"{key}: deleted before this run read it; its partition keeps its verdict "
+                    f"({standing.outcome.value} {standing.etag or ''} by run {standing.run_id}): "
+                    "nothing to do"
+                )
+                continue
             missing[partition] = MissingUpload(partition, key, GONE)
             context.log.warning(GONE.message(key))
             continue
@@ -91,6 +99,19 @@ def ingested_already(context: dg.OpExecutionContext) -> FileVerdict | None:
     if verdict is None or verdict.outcome is not Outcome.INGESTED or verdict.etag != etag:
         return None
     return verdict
+
+
+def verdict_standing_when_gone(instance: dg.DagsterInstance, partition: str) -> FileVerdict | None:
+    """For a partition whose object is gone: its latest verdict if that one stands, else None
+    (the run records `GONE`). An `ingested` verdict stands: that version's rows are what Druid
+    holds (under on_delete: keep they stay; under retract the delete's own run retracts
+    them): a run asked for an older version, queued behind the run that ingested the newest,
+    must not turn the partition red after a delete (the soak's sequence: a file written three
+    times in 16 s, then deleted). A `retracted` verdict stands too: the delete is recorded."""
+    verdict = latest_verdict(instance, partition)
+    if verdict is not None and verdict.outcome in (Outcome.INGESTED, Outcome.RETRACTED):
+        return verdict
+    return None
 
 
 def raw_metadata(upload: UploadedObject) -> dict[str, object]:

@@ -129,6 +129,38 @@ def test_a_run_for_a_version_an_earlier_run_ingested_does_nothing_even_once_dele
     assert len(world.druid.rows_of("s", "uploads/" + GOOD_A)) == 7
 
 
+def test_a_run_for_an_older_version_after_the_newest_was_ingested_and_deleted_does_nothing() -> (
+    None
+):
+    # Three versions in seconds: the first run reads v3; the run asked for v2, queued behind
+    # it, starts after the file was deleted (dataset under keep). v3's rows stay in Druid and
+    # its verdict stands: no "no longer exists", no red partition.
+    world = new_world()
+    v1 = world.upload(GOOD_A, csv(5))
+    v2 = world.upload(GOOD_A, csv(6, offset=50))
+    v3 = world.upload(GOOD_A, csv(7, offset=100))
+    first = world.run([GOOD_A], tags={ETAG_TAG: v1})
+    assert world.verdicts(first.run_id)[GOOD_A].etag == v3
+    world.store.delete(world.store.uploads_bucket, "uploads/" + GOOD_A)
+    stale = world.run([GOOD_A], tags={ETAG_TAG: v2})
+    assert stale.success and world.verdicts(stale.run_id) == {}
+    for asset in ASSETS:
+        assert world.statuses(asset) == ({GOOD_A}, set()), asset
+    assert len(world.druid.rows_of("s", "uploads/" + GOOD_A)) == 7
+
+
+def test_a_deleted_file_whose_latest_verdict_is_a_rejection_is_rejected_as_gone() -> None:
+    world = new_world()
+    world.upload(BAD_B, HEADER_ONLY)
+    world.run([BAD_B])
+    world.upload(BAD_B, csv(4))
+    world.store.delete(world.store.uploads_bucket, "uploads/" + BAD_B)
+    gone = world.run([BAD_B])
+    verdict = world.verdicts(gone.run_id)[BAD_B]
+    assert (verdict.outcome, verdict.stage) == (Outcome.REJECTED, Stage.RAW_FILE)
+    assert verdict.problem is not None and "no longer exists" in verdict.problem.what
+
+
 def test_a_run_without_a_version_or_for_another_one_runs_as_asked() -> None:
     world = new_world()
     v1 = world.upload(GOOD_A, csv(5))
