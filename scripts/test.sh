@@ -34,6 +34,6 @@ fi
 if [[ "${INGEST_CI_SOAK_MINUTES:-0}" != 0 ]]; then
   started=$(date +%s)
   python benchmarks/soak.py --minutes "$INGEST_CI_SOAK_MINUTES" --rate 28 --seed 7 --events \
-    --fault-gap 25,45 --quiet-timeout 1200 --min-uploads 100 --min-faults 5
+    --fault-gap 25,45 --quiet-timeout 1200 --min-uploads 90 --min-faults 5
   echo "[test] soak took $(( $(date +%s) - started ))s"
 fi
