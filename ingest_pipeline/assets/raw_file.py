@@ -59,29 +59,50 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
     uploads: dict[str, UploadedObject] = {}
     missing: dict[str, MissingUpload] = {}
     for partition in context.partition_keys:
-        dataset, name = split_partition_key(partition)
-        key = s3.upload_key(partition)
-        try:
-            info = s3.head(s3.uploads_bucket, key)
-        except ObjectGone:
-            standing = verdict_standing_when_gone(context.instance, partition)
-            if standing is not None:
-                context.log.info(
-                    f"{key}: deleted before this run read it; its partition keeps its verdict "
-                    f"({standing.outcome.value} {standing.etag or ''} by run {standing.run_id}): "
-                    "nothing to do"
-                )
-                continue
-            missing[partition] = MissingUpload(partition, key, GONE)
-            context.log.warning(GONE.message(key))
-            continue
-        head = s3.read_head(info.bucket, info.key, 8) if info.size else b""
-        file_format, compression = guess_format(head, info.key)
-        upload = UploadedObject(dataset, name, info, file_format, compression)
-        uploads[partition] = upload
-        materialize(context, RAW_FILE, partition, {**raw_metadata(upload), RECORD: link})
+        read = read_upload(context, s3, partition)
+        if isinstance(read, MissingUpload):
+            missing[partition] = read
+        elif read is not None:
+            uploads[partition] = read
+            materialize(context, RAW_FILE, partition, {**raw_metadata(read), RECORD: link})
     fail_for_unfinished(context, RAW_FILE, {p: m.problem.sentence() for p, m in missing.items()})
     yield from hand_on(context, s3, RawFiles(uploads, missing), "uploads")
+
+
+def read_upload(
+    context: dg.OpExecutionContext, s3: ObjectStore, partition: str
+) -> UploadedObject | MissingUpload | None:
+    """The partition's object as the store holds it now, MissingUpload when it is gone, or
+    None when there is nothing to do: it is gone and its verdict stands
+    (`verdict_standing_when_gone`), or, in a run asked for a version, the version it holds now
+    is the one its latest verdict says was ingested (a run asked for an older version, queued
+    behind the run that read and ingested the newest: no second Druid task for it)."""
+    dataset, name = split_partition_key(partition)
+    key = s3.upload_key(partition)
+    try:
+        info = s3.head(s3.uploads_bucket, key)
+    except ObjectGone:
+        standing = verdict_standing_when_gone(context.instance, partition)
+        if standing is None:
+            context.log.warning(GONE.message(key))
+            return MissingUpload(partition, key, GONE)
+        context.log.info(
+            f"{key}: deleted before this run read it; its partition keeps its verdict "
+            f"({standing.outcome.value} {standing.etag or ''} by run {standing.run_id}): "
+            "nothing to do"
+        )
+        return None
+    if ETAG_TAG in context.run.tags:
+        verdict = latest_verdict(context.instance, partition)
+        if verdict and verdict.outcome is Outcome.INGESTED and verdict.etag == info.etag:
+            context.log.info(
+                f"{key}: the version it holds now ({info.etag}) is ingested already by run "
+                f"{verdict.run_id}: nothing to do"
+            )
+            return None
+    head = s3.read_head(info.bucket, info.key, 8) if info.size else b""
+    file_format, compression = guess_format(head, info.key)
+    return UploadedObject(dataset, name, info, file_format, compression)
 
 
 def ingested_already(context: dg.OpExecutionContext) -> FileVerdict | None:

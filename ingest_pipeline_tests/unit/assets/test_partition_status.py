@@ -149,6 +149,22 @@ def test_a_run_for_an_older_version_after_the_newest_was_ingested_and_deleted_do
     assert len(world.druid.rows_of("s", "uploads/" + GOOD_A)) == 7
 
 
+def test_a_run_for_an_older_version_finding_the_ingested_newest_submits_no_second_task() -> None:
+    world = new_world()
+    v1 = world.upload(GOOD_A, csv(5))
+    v2 = world.upload(GOOD_A, csv(6, offset=50))
+    v3 = world.upload(GOOD_A, csv(7, offset=100))
+    first = world.run([GOOD_A], tags={ETAG_TAG: v1})
+    assert world.verdicts(first.run_id)[GOOD_A].etag == v3
+    tasks = sum(world.druid.task_runs().values())
+    stale = world.run([GOOD_A], tags={ETAG_TAG: v2})
+    assert stale.success and world.verdicts(stale.run_id) == {}
+    assert sum(world.druid.task_runs().values()) == tasks
+    by_hand = world.run([GOOD_A])  # from the UI, no version asked: a person wants it run
+    assert world.verdicts(by_hand.run_id)[GOOD_A].etag == v3
+    assert sum(world.druid.task_runs().values()) == tasks + 1
+
+
 def test_a_deleted_file_whose_latest_verdict_is_a_rejection_is_rejected_as_gone() -> None:
     world = new_world()
     world.upload(BAD_B, HEADER_ONLY)
