@@ -57,11 +57,15 @@ def druid_datasource_step(
         if verdict.stage is Stage.DRUID_SPEC:
             message = verdict.message()
             log_checks(context, verdict.partition, [not_in_druid(verdict.partition, message)])
+    record_verdicts(context, verdicts)
     limits = pipeline_settings.ingest_limits()
     for plan in plans.plans:
-        verdicts.extend(ingest(context, plan, druid, limits))
-    for verdict in verdicts:
-        context.log_event(verdict_observation(verdict))
+        # Each task's verdicts once it is done: an error in a later task (the step's retries
+        # then fail the step) must not leave files whose rows are in Druid, materialized and
+        # green, without a verdict.
+        done = ingest(context, plan, druid, limits)
+        record_verdicts(context, done)
+        verdicts.extend(done)
     unfinished = {
         v.partition: v.problem.sentence() if v.problem else v.message()
         for v in verdicts
@@ -69,6 +73,11 @@ def druid_datasource_step(
     }
     fail_for_unfinished(context, DRUID_DATASOURCE, unfinished)
     yield from ()
+
+
+def record_verdicts(context: dg.OpExecutionContext, verdicts: list[FileVerdict]) -> None:
+    for verdict in verdicts:
+        context.log_event(verdict_observation(verdict))
 
 
 def verdicts_before_druid(

@@ -92,3 +92,22 @@ def test_a_step_whose_retries_ran_out_says_what_kept_failing() -> None:
     assert failure_message(StepFailureData(cause, None)) == (
         "psycopg2.OperationalError: server closed the connection unexpectedly"
     )
+
+
+def test_a_task_that_crashes_after_another_landed_leaves_the_landed_files_verdict() -> None:
+    # One run, two Druid tasks (two datasets): the first lands, the second crashes the step.
+    # The first task's file is materialized (green) with its rows in Druid: it must have its
+    # verdict, not wait for a step that never finishes.
+    world = World(
+        dg.DagsterInstance.ephemeral(),
+        store := InMemoryObjectStore(),
+        FakeDruid(store=store, crash_datasources=["t"]),
+    )
+    world.upload("s/a.csv", csv(5))
+    world.upload("t/x.csv", csv(3))
+    result = world.run(["s/a.csv", "t/x.csv"])
+    assert not result.success
+    verdicts = world.verdicts(result.run_id)
+    assert set(verdicts) == {"s/a.csv"}
+    assert (verdicts["s/a.csv"].outcome, verdicts["s/a.csv"].rows) == (Outcome.INGESTED, 5)
+    assert world.statuses("druid_datasource")[0] == {"s/a.csv"}
