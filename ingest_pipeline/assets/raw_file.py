@@ -22,7 +22,7 @@ from ingest_pipeline.partitions import split_partition_key
 from ingest_pipeline.records import MissingUpload, RawFiles, UploadedObject
 from ingest_pipeline.resources.object_store import ObjectGone, ObjectStore
 from ingest_pipeline.tick_plan import ETAG_TAG
-from ingest_pipeline.verdict import FileVerdict, Outcome
+from ingest_pipeline.verdict import Outcome
 from ingest_pipeline.vocabulary import Problem
 
 GONE = Problem(
@@ -47,14 +47,6 @@ def raw_file_step(context: dg.OpExecutionContext, s3: ObjectStore) -> Iterator[d
         found = {p: u for record in stored for p, u in record.uploads.items() if p in wanted}
         yield from hand_on(context, s3, RawFiles(found, {}), "uploads")
         return
-    done = ingested_already(context)
-    if done is not None:
-        context.log.info(
-            f"{done.partition}: version {done.etag} is ingested already (run {done.run_id}, "
-            "which read the object after it changed to this version): nothing left to do"
-        )
-        yield from hand_on(context, s3, RawFiles({}, {}), "uploads")
-        return
     link = record_link(context, s3, "uploads")
     uploads: dict[str, UploadedObject] = {}
     missing: dict[str, MissingUpload] = {}
@@ -73,66 +65,53 @@ def read_upload(
     context: dg.OpExecutionContext, s3: ObjectStore, partition: str
 ) -> UploadedObject | MissingUpload | None:
     """The partition's object as the store holds it now, MissingUpload when it is gone, or
-    None when there is nothing to do: it is gone and its verdict stands
-    (`verdict_standing_when_gone`), or, in a run asked for a version, the version it holds now
-    is the one its latest verdict says was ingested (a run asked for an older version, queued
-    behind the run that read and ingested the newest: no second Druid task for it)."""
+    None when there is nothing to do. The partition's latest verdict decides that, read once:
+
+    - In a run asked for one version (the sensor's and the CLI's single-file runs carry its
+      ETag), nothing is left when that version, or the one the store holds now, is the one
+      the verdict says was ingested. An earlier run, asked for an older version, read the
+      object after it changed and ingested it; running again would repeat its Druid task (the
+      soak's replay: a run asked for the second of three versions ingested the third again).
+      A rejected or failed version runs again. A run without the tag (from the UI) always runs.
+    - When the object is gone, an `ingested` verdict stands: that version's rows are what
+      Druid holds (under on_delete: keep they stay; under retract the delete's own run
+      retracts them), and a run asked for an older version, queued behind the run that
+      ingested the newest, must not turn the partition red after a delete (the soak's
+      sequence: a file written three times in 16 s, then deleted). A `retracted` verdict
+      stands too: the delete is recorded. Any other verdict, or none: `GONE`."""
     dataset, name = split_partition_key(partition)
     key = s3.upload_key(partition)
+    asked = context.run.tags.get(ETAG_TAG)
+    verdict = latest_verdict(context.instance, partition) if asked else None
+    ingested = verdict if verdict and verdict.outcome is Outcome.INGESTED else None
+    if ingested and ingested.etag == asked and len(context.partition_keys) == 1:
+        context.log.info(
+            f"{partition}: version {asked} is ingested already (run {ingested.run_id}, "
+            "which read the object after it changed to this version): nothing left to do"
+        )
+        return None
     try:
         info = s3.head(s3.uploads_bucket, key)
     except ObjectGone:
-        standing = verdict_standing_when_gone(context.instance, partition)
-        if standing is None:
+        verdict = verdict if asked else latest_verdict(context.instance, partition)
+        if verdict is None or verdict.outcome not in (Outcome.INGESTED, Outcome.RETRACTED):
             context.log.warning(GONE.message(key))
             return MissingUpload(partition, key, GONE)
         context.log.info(
             f"{key}: deleted before this run read it; its partition keeps its verdict "
-            f"({standing.outcome.value} {standing.etag or ''} by run {standing.run_id}): "
+            f"({verdict.outcome.value} {verdict.etag or ''} by run {verdict.run_id}): "
             "nothing to do"
         )
         return None
-    if ETAG_TAG in context.run.tags:
-        verdict = latest_verdict(context.instance, partition)
-        if verdict and verdict.outcome is Outcome.INGESTED and verdict.etag == info.etag:
-            context.log.info(
-                f"{key}: the version it holds now ({info.etag}) is ingested already by run "
-                f"{verdict.run_id}: nothing to do"
-            )
-            return None
+    if ingested and ingested.etag == info.etag:
+        context.log.info(
+            f"{key}: the version it holds now ({info.etag}) is ingested already by run "
+            f"{ingested.run_id}: nothing to do"
+        )
+        return None
     head = s3.read_head(info.bucket, info.key, 8) if info.size else b""
     file_format, compression = guess_format(head, info.key)
     return UploadedObject(dataset, name, info, file_format, compression)
-
-
-def ingested_already(context: dg.OpExecutionContext) -> FileVerdict | None:
-    """For a run asked for one version (the sensor's and the CLI's single-file runs carry its
-    ETag): the verdict of an earlier run that ingested that very version, else None. That run
-    was asked for an older version and read the object after it changed; running again would
-    repeat its Druid task, or, were the file deleted since, fail it and turn a partition whose
-    rows are in Druid red (seen in the soak). A rejected or failed version runs again: a
-    run that decides nothing leaves its partition grey, not red. A run without the tag (from
-    the UI) always runs."""
-    etag = context.run.tags.get(ETAG_TAG)
-    if etag is None or len(context.partition_keys) != 1:
-        return None
-    verdict = latest_verdict(context.instance, context.partition_keys[0])
-    if verdict is None or verdict.outcome is not Outcome.INGESTED or verdict.etag != etag:
-        return None
-    return verdict
-
-
-def verdict_standing_when_gone(instance: dg.DagsterInstance, partition: str) -> FileVerdict | None:
-    """For a partition whose object is gone: its latest verdict if that one stands, else None
-    (the run records `GONE`). An `ingested` verdict stands: that version's rows are what Druid
-    holds (under on_delete: keep they stay; under retract the delete's own run retracts
-    them): a run asked for an older version, queued behind the run that ingested the newest,
-    must not turn the partition red after a delete (the soak's sequence: a file written three
-    times in 16 s, then deleted). A `retracted` verdict stands too: the delete is recorded."""
-    verdict = latest_verdict(instance, partition)
-    if verdict is not None and verdict.outcome in (Outcome.INGESTED, Outcome.RETRACTED):
-        return verdict
-    return None
 
 
 def raw_metadata(upload: UploadedObject) -> dict[str, object]:

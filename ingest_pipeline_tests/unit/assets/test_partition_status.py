@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ingest_pipeline.tick_plan import ETAG_TAG
 from ingest_pipeline.verdict import Outcome, Stage
-from ingest_pipeline_tests.unit.assets.helpers import ASSETS, csv, new_world
+from ingest_pipeline_tests.unit.assets.helpers import ASSETS, World, csv, new_world
 
 GOOD_A, BAD_B, GOOD_C, BAD_D = "s/a.csv", "s/b.csv", "s/c.csv", "s/d.csv"
 HEADER_ONLY = b"ts,team,points\n"
@@ -129,18 +129,25 @@ def test_a_run_for_a_version_an_earlier_run_ingested_does_nothing_even_once_dele
     assert len(world.druid.rows_of("s", "uploads/" + GOOD_A)) == 7
 
 
-def test_a_run_for_an_older_version_after_the_newest_was_ingested_and_deleted_does_nothing() -> (
-    None
-):
-    # Three versions in seconds: the first run reads v3; the run asked for v2, queued behind
-    # it, starts after the file was deleted (dataset under keep). v3's rows stay in Druid and
-    # its verdict stands: no "no longer exists", no red partition.
+def three_versions_the_first_run_ingesting_the_third() -> tuple[World, str, str]:
+    """Three versions uploaded in seconds; the run asked for the first starts after the third
+    and ingests it. The world, the second and the third ETag."""
     world = new_world()
     v1 = world.upload(GOOD_A, csv(5))
     v2 = world.upload(GOOD_A, csv(6, offset=50))
     v3 = world.upload(GOOD_A, csv(7, offset=100))
     first = world.run([GOOD_A], tags={ETAG_TAG: v1})
     assert world.verdicts(first.run_id)[GOOD_A].etag == v3
+    return world, v2, v3
+
+
+def test_a_run_for_an_older_version_after_the_newest_was_ingested_and_deleted_does_nothing() -> (
+    None
+):
+    # Three versions in seconds: the first run reads v3; the run asked for v2, queued behind
+    # it, starts after the file was deleted (dataset under keep). v3's rows stay in Druid and
+    # its verdict stands: no "no longer exists", no red partition.
+    world, v2, _ = three_versions_the_first_run_ingesting_the_third()
     world.store.delete(world.store.uploads_bucket, "uploads/" + GOOD_A)
     stale = world.run([GOOD_A], tags={ETAG_TAG: v2})
     assert stale.success and world.verdicts(stale.run_id) == {}
@@ -150,12 +157,7 @@ def test_a_run_for_an_older_version_after_the_newest_was_ingested_and_deleted_do
 
 
 def test_a_run_for_an_older_version_finding_the_ingested_newest_submits_no_second_task() -> None:
-    world = new_world()
-    v1 = world.upload(GOOD_A, csv(5))
-    v2 = world.upload(GOOD_A, csv(6, offset=50))
-    v3 = world.upload(GOOD_A, csv(7, offset=100))
-    first = world.run([GOOD_A], tags={ETAG_TAG: v1})
-    assert world.verdicts(first.run_id)[GOOD_A].etag == v3
+    world, v2, v3 = three_versions_the_first_run_ingesting_the_third()
     tasks = sum(world.druid.task_runs().values())
     stale = world.run([GOOD_A], tags={ETAG_TAG: v2})
     assert stale.success and world.verdicts(stale.run_id) == {}
