@@ -12,6 +12,7 @@ import os
 import random
 import secrets
 import socket
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -277,19 +278,32 @@ class StackSettings:
         """DAGSTER_HOME for the CLI and `dagster dev`: the project's dagster.yaml (Postgres)."""
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         config = (REPO_ROOT / "dagster.yaml").read_text()
-        (self.dagster_home / "dagster.yaml").write_text(config)
+        replace_file(self.dagster_home / "dagster.yaml", config)
 
     def write_env_file(self) -> None:
         lines = [f"{key}={value}" for key, value in self.client_env().items()]
-        self.env_file.write_text("\n".join(lines) + "\n")
-        self.env_file.chmod(0o600)
+        replace_file(self.env_file, "\n".join(lines) + "\n", private=True)
 
     def save(self) -> None:
         self.stack_dir.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
         data["stack_dir"] = str(self.stack_dir)
-        self.settings_file.write_text(json.dumps(data, indent=2))
-        self.settings_file.chmod(0o600)
+        replace_file(self.settings_file, json.dumps(data, indent=2), private=True)
+
+
+def replace_file(path: Path, text: str, private: bool = False) -> None:
+    """Write `path` whole or not at all: the text goes to a file of its own beside it, then
+    takes its name. Every `stack up` writes these files, and two pytest-xdist workers both
+    bring the stack up at session start: one read the other's settings.json truncated and
+    empty (JSONDecodeError at fixture setup). `private`: only the owner may read it (it holds
+    the stack's passwords)."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as partial:
+        partial.write(text)
+    written = Path(partial.name)
+    written.chmod(0o600 if private else 0o644)
+    written.replace(path)
 
 
 def load_settings(stack_dir: Path | None = None) -> StackSettings:
