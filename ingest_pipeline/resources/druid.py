@@ -269,7 +269,7 @@ class DruidResource(DruidRetraction, DruidService):
             datasource,
             lambda: DatasourceState(
                 exists=True,
-                columns=self.datasource_columns(datasource),
+                columns=self.pipeline_columns(datasource),
                 segment_interval=self.segment_interval(datasource),
                 previous=self.rows_by_source(datasource, source_keys),
             ),

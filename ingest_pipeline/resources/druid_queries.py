@@ -25,12 +25,13 @@ from ingest_pipeline.resources.druid_wire import (
     ETERNITY_START,
     DruidRefused,
     iso_millis,
-    names_unknown_table,
+    names_schema_lag,
     parse_druid_time,
     parse_segment_bound,
     quote_identifier,
     sql_parameter,
 )
+from ingest_pipeline.vocabulary import SOURCE_KEY_COLUMN
 
 
 def first_row(rows: list[dict[str, Any]], **empty: Any) -> dict[str, Any]:
@@ -140,7 +141,7 @@ class DruidQueries:
             try:
                 found = self.rows_by_source(datasource, list(expected))
             except DruidRefused as error:
-                if not names_unknown_table(error, datasource):
+                if not names_schema_lag(error, datasource):
                     raise
                 found = {}  # the broker forgot the table while a historical restarts: wait
             rows = {key: found.get(key, NO_ROWS) for key in expected}
@@ -222,6 +223,19 @@ class DruidQueries:
             [datasource],
         )
         return {row["COLUMN_NAME"]: row["DATA_TYPE"] for row in rows}
+
+    def pipeline_columns(self, datasource: str) -> dict[str, str]:
+        """`datasource_columns` of a datasource the pipeline wrote, refused as a schema lag
+        (see `names_schema_lag`) while the broker's schema does not list the column every row
+        of ours carries: it has read the metadata of only some segments."""
+        columns = self.datasource_columns(datasource)
+        if SOURCE_KEY_COLUMN not in columns:
+            raise DruidRefused(
+                f"the broker's schema of '{datasource}' does not list {SOURCE_KEY_COLUMN} yet",
+                None,
+                f"Column '{SOURCE_KEY_COLUMN}' not found in the broker's schema of '{datasource}'",
+            )
+        return columns
 
     def wait_for_columns(
         self, datasource: str, names: Sequence[str], timeout_seconds: float

@@ -20,7 +20,7 @@ from ingest_pipeline.resources.druid_wire import (
     ALL_TIME,
     DruidRefused,
     DruidUnavailable,
-    names_unknown_table,
+    names_schema_lag,
 )
 
 Answer = TypeVar("Answer")
@@ -80,21 +80,25 @@ class DruidSegments(DruidQueries):
         read again otherwise (see the module), DruidUnavailable after `timeout_seconds`."""
         deadline = time.monotonic() + timeout_seconds
         self.wait_for_segments(datasource, timeout_seconds)
+        behind: str | None = None  # the broker's schema lacked the table or our column
         for reads in itertools.count(1):
             try:
                 answer = read()
             except DruidRefused as error:
-                if not names_unknown_table(error, datasource):
+                if not names_schema_lag(error, datasource):
                     raise
+                behind = error.reason
             else:
                 if self.broker_serves_everything(datasource):
                     return answer
+                behind = None
             time.sleep(1.0)
             try:
                 self.wait_for_segments(datasource, max(deadline - time.monotonic(), 0.0))
             except DruidUnavailable:
                 raise DruidUnavailable(
-                    f"the broker lost segments of datasource '{datasource}' each of the {reads} "
-                    f"times it was read in {timeout_seconds:.0f}s: are the historicals up?"
+                    f"the broker lost segments of datasource '{datasource}' or its schema lagged "
+                    f"(last: {behind or 'a segment went unserved during the read'}) each of the "
+                    f"{reads} times it was read in {timeout_seconds:.0f}s: are the historicals up?"
                 ) from None
         raise AssertionError("unreachable")

@@ -46,6 +46,15 @@ TABLE_UNKNOWN = {
     "errorClass": "org.apache.calcite.tools.ValidationException",
     "host": None,
 }
+#: The broker's answer in CI's soak at d41c78b, verbatim: it served every segment and knew the
+#: table, but had re-read the metadata of only some of them after a historical came back.
+SOURCE_KEY_UNKNOWN = {
+    "error": "Plan validation failed",
+    "errorMessage": "org.apache.calcite.runtime.CalciteContextException: From line 1, column "
+    "109 to line 1, column 122: Column '__source_key' not found in any table",
+    "errorClass": "org.apache.calcite.tools.ValidationException",
+    "host": None,
+}
 BAD_SQL = {
     "error": "Plan validation failed",
     "errorMessage": "org.apache.calcite.runtime.CalciteContextException: Column 'x' not found "
@@ -62,6 +71,7 @@ class Read:
 
     rows: dict[str, int] | None  # None: the table is unknown ("Object ... not found")
     served_after: bool = True
+    refusal: dict[str, Any] | None = None  # the broker's 400 answer instead of rows
 
 
 @dataclass
@@ -72,6 +82,7 @@ class Broker:
     refuse_with: dict[str, Any] | None = None
     data_reads: int = 0
     unserved_checks: int = 0
+    columns_behind: int = 0  # how many column lists still lack __source_key
     seen: list[str] = field(default_factory=list)
 
     def answer(self, request: httpx.Request) -> httpx.Response:
@@ -89,7 +100,12 @@ class Broker:
         if "INFORMATION_SCHEMA.TABLES" in query:
             return httpx.Response(200, json=[{"n": 1}])
         if "INFORMATION_SCHEMA.COLUMNS" in query:
-            return httpx.Response(200, json=[{"COLUMN_NAME": "points", "DATA_TYPE": "BIGINT"}])
+            columns = [{"COLUMN_NAME": "points", "DATA_TYPE": "BIGINT"}]
+            if self.columns_behind:
+                self.columns_behind -= 1
+                return httpx.Response(200, json=columns)
+            source_key = {"COLUMN_NAME": "__source_key", "DATA_TYPE": "VARCHAR"}
+            return httpx.Response(200, json=[*columns, source_key])
         if '"start", "end"' in query:
             return httpx.Response(200, json=[])
         return self.read(query)
@@ -101,6 +117,8 @@ class Broker:
         now = next(self.reads)
         if not now.served_after:
             self.unserved_checks = 1
+        if now.refusal is not None:
+            return httpx.Response(400, json=now.refusal)
         if now.rows is None:
             return httpx.Response(400, json=TABLE_UNKNOWN)
         if "GROUP BY 1" in query:  # rows by source key
@@ -163,6 +181,36 @@ def test_a_broker_that_keeps_losing_the_table_is_unavailable_after_the_timeout(
 
     assert 60 <= no_wait.skipped < 70
     assert broker.data_reads > 2
+
+
+def test_a_schema_that_does_not_know_the_source_key_column_yet_is_read_again() -> None:
+    broker = Broker(iter([Read({}, refusal=SOURCE_KEY_UNKNOWN), Read({KEY: 1042})]))
+
+    state = druid_over(broker).datasource_state(DATASOURCE, [KEY], 60)
+
+    assert state.previous[KEY].count == 1042
+    assert broker.data_reads == 2
+
+
+def test_a_column_list_without_the_source_key_column_is_read_again() -> None:
+    # Planning would compare the file's types with part of the datasource's columns.
+    broker = Broker(iter([Read({KEY: 1042}), Read({KEY: 1042})]), columns_behind=1)
+
+    state = druid_over(broker).datasource_state(DATASOURCE, [KEY], 60)
+
+    assert set(state.columns) == {"points", "__source_key"}
+    assert broker.data_reads == 1  # the rows are read once the columns are whole
+
+
+def test_a_schema_that_stays_behind_is_unavailable_after_the_timeout_saying_so(
+    no_wait: SkippingClock,
+) -> None:
+    broker = Broker(iter(Read({}, refusal=SOURCE_KEY_UNKNOWN) for _ in range(1000)))
+
+    with pytest.raises(DruidUnavailable, match="schema lagged .*Column '__source_key' not found"):
+        druid_over(broker).datasource_state(DATASOURCE, [KEY], 60)
+
+    assert 60 <= no_wait.skipped < 70
 
 
 def test_any_other_refusal_of_the_read_is_raised_at_once() -> None:
