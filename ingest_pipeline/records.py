@@ -140,6 +140,7 @@ class MissingUpload:
     partition_key: str
     key: str
     problem: Problem
+    etag: str | None = None  # the version the run was asked for, if one was: it is the one lost
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def verdicts_before_druid(
 ) -> list[FileVerdict]:
     """The verdicts of the run's files that stopped before a Druid task."""
     verdicts = [
-        FileVerdict(p, Outcome.REJECTED, Stage.RAW_FILE, problem=m.problem, run_id=run_id)
+        FileVerdict(p, Outcome.REJECTED, Stage.RAW_FILE, m.etag, m.problem, run_id=run_id)
         for p, m in outcomes.missing.items()
     ]
     verdicts += [

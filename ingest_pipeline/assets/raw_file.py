@@ -96,7 +96,7 @@ def read_upload(
         verdict = verdict if asked else latest_verdict(context.instance, partition)
         if verdict is None or verdict.outcome not in (Outcome.INGESTED, Outcome.RETRACTED):
             context.log.warning(GONE.message(key))
-            return MissingUpload(partition, key, GONE)
+            return MissingUpload(partition, key, GONE, asked)
         context.log.info(
             f"{key}: deleted before this run read it; its partition keeps its verdict "
             f"({verdict.outcome.value} {verdict.etag or ''} by run {verdict.run_id}): "
