@@ -24,6 +24,7 @@ from ingest_pipeline.records import (
 from ingest_pipeline.resources.druid_wire import (
     ETERNITY_START,
     DruidRefused,
+    SchemaBehind,
     iso_millis,
     names_schema_lag,
     parse_druid_time,
@@ -143,7 +144,7 @@ class DruidQueries:
             except DruidRefused as error:
                 if not names_schema_lag(error, datasource):
                     raise
-                found = {}  # the broker forgot the table while a historical restarts: wait
+                found = {}  # the broker forgot the table or our column (see names_schema_lag): wait
             rows = {key: found.get(key, NO_ROWS) for key in expected}
             if all(rows[k].count == n for k, n in expected.items()):
                 return rows
@@ -225,15 +226,14 @@ class DruidQueries:
         return {row["COLUMN_NAME"]: row["DATA_TYPE"] for row in rows}
 
     def pipeline_columns(self, datasource: str) -> dict[str, str]:
-        """`datasource_columns` of a datasource the pipeline wrote, refused as a schema lag
-        (see `names_schema_lag`) while the broker's schema does not list the column every row
-        of ours carries: it has read the metadata of only some segments."""
+        """`datasource_columns` of a datasource the pipeline wrote; SchemaBehind while the
+        broker's schema does not list the column every row of ours carries."""
         columns = self.datasource_columns(datasource)
         if SOURCE_KEY_COLUMN not in columns:
-            raise DruidRefused(
+            raise SchemaBehind(
                 f"the broker's schema of '{datasource}' does not list {SOURCE_KEY_COLUMN} yet",
                 None,
-                f"Column '{SOURCE_KEY_COLUMN}' not found in the broker's schema of '{datasource}'",
+                f"the broker's column list of '{datasource}' has no {SOURCE_KEY_COLUMN} yet",
             )
         return columns
 

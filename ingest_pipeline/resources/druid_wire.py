@@ -77,6 +77,11 @@ class DruidRefused(DruidError):
         self.reason = reason
 
 
+class SchemaBehind(DruidRefused):
+    """The broker's schema of a datasource the pipeline wrote does not list the column every
+    row of ours carries: it has read the metadata of only some segments (read again)."""
+
+
 def refusal(response: httpx.Response, method: str, url: str) -> DruidRefused:
     """A non-retryable answer as the error a person reads (bad credentials said so)."""
     if response.status_code in (401, 403):
@@ -100,7 +105,10 @@ def names_schema_lag(error: DruidRefused, datasource: str) -> bool:
     The column case is CI's soak at d41c78b: a historical came back, the broker served every
     segment and knew the table, but had read the metadata of only some segments (a tombstone
     left by an overwrite has no columns), and two files got `failed` with nothing submitted.
-    Any other unknown column is a real error."""
+    Any other unknown column is a real error. `SchemaBehind` is the pipeline's own finding of
+    the same state in the column list."""
+    if isinstance(error, SchemaBehind):
+        return True
     reason = error.reason or ""
     return (
         f"Object '{datasource}' not found" in reason
