@@ -173,11 +173,13 @@ def test_a_deleted_file_whose_latest_verdict_is_a_rejection_is_rejected_as_gone(
     world.run([BAD_B])
     lost = world.upload(BAD_B, csv(4))
     world.store.delete(world.store.uploads_bucket, "uploads/" + BAD_B)
-    gone = world.run([BAD_B], tags={ETAG_TAG: lost})
-    verdict = world.verdicts(gone.run_id)[BAD_B]
-    assert (verdict.outcome, verdict.stage) == (Outcome.REJECTED, Stage.RAW_FILE)
-    assert verdict.problem is not None and "no longer exists" in verdict.problem.what
-    assert verdict.etag == lost  # the version the run was asked for is the one lost
+    by_hand = world.run([BAD_B])  # from the UI: no version asked, none named
+    asked = world.run([BAD_B], tags={ETAG_TAG: lost})
+    for gone, etag in ((by_hand, None), (asked, lost)):
+        verdict = world.verdicts(gone.run_id)[BAD_B]
+        assert (verdict.outcome, verdict.stage) == (Outcome.REJECTED, Stage.RAW_FILE)
+        assert verdict.problem is not None and "no longer exists" in verdict.problem.what
+        assert verdict.etag == etag  # the version the run was asked for is the one lost
 
 
 def test_a_run_without_a_version_or_for_another_one_runs_as_asked() -> None:
